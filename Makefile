@@ -1,0 +1,118 @@
+# oci-bypass - build, test and demo. All output goes under build/.
+# `make V=1` shows full commands.
+
+OUT        := build
+CC         ?= gcc
+CLANG      ?= clang
+BPFTOOL    ?= bpftool
+PKG_CONFIG ?= pkg-config
+PREFIX     ?= /usr/local
+ARCH       := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH  := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+# Debian packages the build, the tests and the demo need.
+DEB_PACKAGES := build-essential pkg-config clang llvm bpftool libbpf-dev libelf-dev \
+	zlib1g-dev libseccomp-dev libjson-c-dev libcmocka-dev iproute2 qperf iperf3 \
+	busybox-static runc crun podman jq
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+PKGS     := libbpf libelf zlib json-c
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+	    -Wmissing-prototypes -Wvla -Wno-missing-field-initializers -Wno-format-truncation
+HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) $(HARDEN) -I$(OUT) -Ibpf -Ihook $(PKG_CFLAGS)
+LDFLAGS_H  := -pie -Wl,-z,relro,-z,now
+SAN_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	      -fno-sanitize-recover=all $(WARN) -I$(OUT) -Ibpf -Ihook $(PKG_CFLAGS)
+
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	      -Ibpf $(if $(MULTIARCH),-idirafter /usr/include/$(MULTIARCH))
+
+HOOK_SRCS := hook/main.c hook/args.c hook/errors.c hook/format.c hook/netns.c \
+	     hook/loader.c hook/registry.c hook/status.c hook/doctor.c
+HOOK_OBJS := $(HOOK_SRCS:hook/%.c=$(OUT)/hook/%.o)
+PURE_SRCS := hook/args.c hook/errors.c hook/format.c
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
+TOOLS      := $(OUT)/tests/streamcheck
+
+.DELETE_ON_ERROR:
+.PHONY: all deps test unit integration demo clean format install tools check-root
+
+all: $(OUT)/oci-bypass
+
+$(OUT)/bpf $(OUT)/hook $(OUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUT)/bpf/bypass.bpf.o: bpf/bypass.bpf.c bpf/bypass.h | $(OUT)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(OUT)/bypass.skel.h: $(OUT)/bpf/bypass.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name bypass_bpf > $@
+
+$(OUT)/hook/%.o: hook/%.c hook/ob.h bpf/bypass.h $(OUT)/bypass.skel.h | $(OUT)/hook
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(OUT)/oci-bypass: $(HOOK_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS_H) $^ -o $@ $(PKG_LIBS) -lpthread
+
+# Unit tests: pure code rebuilt with ASan and UBSan, linked with cmocka.
+$(OUT)/tests/test_%: tests/unit/test_%.c $(PURE_SRCS) hook/ob.h bpf/bypass.h | $(OUT)/tests
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(SAN_CFLAGS) $< $(PURE_SRCS) -o $@ $(PKG_LIBS) -lcmocka
+
+$(OUT)/tests/streamcheck: tests/streamcheck.c | $(OUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=gnu11 $(CFLAGS) $(WARN) $(HARDEN) -pthread $< -o $@ $(LDFLAGS_H)
+
+tools: $(TOOLS)
+
+# Installs what is missing (Debian), idempotent.
+deps:
+	$(Q)missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "  DEPS     installing:" $$missing; \
+		[ "$$(id -u)" = 0 ] || { echo "make deps: run as root (sudo make deps)" >&2; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+check-root:
+	@[ "$$(id -u)" = 0 ] || { echo "this target needs root: sudo make $(MAKECMDGOALS)" >&2; exit 1; }
+
+unit: $(UNIT_TESTS)
+	$(Q)for t in $(UNIT_TESTS); do $$t || exit 1; done
+
+test: check-root deps
+	$(Q)$(MAKE) --no-print-directory all tools $(UNIT_TESTS)
+	$(Q)OB_BUILD=$(CURDIR)/$(OUT) bash tests/run.sh
+
+demo: check-root deps
+	$(Q)$(MAKE) --no-print-directory all tools
+	$(Q)OB_BUILD=$(CURDIR)/$(OUT) bash examples/demo.sh
+
+format:
+	clang-format -i bpf/*.c bpf/*.h hook/*.c hook/*.h tests/*.c tests/unit/*.c
+
+install: $(OUT)/oci-bypass
+	install -D -m 0755 $(OUT)/oci-bypass $(DESTDIR)$(PREFIX)/bin/oci-bypass
+
+clean:
+	rm -rf $(OUT)

@@ -1,0 +1,554 @@
+// SPDX-License-Identifier: GPL-2.0
+/* bypass.bpf.c - sock_ops pairs sockets of enrolled netns, sk_msg redirects their messages. */
+#include <linux/bpf.h>
+#include <linux/types.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "bypass.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+#define OB_TCP_ESTABLISHED 1
+#define OB_TCP_FIN_WAIT1 4
+#define OB_TCP_CLOSE 7
+#define OB_TCP_CLOSE_WAIT 8
+#define OB_TCPHDR_SYN 0x02
+#define OB_TCPHDR_ACK 0x10
+#define OB_EBUSY 16
+#define OB_E2BIG 7
+#define OB_ENOMEM 12
+#define OB_ENOSPC 28
+#define OB_RCV_SHUTDOWN 1
+#define OB_O_NONBLOCK 04000
+
+/* Kernel structures read through BTF (CO-RE): only the fields we use. */
+struct file___ob {
+	unsigned int f_flags;
+} __attribute__((preserve_access_index));
+
+struct socket___ob {
+	struct file___ob *file;
+} __attribute__((preserve_access_index));
+
+struct sock___ob {
+	unsigned char sk_shutdown;
+	struct socket___ob *sk_socket;
+} __attribute__((preserve_access_index));
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, OB_MAX_SOCKETS);
+	__type(key, struct ob_sock_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ob_sockhash SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, OB_MAX_CONNS);
+	__type(key, struct ob_conn_key);
+	__type(value, struct ob_conn);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ob_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ob_sk_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ob_sk_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, OB_MAX_NETNS);
+	__type(key, __u64);
+	__type(value, struct ob_netns);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ob_netns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, OB_MAX_NETNS);
+	__type(key, __u64);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ob_tokens SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, OB_MAX_NETNS);
+	__type(key, __u64);
+	__type(value, struct ob_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ob_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ob_settings);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ob_settings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, OB_MAX_SERVICES);
+	__type(key, struct ob_svc_key);
+	__type(value, struct ob_service);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ob_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, OB_MAX_NOPORTS);
+	__type(key, struct ob_svc_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ob_noports SEC(".maps");
+
+#define COUNT(c, field, n)                                                     \
+	do {                                                                   \
+		if (c)                                                         \
+			(c)->field += (n);                                     \
+	} while (0)
+
+static __always_inline int pairing_allowed(void)
+{
+	__u32 zero = 0;
+	struct ob_settings *s = bpf_map_lookup_elem(&ob_settings, &zero);
+
+	return s && s->enabled && !s->draining;
+}
+
+static __always_inline int port_excluded(__u64 cookie, __u32 port)
+{
+	struct ob_svc_key k = { .netns_cookie = cookie, .port = port };
+
+	return bpf_map_lookup_elem(&ob_noports, &k) != NULL;
+}
+
+/* No byte may have crossed the connection before it is paired (invariant 3):
+ * this rules out TCP Fast Open data in the SYN and anything unacknowledged.
+ * bytes_acked counts the SYN itself (tcp_snd_una_update), hence <= 1. */
+static __always_inline int connection_is_clean(struct bpf_sock_ops *skops)
+{
+	return skops->bytes_received == 0 && skops->bytes_acked <= 1 &&
+	       skops->data_segs_in == 0 && skops->data_segs_out == 0 &&
+	       skops->snd_una == skops->snd_nxt;
+}
+
+static __always_inline __u64 opt_token(const struct ob_opt *o)
+{
+	__u64 t;
+
+	__builtin_memcpy(&t, o->token, sizeof(t));
+	return t;
+}
+
+/* Looks for our option in the current packet, or in the SYN. */
+static __always_inline int load_opt(struct bpf_sock_ops *skops, struct ob_opt *o,
+				    __u64 flags)
+{
+	__builtin_memset(o, 0, sizeof(*o));
+	o->kind = OB_OPT_KIND;
+	o->len = 4; /* search by kind and 2-byte ExID */
+	o->exid[0] = OB_OPT_EXID >> 8;
+	o->exid[1] = OB_OPT_EXID & 0xff;
+	if (bpf_load_hdr_opt(skops, o, sizeof(*o), flags) != OB_OPT_LEN)
+		return -1;
+	return o->len == OB_OPT_LEN ? 0 : -1;
+}
+
+static __always_inline void stop_hdr_callbacks(struct bpf_sock_ops *skops)
+{
+	bpf_sock_ops_cb_flags_set(skops,
+				  (skops->bpf_sock_ops_cb_flags &
+				   ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG) |
+					  BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
+static __always_inline void hdr_opt_len(struct bpf_sock_ops *skops, __u64 cookie)
+{
+	__u8 flags = skops->skb_tcp_flags;
+	struct ob_opt o;
+
+	if (!(flags & OB_TCPHDR_SYN))
+		return;
+	if (!bpf_map_lookup_elem(&ob_netns, &cookie) || !pairing_allowed())
+		return;
+	/* SYN-ACK: answer only a SYN that asked (saw our option). */
+	if ((flags & OB_TCPHDR_ACK) && load_opt(skops, &o, BPF_LOAD_HDR_OPT_TCP_SYN))
+		return;
+	bpf_reserve_hdr_opt(skops, OB_OPT_LEN, 0);
+}
+
+static __always_inline void write_hdr_opt(struct bpf_sock_ops *skops, __u64 cookie)
+{
+	__u8 flags = skops->skb_tcp_flags;
+	struct ob_netns *ns;
+	struct ob_opt o;
+
+	if (!(flags & OB_TCPHDR_SYN))
+		return;
+	ns = bpf_map_lookup_elem(&ob_netns, &cookie);
+	if (!ns || !pairing_allowed())
+		return;
+	if ((flags & OB_TCPHDR_ACK) && load_opt(skops, &o, BPF_LOAD_HDR_OPT_TCP_SYN))
+		return;
+	o.kind = OB_OPT_KIND;
+	o.len = OB_OPT_LEN;
+	o.exid[0] = OB_OPT_EXID >> 8;
+	o.exid[1] = OB_OPT_EXID & 0xff;
+	__builtin_memcpy(o.token, &ns->token, sizeof(o.token));
+	o.port[0] = skops->local_port >> 8;
+	o.port[1] = skops->local_port & 0xff;
+	bpf_store_hdr_opt(skops, &o, sizeof(o), 0);
+}
+
+static __always_inline void count_insert_error(struct ob_counters *c, long err)
+{
+	if (err == -OB_EBUSY)
+		COUNT(c, ebusy, 1);
+	else if (err == -OB_E2BIG || err == -OB_ENOMEM || err == -OB_ENOSPC)
+		COUNT(c, full, 1);
+	else
+		COUNT(c, refused, 1);
+}
+
+/* Client side: the SYN-ACK is in hand, the ACK not yet sent. */
+static __always_inline void active_established(struct bpf_sock_ops *skops, __u64 cookie)
+{
+	struct ob_conn conn = { .state = OB_CONN_NEW };
+	struct ob_sock_key key = {}, peer = {};
+	struct ob_counters *c;
+	struct ob_sk_state *st;
+	struct ob_opt o;
+	__u64 token, *server_cookie;
+	long err;
+
+	stop_hdr_callbacks(skops);
+	if (!bpf_map_lookup_elem(&ob_netns, &cookie) || !pairing_allowed())
+		return;
+	if (load_opt(skops, &o, 0))
+		return; /* peer is not an enrolled endpoint (invariant 1) */
+	token = opt_token(&o);
+	server_cookie = bpf_map_lookup_elem(&ob_tokens, &token);
+	if (!server_cookie)
+		return; /* enrolled, but not on this host or withdrawn */
+	c = bpf_map_lookup_elem(&ob_counters, &cookie);
+	if (!connection_is_clean(skops) ||
+	    port_excluded(cookie, ob_remote_port(skops->remote_port)) || !skops->sk) {
+		COUNT(c, refused, 1);
+		return;
+	}
+
+	key.conn = ob_conn_key_client(*server_cookie, skops->snd_nxt, skops->rcv_nxt);
+	key.role = OB_ROLE_CLIENT;
+	peer.conn = key.conn;
+	peer.role = OB_ROLE_SERVER;
+
+	st = bpf_sk_storage_get(&ob_sk_state, skops->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st) {
+		COUNT(c, full, 1);
+		return;
+	}
+	st->peer = peer;
+	st->svc.netns_cookie = *server_cookie;
+	st->svc.port = ((__u16)o.port[0] << 8) | o.port[1];
+	st->netns_cookie = cookie;
+	st->role = OB_ROLE_CLIENT;
+	st->dir = OB_DIR_TCP; /* until both entries exist */
+	st->active = 0;
+	st->flags = 0;
+
+	err = bpf_map_update_elem(&ob_conns, &key.conn, &conn, BPF_NOEXIST);
+	if (err) {
+		COUNT(c, full, 1);
+		return;
+	}
+	err = bpf_sock_hash_update(skops, &ob_sockhash, &key, BPF_NOEXIST);
+	if (err) {
+		bpf_map_delete_elem(&ob_conns, &key.conn);
+		count_insert_error(c, err);
+		return;
+	}
+	st->dir = OB_DIR_PENDING;
+}
+
+/* Server side refuses to pair: the client must leave the sockhash before
+ * anything reaches it by TCP, and learns REFUSED at its first sendmsg. */
+static __always_inline void refuse(struct ob_conn *conn, struct ob_sock_key *client)
+{
+	__u32 old = __sync_val_compare_and_swap(&conn->state, OB_CONN_NEW, OB_CONN_REFUSED);
+
+	bpf_map_delete_elem(&ob_sockhash, client);
+	if (old == OB_CONN_CLIENT_TCP)
+		bpf_map_delete_elem(&ob_conns, &client->conn);
+}
+
+/* Returns what we know of the service, creating its entry on first sight. */
+static __always_inline __u32 service_state(struct ob_svc_key *svc, struct ob_netns *ns)
+{
+	struct ob_service fresh = { .state = (ns->flags & OB_NETNS_TRUST) ? OB_SVC_GOOD
+									   : OB_SVC_PROBATION };
+	struct ob_service *sv = bpf_map_lookup_elem(&ob_services, svc);
+
+	if (!sv) {
+		bpf_map_update_elem(&ob_services, svc, &fresh, BPF_NOEXIST);
+		sv = bpf_map_lookup_elem(&ob_services, svc);
+	}
+	return sv ? sv->state : OB_SVC_HALFCLOSE; /* table full: stay stock */
+}
+
+/* Server side: the ACK that completes the handshake is in hand. */
+static __always_inline void passive_established(struct bpf_sock_ops *skops, __u64 cookie)
+{
+	struct ob_sock_key key = {}, client = {};
+	struct ob_counters *c;
+	struct ob_sk_state *st;
+	struct ob_netns *ns;
+	struct ob_conn *conn;
+	__u32 old, svc_state;
+	long err;
+
+	stop_hdr_callbacks(skops);
+	key.conn = ob_conn_key_server(cookie, skops->snd_nxt, skops->rcv_nxt);
+	key.role = OB_ROLE_SERVER;
+	client.conn = key.conn;
+	client.role = OB_ROLE_CLIENT;
+
+	conn = bpf_map_lookup_elem(&ob_conns, &key.conn);
+	if (!conn)
+		return; /* the client is not pairing with us */
+	c = bpf_map_lookup_elem(&ob_counters, &cookie);
+	ns = bpf_map_lookup_elem(&ob_netns, &cookie);
+	st = skops->sk ? bpf_sk_storage_get(&ob_sk_state, skops->sk, 0,
+					    BPF_SK_STORAGE_GET_F_CREATE)
+		       : NULL;
+	if (!ns || !st || !pairing_allowed() || !connection_is_clean(skops) ||
+	    port_excluded(cookie, skops->local_port)) {
+		COUNT(c, refused, 1);
+		refuse(conn, &client);
+		return;
+	}
+	st->peer = client;
+	st->svc.netns_cookie = cookie;
+	st->svc.port = skops->local_port;
+	st->netns_cookie = cookie;
+	st->role = OB_ROLE_SERVER;
+	st->dir = OB_DIR_TCP;
+	st->active = 0;
+	st->flags = 0;
+
+	svc_state = service_state(&st->svc, ns);
+	if (svc_state != OB_SVC_GOOD) {
+		/* stock TCP, watched by state_change() */
+		if (svc_state == OB_SVC_PROBATION)
+			COUNT(c, probation, 1);
+		else
+			COUNT(c, guarded, 1);
+		refuse(conn, &client);
+		return;
+	}
+	if (conn->state != OB_CONN_NEW) {
+		/* The client already wrote by TCP: it leaves the sockhash
+		 * before anything of ours can reach it. */
+		bpf_map_delete_elem(&ob_sockhash, &client);
+		bpf_map_delete_elem(&ob_conns, &key.conn);
+		return;
+	}
+
+	st->dir = OB_DIR_REDIRECT;
+	err = bpf_sock_hash_update(skops, &ob_sockhash, &key, BPF_NOEXIST);
+	if (err) {
+		st->dir = OB_DIR_TCP;
+		count_insert_error(c, err);
+		refuse(conn, &client);
+		return;
+	}
+	old = __sync_val_compare_and_swap(&conn->state, OB_CONN_NEW, OB_CONN_SERVER_READY);
+	if (old != OB_CONN_NEW) {
+		/* The client wrote first, in the instant between our check and
+		 * the insert. Nothing was redirected to us: leave again. */
+		st->dir = OB_DIR_TCP;
+		bpf_map_delete_elem(&ob_sockhash, &key);
+		bpf_map_delete_elem(&ob_sockhash, &client);
+		bpf_map_delete_elem(&ob_conns, &key.conn);
+		return;
+	}
+	st->active = 1;
+	COUNT(c, sockets, 1);
+	COUNT(c, paired, 1);
+}
+
+/* shutdown(SHUT_WR) on a socket whose file is blocking: the case that
+ * makes tcp_bpf_recvmsg() return a spurious EAGAIN (see bypass.h). A
+ * close() has set RCV_SHUTDOWN too and leaves no reader behind. */
+static __always_inline int blocking_half_close(struct bpf_sock_ops *skops)
+{
+	struct sock___ob *sk;
+	struct socket___ob *sock;
+	struct file___ob *file;
+
+	if (!skops->sk)
+		return 0;
+	sk = (struct sock___ob *)bpf_skc_to_tcp_sock(skops->sk);
+	if (!sk || (sk->sk_shutdown & OB_RCV_SHUTDOWN))
+		return 0;
+	sock = sk->sk_socket;
+	if (!sock)
+		return 0;
+	file = sock->file;
+	if (!file)
+		return 1; /* kernel socket: assume it may block */
+	return !(file->f_flags & OB_O_NONBLOCK);
+}
+
+static __always_inline void state_change(struct bpf_sock_ops *skops)
+{
+	struct ob_service *sv;
+	struct ob_sk_state *st;
+	struct ob_counters *c;
+
+	if (!skops->sk)
+		return;
+	if (skops->args[0] == OB_TCP_ESTABLISHED && skops->args[1] == OB_TCP_FIN_WAIT1) {
+		st = bpf_sk_storage_get(&ob_sk_state, skops->sk, 0, 0);
+		if (!st || !st->svc.netns_cookie || !blocking_half_close(skops))
+			return;
+		st->flags |= OB_SK_HALFCLOSED;
+		sv = bpf_map_lookup_elem(&ob_services, &st->svc);
+		if (sv && sv->state != OB_SVC_HALFCLOSE) {
+			sv->state = OB_SVC_HALFCLOSE;
+			c = bpf_map_lookup_elem(&ob_counters, &st->svc.netns_cookie);
+			COUNT(c, halfcloses, 1);
+		}
+		return;
+	}
+	if (skops->args[1] != OB_TCP_CLOSE)
+		return;
+	st = bpf_sk_storage_get(&ob_sk_state, skops->sk, 0, 0);
+	if (!st)
+		return;
+	/* Every FIN of this connection, and so any half-close, came before
+	 * this: a connection that ends without one vouches for its service. */
+	if (st->svc.netns_cookie && !(st->flags & OB_SK_HALFCLOSED)) {
+		sv = bpf_map_lookup_elem(&ob_services, &st->svc);
+		if (sv)
+			__sync_val_compare_and_swap(&sv->state, OB_SVC_PROBATION, OB_SVC_GOOD);
+	}
+	if (st->role == OB_ROLE_CLIENT && st->dir == OB_DIR_PENDING)
+		bpf_map_delete_elem(&ob_conns, &st->peer.conn);
+	if (st->active) {
+		st->active = 0;
+		c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
+		if (c)
+			c->sockets -= 1;
+	}
+}
+
+SEC("sockops")
+int ob_sockops(struct bpf_sock_ops *skops)
+{
+	__u64 cookie;
+
+	if (skops->family != AF_INET && skops->family != AF_INET6)
+		return 1;
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+	case BPF_SOCK_OPS_TCP_LISTEN_CB:
+		cookie = bpf_get_netns_cookie(skops);
+		if (bpf_map_lookup_elem(&ob_netns, &cookie) && pairing_allowed())
+			bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
+								 BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+		break;
+	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
+		hdr_opt_len(skops, bpf_get_netns_cookie(skops));
+		break;
+	case BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
+		write_hdr_opt(skops, bpf_get_netns_cookie(skops));
+		break;
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		if (skops->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG)
+			active_established(skops, bpf_get_netns_cookie(skops));
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		if (skops->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG)
+			passive_established(skops, bpf_get_netns_cookie(skops));
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		state_change(skops);
+		break;
+	}
+	return 1;
+}
+
+/* The client's first sendmsg settles the connection for good. */
+static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_counters *c)
+{
+	struct ob_conn *conn = bpf_map_lookup_elem(&ob_conns, &st->peer.conn);
+	__u32 old = OB_CONN_REFUSED;
+
+	if (conn)
+		old = __sync_val_compare_and_swap(&conn->state, OB_CONN_NEW,
+						  OB_CONN_CLIENT_TCP);
+	if (old == OB_CONN_SERVER_READY) {
+		bpf_map_delete_elem(&ob_conns, &st->peer.conn);
+		st->active = 1;
+		COUNT(c, sockets, 1);
+		COUNT(c, paired, 1);
+		return OB_DIR_REDIRECT;
+	}
+	/* NEW: the server will see CLIENT_TCP at its PASSIVE_ESTABLISHED
+	 * and take us out of the sockhash (sk_msg programs may not delete
+	 * from a sockmap), before it can send us anything. REFUSED: the
+	 * server already did. */
+	if (old == OB_CONN_NEW)
+		COUNT(c, client_first, 1);
+	else if (conn)
+		bpf_map_delete_elem(&ob_conns, &st->peer.conn);
+	return OB_DIR_TCP;
+}
+
+SEC("sk_msg")
+int ob_msg(struct sk_msg_md *msg)
+{
+	struct ob_counters *c;
+	struct ob_sk_state *st;
+	struct bpf_sock *sk = msg->sk;
+	__u32 size = msg->size;
+	long ret;
+
+	if (!sk)
+		return SK_PASS;
+	st = bpf_sk_storage_get(&ob_sk_state, sk, 0, 0);
+	if (!st)
+		return SK_PASS;
+	c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
+	if (st->dir == OB_DIR_PENDING)
+		st->dir = client_decide(st, c);
+	/* After shutdown(SHUT_WR) TCP answers EPIPE: let it. */
+	if (st->dir != OB_DIR_REDIRECT ||
+	    (sk->state != OB_TCP_ESTABLISHED && sk->state != OB_TCP_CLOSE_WAIT)) {
+		COUNT(c, tcp_msgs, 1);
+		return SK_PASS;
+	}
+	ret = bpf_msg_redirect_hash(msg, &ob_sockhash, &st->peer, BPF_F_INGRESS);
+	if (ret != SK_PASS) {
+		/* The peer left the sockhash, which only happens when it
+		 * closed: TCP gives the same answer stock TCP would. */
+		COUNT(c, misses, 1);
+		return SK_PASS;
+	}
+	COUNT(c, redirected_msgs, 1);
+	COUNT(c, redirected_bytes, size);
+	return SK_PASS;
+}

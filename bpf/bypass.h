@@ -1,0 +1,216 @@
+/* bypass.h - every key, value and flag shared by the BPF programs and user space.
+ *
+ * Included by bpf/bypass.bpf.c (clang -target bpf) and by hook/ and tests/
+ * (gcc). Only <linux/types.h> types, no libc, no helpers.
+ *
+ * How two sockets become peers (see README "Design"):
+ *
+ *   client (active side)                       server (passive side)
+ *   TCP_CONNECT_CB: ask for header-option callbacks
+ *   SYN  --- option {254, 12, EXID, client netns token} --->
+ *                                               SYN-ACK carries {.., server token}
+ *                                               only if the SYN carried ours
+ *   ACTIVE_ESTABLISHED_CB (SYN-ACK in hand):
+ *     server token enrolled on this host?  conn entry NEW, client socket
+ *     inserted under {conn, OB_ROLE_CLIENT}
+ *   ACK -------------------------------------->
+ *                                               PASSIVE_ESTABLISHED_CB:
+ *                                               conn entry NEW? insert server
+ *                                               socket, NEW -> SERVER_READY
+ *                                               (or, if the client already
+ *                                               wrote: take the client out
+ *                                               of the sockhash)
+ *   first sendmsg (sk_msg):
+ *     SERVER_READY -> redirect for life
+ *     NEW          -> CLIENT_TCP: TCP for life, the server side takes the
+ *                     client out of the sockhash (sk_msg may not)
+ *
+ * The token tells the client that the server is an enrolled endpoint of
+ * this host; ob_tokens turns it into the server's netns cookie.
+ * The connection key is {server netns cookie, client ISN+1, server ISN+1}: both
+ * sides compute it without seeing the other's socket, it survives DNAT and
+ * differs between two namespaces that hold the very same 4-tuple. No
+ * address is part of any key, so IPv4, IPv6 and v4-mapped sockets take
+ * exactly the same path (invariant 6).
+ */
+#ifndef OB_BYPASS_H
+#define OB_BYPASS_H
+
+#include <linux/types.h>
+
+/* RFC 6994 experimental option: kind 254, 16-bit ExID "OB". */
+#define OB_OPT_KIND 254
+#define OB_OPT_EXID 0x4f42
+#define OB_OPT_LEN 14 /* kind, len, exid(2), token(8), port(2) */
+
+struct ob_opt {
+	__u8 kind;
+	__u8 len;
+	__u8 exid[2]; /* big endian */
+	__u8 token[8];
+	__u8 port[2]; /* big endian: the sender's local port */
+} __attribute__((packed));
+
+/* Identity of one TCP connection, equal on both of its sockets. */
+struct ob_conn_key {
+	__u64 server_cookie; /* netns cookie of the server's socket */
+	__u32 client_isn;   /* client snd_nxt at establishment = ISN + 1 */
+	__u32 server_isn;   /* server snd_nxt at establishment = ISN + 1 */
+};
+
+enum ob_role {
+	OB_ROLE_CLIENT = 1,
+	OB_ROLE_SERVER = 2,
+};
+
+/* Key of one socket in the sockhash. */
+struct ob_sock_key {
+	struct ob_conn_key conn;
+	__u32 role;
+	__u32 pad;
+};
+
+/* Handshake between the two sockets of one connection (ob_conns value). */
+enum ob_conn_state {
+	OB_CONN_NEW = 0,	  /* client inserted, server not yet seen */
+	OB_CONN_SERVER_READY = 1, /* server inserted: client may redirect */
+	OB_CONN_CLIENT_TCP = 2,	  /* client sent first: both stay on TCP */
+	OB_CONN_REFUSED = 3,	  /* server will not pair: both stay on TCP */
+};
+
+struct ob_conn {
+	__u32 state; /* enum ob_conn_state, changed only by cmpxchg */
+	__u32 pad;
+};
+
+/* Direction decision of one socket, made once and kept (invariant 3). */
+enum ob_dir {
+	OB_DIR_PENDING = 0,  /* client before its first byte */
+	OB_DIR_REDIRECT = 1, /* every sendmsg goes to the peer's ingress */
+	OB_DIR_TCP = 2,	     /* every sendmsg goes by TCP */
+};
+
+/* A service: a listening port of an enrolled netns (server side of a
+ * connection). Also the key of ob_noports. */
+struct ob_svc_key {
+	__u64 netns_cookie;
+	__u16 port; /* host order */
+	__u16 pad[3];
+};
+
+/*
+ * What we learned about a service (ob_services value).
+ *
+ * Every kernel up to at least 6.18 returns a spurious EAGAIN from a
+ * blocking recv() on a redirected socket when the socket is woken without
+ * data: tcp_bpf_recvmsg() waits once and gives up. A socket that has sent
+ * its FIN with shutdown(SHUT_WR) is woken when the FIN is acknowledged,
+ * so a blocking reader after a half-close gets EAGAIN where stock TCP
+ * would keep waiting. We cannot change recv(); we keep such services on
+ * stock TCP: a service's first connections stay on TCP and are watched
+ * (PROBATION); the first one that closes without a blocking half-close
+ * makes it GOOD; a blocking half-close anywhere makes it HALFCLOSE for
+ * good.
+ */
+enum ob_svc_state {
+	OB_SVC_PROBATION = 0,
+	OB_SVC_GOOD = 1,
+	OB_SVC_HALFCLOSE = 2,
+};
+
+struct ob_service {
+	__u32 state; /* enum ob_svc_state */
+	__u32 pad;
+};
+
+/* ob_sk_state.flags */
+#define OB_SK_HALFCLOSED 1 /* this socket sent FIN by shutdown(SHUT_WR) */
+
+/* Per-socket state (sk_storage). */
+struct ob_sk_state {
+	struct ob_sock_key peer; /* where our messages go */
+	struct ob_svc_key svc;	 /* the service of this connection */
+	__u64 netns_cookie;	 /* counters to charge */
+	__u32 role;
+	__u32 dir;
+	__u32 active; /* counted in ob_counters.sockets */
+	__u32 flags;  /* OB_SK_* */
+};
+
+/* ob_netns.flags */
+#define OB_NETNS_TRUST 1 /* services start GOOD: no probation */
+
+/* An enrolled network namespace (ob_netns: netns cookie -> this). */
+struct ob_netns {
+	__u64 token; /* random, also the key of ob_tokens */
+	__u32 flags; /* OB_NETNS_* */
+	__u32 pad;
+};
+
+/* Per-netns counters (ob_counters: netns cookie -> per-CPU this). */
+struct ob_counters {
+	__u64 sockets;		/* live sockets redirecting (inc/dec) */
+	__u64 paired;		/* sockets that ever redirected */
+	__u64 redirected_msgs;	/* sendmsg calls carried to the peer */
+	__u64 redirected_bytes; /* their bytes */
+	__u64 tcp_msgs;		/* sendmsg calls of enrolled sockets sent by TCP */
+	__u64 misses;		/* redirect found no peer (peer closed) */
+	__u64 client_first;	/* client wrote before the server was ready */
+	__u64 refused;		/* server side would not pair */
+	__u64 ebusy;		/* socket owned by another sockmap user */
+	__u64 full;		/* sockhash or conn table full */
+	__u64 probation;	/* kept on TCP while their service was learning */
+	__u64 guarded;		/* kept on TCP: their service half-closes */
+	__u64 halfcloses;	/* blocking shutdown(SHUT_WR) seen on a service */
+};
+
+#define OB_COUNTER_FIELDS 13
+
+/* Global settings (ob_settings[0]). */
+struct ob_settings {
+	__u32 enabled;	/* 0: no new pairings, existing ones go on */
+	__u32 draining; /* unload in progress: no new pairings */
+	__u64 build_id; /* identifies the BPF object that created the maps */
+};
+
+
+/* Pure helpers, used by both sides and unit-tested in tests/unit. */
+
+/* The connection key as the client sees it at ACTIVE_ESTABLISHED. */
+static inline struct ob_conn_key ob_conn_key_client(__u64 server_cookie, __u32 snd_nxt,
+						    __u32 rcv_nxt)
+{
+	struct ob_conn_key k = { server_cookie, snd_nxt, rcv_nxt };
+
+	return k;
+}
+
+/* The same key as the server sees it at PASSIVE_ESTABLISHED. */
+static inline struct ob_conn_key ob_conn_key_server(__u64 own_cookie, __u32 snd_nxt,
+						    __u32 rcv_nxt)
+{
+	struct ob_conn_key k = { own_cookie, rcv_nxt, snd_nxt };
+
+	return k;
+}
+
+/* bpf_sock_ops.remote_port holds the network-order port in its upper 16
+ * bits on little-endian hosts (the kernel shifts sk_dport left by 16, see
+ * sock_ops_convert_ctx_access) and in its lower 16 bits on big-endian
+ * ones; local_port is plain host order. Returns the port in host order. */
+static inline __u16 ob_remote_port(__u32 remote_port)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (__u16)(((remote_port >> 24) & 0xff) | ((remote_port >> 8) & 0xff00));
+#else
+	return (__u16)remote_port;
+#endif
+}
+
+#define OB_MAX_SOCKETS 65536
+#define OB_MAX_CONNS 65536
+#define OB_MAX_NETNS 4096
+#define OB_MAX_NOPORTS 4096
+#define OB_MAX_SERVICES 65536
+
+#endif /* OB_BYPASS_H */

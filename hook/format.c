@@ -1,0 +1,208 @@
+/* format.c - status as text, JSON and Prometheus exposition; pure, unit-tested. */
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <string.h>
+
+#include "ob.h"
+
+void ob_counters_add(struct ob_counters *sum, const struct ob_counters *one)
+{
+	const uint64_t *src = (const uint64_t *)one;
+	uint64_t *dst = (uint64_t *)sum;
+
+	_Static_assert(sizeof(struct ob_counters) == OB_COUNTER_FIELDS * sizeof(uint64_t),
+		       "ob_counters holds only u64 fields");
+	for (int i = 0; i < OB_COUNTER_FIELDS; i++)
+		dst[i] += src[i]; /* "sockets" wraps per CPU; the sum is exact */
+}
+
+const char *ob_svc_state_name(uint32_t state)
+{
+	switch (state) {
+	case OB_SVC_PROBATION:
+		return "probation";
+	case OB_SVC_GOOD:
+		return "accelerated";
+	case OB_SVC_HALFCLOSE:
+		return "halfclose";
+	}
+	return "unknown";
+}
+
+/* The name of the netns a service belongs to, as listed in the view. */
+static const char *ns_name(const struct ob_view *v, uint64_t cookie)
+{
+	for (int i = 0; i < v->n_ns; i++)
+		if (v->ns[i].cookie == cookie)
+			return v->ns[i].name;
+	return "(withdrawn)";
+}
+
+static const char *state_word(const struct ob_view *v)
+{
+	if (v->loaded)
+		return v->enabled ? "enabled" : "disabled";
+	return v->pinned ? "draining" : "not loaded";
+}
+
+int ob_format_text(FILE *f, const struct ob_view *v)
+{
+	fprintf(f, "oci-bypass: %s", state_word(v));
+	if (v->pinned)
+		fprintf(f, " (build %016" PRIx64 ", %" PRIu64 " sockets in sockhash%s%s)",
+			v->build_id, v->sockhash_entries, v->cgroup[0] ? ", cgroup " : "",
+			v->cgroup);
+	fputc('\n', f);
+	if (!v->pinned)
+		return 0;
+	fprintf(f, "%-20s %20s %8s %16s %12s %10s %8s %8s %8s\n", "NAME", "COOKIE", "SOCKETS",
+		"REDIR_BYTES", "REDIR_MSGS", "TCP_MSGS", "MISSES", "LEARNING", "REFUSED");
+	for (int i = 0; i < v->n_ns; i++) {
+		const struct ob_ns_view *n = &v->ns[i];
+
+		fprintf(f, "%-20s %20" PRIu64 " %8lld %16llu %12llu %10llu %8llu %8llu %8llu\n",
+			n->name, n->cookie, (long long)n->c.sockets,
+			(unsigned long long)n->c.redirected_bytes,
+			(unsigned long long)n->c.redirected_msgs, (unsigned long long)n->c.tcp_msgs,
+			(unsigned long long)n->c.misses,
+			(unsigned long long)(n->c.probation + n->c.guarded),
+			(unsigned long long)(n->c.refused + n->c.client_first + n->c.ebusy +
+					     n->c.full));
+	}
+	if (v->n_svc)
+		fprintf(f, "\n%-20s %6s  %s\n", "SERVICE NETNS", "PORT", "STATE");
+	for (int i = 0; i < v->n_svc; i++)
+		fprintf(f, "%-20s %6u  %s\n", ns_name(v, v->svc[i].cookie), v->svc[i].port,
+			ob_svc_state_name(v->svc[i].state));
+	return ferror(f) ? -EIO : 0;
+}
+
+static json_object *u64(uint64_t x)
+{
+	return json_object_new_uint64(x);
+}
+
+int ob_format_json(FILE *f, const struct ob_view *v)
+{
+	json_object *root = json_object_new_object();
+	json_object *arr = json_object_new_array();
+	int err = 0;
+
+	json_object_object_add(root, "loaded", json_object_new_boolean(v->loaded));
+	json_object_object_add(root, "enabled", json_object_new_boolean(v->loaded && v->enabled));
+	json_object_object_add(root, "draining", json_object_new_boolean(v->pinned && !v->loaded));
+	if (v->pinned) {
+		char id[17];
+
+		snprintf(id, sizeof(id), "%016" PRIx64, v->build_id);
+		json_object_object_add(root, "build_id", json_object_new_string(id));
+		json_object_object_add(root, "sockhash_entries", u64(v->sockhash_entries));
+		json_object_object_add(root, "conn_entries", u64(v->conn_entries));
+		if (v->cgroup[0])
+			json_object_object_add(root, "cgroup", json_object_new_string(v->cgroup));
+	}
+	for (int i = 0; i < v->n_ns; i++) {
+		const struct ob_ns_view *n = &v->ns[i];
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(n->name));
+		json_object_object_add(o, "cookie", u64(n->cookie));
+		json_object_object_add(o, "sockets", json_object_new_int64((int64_t)n->c.sockets));
+		json_object_object_add(o, "paired", u64(n->c.paired));
+		json_object_object_add(o, "redirected_bytes", u64(n->c.redirected_bytes));
+		json_object_object_add(o, "redirected_msgs", u64(n->c.redirected_msgs));
+		json_object_object_add(o, "tcp_msgs", u64(n->c.tcp_msgs));
+		json_object_object_add(o, "misses", u64(n->c.misses));
+		json_object_object_add(o, "client_first", u64(n->c.client_first));
+		json_object_object_add(o, "refused", u64(n->c.refused));
+		json_object_object_add(o, "ebusy", u64(n->c.ebusy));
+		json_object_object_add(o, "full", u64(n->c.full));
+		json_object_object_add(o, "probation", u64(n->c.probation));
+		json_object_object_add(o, "guarded", u64(n->c.guarded));
+		json_object_object_add(o, "halfcloses", u64(n->c.halfcloses));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(root, "netns", arr);
+	arr = json_object_new_array();
+	for (int i = 0; i < v->n_svc; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "netns", json_object_new_string(ns_name(v, v->svc[i].cookie)));
+		json_object_object_add(o, "cookie", u64(v->svc[i].cookie));
+		json_object_object_add(o, "port", json_object_new_int(v->svc[i].port));
+		json_object_object_add(o, "state",
+				       json_object_new_string(ob_svc_state_name(v->svc[i].state)));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(root, "services", arr);
+	if (fprintf(f, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+								       JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+		err = -EIO;
+	json_object_put(root);
+	return err;
+}
+
+/* Label values escape backslash, double quote and newline (exposition format). */
+static void put_label(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f), fputc(*s, f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static const struct {
+	const char *name, *help, *type;
+	size_t off;
+} metrics[] = {
+#define M(n, field, t, h) { "oci_bypass_" n, h, t, offsetof(struct ob_counters, field) }
+	M("sockets", sockets, "gauge", "Sockets currently redirecting."),
+	M("paired_sockets_total", paired, "counter", "Sockets that were paired for redirection."),
+	M("redirected_messages_total", redirected_msgs, "counter", "sendmsg calls carried straight to the peer socket."),
+	M("redirected_bytes_total", redirected_bytes, "counter", "Bytes carried straight to the peer socket."),
+	M("tcp_messages_total", tcp_msgs, "counter", "sendmsg calls of enrolled sockets sent by stock TCP."),
+	M("misses_total", misses, "counter", "Redirects that found the peer gone (sent by TCP)."),
+	M("client_first_total", client_first, "counter", "Connections kept on TCP because the client wrote before the server was ready."),
+	M("refused_total", refused, "counter", "Pairings refused (disabled, excluded port, data before pairing)."),
+	M("ebusy_total", ebusy, "counter", "Sockets already owned by another sockmap user."),
+	M("full_total", full, "counter", "Pairings refused because a map was full."),
+	M("probation_total", probation, "counter", "Connections kept on TCP while their service was on probation."),
+	M("guarded_total", guarded, "counter", "Connections kept on TCP because their service half-closes."),
+	M("halfcloses_total", halfcloses, "counter", "Services found doing a blocking shutdown(SHUT_WR)."),
+#undef M
+};
+
+int ob_format_prometheus(FILE *f, const struct ob_view *v)
+{
+	fputs("# HELP oci_bypass_loaded 1 if the sock_ops program is attached.\n"
+	      "# TYPE oci_bypass_loaded gauge\n", f);
+	fprintf(f, "oci_bypass_loaded %d\n", v->loaded ? 1 : 0);
+	fputs("# HELP oci_bypass_enabled 1 if new connections may be paired.\n"
+	      "# TYPE oci_bypass_enabled gauge\n", f);
+	fprintf(f, "oci_bypass_enabled %d\n", v->loaded && v->enabled ? 1 : 0);
+	fputs("# HELP oci_bypass_sockhash_entries Sockets in the sockhash.\n"
+	      "# TYPE oci_bypass_sockhash_entries gauge\n", f);
+	fprintf(f, "oci_bypass_sockhash_entries %" PRIu64 "\n", v->sockhash_entries);
+	for (size_t m = 0; m < sizeof(metrics) / sizeof(metrics[0]); m++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", metrics[m].name, metrics[m].help,
+			metrics[m].name, metrics[m].type);
+		for (int i = 0; i < v->n_ns; i++) {
+			const struct ob_ns_view *n = &v->ns[i];
+			uint64_t x;
+
+			memcpy(&x, (const char *)&n->c + metrics[m].off, sizeof(x));
+			fprintf(f, "%s{netns=\"", metrics[m].name);
+			put_label(f, n->name);
+			if (metrics[m].type[0] == 'g')
+				fprintf(f, "\",cookie=\"%" PRIu64 "\"} %" PRId64 "\n", n->cookie, (int64_t)x);
+			else
+				fprintf(f, "\",cookie=\"%" PRIu64 "\"} %" PRIu64 "\n", n->cookie, x);
+		}
+	}
+	return ferror(f) ? -EIO : 0;
+}

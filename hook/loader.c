@@ -1,0 +1,428 @@
+/* loader.c - loads, pins and attaches the BPF objects; unload, enable, disable. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bypass.skel.h"
+#include "ob.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+#define PIN_LINK OB_PIN_DIR "/link_sockops"
+#define PIN_PROG_SOCKOPS OB_PIN_DIR "/prog_sockops"
+#define PIN_PROG_MSG OB_PIN_DIR "/prog_msg"
+#define CGROUP_FILE OB_RUN_DIR "/cgroup"
+
+/* In the order of struct ob_maps; ob_sk_state last (never opened). */
+static const char *const map_names[] = { "ob_sockhash", "ob_conns",    "ob_netns",
+					 "ob_tokens",   "ob_counters", "ob_settings",
+					 "ob_noports",  "ob_services", "ob_sk_state" };
+
+uint64_t ob_build_id(void)
+{
+	size_t sz = 0;
+	const void *elf = bypass_bpf__elf_bytes(&sz);
+	uLong crc = crc32(0L, Z_NULL, 0);
+
+	crc = crc32(crc, elf, (uInt)sz);
+	return ((uint64_t)crc << 32) | (uint32_t)sz;
+}
+
+int ob_ensure_bpffs(void)
+{
+	struct statfs st;
+
+	if (statfs("/sys/fs/bpf", &st) == 0 && (uint32_t)st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700"))
+		return ob_err(-errno, "bpffs is not mounted at /sys/fs/bpf and mounting it failed: %s",
+			      strerror(errno));
+	ob_log("mounted bpffs at /sys/fs/bpf");
+	return 0;
+}
+
+int ob_find_cgroup2(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/mounts", "re");
+	char dev[256], dir[PATH_MAX], type[64];
+	int err = ob_err(-ENOENT, "no cgroup2 file system is mounted (see /proc/mounts)");
+
+	if (!f)
+		return ob_err(-errno, "cannot read /proc/mounts: %s", strerror(errno));
+	while (fscanf(f, "%255s %4095s %63s %*[^\n]", dev, dir, type) == 3) {
+		if (strcmp(type, "cgroup2"))
+			continue;
+		if (strlen(dir) >= len) {
+			err = ob_err(-ENAMETOOLONG, "cgroup2 mount path too long");
+			break;
+		}
+		strcpy(buf, dir);
+		err = 0;
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+int ob_open_maps(struct ob_maps *m)
+{
+	int *fds[] = { &m->sockhash, &m->conns,	   &m->netns,	&m->tokens,
+		       &m->counters, &m->settings, &m->noports, &m->services };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		*fds[i] = -1;
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		snprintf(path, sizeof(path), OB_PIN_DIR "/%s", map_names[i]);
+		*fds[i] = bpf_obj_get(path);
+		if (*fds[i] < 0) {
+			int err = -errno;
+
+			ob_close_maps(m);
+			if (err == -ENOENT)
+				return ob_err(err, "oci-bypass is not loaded (run 'oci-bypass load')");
+			return ob_err(err, "cannot open %s: %s", path, strerror(-err));
+		}
+	}
+	return 0;
+}
+
+void ob_close_maps(struct ob_maps *m)
+{
+	int *fds[] = { &m->sockhash, &m->conns,	   &m->netns,	&m->tokens,
+		       &m->counters, &m->settings, &m->noports, &m->services };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+int ob_read_settings(const struct ob_maps *m, struct ob_settings *s)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(m->settings, &zero, s))
+		return ob_err(-errno, "cannot read settings: %s", strerror(errno));
+	return 0;
+}
+
+int ob_write_settings(const struct ob_maps *m, const struct ob_settings *s)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(m->settings, &zero, s, BPF_EXIST))
+		return ob_err(-errno, "cannot write settings: %s", strerror(errno));
+	return 0;
+}
+
+int ob_read_counters(const struct ob_maps *m, uint64_t cookie, struct ob_counters *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct ob_counters *per;
+
+	if (ncpu <= 0)
+		return ob_err(-EINVAL, "cannot count CPUs");
+	per = calloc((size_t)ncpu, sizeof(*per));
+	if (!per)
+		return ob_err(-ENOMEM, "out of memory");
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(m->counters, &cookie, per)) {
+		int err = -errno;
+
+		free(per);
+		return err; /* no counters: caller shows zeros */
+	}
+	for (int i = 0; i < ncpu; i++)
+		ob_counters_add(out, &per[i]);
+	free(per);
+	return 0;
+}
+
+uint64_t ob_map_count(int map_fd, size_t key_size)
+{
+	unsigned char key[64], next[64];
+	uint64_t n = 0;
+	void *prev = NULL;
+
+	if (key_size > sizeof(key))
+		return 0;
+	while (bpf_map_get_next_key(map_fd, prev, next) == 0) {
+		memcpy(key, next, key_size);
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+bool ob_sockops_attached(void)
+{
+	return access(PIN_LINK, F_OK) == 0;
+}
+
+static int write_cgroup_file(const char *cg)
+{
+	FILE *f;
+
+	if (mkdir(OB_RUN_DIR, 0700) && errno != EEXIST)
+		return ob_err(-errno, "cannot create %s: %s", OB_RUN_DIR, strerror(errno));
+	f = fopen(CGROUP_FILE ".tmp", "we");
+	if (!f)
+		return ob_err(-errno, "cannot write %s: %s", CGROUP_FILE, strerror(errno));
+	fprintf(f, "%s\n", cg);
+	if (fclose(f) || rename(CGROUP_FILE ".tmp", CGROUP_FILE))
+		return ob_err(-errno, "cannot write %s: %s", CGROUP_FILE, strerror(errno));
+	return 0;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (!ob_verbose || level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int pin_prog(struct bpf_program *p, const char *path)
+{
+	unlink(path);
+	if (bpf_program__pin(p, path))
+		return ob_err(-errno, "cannot pin %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* Is there a loaded set, and is it ours? 1: same build, 0: none, <0: error. */
+static int check_existing(uint64_t id)
+{
+	struct ob_settings s;
+	struct ob_maps m;
+	int err = ob_open_maps(&m);
+
+	if (err == -ENOENT) {
+		ob_err_clear();
+		return 0;
+	}
+	if (err)
+		return err;
+	err = ob_read_settings(&m, &s);
+	ob_close_maps(&m);
+	if (err)
+		return err;
+	if (s.build_id != id)
+		return ob_err(-EEXIST,
+			      "a different build of oci-bypass (%016llx, this is %016llx) is loaded; "
+			      "run 'oci-bypass unload' (it waits for open connections), then load again",
+			      (unsigned long long)s.build_id, (unsigned long long)id);
+	return 1;
+}
+
+int ob_cmd_load(const struct ob_args *a)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = OB_PIN_DIR);
+	struct bypass_bpf *skel = NULL;
+	struct bpf_link *link = NULL;
+	struct ob_settings s = { 0 };
+	char cg[PATH_MAX];
+	uint64_t id = ob_build_id();
+	__u32 zero = 0;
+	int cgfd = -1, existing, err;
+
+	libbpf_set_print(libbpf_print);
+	err = ob_ensure_bpffs();
+	if (err)
+		return err;
+	if (mkdir(OB_PIN_DIR, 0700) && errno != EEXIST)
+		return ob_err(-errno, "cannot create %s: %s", OB_PIN_DIR, strerror(errno));
+	existing = check_existing(id);
+	if (existing < 0)
+		return existing;
+	if (existing && ob_sockops_attached()) {
+		printf("oci-bypass: already loaded (build %016llx)\n", (unsigned long long)id);
+		return 0;
+	}
+
+	if (a->cgroup) {
+		if (strlen(a->cgroup) >= sizeof(cg))
+			return ob_err(-ENAMETOOLONG, "--cgroup path too long");
+		strcpy(cg, a->cgroup);
+	} else {
+		err = ob_find_cgroup2(cg, sizeof(cg));
+		if (err)
+			return err;
+	}
+	cgfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0)
+		return ob_err(-errno, "cannot open cgroup %s: %s", cg, strerror(errno));
+
+	skel = bypass_bpf__open_opts(&opts);
+	if (!skel) {
+		err = ob_err(-errno, "cannot open the BPF object: %s", strerror(errno));
+		goto cleanup;
+	}
+	err = bypass_bpf__load(skel);
+	if (err) {
+		err = ob_err(err, "the kernel refused the BPF programs (%s); run 'oci-bypass doctor'",
+			     strerror(-err));
+		goto cleanup;
+	}
+	if (!existing) {
+		s.enabled = 1;
+		s.build_id = id;
+	} else if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.ob_settings), &zero, &s)) {
+		err = ob_err(-errno, "cannot read settings: %s", strerror(errno));
+		goto cleanup;
+	}
+	s.draining = 0;
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.ob_settings), &zero, &s, BPF_ANY)) {
+		err = ob_err(-errno, "cannot write settings: %s", strerror(errno));
+		goto cleanup;
+	}
+	if (bpf_prog_attach(bpf_program__fd(skel->progs.ob_msg),
+			    bpf_map__fd(skel->maps.ob_sockhash), BPF_SK_MSG_VERDICT, 0)) {
+		err = ob_err(-errno, "cannot attach sk_msg to the sockhash: %s", strerror(errno));
+		goto cleanup;
+	}
+	err = pin_prog(skel->progs.ob_msg, PIN_PROG_MSG);
+	if (!err)
+		err = pin_prog(skel->progs.ob_sockops, PIN_PROG_SOCKOPS);
+	if (err)
+		goto cleanup;
+	link = bpf_program__attach_cgroup(skel->progs.ob_sockops, cgfd);
+	if (!link) {
+		err = ob_err(-errno, "cannot attach sock_ops to %s: %s", cg, strerror(errno));
+		goto cleanup;
+	}
+	if (bpf_link__pin(link, PIN_LINK)) {
+		err = ob_err(-errno, "cannot pin %s: %s", PIN_LINK, strerror(errno));
+		bpf_link__destroy(link); /* not pinned: this detaches */
+		link = NULL;
+		goto cleanup;
+	}
+	err = write_cgroup_file(cg);
+	if (err)
+		goto cleanup;
+	printf("oci-bypass: loaded (build %016llx), sock_ops attached to %s\n",
+	       (unsigned long long)id, cg);
+cleanup:
+	bpf_link__destroy(link); /* pinned: stays attached */
+	bypass_bpf__destroy(skel);
+	if (cgfd >= 0)
+		close(cgfd);
+	return err;
+}
+
+static void unpin_all(void)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(map_names) / sizeof(map_names[0]); i++) {
+		snprintf(path, sizeof(path), OB_PIN_DIR "/%s", map_names[i]);
+		unlink(path);
+	}
+	unlink(PIN_PROG_MSG);
+	rmdir(OB_PIN_DIR);
+	unlink(CGROUP_FILE);
+	ob_registry_clear();
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int ob_cmd_unload(const struct ob_args *a)
+{
+	struct ob_settings s;
+	struct ob_maps m;
+	uint64_t left;
+	double deadline;
+	bool told = false;
+	int err = ob_open_maps(&m);
+
+	if (err == -ENOENT) {
+		printf("oci-bypass: not loaded\n");
+		return 0;
+	}
+	if (err)
+		return err;
+	err = ob_read_settings(&m, &s);
+	if (!err && !s.draining) {
+		/* New pairings stop at once; handshakes already under way
+		 * settle (refused) while sock_ops still runs. */
+		s.draining = 1;
+		err = ob_write_settings(&m, &s);
+		if (!err)
+			usleep(200 * 1000);
+	}
+	if (err)
+		goto out;
+	unlink(PIN_LINK); /* last reference: sock_ops detaches */
+	unlink(PIN_PROG_SOCKOPS);
+
+	/* Removing a live socket from the sockhash would purge bytes it has
+	 * not read yet (invariant 4): wait for them to close instead. */
+	deadline = now_s() + a->wait_s;
+	for (;;) {
+		left = ob_map_count(m.sockhash, sizeof(struct ob_sock_key));
+		if (left == 0 || now_s() >= deadline)
+			break;
+		if (!told) {
+			fprintf(stderr, "oci-bypass: waiting up to %.0f s for %llu redirecting sockets to close\n",
+				a->wait_s, (unsigned long long)left);
+			told = true;
+		}
+		usleep(100 * 1000);
+	}
+	if (left) {
+		printf("oci-bypass: detached; %llu sockets still redirecting keep the sockhash pinned "
+		       "until they close; run 'oci-bypass unload' again to finish\n",
+		       (unsigned long long)left);
+		err = -EAGAIN;
+		ob_err(err, "%llu sockets still open", (unsigned long long)left);
+		goto out;
+	}
+	ob_close_maps(&m);
+	unpin_all();
+	printf("oci-bypass: unloaded\n");
+	return 0;
+out:
+	ob_close_maps(&m);
+	return err;
+}
+
+int ob_cmd_enable(const struct ob_args *a, bool on)
+{
+	struct ob_settings s;
+	struct ob_maps m;
+	int err;
+
+	(void)a;
+	err = ob_open_maps(&m);
+	if (err)
+		return err;
+	err = ob_read_settings(&m, &s);
+	if (!err) {
+		s.enabled = on;
+		err = ob_write_settings(&m, &s);
+	}
+	ob_close_maps(&m);
+	if (!err)
+		printf("oci-bypass: %s\n", on ? "enabled" : "disabled (open connections go on)");
+	return err;
+}

@@ -1,0 +1,139 @@
+/* ob.h - declarations shared by the files of the oci-bypass binary. */
+#ifndef OB_H
+#define OB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bypass.h"
+
+#define OB_PIN_DIR "/sys/fs/bpf/oci-bypass"
+#define OB_RUN_DIR "/run/oci-bypass"
+#define OB_NAME_MAX 64
+
+/*
+ * Error convention: a function that fails returns a negative errno and
+ * records one human sentence with ob_err(); callers may prepend context
+ * with ob_err_wrap(); only main() prints it, once, as
+ * "oci-bypass: <verb>: <sentence>".
+ */
+int ob_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int ob_err_wrap(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *ob_err_msg(void);
+void ob_err_clear(void);
+
+extern int ob_verbose;
+void ob_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- args.c: command line (pure) ---- */
+enum ob_verb {
+	OB_VERB_NONE = 0,
+	OB_VERB_HELP,
+	OB_VERB_VERSION,
+	OB_VERB_LOAD,
+	OB_VERB_UNLOAD,
+	OB_VERB_ENROLL,
+	OB_VERB_WITHDRAW,
+	OB_VERB_ENABLE,
+	OB_VERB_DISABLE,
+	OB_VERB_STATUS,
+	OB_VERB_METRICS,
+	OB_VERB_DOCTOR,
+};
+
+struct ob_args {
+	enum ob_verb verb;
+	bool help;	 /* --help given to the verb */
+	bool verbose;	 /* -v */
+	bool json;	 /* status --json */
+	bool allow_host; /* enroll --allow-host */
+	bool trust;	 /* enroll --trust */
+	const char *cgroup;
+	const char *netns;
+	const char *name;
+	const char *target; /* withdraw NAME */
+	double wait_s;	    /* unload --wait */
+	uint16_t noports[16];
+	int n_noports;
+};
+
+/* Fills *a from argv; returns 0 or a negative errno with ob_err() set. */
+int ob_parse_args(int argc, char *const argv[], struct ob_args *a);
+const char *ob_verb_name(enum ob_verb v);
+const char *ob_verb_usage(enum ob_verb v);
+bool ob_name_valid(const char *name);
+
+/* ---- format.c: counters and their output (pure) ---- */
+struct ob_ns_view {
+	char name[OB_NAME_MAX + 1];
+	uint64_t cookie;
+	struct ob_counters c;
+};
+
+struct ob_svc_view {
+	uint64_t cookie;
+	uint16_t port;
+	uint32_t state; /* enum ob_svc_state */
+};
+
+struct ob_view {
+	bool loaded;	/* sock_ops attached */
+	bool pinned;	/* maps exist (possibly draining) */
+	bool enabled;
+	bool draining;
+	uint64_t build_id;
+	char cgroup[256];
+	uint64_t sockhash_entries;
+	uint64_t conn_entries;
+	int n_ns;
+	struct ob_ns_view *ns;
+	int n_svc;
+	struct ob_svc_view *svc;
+};
+
+const char *ob_svc_state_name(uint32_t state);
+
+void ob_counters_add(struct ob_counters *sum, const struct ob_counters *one);
+int ob_format_text(FILE *f, const struct ob_view *v);
+int ob_format_json(FILE *f, const struct ob_view *v);
+int ob_format_prometheus(FILE *f, const struct ob_view *v);
+
+/* ---- netns.c ---- */
+int ob_netns_cookie(const char *path, uint64_t *cookie);
+int ob_host_netns_cookie(uint64_t *cookie);
+
+/* ---- loader.c ---- */
+struct ob_maps {
+	int sockhash, conns, netns, tokens, counters, settings, noports, services;
+};
+int ob_open_maps(struct ob_maps *m);
+void ob_close_maps(struct ob_maps *m);
+int ob_read_settings(const struct ob_maps *m, struct ob_settings *s);
+int ob_write_settings(const struct ob_maps *m, const struct ob_settings *s);
+int ob_read_counters(const struct ob_maps *m, uint64_t cookie, struct ob_counters *out);
+uint64_t ob_map_count(int map_fd, size_t key_size);
+bool ob_sockops_attached(void);
+uint64_t ob_build_id(void);
+int ob_ensure_bpffs(void);
+int ob_find_cgroup2(char *buf, size_t len);
+
+int ob_cmd_load(const struct ob_args *a);
+int ob_cmd_unload(const struct ob_args *a);
+int ob_cmd_enable(const struct ob_args *a, bool on);
+
+/* ---- registry.c: enrolled netns records under OB_RUN_DIR/netns ---- */
+int ob_cmd_enroll(const struct ob_args *a);
+int ob_cmd_withdraw(const struct ob_args *a);
+int ob_registry_name(uint64_t cookie, char *name, size_t len);
+int ob_registry_clear(void);
+
+/* ---- status.c ---- */
+int ob_cmd_status(const struct ob_args *a);
+int ob_cmd_metrics(const struct ob_args *a);
+
+/* ---- doctor.c ---- */
+int ob_cmd_doctor(const struct ob_args *a);
+
+#endif /* OB_H */

@@ -1,0 +1,270 @@
+/* registry.c - enrols and withdraws network namespaces; one record each under /run/oci-bypass/netns. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "ob.h"
+
+#define NETNS_DIR OB_RUN_DIR "/netns"
+
+static int ensure_dirs(void)
+{
+	if (mkdir(OB_RUN_DIR, 0700) && errno != EEXIST)
+		return ob_err(-errno, "cannot create %s: %s", OB_RUN_DIR, strerror(errno));
+	if (mkdir(NETNS_DIR, 0700) && errno != EEXIST)
+		return ob_err(-errno, "cannot create %s: %s", NETNS_DIR, strerror(errno));
+	return 0;
+}
+
+/* The record is "name\n", written to a temporary file and renamed. */
+static int write_record(uint64_t cookie, const char *name)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	int fd, err = ensure_dirs();
+	size_t n = strlen(name);
+
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), NETNS_DIR "/%" PRIu64, cookie);
+	snprintf(tmp, sizeof(tmp), NETNS_DIR "/.%" PRIu64 ".tmp", cookie);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return ob_err(-errno, "cannot write %s: %s", tmp, strerror(errno));
+	if (write(fd, name, n) != (ssize_t)n || write(fd, "\n", 1) != 1 || fsync(fd)) {
+		err = ob_err(-errno, "cannot write %s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return err;
+	}
+	close(fd);
+	if (rename(tmp, path))
+		return ob_err(-errno, "cannot rename %s: %s", tmp, strerror(errno));
+	return 0;
+}
+
+int ob_registry_name(uint64_t cookie, char *name, size_t len)
+{
+	char path[PATH_MAX], buf[OB_NAME_MAX + 2];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), NETNS_DIR "/%" PRIu64, cookie);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			if (ob_name_valid(buf)) {
+				snprintf(name, len, "%s", buf);
+				return 0;
+			}
+		}
+	}
+	snprintf(name, len, "netns-%" PRIu64, cookie);
+	return -ENOENT;
+}
+
+static int find_by_name(const char *name, uint64_t *cookie)
+{
+	DIR *d = opendir(NETNS_DIR);
+	struct dirent *e;
+	char have[OB_NAME_MAX + 1];
+	int err = ob_err(-ENOENT, "no enrolled network namespace is named '%s'", name);
+
+	if (!d)
+		return err;
+	while ((e = readdir(d))) {
+		char *end;
+		uint64_t c;
+
+		if (e->d_name[0] == '.')
+			continue;
+		errno = 0;
+		c = strtoull(e->d_name, &end, 10);
+		if (errno || *end)
+			continue;
+		if (ob_registry_name(c, have, sizeof(have)) == 0 && !strcmp(have, name)) {
+			*cookie = c;
+			err = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return err;
+}
+
+int ob_registry_clear(void)
+{
+	DIR *d = opendir(NETNS_DIR);
+	struct dirent *e;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' || strstr(e->d_name, ".tmp"))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	rmdir(NETNS_DIR);
+	return 0;
+}
+
+static void default_name(const char *path, uint64_t cookie, char *out, size_t len)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	if (!strncmp(path, "/run/netns/", 11) && ob_name_valid(base))
+		snprintf(out, len, "%s", base);
+	else
+		snprintf(out, len, "netns-%" PRIu64, cookie);
+}
+
+static int new_token(const struct ob_maps *m, __u64 *token)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		uint64_t t, v;
+
+		if (getrandom(&t, sizeof(t), 0) != sizeof(t))
+			return ob_err(-errno, "getrandom failed: %s", strerror(errno));
+		if (t && bpf_map_lookup_elem(m->tokens, &t, &v)) {
+			*token = t;
+			return 0;
+		}
+	}
+	return ob_err(-EAGAIN, "could not draw a fresh token");
+}
+
+int ob_cmd_enroll(const struct ob_args *a)
+{
+	struct ob_counters *zero = NULL;
+	struct ob_netns ns = { 0 }, have;
+	struct ob_maps m;
+	char name[OB_NAME_MAX + 1];
+	uint64_t cookie, host;
+	int ncpu = libbpf_num_possible_cpus();
+	int err;
+
+	err = ob_netns_cookie(a->netns, &cookie);
+	if (err)
+		return err;
+	if (!a->allow_host && ob_host_netns_cookie(&host) == 0 && host == cookie)
+		return ob_err(-EPERM, "%s is the host's network namespace; add --allow-host "
+				      "to accelerate host processes too", a->netns);
+	err = ob_open_maps(&m);
+	if (err)
+		return err;
+	if (a->name)
+		snprintf(name, sizeof(name), "%s", a->name);
+	else
+		default_name(a->netns, cookie, name, sizeof(name));
+
+	for (int i = 0; i < a->n_noports; i++) {
+		struct ob_svc_key pk = { .netns_cookie = cookie, .port = a->noports[i] };
+		__u8 one = 1;
+
+		if (bpf_map_update_elem(m.noports, &pk, &one, BPF_ANY)) {
+			err = ob_err(-errno, "cannot record --no-port %u: %s", a->noports[i],
+				     strerror(errno));
+			goto out;
+		}
+	}
+	if (bpf_map_lookup_elem(m.netns, &cookie, &have) == 0) {
+		err = write_record(cookie, name);
+		if (!err)
+			printf("oci-bypass: %s (cookie %" PRIu64 ") already enrolled\n", name, cookie);
+		goto out;
+	}
+	ns.flags = a->trust ? OB_NETNS_TRUST : 0;
+	zero = calloc(ncpu > 0 ? (size_t)ncpu : 1, sizeof(*zero));
+	if (!zero) {
+		err = ob_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	err = new_token(&m, &ns.token);
+	if (err)
+		goto out;
+	/* Counters and token first: the netns entry is what turns it on. */
+	if (bpf_map_update_elem(m.counters, &cookie, zero, BPF_ANY) ||
+	    bpf_map_update_elem(m.tokens, &ns.token, &cookie, BPF_NOEXIST) ||
+	    bpf_map_update_elem(m.netns, &cookie, &ns, BPF_NOEXIST)) {
+		if (errno == E2BIG)
+			err = ob_err(-E2BIG, "too many enrolled namespaces (%d)", OB_MAX_NETNS);
+		else
+			err = ob_err(-errno, "cannot enrol: %s", strerror(errno));
+		bpf_map_delete_elem(m.tokens, &ns.token);
+		bpf_map_delete_elem(m.counters, &cookie);
+		goto out;
+	}
+	err = write_record(cookie, name);
+	if (!err)
+		printf("oci-bypass: enrolled %s (cookie %" PRIu64 ")\n", name, cookie);
+out:
+	free(zero);
+	ob_close_maps(&m);
+	return err;
+}
+
+/* Deletes every entry of a map keyed by struct ob_svc_key for one netns. */
+static void delete_svc_keys(int map_fd, uint64_t cookie)
+{
+	struct ob_svc_key k, next, *prev = NULL;
+
+	while (bpf_map_get_next_key(map_fd, prev, &next) == 0) {
+		k = next;
+		if (k.netns_cookie == cookie) {
+			bpf_map_delete_elem(map_fd, &k);
+			prev = NULL; /* restart: the walk lost its place */
+			continue;
+		}
+		prev = &k;
+	}
+}
+
+int ob_cmd_withdraw(const struct ob_args *a)
+{
+	char path[PATH_MAX], name[OB_NAME_MAX + 1];
+	struct ob_netns ns;
+	struct ob_maps m;
+	uint64_t cookie;
+	int err;
+
+	if (a->target)
+		err = find_by_name(a->target, &cookie);
+	else
+		err = ob_netns_cookie(a->netns, &cookie);
+	if (err)
+		return err;
+	err = ob_open_maps(&m);
+	if (err)
+		return err;
+	ob_registry_name(cookie, name, sizeof(name));
+	/* Withdrawing never touches the sockhash: connections already
+	 * redirecting keep going until they close (invariant 4). */
+	if (bpf_map_lookup_elem(m.netns, &cookie, &ns) == 0) {
+		bpf_map_delete_elem(m.netns, &cookie);
+		bpf_map_delete_elem(m.tokens, &ns.token);
+		printf("oci-bypass: withdrew %s (cookie %" PRIu64 ")\n", name, cookie);
+	} else {
+		printf("oci-bypass: %s (cookie %" PRIu64 ") was not enrolled\n", name, cookie);
+	}
+	delete_svc_keys(m.noports, cookie);
+	delete_svc_keys(m.services, cookie);
+	bpf_map_delete_elem(m.counters, &cookie);
+	snprintf(path, sizeof(path), NETNS_DIR "/%" PRIu64, cookie);
+	unlink(path);
+	ob_close_maps(&m);
+	return 0;
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# t_invariants.sh - the pairing rules: sockets that carried bytes before
+# enrolment stay out, listeners are never inserted, a client that writes
+# before the server is ready keeps both directions on TCP, a server that
+# writes first is redirected, EPIPE after SHUT_WR, withdraw keeps open
+# connections going (invariants 1, 3, 4).
+. "$(dirname "$0")/../lib/common.sh"
+need_root
+P=obv
+trap 'ns_teardown $P 2; kill $SRV_PID $OLD 2>/dev/null' EXIT
+OLD=
+ns_setup $P 2 || die "netns setup"
+ob_fresh_load
+A=$(ns_ip4 $P 1)
+
+log "a connection opened before enrolment stays on TCP"
+start_server ${P}1 --listen "$A" 0 --mode stream --count 1 --timeout 60
+port=$(server_port)
+ip netns exec ${P}2 "$SC" client --connect "$A" "$port" --mode stream --conns 1 \
+	--bytes 33554432 --max-chunk 4096 --timeout 60 >/tmp/$P.old 2>&1 &
+OLD=$!
+sleep 0.3
+"$OB" enroll --netns /run/netns/${P}1 --name inv-a >/dev/null || die "enroll a"
+"$OB" enroll --netns /run/netns/${P}2 --name inv-b >/dev/null || die "enroll b"
+wait $OLD && log "$(tail -n 1 /tmp/$P.old)" || fail "old connection: $(tail -n 2 /tmp/$P.old)"
+OLD=
+wait_server
+assert_eq "bytes of the old connection redirected" 0 "$(counter inv-a redirected_bytes)"
+assert_eq "old connection never paired" 0 "$(counter inv-b paired)"
+
+log "a listener alone is never in the sockhash"
+start_server ${P}1 --listen "$A" 0 --mode stream --count 2 --timeout 60
+port=$(server_port)
+assert_eq "sockhash with only a listener" 0 "$(status_field sockhash_entries)"
+warm_up ${P}2 "$A" "$port"
+assert_eq "sockhash with only a listener, after a connection" 0 "$(status_field sockhash_entries)"
+client ${P}2 --connect "$A" "$port" --mode stream --conns 1 --bytes 1048576 --timeout 60
+wait_server
+assert_eq "both sockets paired" 2 $(($(counter inv-a paired) + $(counter inv-b paired)))
+
+log "client writes before the server socket exists (TCP_DEFER_ACCEPT): TCP both ways"
+before_a=$(counter inv-a redirected_bytes) before_b=$(counter inv-b redirected_bytes)
+start_server ${P}1 --listen "$A" 0 --mode stream --count 4 --defer-accept --timeout 60
+port=$(server_port)
+client ${P}2 --connect "$A" "$port" --mode stream --conns 4 --bytes 2097152 --timeout 60
+wait_server
+assert_eq "client-first connections counted" 4 "$(counter inv-b client_first)"
+assert_eq "no byte redirected by the server" "$before_a" "$(counter inv-a redirected_bytes)"
+assert_eq "no byte redirected by the client" "$before_b" "$(counter inv-b redirected_bytes)"
+sleep 0.1
+assert_eq "client sockets left the sockhash" 0 "$(status_field sockhash_entries)"
+start_server ${P}1 --listen "$A" 0 --mode rr --defer-accept --timeout 120
+port=$(server_port)
+client ${P}2 --connect "$A" "$port" --mode rr --halfclose --rounds 100 --conns 2 --timeout 120
+kill $SRV_PID 2>/dev/null; wait $SRV_PID 2>/dev/null
+
+log "server speaks first: redirected from its first byte"
+before_a=$(counter inv-a redirected_bytes)
+start_server ${P}1 --listen "$A" 0 --mode stream --count 5 --server-first --timeout 60
+port=$(server_port)
+warm_up ${P}2 "$A" "$port" --mode stream --bytes 1024 --server-first
+before_a=$(counter inv-a redirected_bytes)
+client ${P}2 --connect "$A" "$port" --mode stream --conns 4 --bytes 1048576 --server-first --timeout 60
+wait_server
+assert_ge "server-first bytes redirected" $((4 * 1048576)) $(($(counter inv-a redirected_bytes) - before_a))
+
+log "withdraw keeps open connections going, new ones stay on TCP"
+start_server ${P}1 --listen "$A" 0 --mode stream --count 3 --timeout 60
+port=$(server_port)
+warm_up ${P}2 "$A" "$port"
+before_a=$(counter inv-a redirected_bytes)
+ip netns exec ${P}2 "$SC" client --connect "$A" "$port" --mode stream --conns 2 \
+	--bytes 33554432 --max-chunk 4096 --timeout 60 >/tmp/$P.old 2>&1 &
+OLD=$!
+sleep 0.3
+"$OB" withdraw inv-b >/dev/null || fail "withdraw by name"
+wait $OLD && log "$(tail -n 1 /tmp/$P.old)" || fail "open connection across withdraw: $(tail -n 2 /tmp/$P.old)"
+OLD=
+wait_server
+rm -f /tmp/$P.old
+assert_ge "open connections kept redirecting across withdraw" $((2 * 33554432)) $(($(counter inv-a redirected_bytes) - before_a))
+before_a=$(counter inv-a redirected_bytes)
+start_server ${P}1 --listen "$A" 0 --mode stream --count 1 --timeout 60
+port=$(server_port)
+client ${P}2 --connect "$A" "$port" --mode stream --conns 1 --bytes 1048576 --timeout 60
+wait_server
+assert_eq "after withdraw: nothing redirected" "$before_a" "$(counter inv-a redirected_bytes)"
+assert_eq "after withdraw: netns gone from status" 0 "$("$OB" status --json | jq '[.netns[] | select(.name=="inv-b")] | length')"
+finish

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# t_rr.sh - blocking request/response between enrolled namespaces, hundreds
+# of rounds: redirected without a spurious EAGAIN; with half-close, the
+# service is learned as a half-closer and stays on stock TCP, so its blocking
+# reads never meet the kernel's spurious EAGAIN (invariant 1, README
+# Limitations).
+. "$(dirname "$0")/../lib/common.sh"
+need_root
+P=obr
+trap 'ns_teardown $P 2; kill $SRV_PID 2>/dev/null' EXIT
+ns_setup $P 2 || die "netns setup"
+ob_fresh_load
+"$OB" enroll --netns /run/netns/${P}1 --name rr-a >/dev/null || die "enroll a"
+"$OB" enroll --netns /run/netns/${P}2 --name rr-b >/dev/null || die "enroll b"
+A=$(ns_ip4 $P 1)
+
+log "request/response on one connection: redirected"
+start_server ${P}1 --listen "$A" 0 --mode rr --timeout 300
+port=$(server_port)
+warm_up ${P}2 "$A" "$port" --mode rr --rounds 1
+before=$(counter rr-b redirected_msgs)
+client ${P}2 --connect "$A" "$port" --mode rr --rounds 500 --conns 4 --timeout 120
+kill $SRV_PID 2>/dev/null; wait $SRV_PID 2>/dev/null
+assert_ge "requests redirected" 2000 $(($(counter rr-b redirected_msgs) - before))
+assert_ge "responses redirected" 2000 "$(counter rr-a redirected_msgs)"
+
+log "request, shutdown(SHUT_WR), response: learned, kept on stock TCP"
+start_server ${P}1 --listen "$A" 0 --mode rr --timeout 300
+port=$(server_port)
+before_a=$(counter rr-a redirected_bytes) before_b=$(counter rr-b redirected_bytes)
+client ${P}2 --connect "$A" "$port" --mode rr --halfclose --rounds 300 --conns 2 --timeout 120
+kill $SRV_PID 2>/dev/null; wait $SRV_PID 2>/dev/null
+assert_eq "service learned as half-closer" halfclose "$(service_state "$port")"
+assert_eq "half-close connections redirected nothing (server)" "$before_a" "$(counter rr-a redirected_bytes)"
+assert_eq "half-close connections redirected nothing (client)" "$before_b" "$(counter rr-b redirected_bytes)"
+assert_ge "connections guarded" 590 "$(counter rr-a guarded)"
+
+log "the same with enrolled <-> non-enrolled: stock TCP throughout"
+"$OB" withdraw rr-b >/dev/null
+start_server ${P}1 --listen "$A" 0 --mode rr --timeout 300
+port=$(server_port)
+client ${P}2 --connect "$A" "$port" --mode rr --halfclose --rounds 300 --conns 2 --timeout 120
+client ${P}2 --connect "$A" "$port" --mode rr --rounds 300 --conns 2 --timeout 120
+kill $SRV_PID 2>/dev/null; wait $SRV_PID 2>/dev/null
+assert_eq "no service learned for a non-enrolled peer" "" "$(service_state "$port")"
+finish

@@ -1,0 +1,100 @@
+# common.sh - helpers for integration tests: the binary, assertions, counters.
+# Sourced by tests/integration/*.sh. Exit codes: 0 pass, 77 skip, other fail.
+
+set -u
+OB_BUILD=${OB_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
+OB="$OB_BUILD/oci-bypass"
+SC="$OB_BUILD/tests/streamcheck"
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$TESTS_DIR/lib/netns.sh"
+
+T_NAME=$(basename "$0" .sh)
+T_FAILS=0
+
+log() { printf '  [%s] %s\n' "$T_NAME" "$*"; }
+fail() { printf '  [%s] FAIL: %s\n' "$T_NAME" "$*" >&2; T_FAILS=$((T_FAILS + 1)); }
+die() { printf '  [%s] FAIL: %s\n' "$T_NAME" "$*" >&2; exit 1; }
+skip() { printf '  [%s] SKIP: %s\n' "$T_NAME" "$*"; exit 77; }
+finish() { [ "$T_FAILS" -eq 0 ] || exit 1; exit 0; }
+
+need_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
+
+# assert_eq WHAT EXPECTED ACTUAL
+assert_eq() { [ "$2" = "$3" ] && log "ok: $1 ($3)" || fail "$1: expected '$2', got '$3'"; }
+# assert_ge WHAT MIN ACTUAL
+assert_ge() { [ "$3" -ge "$2" ] 2>/dev/null && log "ok: $1 ($3 >= $2)" || fail "$1: expected >= $2, got '$3'"; }
+assert_gt() { [ "$3" -gt "$2" ] 2>/dev/null && log "ok: $1 ($3 > $2)" || fail "$1: expected > $2, got '$3'"; }
+
+# Loads a fresh set of BPF objects: earlier tests may have left enrolments.
+ob_fresh_load() {
+	"$OB" unload --wait 5 >/dev/null 2>&1
+	"$OB" load >/dev/null || die "oci-bypass load failed"
+}
+
+# counter NAME FIELD: a per-netns counter from status --json (0 if absent).
+counter() {
+	"$OB" status --json | jq -r --arg n "$1" --arg f "$2" \
+		'[.netns[] | select(.name == $n) | .[$f]] | if length == 0 then 0 else .[0] end'
+}
+status_field() { "$OB" status --json | jq -r ".$1"; }
+
+# Runs a streamcheck server in netns $1 in the background and waits for it
+# to listen; sets SRV_PID and SRV_OUT. Remaining args go to the server.
+start_server() {
+	local ns=$1; shift
+	SRV_OUT=$(mktemp)
+	ip netns exec "$ns" "$SC" server "$@" >"$SRV_OUT" 2>&1 &
+	SRV_PID=$!
+	for _ in $(seq 100); do
+		grep -q listening "$SRV_OUT" && return 0
+		kill -0 "$SRV_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$SRV_OUT" >&2
+	die "server in $ns did not start"
+}
+
+# wait_server: waits for the background server, fails the test if it failed.
+wait_server() {
+	if ! wait "$SRV_PID"; then
+		fail "server: $(tail -n 3 "$SRV_OUT")"
+	fi
+	rm -f "$SRV_OUT"
+}
+
+# client NS ARGS...: runs a streamcheck client, fails the test if it fails.
+client() {
+	local ns=$1; shift
+	local out
+	if out=$(ip netns exec "$ns" "$SC" client "$@" 2>&1); then
+		log "$(echo "$out" | tail -n 1)"
+		return 0
+	fi
+	fail "client ($*): $(echo "$out" | tail -n 3)"
+	return 1
+}
+
+# service_state PORT: the learned state of the service on PORT (empty if none).
+service_state() {
+	"$OB" status --json | jq -r --argjson p "$1" \
+		'[.services[] | select(.port == $p) | .state] | first // empty'
+}
+
+# warm_up NS ADDR PORT [CLIENT ARGS...]: a service is accelerated only after
+# one of its connections has ended without a blocking half-close (README,
+# Limitations). One short connection does that; waits until it shows.
+warm_up() {
+	local ns=$1 addr=$2 port=$3; shift 3
+	local args=("$@")
+	[ ${#args[@]} -gt 0 ] || args=(--mode stream --bytes 1024)
+	ip netns exec "$ns" "$SC" client --connect "$addr" "$port" --conns 1 "${args[@]}" \
+		--timeout 30 >/dev/null 2>&1 || { fail "warm-up connection to $addr:$port failed"; return 1; }
+	for _ in $(seq 100); do
+		[ "$(service_state "$port")" = accelerated ] && return 0
+		sleep 0.02
+	done
+	fail "service $addr:$port still '$(service_state "$port")' after its warm-up connection"
+}
+
+# server_port: the port of the last started server.
+server_port() { awk '/listening/ {print $NF}' "$SRV_OUT"; }

@@ -1,0 +1,124 @@
+/* test_args.c - command line parsing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <errno.h>
+#include <cmocka.h>
+
+#include "ob.h"
+
+#define PARSE(a, ...)                                                          \
+	({                                                                     \
+		char *argv_[] = { "oci-bypass", __VA_ARGS__, NULL };           \
+		ob_parse_args((int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, (a)); \
+	})
+
+static void verbs_and_options(void **state)
+{
+	(void)state;
+	struct ob_args a;
+
+	assert_int_equal(PARSE(&a, "load"), 0);
+	assert_int_equal(a.verb, OB_VERB_LOAD);
+	assert_null(a.cgroup);
+	assert_int_equal(PARSE(&a, "load", "--cgroup", "/sys/fs/cgroup/x"), 0);
+	assert_string_equal(a.cgroup, "/sys/fs/cgroup/x");
+	assert_int_equal(PARSE(&a, "load", "--cgroup=/a"), 0);
+	assert_string_equal(a.cgroup, "/a");
+	assert_int_equal(PARSE(&a, "-v", "status", "--json"), 0);
+	assert_true(a.verbose);
+	assert_true(a.json);
+	assert_int_equal(PARSE(&a, "unload"), 0);
+	assert_true(a.wait_s == 10);
+	assert_int_equal(PARSE(&a, "unload", "--wait", "2.5"), 0);
+	assert_true(a.wait_s == 2.5);
+	assert_int_equal(PARSE(&a, "enroll", "--netns", "/run/netns/x", "--name", "web-1",
+			       "--no-port", "443", "--no-port", "6379", "--allow-host", "--trust"), 0);
+	assert_true(a.trust);
+	assert_string_equal(a.netns, "/run/netns/x");
+	assert_string_equal(a.name, "web-1");
+	assert_int_equal(a.n_noports, 2);
+	assert_int_equal(a.noports[1], 6379);
+	assert_true(a.allow_host);
+	assert_int_equal(PARSE(&a, "withdraw", "web-1"), 0);
+	assert_string_equal(a.target, "web-1");
+	assert_int_equal(PARSE(&a, "withdraw", "--netns", "/proc/1/ns/net"), 0);
+	assert_string_equal(a.netns, "/proc/1/ns/net");
+	assert_int_equal(PARSE(&a, "enroll", "--help"), 0); /* no --netns needed */
+	assert_true(a.help);
+	assert_int_equal(PARSE(&a, "--help"), 0);
+	assert_int_equal(a.verb, OB_VERB_HELP);
+}
+
+static void bad_input_is_refused(void **state)
+{
+	(void)state;
+	struct ob_args a;
+
+	assert_int_equal(PARSE(&a, "frobnicate"), -EINVAL);
+	assert_non_null(strstr(ob_err_msg(), "unknown verb"));
+	assert_int_equal(PARSE(&a, "load", "--json"), -EINVAL); /* option of another verb */
+	assert_non_null(strstr(ob_err_msg(), "unknown option"));
+	assert_int_equal(PARSE(&a, "load", "--cgroup"), -EINVAL);
+	assert_non_null(strstr(ob_err_msg(), "needs a value"));
+	assert_int_equal(PARSE(&a, "enroll"), -EINVAL);
+	assert_non_null(strstr(ob_err_msg(), "--netns"));
+	assert_int_equal(PARSE(&a, "enroll", "--netns", "/x", "--name", "../etc"), -EINVAL);
+	assert_int_equal(PARSE(&a, "enroll", "--netns", "/x", "--name", "a/b"), -EINVAL);
+	assert_int_equal(PARSE(&a, "enroll", "--netns", "/x", "--no-port", "0"), -EINVAL);
+	assert_int_equal(PARSE(&a, "enroll", "--netns", "/x", "--no-port", "65536"), -EINVAL);
+	assert_int_equal(PARSE(&a, "enroll", "--netns", "/x", "--no-port", "80x"), -EINVAL);
+	assert_int_equal(PARSE(&a, "unload", "--wait", "-1"), -EINVAL);
+	assert_int_equal(PARSE(&a, "unload", "--wait", "soon"), -EINVAL);
+	assert_int_equal(PARSE(&a, "withdraw"), -EINVAL);
+	assert_int_equal(PARSE(&a, "withdraw", "a", "--netns", "/x"), -EINVAL);
+	assert_int_equal(PARSE(&a, "status", "extra"), -EINVAL);
+	{
+		char *argv_[] = { "oci-bypass", NULL };
+
+		assert_int_equal(ob_parse_args(1, argv_, &a), -EINVAL);
+	}
+}
+
+static void names(void **state)
+{
+	(void)state;
+	char longname[OB_NAME_MAX + 2];
+
+	assert_true(ob_name_valid("web"));
+	assert_true(ob_name_valid("a.b_c-1"));
+	assert_false(ob_name_valid(""));
+	assert_false(ob_name_valid("."));
+	assert_false(ob_name_valid(".."));
+	assert_false(ob_name_valid("-rf"));
+	assert_false(ob_name_valid("a b"));
+	assert_false(ob_name_valid("a\nb"));
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_false(ob_name_valid(longname));
+	longname[OB_NAME_MAX] = '\0';
+	assert_true(ob_name_valid(longname));
+}
+
+static void every_verb_has_usage(void **state)
+{
+	(void)state;
+	for (int v = OB_VERB_HELP; v <= OB_VERB_DOCTOR; v++) {
+		assert_non_null(ob_verb_usage((enum ob_verb)v));
+		assert_non_null(strstr(ob_verb_usage((enum ob_verb)v), ob_verb_name((enum ob_verb)v)));
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(verbs_and_options),
+		cmocka_unit_test(bad_input_is_refused),
+		cmocka_unit_test(names),
+		cmocka_unit_test(every_verb_has_usage),
+	};
+
+	return cmocka_run_group_tests_name("args", tests, NULL, NULL);
+}

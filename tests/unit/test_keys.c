@@ -1,0 +1,97 @@
+/* test_keys.c - connection keys and byte order shared with the BPF side. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "bypass.h"
+
+/* Both sockets of one connection compute the same key from crosswise
+ * sequence numbers; the sockets of another connection do not. */
+static void conn_key_is_symmetric(void **state)
+{
+	(void)state;
+	uint64_t server_cookie = 4098;
+	uint32_t c_isn = 0x12345679, s_isn = 0xfedcba99;
+	struct ob_conn_key c = ob_conn_key_client(server_cookie, c_isn, s_isn);
+	struct ob_conn_key s = ob_conn_key_server(server_cookie, s_isn, c_isn);
+
+	assert_memory_equal(&c, &s, sizeof(c));
+	assert_int_equal(c.client_isn, c_isn);
+	assert_int_equal(c.server_isn, s_isn);
+}
+
+static void conn_key_differs_between_netns(void **state)
+{
+	(void)state;
+	/* Same 4-tuple, same sequence numbers, two namespaces: two keys. */
+	struct ob_conn_key a = ob_conn_key_server(9, 1000, 2000);
+	struct ob_conn_key b = ob_conn_key_server(4098, 1000, 2000);
+
+	assert_memory_not_equal(&a, &b, sizeof(a));
+}
+
+static void conn_key_differs_between_connections(void **state)
+{
+	(void)state;
+	struct ob_conn_key a = ob_conn_key_client(9, 1000, 2000);
+	struct ob_conn_key b = ob_conn_key_client(9, 2000, 1000); /* swapped roles */
+	struct ob_conn_key c = ob_conn_key_client(9, 1000, 2001);
+
+	assert_memory_not_equal(&a, &b, sizeof(a));
+	assert_memory_not_equal(&a, &c, sizeof(a));
+}
+
+static void key_layout_has_no_holes(void **state)
+{
+	(void)state;
+	/* Hash map keys are compared byte for byte: padding must be named
+	 * and zeroed, so the sizes are fixed here. */
+	assert_int_equal(sizeof(struct ob_conn_key), 16);
+	assert_int_equal(sizeof(struct ob_sock_key), 24);
+	assert_int_equal(sizeof(struct ob_svc_key), 16);
+	assert_int_equal(offsetof(struct ob_opt, port), 12);
+	assert_int_equal(sizeof(struct ob_opt), OB_OPT_LEN);
+	assert_int_equal(offsetof(struct ob_opt, token), 4);
+}
+
+/* bpf_sock_ops.remote_port as the kernel builds it: sk_dport (network
+ * order) shifted into the upper half on little-endian hosts. */
+static uint32_t kernel_remote_port(uint16_t port)
+{
+	uint16_t be = htons(port);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (uint32_t)be << 16;
+#else
+	return be;
+#endif
+}
+
+static void remote_port_byte_order(void **state)
+{
+	(void)state;
+	uint16_t ports[] = { 1, 80, 255, 256, 443, 5001, 8080, 32768, 65535 };
+
+	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++)
+		assert_int_equal(ob_remote_port(kernel_remote_port(ports[i])), ports[i]);
+	/* The same value read naively would be wrong on this host. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	assert_int_not_equal(kernel_remote_port(80), 80);
+#endif
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(conn_key_is_symmetric),
+		cmocka_unit_test(conn_key_differs_between_netns),
+		cmocka_unit_test(conn_key_differs_between_connections),
+		cmocka_unit_test(key_layout_has_no_holes),
+		cmocka_unit_test(remote_port_byte_order),
+	};
+
+	return cmocka_run_group_tests_name("keys", tests, NULL, NULL);
+}
