@@ -31,28 +31,30 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 	    -Wmissing-prototypes -Wvla -Wno-missing-field-initializers -Wno-format-truncation
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) $(HARDEN) -I$(OUT) -Ibpf -Ihook $(PKG_CFLAGS)
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) $(HARDEN) -I$(OUT) -Ibpf -Ihook -Ioci $(PKG_CFLAGS)
 LDFLAGS_H  := -pie -Wl,-z,relro,-z,now
 SAN_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-	      -fno-sanitize-recover=all $(WARN) -I$(OUT) -Ibpf -Ihook $(PKG_CFLAGS)
+	      -fno-sanitize-recover=all $(WARN) -I$(OUT) -Ibpf -Ihook -Ioci $(PKG_CFLAGS)
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Ibpf $(if $(MULTIARCH),-idirafter /usr/include/$(MULTIARCH))
 
 HOOK_SRCS := hook/main.c hook/args.c hook/errors.c hook/format.c hook/netns.c \
 	     hook/loader.c hook/registry.c hook/status.c hook/doctor.c
-HOOK_OBJS := $(HOOK_SRCS:hook/%.c=$(OUT)/hook/%.o)
-PURE_SRCS := hook/args.c hook/errors.c hook/format.c
+OCI_SRCS  := $(wildcard oci/*.c)
+HOOK_OBJS := $(HOOK_SRCS:hook/%.c=$(OUT)/hook/%.o) $(OCI_SRCS:oci/%.c=$(OUT)/oci/%.o)
+# Pure code (no BPF, no system calls that need root): unit-tested.
+PURE_SRCS := hook/args.c hook/errors.c hook/format.c $(OCI_SRCS)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
-TOOLS      := $(OUT)/tests/streamcheck
+TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics
 
 .DELETE_ON_ERROR:
 .PHONY: all deps test unit integration demo clean format install tools check-root
 
 all: $(OUT)/oci-bypass
 
-$(OUT)/bpf $(OUT)/hook $(OUT)/tests:
+$(OUT)/bpf $(OUT)/hook $(OUT)/oci $(OUT)/tests:
 	$(Q)mkdir -p $@
 
 $(OUT)/bpf/bypass.bpf.o: bpf/bypass.bpf.c bpf/bypass.h | $(OUT)/bpf
@@ -68,18 +70,24 @@ $(OUT)/hook/%.o: hook/%.c hook/ob.h bpf/bypass.h $(OUT)/bypass.skel.h | $(OUT)/h
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+$(OUT)/oci/%.o: oci/%.c $(wildcard oci/*.h) | $(OUT)/oci
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
 $(OUT)/oci-bypass: $(HOOK_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS_H) $^ -o $@ $(PKG_LIBS) -lpthread
 
 # Unit tests: pure code rebuilt with ASan and UBSan, linked with cmocka.
-$(OUT)/tests/test_%: tests/unit/test_%.c $(PURE_SRCS) hook/ob.h bpf/bypass.h | $(OUT)/tests
+$(OUT)/tests/test_%: tests/unit/test_%.c $(PURE_SRCS) hook/ob.h bpf/bypass.h $(wildcard oci/*.h) | $(OUT)/tests
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(SAN_CFLAGS) $< $(PURE_SRCS) -o $@ $(PKG_LIBS) -lcmocka
 
-$(OUT)/tests/streamcheck: tests/streamcheck.c | $(OUT)/tests
+# Test programs also run inside busybox containers: linked statically.
+$(OUT)/tests/%: tests/%.c | $(OUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) -std=gnu11 $(CFLAGS) $(WARN) $(HARDEN) -pthread $< -o $@ $(LDFLAGS_H)
+	$(Q)$(CC) -std=gnu11 $(CFLAGS) $(WARN) -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+		-static -pthread $< -o $@
 
 tools: $(TOOLS)
 
@@ -109,7 +117,7 @@ demo: check-root deps
 	$(Q)OB_BUILD=$(CURDIR)/$(OUT) bash examples/demo.sh
 
 format:
-	clang-format -i bpf/*.c bpf/*.h hook/*.c hook/*.h tests/*.c tests/unit/*.c
+	clang-format -i bpf/*.c bpf/*.h hook/*.c hook/*.h $(wildcard oci/*.[ch]) tests/*.c tests/unit/*.c
 
 install: $(OUT)/oci-bypass
 	install -D -m 0755 $(OUT)/oci-bypass $(DESTDIR)$(PREFIX)/bin/oci-bypass
