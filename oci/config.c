@@ -1,0 +1,212 @@
+/* config.c - the per-container policy in a bundle's config.json: io.oci-bypass.* annotations and
+ * the network namespace. */
+#include <errno.h>
+#include <strings.h>
+#include <string.h>
+
+#include "oci.h"
+#include "ob_json.h"
+
+#define WHAT "config.json"
+
+static int bad_value(const char *key, const char *val, const char *expect, char *err, size_t errlen)
+{
+	char q[OB_QUOTE_MAX];
+
+	ob_quote(q, sizeof(q), val, strlen(val));
+	return ob_seterr(err, errlen, -EINVAL, WHAT ": annotation %s is %s; expected %s", key, q,
+			 expect);
+}
+
+static int parse_bool(const char *key, const char *val, bool *out, char *err, size_t errlen)
+{
+	if (!strcmp(val, "true"))
+		*out = true;
+	else if (!strcmp(val, "false"))
+		*out = false;
+	else
+		return bad_value(key, val, "true or false", err, errlen);
+	return 0;
+}
+
+static int annot_mode(struct ob_policy *p, const char *key, const char *val, char *err,
+		      size_t errlen)
+{
+	if (!ob_mode_parse(val, &p->mode))
+		return bad_value(key, val, "on, off or required", err, errlen);
+	p->mode_set = true;
+	return 0;
+}
+
+static int annot_noports(struct ob_policy *p, const char *key, const char *val, char *err,
+			 size_t errlen)
+{
+	char why[256];
+	int rc;
+
+	rc = ob_noports_parse(val, p->noports, &p->n_noports, why, sizeof(why));
+	if (rc) {
+		char q[OB_QUOTE_MAX];
+
+		ob_quote(q, sizeof(q), val, strlen(val));
+		return ob_seterr(err, errlen, rc, WHAT ": annotation %s is %s: %s", key, q, why);
+	}
+	return 0;
+}
+
+static int annot_trust(struct ob_policy *p, const char *key, const char *val, char *err,
+		       size_t errlen)
+{
+	return parse_bool(key, val, &p->trust, err, errlen);
+}
+
+static int annot_allow_host(struct ob_policy *p, const char *key, const char *val, char *err,
+			    size_t errlen)
+{
+	return parse_bool(key, val, &p->allow_host_network, err, errlen);
+}
+
+static int annot_name(struct ob_policy *p, const char *key, const char *val, char *err,
+		      size_t errlen)
+{
+	if (!ob_id_valid(val))
+		return bad_value(key, val,
+				 "1-128 of [A-Za-z0-9_.+-], not starting with '.' or '-', "
+				 "without \"..\"",
+				 err, errlen);
+	strcpy(p->id_hint, val); /* ob_id_valid bounds it to OB_ID_MAX */
+	return 0;
+}
+
+static const struct {
+	const char *key;
+	int (*fn)(struct ob_policy *p, const char *key, const char *val, char *err, size_t errlen);
+} annots[] = {
+	{"io.oci-bypass.mode", annot_mode},
+	{"io.oci-bypass.no-ports", annot_noports},
+	{"io.oci-bypass.trust", annot_trust},
+	{"io.oci-bypass.allow-host-network", annot_allow_host},
+	{"io.oci-bypass.name", annot_name},
+};
+
+static int parse_annotations(struct json_object *root, struct ob_policy *p, char *err,
+			     size_t errlen)
+{
+	const size_t plen = strlen(OB_ANNOT_PREFIX);
+	struct json_object *a;
+	int rc;
+
+	rc = ob_json_annotations(root, WHAT, &a, err, errlen);
+	if (rc || !a)
+		return rc;
+	json_object_object_foreach(a, key, val)
+	{
+		const char *s = json_object_get_string(val);
+		char q[OB_QUOTE_MAX];
+		size_t i;
+
+		/* Case-blind prefix so that "IO.OCI-BYPASS.MODE" is caught as a typo too. */
+		if (strncasecmp(key, OB_ANNOT_PREFIX, plen))
+			continue;
+		for (i = 0; i < sizeof(annots) / sizeof(annots[0]); i++)
+			if (!strcmp(key, annots[i].key))
+				break;
+		if (i == sizeof(annots) / sizeof(annots[0])) {
+			ob_quote(q, sizeof(q), key, strlen(key));
+			return ob_seterr(err, errlen, -EINVAL,
+					 WHAT ": unknown annotation %s (known: io.oci-bypass.mode, "
+					      "no-ports, trust, allow-host-network, name)",
+					 q);
+		}
+		rc = annots[i].fn(p, annots[i].key, s, err, errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int parse_namespaces(struct json_object *root, struct ob_policy *p, char *err, size_t errlen)
+{
+	struct json_object *linux_o, *ns;
+	char q[OB_QUOTE_MAX];
+	size_t i, n;
+
+	linux_o = ob_json_get(root, "linux");
+	if (!linux_o)
+		return 0;
+	if (!json_object_is_type(linux_o, json_type_object))
+		return ob_seterr(err, errlen, -EINVAL,
+				 WHAT ": \"linux\" is a JSON %s, not an object",
+				 ob_json_type_name(linux_o));
+	ns = ob_json_get(linux_o, "namespaces");
+	if (!ns)
+		return 0;
+	if (!json_object_is_type(ns, json_type_array))
+		return ob_seterr(err, errlen, -EINVAL,
+				 WHAT ": linux.namespaces is a JSON %s, not an array",
+				 ob_json_type_name(ns));
+	n = json_object_array_length(ns);
+	for (i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(ns, i), *t, *pv;
+		const char *type, *path;
+		size_t tlen, plen;
+
+		if (!e || !json_object_is_type(e, json_type_object))
+			return ob_seterr(err, errlen, -EINVAL,
+					 WHAT ": linux.namespaces[%zu] is a JSON %s, not an object",
+					 i, ob_json_type_name(e));
+		t = ob_json_get(e, "type");
+		if (!t)
+			return ob_seterr(err, errlen, -EINVAL,
+					 WHAT ": linux.namespaces[%zu] has no \"type\"", i);
+		if (!ob_json_string(t, &type, &tlen))
+			return ob_seterr(err, errlen, -EINVAL,
+					 WHAT
+					 ": linux.namespaces[%zu].type is a JSON %s, not a string",
+					 i, ob_json_type_name(t));
+		if (strcmp(type, "network"))
+			continue;
+		if (p->has_netns)
+			return ob_seterr(err, errlen, -EINVAL,
+					 WHAT ": linux.namespaces lists \"network\" twice");
+		p->has_netns = true;
+		pv = ob_json_get(e, "path");
+		if (!pv)
+			continue;
+		if (!ob_json_string(pv, &path, &plen))
+			return ob_seterr(err, errlen, -EINVAL,
+					 WHAT
+					 ": the network namespace path is a JSON %s, not a string",
+					 ob_json_type_name(pv));
+		if (!plen)
+			continue; /* "" means a new namespace, as if absent */
+		if (!ob_path_valid(path)) {
+			ob_quote(q, sizeof(q), path, plen);
+			return ob_seterr(err, errlen, -EINVAL,
+					 WHAT ": network namespace path %s is not an absolute path "
+					      "without \"..\" or control characters",
+					 q);
+		}
+		memcpy(p->netns_path, path, plen + 1); /* ob_path_valid: plen < OB_PATH_MAX */
+	}
+	return 0;
+}
+
+int ob_config_parse(const char *buf, size_t len, struct ob_policy *p, char *err, size_t errlen)
+{
+	struct json_object *root;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->mode = OB_MODE_ON;
+	rc = ob_json_parse_object(buf, len, OB_CONFIG_MAX, WHAT, &root, err, errlen);
+	if (rc)
+		return rc; /* *p is all zero: mode OB_MODE_ON is 0 */
+	rc = parse_annotations(root, p, err, errlen);
+	if (!rc)
+		rc = parse_namespaces(root, p, err, errlen);
+	json_object_put(root);
+	if (rc)
+		memset(p, 0, sizeof(*p));
+	return rc;
+}

@@ -1,0 +1,148 @@
+/* oci.h - OCI state, config.json policy, hooks.d and CDI files: pure parsing and generation. */
+#ifndef OB_OCI_H
+#define OB_OCI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/*
+ * Nothing in oci/ makes a system call of its own: callers read files and
+ * stdin into buffers and pass them in, so all of it is unit-tested and
+ * fuzzed without root. Error convention: a function returns 0 or a
+ * negative errno and writes one sentence (lower case, no final period,
+ * untrusted text quoted and escaped) into err[errlen]; err is "" on
+ * success. err may be NULL when errlen is 0.
+ */
+
+#define OB_STATE_MAX	(64 * 1024)	  /* bytes of state JSON we accept */
+#define OB_CONFIG_MAX	(4 * 1024 * 1024) /* bytes of config.json we accept */
+#define OB_HOOKSD_MAX	(64 * 1024)	  /* bytes of a hooks.d file we validate */
+#define OB_JSON_DEPTH	24		  /* json-c tokener depth limit */
+#define OB_ID_MAX	128
+#define OB_PATH_MAX	4096 /* including the NUL */
+#define OB_NOPORTS_MAX	16
+#define OB_REGEX_MAX	1024 /* bytes of one hooks.d regex we compile */
+#define OB_HOOK_TIMEOUT 10   /* seconds, in the files we write */
+
+#define OB_ANNOT_PREFIX "io.oci-bypass."
+#define OB_ANNOT_MODE	"io.oci-bypass.mode"
+
+enum ob_stage { OB_STAGE_UNKNOWN = 0, OB_STAGE_CREATE, OB_STAGE_TEARDOWN };
+
+enum ob_mode { OB_MODE_ON = 0, OB_MODE_OFF, OB_MODE_REQUIRED };
+
+/* OCI runtime state, as given to hooks on stdin. */
+struct ob_state {
+	char oci_version[32];	  /* "" when absent */
+	char id[OB_ID_MAX + 1];	  /* validated, see ob_id_valid */
+	char status[16];	  /* "creating", "created", "running", "stopped" (others kept) */
+	int pid;		  /* 0 when absent, null or 0 (poststop) */
+	char bundle[OB_PATH_MAX]; /* absolute path, validated (ob_path_valid) */
+	char engine_hint[32];	  /* "podman", "crio", "containerd" or "" (from annotations) */
+	char mode[16]; /* io.oci-bypass.mode if present ("on", "off", "required"), else "" */
+};
+
+/*
+ * Parses state JSON. Accepts runc's ("ociVersion":"1.0.2-dev", status
+ * "creating" at createRuntime), crun's ("1.0", "created", extra "root"),
+ * podman's poststop (status "stopped", pid absent or 0, maybe empty
+ * annotations). Rejects: len > OB_STATE_MAX, NUL bytes or \u0000 escapes,
+ * not one object, trailing data, nesting deeper than OB_JSON_DEPTH,
+ * missing or ill-typed id/status/bundle, id or bundle failing validation,
+ * pid negative or not an int, annotations not an object of strings, an
+ * io.oci-bypass.mode annotation other than on/off/required. Unknown keys
+ * are ignored. On failure *st is zeroed.
+ */
+int ob_state_parse(const char *buf, size_t len, struct ob_state *st, char *err, size_t errlen);
+
+/*
+ * Stage from an explicit argument ("create", "teardown", or the OCI stage
+ * names "createRuntime", "prestart", "createContainer" -> create,
+ * "poststop" -> teardown; st may then be NULL and is not consulted) or,
+ * when arg is NULL, from st->status: creating/created with pid > 0 ->
+ * create; stopped -> teardown; anything else -> OB_STAGE_UNKNOWN with a
+ * sentence in err.
+ */
+enum ob_stage ob_stage_from(const char *arg, const struct ob_state *st, char *err, size_t errlen);
+const char *ob_stage_name(enum ob_stage s); /* "create", "teardown", "unknown" */
+
+/* 1..128 chars of [A-Za-z0-9_.+-], not starting with '.' or '-', no "..". */
+bool ob_id_valid(const char *id);
+/*
+ * Absolute, shorter than OB_PATH_MAX, no ".." component ("/../" or a
+ * trailing "/.."), no control characters (< 0x20, 0x7f); "//" and "/./"
+ * are allowed.
+ */
+bool ob_path_valid(const char *path);
+
+/* "on" | "off" | "required", exactly; false for anything else. */
+bool ob_mode_parse(const char *s, enum ob_mode *m);
+const char *ob_mode_name(enum ob_mode m);
+
+/* From the bundle's config.json. */
+struct ob_policy {
+	enum ob_mode mode; /* io.oci-bypass.mode; absent -> ON, mode_set false */
+	bool mode_set;
+	uint16_t noports[OB_NOPORTS_MAX]; /* io.oci-bypass.no-ports: "443,6379" (deduplicated) */
+	int n_noports;
+	bool trust;		 /* io.oci-bypass.trust: "true"/"false" (skip service probation) */
+	bool allow_host_network; /* io.oci-bypass.allow-host-network: "true"/"false" */
+	bool has_netns;		 /* linux.namespaces has an entry of type "network" */
+	char netns_path[OB_PATH_MAX]; /* its "path" (joins an existing netns), validated; "" if new
+				       */
+	char id_hint[OB_ID_MAX + 1];  /* io.oci-bypass.name (validated like ids), else "" */
+};
+
+/*
+ * Parses config.json. Same caps (OB_CONFIG_MAX, OB_JSON_DEPTH, no NUL).
+ * An annotation under the io.oci-bypass. prefix (compared without case)
+ * that is not one of mode, no-ports, trust, allow-host-network, name is an
+ * error naming the key; an invalid value is an error naming key and value.
+ * Missing or null "linux", "annotations", "namespaces" are fine; wrong
+ * types (annotations not an object of strings, namespaces not an array of
+ * objects with a string "type", a second network entry) are errors. On
+ * failure *p is zeroed.
+ */
+int ob_config_parse(const char *buf, size_t len, struct ob_policy *p, char *err, size_t errlen);
+
+/* io.oci-bypass.no-ports value: ports 1..65535 separated by commas and/or blanks. */
+int ob_noports_parse(const char *s, uint16_t *ports, int *n, char *err, size_t errlen);
+
+/*
+ * hooks.d file (podman / CRI-O "version": "1.0.0"): stages
+ * ["createRuntime", "poststop"], hook args ["oci-bypass", "hook"] (the stage
+ * is inferred from the state), timeout OB_HOOK_TIMEOUT. always=false:
+ * "when": {"annotations": {"^io\\.oci-bypass\\.mode$": "^(on|required)$"}};
+ * always=true: "when": {"always": true} (opt-out with mode=off is the
+ * hook's job). hook_path must pass ob_path_valid. Writes pretty JSON and a
+ * newline to f; the text is checked with ob_hooksd_validate first.
+ */
+int ob_hooksd_write(FILE *f, const char *hook_path, bool always, char *err, size_t errlen);
+
+/*
+ * CDI spec: cdiVersion "0.6.0", kind "oci-bypass.io/net", one device "on"
+ * whose containerEdits.hooks are createRuntime [path] "oci-bypass hook
+ * create" and poststop "oci-bypass hook teardown", timeout
+ * OB_HOOK_TIMEOUT. For containerd 2.x, nerdctl >= 2.1, Docker >= 28.2
+ * (--device oci-bypass.io/net=on).
+ */
+int ob_cdi_write(FILE *f, const char *hook_path, char *err, size_t errlen);
+
+/*
+ * Validates a hooks.d file as podman needs it: one JSON object (<=
+ * OB_HOOKSD_MAX), "version" "1.0.0"; "hook" object with "path" passing
+ * ob_path_valid, optional "args"/"env" arrays of strings, optional
+ * "timeout" > 0; "when" object with at least one of always (bool),
+ * annotations (non-empty object of string -> string, each key and value a
+ * POSIX ERE that regcomp(REG_EXTENDED) accepts), commands (non-empty array
+ * of such regexes), hasBindMounts (bool), and "or" a bool if present;
+ * "stages" a non-empty array of distinct known stage names (prestart,
+ * createRuntime, createContainer, startContainer, poststart, poststop).
+ * Regexes are capped (OB_REGEX_MAX bytes, counted repetitions bounded) so
+ * that compiling them stays cheap.
+ */
+int ob_hooksd_validate(const char *buf, size_t len, char *err, size_t errlen);
+
+#endif /* OB_OCI_H */

@@ -1,0 +1,144 @@
+/* validate.c - what a container id, a path, a mode and a port list may look like. */
+#include <errno.h>
+#include <string.h>
+
+#include "oci.h"
+#include "ob_json.h"
+
+bool ob_id_valid(const char *id)
+{
+	size_t i;
+
+	if (!id || !id[0] || id[0] == '.' || id[0] == '-')
+		return false;
+	for (i = 0; id[i]; i++) {
+		char c = id[i];
+
+		if (i >= OB_ID_MAX)
+			return false;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '+' || c == '-'))
+			return false;
+		if (c == '.' && id[i + 1] == '.')
+			return false;
+	}
+	return true;
+}
+
+bool ob_path_valid(const char *path)
+{
+	size_t i;
+
+	if (!path || path[0] != '/')
+		return false;
+	for (i = 0; path[i]; i++) {
+		unsigned char c = (unsigned char)path[i];
+
+		if (i >= OB_PATH_MAX - 1)
+			return false;
+		if (c < 0x20 || c == 0x7f)
+			return false;
+		/* A ".." component: "/.." followed by '/' or the end. */
+		if (c == '/' && path[i + 1] == '.' && path[i + 2] == '.' &&
+		    (path[i + 3] == '/' || path[i + 3] == '\0'))
+			return false;
+	}
+	return true;
+}
+
+bool ob_mode_parse(const char *s, enum ob_mode *m)
+{
+	if (!s)
+		return false;
+	if (!strcmp(s, "on"))
+		*m = OB_MODE_ON;
+	else if (!strcmp(s, "off"))
+		*m = OB_MODE_OFF;
+	else if (!strcmp(s, "required"))
+		*m = OB_MODE_REQUIRED;
+	else
+		return false;
+	return true;
+}
+
+const char *ob_mode_name(enum ob_mode m)
+{
+	switch (m) {
+	case OB_MODE_ON:
+		return "on";
+	case OB_MODE_OFF:
+		return "off";
+	case OB_MODE_REQUIRED:
+		return "required";
+	}
+	return "?";
+}
+
+const char *ob_stage_name(enum ob_stage s)
+{
+	switch (s) {
+	case OB_STAGE_CREATE:
+		return "create";
+	case OB_STAGE_TEARDOWN:
+		return "teardown";
+	case OB_STAGE_UNKNOWN:
+		break;
+	}
+	return "unknown";
+}
+
+static bool is_sep(char c)
+{
+	return c == ',' || c == ' ' || c == '\t';
+}
+
+int ob_noports_parse(const char *s, uint16_t *ports, int *n, char *err, size_t errlen)
+{
+	char q[OB_QUOTE_MAX];
+	const char *p = s;
+	int cnt = 0;
+
+	*n = 0;
+	ob_clearerr(err, errlen);
+	while (*p) {
+		const char *tok;
+		unsigned long v = 0;
+		size_t len = 0;
+		int k;
+
+		while (is_sep(*p))
+			p++;
+		if (!*p)
+			break;
+		tok = p;
+		while (*p && !is_sep(*p)) {
+			if (*p < '0' || *p > '9' || len >= 5) {
+				while (*p && !is_sep(*p))
+					p++;
+				len = (size_t)(p - tok);
+				ob_quote(q, sizeof(q), tok, len);
+				return ob_seterr(err, errlen, -EINVAL,
+						 "%s is not a port number from 1 to 65535", q);
+			}
+			v = v * 10 + (unsigned long)(*p - '0');
+			p++;
+			len++;
+		}
+		if (v < 1 || v > 65535) {
+			ob_quote(q, sizeof(q), tok, len);
+			return ob_seterr(err, errlen, -EINVAL,
+					 "%s is not a port number from 1 to 65535", q);
+		}
+		for (k = 0; k < cnt; k++)
+			if (ports[k] == v)
+				break;
+		if (k < cnt)
+			continue; /* duplicates are harmless */
+		if (cnt >= OB_NOPORTS_MAX)
+			return ob_seterr(err, errlen, -E2BIG, "more than %d distinct ports",
+					 OB_NOPORTS_MAX);
+		ports[cnt++] = (uint16_t)v;
+	}
+	*n = cnt;
+	return 0;
+}
