@@ -23,7 +23,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-PKGS     := libbpf libelf zlib json-c
+PKGS     := libbpf libelf zlib json-c libseccomp
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -40,7 +40,8 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 	      -Ibpf $(if $(MULTIARCH),-idirafter /usr/include/$(MULTIARCH))
 
 HOOK_SRCS := hook/main.c hook/args.c hook/errors.c hook/format.c hook/netns.c \
-	     hook/loader.c hook/registry.c hook/status.c hook/doctor.c
+	     hook/loader.c hook/registry.c hook/status.c hook/doctor.c hook/hook.c \
+	     hook/records.c hook/cgroup.c hook/sandbox.c hook/install.c
 OCI_SRCS  := $(wildcard oci/*.c)
 HOOK_OBJS := $(HOOK_SRCS:hook/%.c=$(OUT)/hook/%.o) $(OCI_SRCS:oci/%.c=$(OUT)/oci/%.o)
 # Pure code (no BPF, no system calls that need root): unit-tested.
@@ -66,7 +67,7 @@ $(OUT)/bypass.skel.h: $(OUT)/bpf/bypass.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name bypass_bpf > $@
 
-$(OUT)/hook/%.o: hook/%.c hook/ob.h bpf/bypass.h $(OUT)/bypass.skel.h | $(OUT)/hook
+$(OUT)/hook/%.o: hook/%.c hook/ob.h bpf/bypass.h $(wildcard oci/*.h) $(OUT)/bypass.skel.h | $(OUT)/hook
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -119,8 +120,17 @@ demo: check-root deps
 format:
 	clang-format -i bpf/*.c bpf/*.h hook/*.c hook/*.h $(wildcard oci/*.[ch]) tests/*.c tests/unit/*.c
 
+# The binary lives where OCI hooks live; bin/ gets a link for operators.
+# The hooks.d file is rendered and validated by the binary itself.
+HOOKS_DIR ?= /etc/containers/oci/hooks.d
+MAN_DIR   ?= $(PREFIX)/share/man/man8
 install: $(OUT)/oci-bypass
-	install -D -m 0755 $(OUT)/oci-bypass $(DESTDIR)$(PREFIX)/bin/oci-bypass
+	install -D -m 0755 $(OUT)/oci-bypass $(DESTDIR)$(PREFIX)/libexec/oci/hooks.d/oci-bypass
+	install -d $(DESTDIR)$(PREFIX)/bin
+	ln -sf ../libexec/oci/hooks.d/oci-bypass $(DESTDIR)$(PREFIX)/bin/oci-bypass
+	install -D -m 0644 docs/oci-bypass.8 $(DESTDIR)$(MAN_DIR)/oci-bypass.8
+	$(OUT)/oci-bypass install-hooks --dir $(DESTDIR)$(HOOKS_DIR) \
+		--hook-path $(PREFIX)/libexec/oci/hooks.d/oci-bypass
 
 clean:
 	rm -rf $(OUT)

@@ -50,7 +50,33 @@ static const struct {
 	  "oci-bypass doctor\n"
 	  "  Check kernel, BTF, bpffs, cgroup v2, program and map types, helpers\n"
 	  "  and privileges; exits 1 if acceleration cannot work here.\n" },
+	{ OB_VERB_HOOK, "hook",
+	  "oci-bypass hook [create|teardown]\n"
+	  "  The OCI hook: reads the container state JSON on stdin. create (for the\n"
+	  "  createRuntime or prestart stage) enrols the container's network\n"
+	  "  namespace, loading the BPF programs on first use; teardown (poststop)\n"
+	  "  withdraws it when its last container is gone. Without a stage it is\n"
+	  "  inferred from the state's status. Fails open: errors are logged and\n"
+	  "  the container runs unaccelerated, unless the container's annotation\n"
+	  "  io.oci-bypass.mode is \"required\".\n" },
+	{ OB_VERB_INSTALL_HOOKS, "install-hooks",
+	  "oci-bypass install-hooks [--dir DIR] [--always] [--hook-path PATH] [--cdi]\n"
+	  "  Write the hooks.d file oci-bypass.json (default DIR\n"
+	  "  /etc/containers/oci/hooks.d). By default the hook runs for containers\n"
+	  "  with the annotation io.oci-bypass.mode=on|required; --always runs it for\n"
+	  "  every container (opt out with io.oci-bypass.mode=off). --cdi writes a\n"
+	  "  CDI spec oci-bypass.json instead (default DIR /etc/cdi), for containerd,\n"
+	  "  nerdctl and Docker: --device oci-bypass.io/net=on. PATH defaults to\n"
+	  "  this binary.\n" },
+	{ OB_VERB_GC, "gc",
+	  "oci-bypass gc\n"
+	  "  Repair what a killed hook or a container that died without poststop\n"
+	  "  left behind: records of gone containers and their enrolments.\n" },
 	{ OB_VERB_VERSION, "version", "oci-bypass version\n  Print the version and BPF build id.\n" },
+	{ OB_VERB_SANDBOX_TEST, "sandbox-test",
+	  "oci-bypass sandbox-test\n"
+	  "  Confine this process as the hook does, then check that execve, ptrace\n"
+	  "  and setuid fail with EPERM (used by the tests).\n" },
 	{ OB_VERB_HELP, "help", "oci-bypass help [VERB]\n" },
 };
 
@@ -116,7 +142,20 @@ static int parse_port(const char *s, uint16_t *out)
 }
 
 /* Option table: which verb accepts which option, and whether it takes a value. */
-enum opt_id { O_CGROUP, O_WAIT, O_NETNS, O_NAME, O_NOPORT, O_ALLOW_HOST, O_TRUST, O_JSON };
+enum opt_id {
+	O_CGROUP,
+	O_WAIT,
+	O_NETNS,
+	O_NAME,
+	O_NOPORT,
+	O_ALLOW_HOST,
+	O_TRUST,
+	O_JSON,
+	O_DIR,
+	O_ALWAYS,
+	O_HOOK_PATH,
+	O_CDI,
+};
 static const struct {
 	const char *name;
 	enum opt_id id;
@@ -132,6 +171,10 @@ static const struct {
 	{ "--trust", O_TRUST, false, OB_VERB_ENROLL },
 	{ "--netns", O_NETNS, true, OB_VERB_WITHDRAW },
 	{ "--json", O_JSON, false, OB_VERB_STATUS },
+	{ "--dir", O_DIR, true, OB_VERB_INSTALL_HOOKS },
+	{ "--always", O_ALWAYS, false, OB_VERB_INSTALL_HOOKS },
+	{ "--hook-path", O_HOOK_PATH, true, OB_VERB_INSTALL_HOOKS },
+	{ "--cdi", O_CDI, false, OB_VERB_INSTALL_HOOKS },
 };
 
 static int apply_opt(struct ob_args *a, enum opt_id id, const char *val)
@@ -165,6 +208,20 @@ static int apply_opt(struct ob_args *a, enum opt_id id, const char *val)
 	case O_JSON:
 		a->json = true;
 		return 0;
+	case O_DIR:
+		a->dir = val;
+		return 0;
+	case O_ALWAYS:
+		a->always = true;
+		return 0;
+	case O_HOOK_PATH:
+		if (val[0] != '/')
+			return ob_err(-EINVAL, "--hook-path must be absolute, not '%s'", val);
+		a->hook_path = val;
+		return 0;
+	case O_CDI:
+		a->cdi = true;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -191,6 +248,10 @@ static int parse_verb_args(struct ob_args *a, int argc, char *const argv[], int 
 			}
 			if (a->verb == OB_VERB_HELP && !a->target) {
 				a->target = arg;
+				continue;
+			}
+			if (a->verb == OB_VERB_HOOK && !a->stage) {
+				a->stage = arg;
 				continue;
 			}
 			return ob_err(-EINVAL, "unexpected argument '%s'", arg);
@@ -231,6 +292,8 @@ static int check_required(const struct ob_args *a)
 		return ob_err(-EINVAL, "give either NAME or --netns PATH");
 	if (a->verb == OB_VERB_WITHDRAW && a->target && !ob_name_valid(a->target))
 		return ob_err(-EINVAL, "'%s' is not a valid name", a->target);
+	if (a->verb == OB_VERB_INSTALL_HOOKS && a->always && a->cdi)
+		return ob_err(-EINVAL, "--always applies to hooks.d, not to --cdi");
 	return 0;
 }
 

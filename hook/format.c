@@ -70,6 +70,11 @@ int ob_format_text(FILE *f, const struct ob_view *v)
 			(unsigned long long)(n->c.refused + n->c.client_first + n->c.ebusy +
 					     n->c.full));
 	}
+	if (v->n_ct)
+		fprintf(f, "\n%-20s %-20s %-9s %s\n", "CONTAINER", "NETNS", "STATE", "SOCK_OPS");
+	for (int i = 0; i < v->n_ct; i++)
+		fprintf(f, "%-20.20s %-20s %-9s %s\n", v->ct[i].id, ns_name(v, v->ct[i].cookie),
+			v->ct[i].state, v->ct[i].link[0] ? "container cgroup" : "load cgroup");
 	if (v->n_svc)
 		fprintf(f, "\n%-20s %6s  %s\n", "SERVICE NETNS", "PORT", "STATE");
 	for (int i = 0; i < v->n_svc; i++)
@@ -136,6 +141,21 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "services", arr);
+	arr = json_object_new_array();
+	for (int i = 0; i < v->n_ct; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "id", json_object_new_string(v->ct[i].id));
+		json_object_object_add(o, "netns", json_object_new_string(ns_name(v, v->ct[i].cookie)));
+		json_object_object_add(o, "cookie", u64(v->ct[i].cookie));
+		json_object_object_add(o, "state", json_object_new_string(v->ct[i].state));
+		json_object_object_add(o, "sock_ops", json_object_new_string(
+							      v->ct[i].link[0] ? "container cgroup"
+									       : "load cgroup"));
+		json_object_object_add(o, "bundle", json_object_new_string(v->ct[i].bundle));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(root, "containers", arr);
 	if (fprintf(f, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 								       JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
 		err = -EIO;

@@ -22,7 +22,6 @@
 #endif
 
 #define PIN_LINK OB_PIN_DIR "/link_sockops"
-#define PIN_PROG_SOCKOPS OB_PIN_DIR "/prog_sockops"
 #define PIN_PROG_MSG OB_PIN_DIR "/prog_msg"
 #define CGROUP_FILE OB_RUN_DIR "/cgroup"
 
@@ -229,7 +228,9 @@ static int check_existing(uint64_t id)
 	return 1;
 }
 
-int ob_cmd_load(const struct ob_args *a)
+/* Loads, pins and attaches; *already tells that the same build was
+ * attached before (nothing done). cg_out gets the attach cgroup. */
+int ob_load(const char *cgroup, bool *already, char *cg_out, size_t cg_len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = OB_PIN_DIR);
 	struct bypass_bpf *skel = NULL;
@@ -249,15 +250,14 @@ int ob_cmd_load(const struct ob_args *a)
 	existing = check_existing(id);
 	if (existing < 0)
 		return existing;
-	if (existing && ob_sockops_attached()) {
-		printf("oci-bypass: already loaded (build %016llx)\n", (unsigned long long)id);
+	*already = existing && ob_sockops_attached();
+	if (*already)
 		return 0;
-	}
 
-	if (a->cgroup) {
-		if (strlen(a->cgroup) >= sizeof(cg))
+	if (cgroup) {
+		if (strlen(cgroup) >= sizeof(cg))
 			return ob_err(-ENAMETOOLONG, "--cgroup path too long");
-		strcpy(cg, a->cgroup);
+		strcpy(cg, cgroup);
 	} else {
 		err = ob_find_cgroup2(cg, sizeof(cg));
 		if (err)
@@ -297,7 +297,7 @@ int ob_cmd_load(const struct ob_args *a)
 	}
 	err = pin_prog(skel->progs.ob_msg, PIN_PROG_MSG);
 	if (!err)
-		err = pin_prog(skel->progs.ob_sockops, PIN_PROG_SOCKOPS);
+		err = pin_prog(skel->progs.ob_sockops, OB_PIN_PROG_SOCKOPS);
 	if (err)
 		goto cleanup;
 	link = bpf_program__attach_cgroup(skel->progs.ob_sockops, cgfd);
@@ -314,14 +314,44 @@ int ob_cmd_load(const struct ob_args *a)
 	err = write_cgroup_file(cg);
 	if (err)
 		goto cleanup;
-	printf("oci-bypass: loaded (build %016llx), sock_ops attached to %s\n",
-	       (unsigned long long)id, cg);
+	snprintf(cg_out, cg_len, "%s", cg);
 cleanup:
 	bpf_link__destroy(link); /* pinned: stays attached */
 	bypass_bpf__destroy(skel);
 	if (cgfd >= 0)
 		close(cgfd);
 	return err;
+}
+
+int ob_cmd_load(const struct ob_args *a)
+{
+	char cg[PATH_MAX];
+	bool already = false;
+	int err = ob_load(a->cgroup, &already, cg, sizeof(cg));
+
+	if (err)
+		return err;
+	if (already)
+		printf("oci-bypass: already loaded (build %016llx)\n",
+		       (unsigned long long)ob_build_id());
+	else
+		printf("oci-bypass: loaded (build %016llx), sock_ops attached to %s\n",
+		       (unsigned long long)ob_build_id(), cg);
+	return 0;
+}
+
+/* The cgroup sock_ops was attached to at load ("" if unknown). */
+int ob_attach_cgroup(char *buf, size_t len)
+{
+	FILE *f = fopen(CGROUP_FILE, "re");
+
+	buf[0] = '\0';
+	if (!f)
+		return -errno;
+	if (fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+	return buf[0] ? 0 : -ENOENT;
 }
 
 static void unpin_all(void)
@@ -373,7 +403,7 @@ int ob_cmd_unload(const struct ob_args *a)
 	if (err)
 		goto out;
 	unlink(PIN_LINK); /* last reference: sock_ops detaches */
-	unlink(PIN_PROG_SOCKOPS);
+	unlink(OB_PIN_PROG_SOCKOPS);
 
 	/* Removing a live socket from the sockhash would purge bytes it has
 	 * not read yet (invariant 4): wait for them to close instead. */

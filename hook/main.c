@@ -23,6 +23,9 @@ static const char usage[] =
 	"  status     show state and counters (--json)\n"
 	"  metrics    counters in Prometheus text format\n"
 	"  doctor     check that this machine can accelerate\n"
+	"  hook       the OCI hook (createRuntime/prestart, poststop)\n"
+	"  install-hooks  write the hooks.d file (or a CDI spec)\n"
+	"  gc         repair what killed hooks or vanished containers left\n"
 	"  version    print the version\n"
 	"\n"
 	"'oci-bypass VERB --help' describes a verb. -v shows libbpf messages.\n"
@@ -49,6 +52,14 @@ static int run(const struct ob_args *a)
 		return ob_cmd_metrics(a);
 	case OB_VERB_DOCTOR:
 		return ob_cmd_doctor(a);
+	case OB_VERB_HOOK:
+		return ob_cmd_hook(a);
+	case OB_VERB_INSTALL_HOOKS:
+		return ob_cmd_install_hooks(a);
+	case OB_VERB_GC:
+		return ob_cmd_gc(a);
+	case OB_VERB_SANDBOX_TEST:
+		return ob_cmd_sandbox_test();
 	case OB_VERB_VERSION:
 		printf("oci-bypass %s (bpf build %016llx)\n", OB_VERSION,
 		       (unsigned long long)ob_build_id());
@@ -71,7 +82,7 @@ int main(int argc, char **argv)
 	}
 	ob_verbose = a.verbose;
 	if (a.verb == OB_VERB_HELP) {
-		for (int v = OB_VERB_LOAD; a.target && v <= OB_VERB_DOCTOR; v++)
+		for (int v = OB_VERB_LOAD; a.target && v <= OB_VERB_LAST; v++)
 			if (!strcmp(a.target, ob_verb_name((enum ob_verb)v))) {
 				fputs(ob_verb_usage((enum ob_verb)v), stdout);
 				return 0;
@@ -84,6 +95,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	err = run(&a);
+	if (err > 0)
+		return err; /* the verb printed its own line */
 	if (err) {
 		fprintf(stderr, "oci-bypass: %s: %s\n", ob_verb_name(a.verb),
 			ob_err_msg()[0] ? ob_err_msg() : strerror(-err));

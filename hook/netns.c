@@ -47,30 +47,39 @@ static void *probe_thread(void *arg)
 	return NULL;
 }
 
-int ob_netns_cookie(const char *path, uint64_t *cookie)
+/* fd: a netns file or a pidfd (Linux 5.8: setns() accepts a pidfd and
+ * enters that process's netns, which cannot be a recycled PID's). */
+int ob_netns_cookie_fd(int fd, const char *what, uint64_t *cookie)
 {
-	struct probe p = { .fd = -1 };
+	struct probe p = { .fd = fd };
 	pthread_t t;
 	int err;
 
-	p.fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (p.fd < 0)
-		return ob_err(-errno, "cannot open %s: %s", path, strerror(errno));
 	err = pthread_create(&t, NULL, probe_thread, &p);
-	if (err) {
-		close(p.fd);
+	if (err)
 		return ob_err(-err, "cannot start a thread: %s", strerror(err));
-	}
 	pthread_join(t, NULL);
-	close(p.fd);
 	if (p.err == -EINVAL)
-		return ob_err(p.err, "%s is not a network namespace", path);
+		return ob_err(p.err, "%s is not a network namespace", what);
 	if (p.err == -ENOPROTOOPT)
 		return ob_err(p.err, "this kernel has no SO_NETNS_COOKIE (needs Linux 5.14)");
 	if (p.err)
-		return ob_err(p.err, "cannot read the cookie of %s: %s", path, strerror(-p.err));
+		return ob_err(p.err, "cannot read the netns cookie of %s: %s", what,
+			      strerror(-p.err));
 	*cookie = p.cookie;
 	return 0;
+}
+
+int ob_netns_cookie(const char *path, uint64_t *cookie)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int err;
+
+	if (fd < 0)
+		return ob_err(-errno, "cannot open %s: %s", path, strerror(errno));
+	err = ob_netns_cookie_fd(fd, path, cookie);
+	close(fd);
+	return err;
 }
 
 /* The host's netns is init's; where init's is out of reach (a sandbox),

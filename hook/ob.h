@@ -5,11 +5,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 
 #include "bypass.h"
 
 #define OB_PIN_DIR "/sys/fs/bpf/oci-bypass"
+#define OB_PIN_PROG_SOCKOPS OB_PIN_DIR "/prog_sockops"
 #define OB_RUN_DIR "/run/oci-bypass"
 #define OB_NAME_MAX 64
 
@@ -41,6 +43,11 @@ enum ob_verb {
 	OB_VERB_STATUS,
 	OB_VERB_METRICS,
 	OB_VERB_DOCTOR,
+	OB_VERB_HOOK,
+	OB_VERB_INSTALL_HOOKS,
+	OB_VERB_GC,
+	OB_VERB_LAST = OB_VERB_GC,
+	OB_VERB_SANDBOX_TEST, /* hidden: proves the hook's confinement */
 };
 
 struct ob_args {
@@ -55,6 +62,11 @@ struct ob_args {
 	const char *name;
 	const char *target; /* withdraw NAME */
 	double wait_s;	    /* unload --wait */
+	const char *stage;  /* hook [STAGE] */
+	const char *dir;    /* install-hooks --dir */
+	const char *hook_path; /* install-hooks --hook-path */
+	bool always;	    /* install-hooks --always */
+	bool cdi;	    /* install-hooks --cdi */
 	uint16_t noports[16];
 	int n_noports;
 };
@@ -91,6 +103,8 @@ struct ob_view {
 	struct ob_ns_view *ns;
 	int n_svc;
 	struct ob_svc_view *svc;
+	int n_ct;
+	struct ob_record *ct;
 };
 
 const char *ob_svc_state_name(uint32_t state);
@@ -102,6 +116,7 @@ int ob_format_prometheus(FILE *f, const struct ob_view *v);
 
 /* ---- netns.c ---- */
 int ob_netns_cookie(const char *path, uint64_t *cookie);
+int ob_netns_cookie_fd(int fd, const char *what, uint64_t *cookie);
 int ob_host_netns_cookie(uint64_t *cookie);
 
 /* ---- loader.c ---- */
@@ -119,11 +134,24 @@ uint64_t ob_build_id(void);
 int ob_ensure_bpffs(void);
 int ob_find_cgroup2(char *buf, size_t len);
 
+int ob_load(const char *cgroup, bool *already, char *cg_out, size_t cg_len);
+int ob_attach_cgroup(char *buf, size_t len);
 int ob_cmd_load(const struct ob_args *a);
 int ob_cmd_unload(const struct ob_args *a);
 int ob_cmd_enable(const struct ob_args *a, bool on);
 
 /* ---- registry.c: enrolled netns records under OB_RUN_DIR/netns ---- */
+struct ob_enrolment {
+	const char *name;
+	const char *origin; /* "cli" or "hook": gc withdraws only the hook's */
+	bool trust;
+	const uint16_t *noports;
+	int n_noports;
+	bool *already; /* out, optional: it was enrolled before */
+};
+int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_enrolment *e);
+int ob_withdraw_cookie(const struct ob_maps *m, uint64_t cookie);
+bool ob_registry_by_hook(uint64_t cookie);
 int ob_cmd_enroll(const struct ob_args *a);
 int ob_cmd_withdraw(const struct ob_args *a);
 int ob_registry_name(uint64_t cookie, char *name, size_t len);
@@ -132,6 +160,41 @@ int ob_registry_clear(void);
 /* ---- status.c ---- */
 int ob_cmd_status(const struct ob_args *a);
 int ob_cmd_metrics(const struct ob_args *a);
+
+/* ---- records.c: one record per container under OB_RUN_DIR/containers ---- */
+struct ob_record {
+	char key[160];	  /* file name: id + "-" + crc32(bundle) */
+	char id[160];
+	char bundle[4096];
+	char state[16];	  /* "creating" (hook under way) or "enrolled" */
+	uint64_t cookie;  /* netns cookie */
+	int pid;
+	unsigned long long pid_start; /* tells a recycled pid apart */
+	long long created;	      /* unix time */
+	int hook_pid;		      /* the hook that wrote "creating" */
+	unsigned long long hook_start;
+	char link[PATH_MAX];	      /* per-container sock_ops link pin, or "" */
+	char cgroup[PATH_MAX];
+};
+int ob_record_key(const char *id, const char *bundle, char *key, size_t len);
+int ob_record_write(const struct ob_record *r);
+int ob_record_read(const char *key, struct ob_record *r);
+int ob_record_remove(const char *key);
+int ob_records_list(struct ob_record **out, int *n);
+int ob_records_sharing(uint64_t cookie, const char *except);
+unsigned long long ob_pid_start(int pid);
+
+/* ---- cgroup.c ---- */
+int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char *link_out,
+		    size_t link_len);
+
+/* ---- hook.c, install.c, sandbox.c ---- */
+#define OB_EXIT_REPORTED 1 /* a verb that printed its own error line */
+int ob_cmd_hook(const struct ob_args *a);
+int ob_cmd_gc(const struct ob_args *a);
+int ob_cmd_install_hooks(const struct ob_args *a);
+int ob_sandbox_apply(void);
+int ob_cmd_sandbox_test(void);
 
 /* ---- doctor.c ---- */
 int ob_cmd_doctor(const struct ob_args *a);

@@ -27,8 +27,9 @@ static int ensure_dirs(void)
 	return 0;
 }
 
-/* The record is "name\n", written to a temporary file and renamed. */
-static int write_record(uint64_t cookie, const char *name)
+/* The record is "name\norigin\n" (origin: cli or hook), written to a
+ * temporary file and renamed. */
+static int write_record(uint64_t cookie, const char *name, const char *origin)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
 	int fd, err = ensure_dirs();
@@ -41,7 +42,9 @@ static int write_record(uint64_t cookie, const char *name)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return ob_err(-errno, "cannot write %s: %s", tmp, strerror(errno));
-	if (write(fd, name, n) != (ssize_t)n || write(fd, "\n", 1) != 1 || fsync(fd)) {
+	if (write(fd, name, n) != (ssize_t)n || write(fd, "\n", 1) != 1 ||
+	    write(fd, origin, strlen(origin)) != (ssize_t)strlen(origin) || write(fd, "\n", 1) != 1 ||
+	    fsync(fd)) {
 		err = ob_err(-errno, "cannot write %s: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);
@@ -55,7 +58,7 @@ static int write_record(uint64_t cookie, const char *name)
 
 int ob_registry_name(uint64_t cookie, char *name, size_t len)
 {
-	char path[PATH_MAX], buf[OB_NAME_MAX + 2];
+	char path[PATH_MAX], buf[OB_NAME_MAX + 16];
 	ssize_t n;
 	int fd;
 
@@ -147,73 +150,51 @@ static int new_token(const struct ob_maps *m, __u64 *token)
 	return ob_err(-EAGAIN, "could not draw a fresh token");
 }
 
-int ob_cmd_enroll(const struct ob_args *a)
+/* Enrols one netns (idempotent). Counters and token go in first: the
+ * netns entry is what turns pairing on. */
+int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_enrolment *e)
 {
 	struct ob_counters *zero = NULL;
 	struct ob_netns ns = { 0 }, have;
-	struct ob_maps m;
-	char name[OB_NAME_MAX + 1];
-	uint64_t cookie, host;
 	int ncpu = libbpf_num_possible_cpus();
-	int err;
+	int err = 0;
 
-	err = ob_netns_cookie(a->netns, &cookie);
-	if (err)
-		return err;
-	if (!a->allow_host && ob_host_netns_cookie(&host) == 0 && host == cookie)
-		return ob_err(-EPERM, "%s is the host's network namespace; add --allow-host "
-				      "to accelerate host processes too", a->netns);
-	err = ob_open_maps(&m);
-	if (err)
-		return err;
-	if (a->name)
-		snprintf(name, sizeof(name), "%s", a->name);
-	else
-		default_name(a->netns, cookie, name, sizeof(name));
-
-	for (int i = 0; i < a->n_noports; i++) {
-		struct ob_svc_key pk = { .netns_cookie = cookie, .port = a->noports[i] };
+	for (int i = 0; i < e->n_noports; i++) {
+		struct ob_svc_key pk = { .netns_cookie = cookie, .port = e->noports[i] };
 		__u8 one = 1;
 
-		if (bpf_map_update_elem(m.noports, &pk, &one, BPF_ANY)) {
-			err = ob_err(-errno, "cannot record --no-port %u: %s", a->noports[i],
-				     strerror(errno));
-			goto out;
-		}
+		if (bpf_map_update_elem(m->noports, &pk, &one, BPF_ANY))
+			return ob_err(-errno, "cannot record port %u to leave alone: %s",
+				      e->noports[i], strerror(errno));
 	}
-	if (bpf_map_lookup_elem(m.netns, &cookie, &have) == 0) {
-		err = write_record(cookie, name);
-		if (!err)
-			printf("oci-bypass: %s (cookie %" PRIu64 ") already enrolled\n", name, cookie);
-		goto out;
+	if (bpf_map_lookup_elem(m->netns, &cookie, &have) == 0) {
+		if (e->already)
+			*e->already = true;
+		return write_record(cookie, e->name, e->origin);
 	}
-	ns.flags = a->trust ? OB_NETNS_TRUST : 0;
+	if (e->already)
+		*e->already = false;
+	ns.flags = e->trust ? OB_NETNS_TRUST : 0;
 	zero = calloc(ncpu > 0 ? (size_t)ncpu : 1, sizeof(*zero));
-	if (!zero) {
-		err = ob_err(-ENOMEM, "out of memory");
-		goto out;
-	}
-	err = new_token(&m, &ns.token);
+	if (!zero)
+		return ob_err(-ENOMEM, "out of memory");
+	err = new_token(m, &ns.token);
 	if (err)
 		goto out;
-	/* Counters and token first: the netns entry is what turns it on. */
-	if (bpf_map_update_elem(m.counters, &cookie, zero, BPF_ANY) ||
-	    bpf_map_update_elem(m.tokens, &ns.token, &cookie, BPF_NOEXIST) ||
-	    bpf_map_update_elem(m.netns, &cookie, &ns, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(m->counters, &cookie, zero, BPF_ANY) ||
+	    bpf_map_update_elem(m->tokens, &ns.token, &cookie, BPF_NOEXIST) ||
+	    bpf_map_update_elem(m->netns, &cookie, &ns, BPF_NOEXIST)) {
 		if (errno == E2BIG)
 			err = ob_err(-E2BIG, "too many enrolled namespaces (%d)", OB_MAX_NETNS);
 		else
 			err = ob_err(-errno, "cannot enrol: %s", strerror(errno));
-		bpf_map_delete_elem(m.tokens, &ns.token);
-		bpf_map_delete_elem(m.counters, &cookie);
+		bpf_map_delete_elem(m->tokens, &ns.token);
+		bpf_map_delete_elem(m->counters, &cookie);
 		goto out;
 	}
-	err = write_record(cookie, name);
-	if (!err)
-		printf("oci-bypass: enrolled %s (cookie %" PRIu64 ")\n", name, cookie);
+	err = write_record(cookie, e->name, e->origin);
 out:
 	free(zero);
-	ob_close_maps(&m);
 	return err;
 }
 
@@ -233,10 +214,81 @@ static void delete_svc_keys(int map_fd, uint64_t cookie)
 	}
 }
 
+/* Withdrawing never touches the sockhash: connections already redirecting
+ * keep going until they close (invariant 4). Returns 1 if it was enrolled. */
+int ob_withdraw_cookie(const struct ob_maps *m, uint64_t cookie)
+{
+	char path[PATH_MAX];
+	struct ob_netns ns;
+	int was = 0;
+
+	if (bpf_map_lookup_elem(m->netns, &cookie, &ns) == 0) {
+		bpf_map_delete_elem(m->netns, &cookie);
+		bpf_map_delete_elem(m->tokens, &ns.token);
+		was = 1;
+	}
+	delete_svc_keys(m->noports, cookie);
+	delete_svc_keys(m->services, cookie);
+	bpf_map_delete_elem(m->counters, &cookie);
+	snprintf(path, sizeof(path), NETNS_DIR "/%" PRIu64, cookie);
+	unlink(path);
+	return was;
+}
+
+/* Was this netns enrolled by the hook (so gc may withdraw it)? */
+bool ob_registry_by_hook(uint64_t cookie)
+{
+	char path[PATH_MAX], buf[OB_NAME_MAX + 16];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), NETNS_DIR "/%" PRIu64, cookie);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strstr(buf, "\nhook\n") != NULL;
+}
+
+int ob_cmd_enroll(const struct ob_args *a)
+{
+	char name[OB_NAME_MAX + 1];
+	struct ob_maps m;
+	uint64_t cookie, host;
+	bool already = false;
+	struct ob_enrolment e = { .name = name, .origin = "cli", .trust = a->trust,
+				  .noports = a->noports, .n_noports = a->n_noports,
+				  .already = &already };
+	int err;
+
+	err = ob_netns_cookie(a->netns, &cookie);
+	if (err)
+		return err;
+	if (!a->allow_host && ob_host_netns_cookie(&host) == 0 && host == cookie)
+		return ob_err(-EPERM, "%s is the host's network namespace; add --allow-host "
+				      "to accelerate host processes too", a->netns);
+	err = ob_open_maps(&m);
+	if (err)
+		return err;
+	if (a->name)
+		snprintf(name, sizeof(name), "%s", a->name);
+	else
+		default_name(a->netns, cookie, name, sizeof(name));
+	err = ob_enroll_cookie(&m, cookie, &e);
+	if (!err)
+		printf("oci-bypass: %s %s (cookie %" PRIu64 ")\n",
+		       already ? "already enrolled:" : "enrolled", name, cookie);
+	ob_close_maps(&m);
+	return err;
+}
+
 int ob_cmd_withdraw(const struct ob_args *a)
 {
-	char path[PATH_MAX], name[OB_NAME_MAX + 1];
-	struct ob_netns ns;
+	char name[OB_NAME_MAX + 1];
 	struct ob_maps m;
 	uint64_t cookie;
 	int err;
@@ -251,20 +303,10 @@ int ob_cmd_withdraw(const struct ob_args *a)
 	if (err)
 		return err;
 	ob_registry_name(cookie, name, sizeof(name));
-	/* Withdrawing never touches the sockhash: connections already
-	 * redirecting keep going until they close (invariant 4). */
-	if (bpf_map_lookup_elem(m.netns, &cookie, &ns) == 0) {
-		bpf_map_delete_elem(m.netns, &cookie);
-		bpf_map_delete_elem(m.tokens, &ns.token);
+	if (ob_withdraw_cookie(&m, cookie))
 		printf("oci-bypass: withdrew %s (cookie %" PRIu64 ")\n", name, cookie);
-	} else {
+	else
 		printf("oci-bypass: %s (cookie %" PRIu64 ") was not enrolled\n", name, cookie);
-	}
-	delete_svc_keys(m.noports, cookie);
-	delete_svc_keys(m.services, cookie);
-	bpf_map_delete_elem(m.counters, &cookie);
-	snprintf(path, sizeof(path), NETNS_DIR "/%" PRIu64, cookie);
-	unlink(path);
 	ob_close_maps(&m);
 	return 0;
 }

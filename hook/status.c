@@ -7,18 +7,6 @@
 
 #include "ob.h"
 
-static void read_cgroup(char *buf, size_t len)
-{
-	FILE *f = fopen(OB_RUN_DIR "/cgroup", "re");
-
-	buf[0] = '\0';
-	if (!f)
-		return;
-	if (fgets(buf, (int)len, f))
-		buf[strcspn(buf, "\n")] = '\0';
-	fclose(f);
-}
-
 static int gather(struct ob_view *v)
 {
 	struct ob_settings s;
@@ -42,7 +30,7 @@ static int gather(struct ob_view *v)
 	v->enabled = s.enabled;
 	v->draining = s.draining;
 	v->build_id = s.build_id;
-	read_cgroup(v->cgroup, sizeof(v->cgroup));
+	ob_attach_cgroup(v->cgroup, sizeof(v->cgroup));
 	v->sockhash_entries = ob_map_count(m.sockhash, sizeof(struct ob_sock_key));
 	v->conn_entries = ob_map_count(m.conns, sizeof(struct ob_conn_key));
 	while (bpf_map_get_next_key(m.netns, prev, &next) == 0) {
@@ -62,6 +50,9 @@ static int gather(struct ob_view *v)
 		key = next;
 		prev = &key;
 	}
+	err = ob_records_list(&v->ct, &v->n_ct);
+	if (err)
+		goto out;
 	{
 		struct ob_svc_key sk, snext, *sprev = NULL;
 		struct ob_service sv;
@@ -96,6 +87,7 @@ int ob_cmd_status(const struct ob_args *a)
 		err = a->json ? ob_format_json(stdout, &v) : ob_format_text(stdout, &v);
 	free(v.ns);
 	free(v.svc);
+	free(v.ct);
 	return err;
 }
 
@@ -109,5 +101,6 @@ int ob_cmd_metrics(const struct ob_args *a)
 		err = ob_format_prometheus(stdout, &v);
 	free(v.ns);
 	free(v.svc);
+	free(v.ct);
 	return err;
 }

@@ -50,6 +50,18 @@ static void verbs_and_options(void **state)
 	assert_true(a.help);
 	assert_int_equal(PARSE(&a, "--help"), 0);
 	assert_int_equal(a.verb, OB_VERB_HELP);
+	assert_int_equal(PARSE(&a, "hook"), 0);
+	assert_null(a.stage);
+	assert_int_equal(PARSE(&a, "hook", "teardown"), 0);
+	assert_string_equal(a.stage, "teardown");
+	assert_int_equal(PARSE(&a, "install-hooks", "--dir", "/tmp/h", "--always", "--hook-path",
+			       "/usr/libexec/oci/hooks.d/oci-bypass"), 0);
+	assert_string_equal(a.dir, "/tmp/h");
+	assert_true(a.always);
+	assert_int_equal(PARSE(&a, "install-hooks", "--cdi"), 0);
+	assert_true(a.cdi);
+	assert_int_equal(PARSE(&a, "gc"), 0);
+	assert_int_equal(a.verb, OB_VERB_GC);
 }
 
 static void bad_input_is_refused(void **state)
@@ -75,6 +87,9 @@ static void bad_input_is_refused(void **state)
 	assert_int_equal(PARSE(&a, "withdraw"), -EINVAL);
 	assert_int_equal(PARSE(&a, "withdraw", "a", "--netns", "/x"), -EINVAL);
 	assert_int_equal(PARSE(&a, "status", "extra"), -EINVAL);
+	assert_int_equal(PARSE(&a, "hook", "create", "again"), -EINVAL);
+	assert_int_equal(PARSE(&a, "install-hooks", "--hook-path", "relative/x"), -EINVAL);
+	assert_int_equal(PARSE(&a, "install-hooks", "--cdi", "--always"), -EINVAL);
 	{
 		char *argv_[] = { "oci-bypass", NULL };
 
@@ -105,7 +120,7 @@ static void names(void **state)
 static void every_verb_has_usage(void **state)
 {
 	(void)state;
-	for (int v = OB_VERB_HELP; v <= OB_VERB_DOCTOR; v++) {
+	for (int v = OB_VERB_HELP; v <= OB_VERB_LAST; v++) {
 		assert_non_null(ob_verb_usage((enum ob_verb)v));
 		assert_non_null(strstr(ob_verb_usage((enum ob_verb)v), ob_verb_name((enum ob_verb)v)));
 	}

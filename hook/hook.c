@@ -1,0 +1,405 @@
+/* hook.c - the OCI hook: enrols a container's netns at create, withdraws it at teardown; gc. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ob.h"
+#include "oci.h"
+
+#include <bpf/bpf.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+#define HOOK_TIMEOUT_S 8 /* well inside the runtimes' and podman's hook timeouts */
+
+/* What the alarm handler exits with: 0 (fail open) until a container asks
+ * for "required". */
+static volatile sig_atomic_t fail_code;
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "oci-bypass: hook timed out\n";
+
+	(void)sig;
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(fail_code);
+}
+
+/* One line per event, container id first, to syslog and stderr. */
+static void hlog(int prio, const char *id, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void hlog(int prio, const char *id, const char *fmt, ...)
+{
+	char text[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	syslog(prio, "%s: %s", id, text);
+	fprintf(stderr, "oci-bypass: %s: %s\n", id, text);
+}
+
+/* Reads at most max bytes; more is an error (bounded input). */
+static int read_bounded(int fd, char **out, size_t max, size_t *len)
+{
+	char *buf = malloc(max + 1);
+	size_t n = 0;
+
+	if (!buf)
+		return ob_err(-ENOMEM, "out of memory");
+	for (;;) {
+		ssize_t r = read(fd, buf + n, max + 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			return ob_err(-errno, "read failed: %s", strerror(errno));
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) {
+			free(buf);
+			return ob_err(-EFBIG, "input larger than %zu bytes", max);
+		}
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int read_config(const char *bundle, struct ob_policy *p)
+{
+	char path[PATH_MAX], err[256], *buf = NULL;
+	struct stat st;
+	size_t len;
+	int fd, rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/config.json", bundle) >= sizeof(path))
+		return ob_err(-ENAMETOOLONG, "bundle path too long");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return ob_err(-errno, "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return ob_err(-EINVAL, "%s is not a regular file", path);
+	}
+	rc = read_bounded(fd, &buf, OB_CONFIG_MAX, &len);
+	close(fd);
+	if (rc)
+		return ob_err_wrap(rc, "%s", path);
+	rc = ob_config_parse(buf, len, p, err, sizeof(err));
+	free(buf);
+	if (rc)
+		return ob_err(rc, "%s: %s", bundle, err); /* err names config.json */
+	return 0;
+}
+
+/* The container's netns: the path config.json names (pods, --network
+ * ns:PATH) or the container process's, through a pidfd so that a recycled
+ * pid cannot hand us another process's netns. */
+static int container_cookie(const struct ob_state *st, const struct ob_policy *p, uint64_t *cookie)
+{
+	int pidfd, err;
+
+	if (p->netns_path[0])
+		return ob_netns_cookie(p->netns_path, cookie);
+	if (st->pid <= 0)
+		return ob_err(-ESRCH, "the state has no pid and config.json no netns path");
+	pidfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
+	if (pidfd < 0)
+		return ob_err(-errno, "pidfd_open(%d): %s", st->pid, strerror(errno));
+	err = ob_netns_cookie_fd(pidfd, "the container process", cookie);
+	close(pidfd);
+	return err;
+}
+
+/* Loads the BPF objects if nobody has: under a lock, so that twenty
+ * containers starting at once load once. */
+static int ensure_loaded(const char *id)
+{
+	char cg[PATH_MAX];
+	bool already = false;
+	int fd, err;
+
+	if (ob_sockops_attached())
+		return 0;
+	if (mkdir(OB_RUN_DIR, 0700) && errno != EEXIST)
+		return ob_err(-errno, "cannot create %s: %s", OB_RUN_DIR, strerror(errno));
+	fd = open(OB_RUN_DIR "/load.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return ob_err(-errno, "cannot open the load lock: %s", strerror(errno));
+	if (flock(fd, LOCK_EX)) {
+		err = ob_err(-errno, "cannot take the load lock: %s", strerror(errno));
+		close(fd);
+		return err;
+	}
+	err = ob_load(NULL, &already, cg, sizeof(cg));
+	if (!err && !already)
+		hlog(LOG_INFO, id, "loaded the BPF programs (build %016llx), sock_ops on %s",
+		     (unsigned long long)ob_build_id(), cg);
+	close(fd); /* releases the lock */
+	return err;
+}
+
+/* Tests only: OB_TEST_STALL_FD=N makes create block reading fd N right
+ * after its first record, so that a test can kill it there. */
+static void test_stall(void)
+{
+	const char *s = getenv("OB_TEST_STALL_FD");
+	char c;
+
+	if (s && *s)
+		(void)!read(atoi(s), &c, 1);
+}
+
+/* Undoes a create that failed half way. */
+static void rollback(const struct ob_record *r, bool enrolled)
+{
+	struct ob_maps m;
+
+	if (r->link[0])
+		unlink(r->link);
+	if (enrolled && !ob_records_sharing(r->cookie, r->key) && ob_registry_by_hook(r->cookie) &&
+	    ob_open_maps(&m) == 0) {
+		ob_withdraw_cookie(&m, r->cookie);
+		ob_close_maps(&m);
+	}
+	ob_record_remove(r->key);
+}
+
+static int hook_create(const struct ob_state *st, const struct ob_policy *p, const char *key)
+{
+	struct ob_record r = { 0 };
+	struct ob_maps m;
+	char name[OB_NAME_MAX + 1];
+	uint64_t cookie, host;
+	bool already = false, enrolled = false;
+	struct ob_enrolment e = { .name = name, .origin = "hook", .trust = p->trust,
+				  .noports = p->noports, .n_noports = p->n_noports,
+				  .already = &already };
+	int err;
+
+	if (!p->has_netns && !p->allow_host_network)
+		return ob_err(-EPERM, "the container uses the host network "
+				      "(annotation io.oci-bypass.allow-host-network=true accelerates it)");
+	err = container_cookie(st, p, &cookie);
+	if (err)
+		return err;
+	if (!p->allow_host_network && ob_host_netns_cookie(&host) == 0 && host == cookie)
+		return ob_err(-EPERM, "the container shares the host's network namespace");
+
+	snprintf(r.key, sizeof(r.key), "%s", key);
+	snprintf(r.id, sizeof(r.id), "%s", st->id);
+	snprintf(r.bundle, sizeof(r.bundle), "%s", st->bundle);
+	snprintf(r.state, sizeof(r.state), "creating");
+	r.cookie = cookie;
+	r.pid = st->pid;
+	r.pid_start = ob_pid_start(st->pid);
+	r.created = (long long)time(NULL);
+	r.hook_pid = getpid();
+	r.hook_start = ob_pid_start(r.hook_pid);
+	err = ob_record_write(&r); /* first, so that gc can repair a killed hook */
+	if (err)
+		return err;
+	test_stall();
+	err = ensure_loaded(st->id);
+	if (!err && st->pid > 0)
+		err = ob_cgroup_place(st->pid, key, r.cgroup, sizeof(r.cgroup), r.link,
+				      sizeof(r.link));
+	if (!err)
+		err = ob_open_maps(&m);
+	if (err) {
+		rollback(&r, false);
+		return err;
+	}
+	snprintf(name, sizeof(name), "%.12s", p->id_hint[0] ? p->id_hint : st->id);
+	err = ob_enroll_cookie(&m, cookie, &e);
+	ob_close_maps(&m);
+	enrolled = !err && !already;
+	if (!err) {
+		snprintf(r.state, sizeof(r.state), "enrolled");
+		err = ob_record_write(&r);
+	}
+	if (err) {
+		rollback(&r, enrolled);
+		return err;
+	}
+	hlog(LOG_INFO, st->id, "accelerated: netns cookie %" PRIu64 "%s%s%s", cookie,
+	     already ? " (shared, already enrolled)" : "", r.link[0] ? ", sock_ops link " : "",
+	     r.link);
+	return 0;
+}
+
+/* Shared by poststop and gc: the record, not the (maybe gone) netns, says
+ * what to undo. The netns stays enrolled while another container uses it. */
+static void teardown_record(const struct ob_record *r, const char *why)
+{
+	struct ob_maps m;
+	int others = ob_records_sharing(r->cookie, r->key);
+	bool withdrew = false;
+
+	if (r->link[0])
+		unlink(r->link);
+	if (!others && ob_registry_by_hook(r->cookie) && ob_open_maps(&m) == 0) {
+		withdrew = ob_withdraw_cookie(&m, r->cookie) > 0;
+		ob_close_maps(&m);
+	}
+	ob_record_remove(r->key);
+	hlog(LOG_INFO, r->id, "%s: %s netns cookie %" PRIu64 "%s", why,
+	     withdrew ? "withdrew" : "kept", r->cookie,
+	     others ? " (still used by another container)" : "");
+}
+
+static int hook_teardown(const struct ob_state *st, const char *key)
+{
+	struct ob_record r;
+
+	if (ob_record_read(key, &r)) {
+		hlog(LOG_INFO, st->id, "teardown: nothing to do");
+		return 0;
+	}
+	teardown_record(&r, "teardown");
+	return 0;
+}
+
+int ob_cmd_hook(const struct ob_args *a)
+{
+	struct ob_state st = { 0 };
+	struct ob_policy p = { 0 };
+	char err[256], key[sizeof(((struct ob_record *)0)->key)], *buf = NULL;
+	const char *id = "-";
+	enum ob_stage stage;
+	size_t len;
+	int rc;
+
+	signal(SIGALRM, on_alarm);
+	alarm(HOOK_TIMEOUT_S);
+	openlog("oci-bypass", LOG_PID, LOG_DAEMON);
+	/* Confine before reading anything the runtime or the container
+	 * controls (sandbox.c lists what stays allowed and why). */
+	if (ob_sandbox_apply())
+		hlog(LOG_WARNING, id, "running unconfined: %s", ob_err_msg());
+	rc = read_bounded(STDIN_FILENO, &buf, OB_STATE_MAX, &len);
+	if (!rc)
+		rc = ob_state_parse(buf, len, &st, err, sizeof(err)) ? -EINVAL : 0;
+	else
+		snprintf(err, sizeof(err), "%s", ob_err_msg());
+	free(buf);
+	if (rc) {
+		hlog(LOG_ERR, id, "bad state on stdin: %s", err);
+		return 0; /* we cannot even tell which container: fail open */
+	}
+	id = st.id;
+	stage = ob_stage_from(a->stage, &st, err, sizeof(err));
+	if (stage == OB_STAGE_UNKNOWN) {
+		hlog(LOG_ERR, id, "%s", err);
+		return 0;
+	}
+	if (ob_record_key(st.id, st.bundle, key, sizeof(key))) {
+		hlog(LOG_ERR, id, "%s", ob_err_msg());
+		return 0;
+	}
+	if (stage == OB_STAGE_TEARDOWN)
+		return hook_teardown(&st, key);
+
+	ob_err_clear();
+	rc = read_config(st.bundle, &p);
+	if (!rc && p.mode == OB_MODE_OFF) {
+		hlog(LOG_INFO, id, "io.oci-bypass.mode=off: not accelerated");
+		return 0;
+	}
+	if (!rc && p.mode == OB_MODE_REQUIRED)
+		fail_code = 1;
+	if (!rc)
+		rc = hook_create(&st, &p, key);
+	if (!rc)
+		return 0;
+	if (p.mode == OB_MODE_REQUIRED) {
+		syslog(LOG_ERR, "%s: io.oci-bypass.mode=required and %s", id, ob_err_msg());
+		fprintf(stderr, "oci-bypass: %s: io.oci-bypass.mode=required and %s\n", id,
+			ob_err_msg());
+		return OB_EXIT_REPORTED;
+	}
+	hlog(LOG_WARNING, id, "not accelerated: %s", ob_err_msg());
+	return 0;
+}
+
+/* gc: records of containers that are gone (poststop never ran, the hook
+ * was killed), hook enrolments without a record, orphaned link pins. */
+int ob_cmd_gc(const struct ob_args *a)
+{
+	struct ob_record *all = NULL;
+	struct ob_maps m;
+	long long now = (long long)time(NULL);
+	int n = 0, fixed = 0, err;
+
+	(void)a;
+	openlog("oci-bypass", LOG_PID, LOG_DAEMON);
+	err = ob_records_list(&all, &n);
+	if (err)
+		return err;
+	for (int i = 0; i < n; i++) {
+		struct ob_record *r = &all[i];
+		bool alive = r->pid > 0 && r->pid_start && ob_pid_start(r->pid) == r->pid_start;
+
+		if (!alive) {
+			teardown_record(r, "gc: container gone");
+			fixed++;
+		} else if (!strcmp(r->state, "creating") &&
+			   (ob_pid_start(r->hook_pid) != r->hook_start || now - r->created > 60)) {
+			/* A hook killed mid-create: settle on what is true now. */
+			struct ob_netns ns;
+			bool on = ob_open_maps(&m) == 0 &&
+				  bpf_map_lookup_elem(m.netns, &r->cookie, &ns) == 0;
+
+			if (on) {
+				snprintf(r->state, sizeof(r->state), "enrolled");
+				ob_record_write(r);
+				hlog(LOG_INFO, r->id, "gc: finished an interrupted create");
+			} else {
+				rollback(r, false);
+				hlog(LOG_INFO, r->id, "gc: rolled back an interrupted create");
+			}
+			if (on)
+				ob_close_maps(&m);
+			fixed++;
+		}
+	}
+	free(all);
+	if (ob_open_maps(&m) == 0) {
+		uint64_t key, next, *prev = NULL;
+
+		while (bpf_map_get_next_key(m.netns, prev, &next) == 0) {
+			key = next;
+			if (ob_registry_by_hook(key) && !ob_records_sharing(key, "")) {
+				ob_withdraw_cookie(&m, key);
+				hlog(LOG_INFO, "gc", "withdrew netns cookie %" PRIu64
+						     " (no container left)", key);
+				fixed++;
+				prev = NULL;
+				continue;
+			}
+			prev = &key;
+		}
+		ob_close_maps(&m);
+	}
+	printf("oci-bypass: gc: %d item(s) repaired\n", fixed);
+	return 0;
+}

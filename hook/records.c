@@ -1,0 +1,240 @@
+/* records.c - one record per container under /run/oci-bypass/containers, written atomically. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "ob.h"
+#include "oci.h"
+
+#define CT_DIR OB_RUN_DIR "/containers"
+#define RECORD_MAX (16 * 1024)
+
+/* The key names the record file: the id alone could collide between two
+ * engines (or two runc roots), the bundle path tells them apart. */
+int ob_record_key(const char *id, const char *bundle, char *key, size_t len)
+{
+	uLong crc = crc32(0L, Z_NULL, 0);
+
+	if (!ob_id_valid(id))
+		return ob_err(-EINVAL, "invalid container id");
+	crc = crc32(crc, (const Bytef *)bundle, (uInt)strlen(bundle));
+	if ((size_t)snprintf(key, len, "%s-%08lx", id, (unsigned long)crc) >= len)
+		return ob_err(-ENAMETOOLONG, "container id too long");
+	return 0;
+}
+
+static int ensure_dir(void)
+{
+	if (mkdir(OB_RUN_DIR, 0700) && errno != EEXIST)
+		return ob_err(-errno, "cannot create %s: %s", OB_RUN_DIR, strerror(errno));
+	if (mkdir(CT_DIR, 0700) && errno != EEXIST)
+		return ob_err(-errno, "cannot create %s: %s", CT_DIR, strerror(errno));
+	return 0;
+}
+
+int ob_record_write(const struct ob_record *r)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	json_object *o = json_object_new_object();
+	const char *text;
+	size_t n;
+	int fd, err = ensure_dir();
+
+	if (err) {
+		json_object_put(o);
+		return err;
+	}
+	json_object_object_add(o, "id", json_object_new_string(r->id));
+	json_object_object_add(o, "bundle", json_object_new_string(r->bundle));
+	json_object_object_add(o, "state", json_object_new_string(r->state));
+	json_object_object_add(o, "cookie", json_object_new_uint64(r->cookie));
+	json_object_object_add(o, "pid", json_object_new_int(r->pid));
+	json_object_object_add(o, "pid_start", json_object_new_uint64(r->pid_start));
+	json_object_object_add(o, "created", json_object_new_int64(r->created));
+	json_object_object_add(o, "hook_pid", json_object_new_int(r->hook_pid));
+	json_object_object_add(o, "hook_start", json_object_new_uint64(r->hook_start));
+	json_object_object_add(o, "link", json_object_new_string(r->link));
+	json_object_object_add(o, "cgroup", json_object_new_string(r->cgroup));
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						      JSON_C_TO_STRING_NOSLASHESCAPE);
+	n = strlen(text);
+	snprintf(path, sizeof(path), CT_DIR "/%s.json", r->key);
+	snprintf(tmp, sizeof(tmp), CT_DIR "/.%s.tmp", r->key);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		err = ob_err(-errno, "cannot write %s: %s", tmp, strerror(errno));
+	} else if (write(fd, text, n) != (ssize_t)n || write(fd, "\n", 1) != 1) {
+		err = ob_err(-EIO, "cannot write %s", tmp);
+		close(fd);
+		unlink(tmp);
+	} else {
+		close(fd);
+		if (rename(tmp, path)) {
+			err = ob_err(-errno, "cannot rename %s: %s", tmp, strerror(errno));
+			unlink(tmp);
+		}
+	}
+	json_object_put(o);
+	return err;
+}
+
+static void get_str(json_object *o, const char *k, char *dst, size_t len)
+{
+	json_object *v;
+
+	dst[0] = '\0';
+	if (json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string))
+		snprintf(dst, len, "%s", json_object_get_string(v));
+}
+
+static int parse_record(const char *key, const char *buf, struct ob_record *r)
+{
+	json_object *o = json_tokener_parse(buf), *v;
+	int err = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return -EINVAL;
+	}
+	snprintf(r->key, sizeof(r->key), "%s", key);
+	get_str(o, "id", r->id, sizeof(r->id));
+	get_str(o, "bundle", r->bundle, sizeof(r->bundle));
+	get_str(o, "state", r->state, sizeof(r->state));
+	get_str(o, "link", r->link, sizeof(r->link));
+	get_str(o, "cgroup", r->cgroup, sizeof(r->cgroup));
+	if (json_object_object_get_ex(o, "cookie", &v))
+		r->cookie = json_object_get_uint64(v);
+	if (json_object_object_get_ex(o, "pid", &v))
+		r->pid = json_object_get_int(v);
+	if (json_object_object_get_ex(o, "pid_start", &v))
+		r->pid_start = json_object_get_uint64(v);
+	if (json_object_object_get_ex(o, "created", &v))
+		r->created = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "hook_pid", &v))
+		r->hook_pid = json_object_get_int(v);
+	if (json_object_object_get_ex(o, "hook_start", &v))
+		r->hook_start = json_object_get_uint64(v);
+	/* Only our own files are read, but never trust a path from one. */
+	if (!ob_id_valid(r->id) || (r->link[0] && strncmp(r->link, OB_PIN_DIR "/ct-", 20)))
+		err = -EINVAL;
+	json_object_put(o);
+	return err;
+}
+
+int ob_record_read(const char *key, struct ob_record *r)
+{
+	char path[PATH_MAX], buf[RECORD_MAX];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), CT_DIR "/%s.json", key);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EINVAL;
+	buf[n] = '\0';
+	return parse_record(key, buf, r);
+}
+
+int ob_record_remove(const char *key)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), CT_DIR "/%s.json", key);
+	if (unlink(path) && errno != ENOENT)
+		return ob_err(-errno, "cannot remove %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* All records; unreadable ones are skipped (gc reports them). */
+int ob_records_list(struct ob_record **out, int *n)
+{
+	DIR *d = opendir(CT_DIR);
+	struct dirent *e;
+
+	*out = NULL;
+	*n = 0;
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char key[sizeof(((struct ob_record *)0)->key)];
+		size_t len = strlen(e->d_name);
+		struct ob_record *grown;
+
+		if (e->d_name[0] == '.' || len < 6 || strcmp(e->d_name + len - 5, ".json") ||
+		    len - 5 >= sizeof(key))
+			continue;
+		memcpy(key, e->d_name, len - 5);
+		key[len - 5] = '\0';
+		grown = realloc(*out, (size_t)(*n + 1) * sizeof(**out));
+		if (!grown) {
+			closedir(d);
+			return ob_err(-ENOMEM, "out of memory");
+		}
+		*out = grown;
+		if (ob_record_read(key, &(*out)[*n]) == 0)
+			(*n)++;
+	}
+	closedir(d);
+	return 0;
+}
+
+/* How many records other than `except` name this netns. */
+int ob_records_sharing(uint64_t cookie, const char *except)
+{
+	struct ob_record *all;
+	int n, count = 0;
+
+	if (ob_records_list(&all, &n))
+		return 1; /* unsure: keep the enrolment */
+	for (int i = 0; i < n; i++)
+		if (all[i].cookie == cookie && strcmp(all[i].key, except))
+			count++;
+	free(all);
+	return count;
+}
+
+/* Start time of a process (field 22 of /proc/PID/stat), 0 if gone. */
+unsigned long long ob_pid_start(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+	if (!p)
+		return 0;
+	/* after ") " come fields 3.. ; starttime is field 22 */
+	for (int field = 3; p && field <= 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (p && field == 22)
+			start = strtoull(p + 1, NULL, 10);
+	}
+	return start;
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# t_install.sh - make install with PREFIX and DESTDIR: the binary under
+# libexec/oci/hooks.d, a bin/ link, the man page, and a hooks.d file that
+# names the installed binary and passes the same validation podman needs.
+. "$(dirname "$0")/../lib/common.sh"
+D=$(mktemp -d)
+trap 'rm -rf "$D"' EXIT
+make -s -C "$TESTS_DIR/.." install DESTDIR="$D" PREFIX=/usr OUT="$OB_BUILD" >/dev/null ||
+	die "make install failed"
+[ -x "$D/usr/libexec/oci/hooks.d/oci-bypass" ] && log "ok: binary installed" || fail "binary missing"
+[ "$(readlink "$D/usr/bin/oci-bypass")" = ../libexec/oci/hooks.d/oci-bypass ] &&
+	log "ok: bin link" || fail "bin link: $(ls -l "$D/usr/bin")"
+"$D/usr/bin/oci-bypass" version | grep -q "oci-bypass" && log "ok: installed binary runs" || fail "version"
+man -l "$D/usr/share/man/man8/oci-bypass.8" 2>/dev/null | grep -q "OCI-BYPASS(8)" &&
+	log "ok: man page renders" || fail "man page"
+H="$D/etc/containers/oci/hooks.d/oci-bypass.json"
+assert_eq "hooks.d names the installed path" /usr/libexec/oci/hooks.d/oci-bypass "$(jq -r .hook.path "$H")"
+assert_eq "hooks.d stages" "createRuntime poststop" "$(jq -r '.stages | join(" ")' "$H")"
+assert_eq "hooks.d selects by annotation" '^(on|required)$' "$(jq -r '.when.annotations["^io\\.oci-bypass\\.mode$"]' "$H")"
+# Every verb documented in --help has a section in the man page.
+for v in load unload enroll withdraw enable disable status metrics doctor hook install-hooks gc version; do
+	man -l "$D/usr/share/man/man8/oci-bypass.8" 2>/dev/null | grep -qw -- "$v" || fail "man page lacks $v"
+done
+log "ok: every verb in the man page"
+finish
