@@ -13,7 +13,7 @@ MULTIARCH  := $(shell $(CC) -print-multiarch 2>/dev/null)
 # Debian packages the build, the tests and the demo need.
 DEB_PACKAGES := build-essential pkg-config clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev libseccomp-dev libjson-c-dev libcmocka-dev iproute2 qperf iperf3 \
-	busybox-static runc crun podman jq
+	busybox-static runc crun podman jq libclang-rt-14-dev
 
 ifeq ($(V),1)
 Q :=

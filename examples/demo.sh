@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# demo.sh - the same qperf exchange between two network namespaces, measured
-# with stock TCP and with oci-bypass, printed side by side; then cleans up.
+# demo.sh - two real runc containers on a bridge run the same qperf exchange
+# twice: once without the hook (stock TCP), once with the oci-bypass hook in
+# their config.json. Prints both side by side, shows status, cleans up.
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
@@ -8,64 +9,81 @@ OB_BUILD=${OB_BUILD:-$PWD/build}
 OB="$OB_BUILD/oci-bypass"
 DUR=${DEMO_SECONDS:-1}
 SIZES=${DEMO_SIZES:-1:64K:*4}
+# Both qperf processes on one CPU: on a small VM, cross-CPU wake-ups from idle
+# vary by 10x between runs and drown the difference. DEMO_PIN= disables.
+PIN=${DEMO_PIN-1}
+TS=()
+[ -n "$PIN" ] && TS=(/bin/taskset -c "$PIN")
 P=obd
 . tests/lib/netns.sh
+. tests/lib/containers.sh
 
+WORK=$(mktemp -d /tmp/oci-bypass-demo.XXXXXX)
 was_loaded=false
 "$OB" status --json 2>/dev/null | grep -q '"loaded": true' && was_loaded=true
-QPID=
 cleanup() {
-	[ -n "$QPID" ] && kill "$QPID" 2>/dev/null
-	"$OB" withdraw --netns /run/netns/${P}1 >/dev/null 2>&1 || true
-	"$OB" withdraw --netns /run/netns/${P}2 >/dev/null 2>&1 || true
-	ns_teardown $P 2
+	ct_cleanup_all $P >/dev/null 2>&1 || true
 	$was_loaded || "$OB" unload --wait 10 >/dev/null 2>&1 || true
-	rm -f "$STOCK" "$ACCEL"
+	rm -rf "$WORK"
 }
-STOCK=$(mktemp) ACCEL=$(mktemp)
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-ns_setup $P 2
+ct_host_prepare >/dev/null
+# A busybox root filesystem with qperf and the libraries it links.
+ct_rootfs "$WORK/rootfs" >/dev/null
+for f in /usr/bin/qperf $(ldd /usr/bin/qperf | grep -o '/[^ ]*'); do
+	mkdir -p "$WORK/rootfs$(dirname "$f")"
+	cp -L "$f" "$WORK/rootfs$f"
+done
+ns_setup $P 2 >/dev/null
 SERVER=$(ns_ip4 $P 1)
-"$OB" load >/dev/null
 
-# qperf's data connections use one fixed port (-ip), so that they form one
-# service: its first connection (the warm-up) ends the probation that keeps
-# a new service on stock TCP until it is known not to half-close.
-measure() { # output-file
-	ip netns exec ${P}1 qperf --listen_port 19765 >/dev/null 2>&1 &
-	QPID=$!
-	sleep 0.3
-	ip netns exec ${P}2 timeout 60 qperf "$SERVER" --listen_port 19765 -ip 19766 -t 1 \
-		tcp_lat >/dev/null
-	ip netns exec ${P}2 timeout 300 qperf "$SERVER" --listen_port 19765 -ip 19766 -t "$DUR" \
-		-oo msg_size:$SIZES -v tcp_lat tcp_bw | bash examples/qperf_table.sh >"$1"
-	kill "$QPID" 2>/dev/null; wait "$QPID" 2>/dev/null || true
-	QPID=
+# qperf's data connections use one fixed port (-ip), so they form one
+# service: the warm-up connection ends the probation that keeps a new
+# service on stock TCP until it is known not to half-close (README).
+measure() { # MODE(stock|bypass) OUTPUT
+	local hook=() s=$P-$1-srv c=$P-$1-cli
+	[ "$1" = bypass ] && hook=("$OB" hook)
+	CT_ARGS=$(printf '%s\n' "${TS[@]}" /usr/bin/qperf --listen_port 19765 | jq -R . | jq -cs .) \
+		ct_bundle "$WORK/$s" $s /run/netns/${P}1 "${hook[@]}" >/dev/null
+	ct_bundle "$WORK/$c" $c /run/netns/${P}2 "${hook[@]}" >/dev/null
+	ct_run runc $s "$WORK/$s"
+	ct_run runc $c "$WORK/$c"
+	for i in $(seq 50); do # the warm-up, as soon as the server listens
+		ct_exec runc $c "${TS[@]}" /usr/bin/qperf "$SERVER" --listen_port 19765 -ip 19766 -t 1 \
+			tcp_lat >/dev/null 2>&1 && break
+		[ $i = 50 ] && { echo "demo: qperf server did not answer" >&2; exit 1; }
+		sleep 0.1
+	done
+	ct_exec runc $c "${TS[@]}" /usr/bin/qperf "$SERVER" --listen_port 19765 -ip 19766 -t "$DUR" \
+		-oo msg_size:$SIZES -v tcp_lat tcp_bw | bash examples/qperf_table.sh >"$2"
 }
 
-echo "oci-bypass demo: qperf between two network namespaces on a bridge (${DUR}s per point)"
-echo "  measuring stock TCP ..."
-measure "$STOCK"
-"$OB" enroll --netns /run/netns/${P}1 --name demo-server >/dev/null
-"$OB" enroll --netns /run/netns/${P}2 --name demo-client >/dev/null
-echo "  measuring with oci-bypass ..."
-measure "$ACCEL"
+echo "oci-bypass demo: qperf between two runc containers on a bridge (${DUR}s per point${PIN:+, both on CPU $PIN})"
+echo "  stock TCP: containers without the hook ..."
+measure stock "$WORK/stock"
+ct_kill_rm runc $P-stock-srv >/dev/null; ct_kill_rm runc $P-stock-cli >/dev/null
+echo "  oci-bypass: the same containers with the hook in config.json ..."
+measure bypass "$WORK/bypass"
 
 echo
 printf '%9s | %12s %12s %7s | %12s %12s %7s\n' "msg size" "lat stock" "lat bypass" "ratio" \
 	"bw stock" "bw bypass" "ratio"
 printf '%9s | %12s %12s %7s | %12s %12s %7s\n' "(bytes)" "(us)" "(us)" "" "(MB/s)" "(MB/s)" ""
 echo "----------+-------------------------------------+-------------------------------------"
-join <(awk '$1=="lat"{print $2, $3}' "$STOCK" | sort) \
-     <(awk '$1=="lat"{print $2, $3}' "$ACCEL" | sort) >"$STOCK.lat"
-join <(awk '$1=="bw"{print $2, $3}' "$STOCK" | sort) \
-     <(awk '$1=="bw"{print $2, $3}' "$ACCEL" | sort) >"$STOCK.bw"
-join "$STOCK.lat" "$STOCK.bw" | sort -n | awk '{
+for t in lat bw; do
+	join <(awk -v t=$t '$1==t {print $2, $3}' "$WORK/stock" | sort) \
+		<(awk -v t=$t '$1==t {print $2, $3}' "$WORK/bypass" | sort) >"$WORK/$t"
+done
+join "$WORK/lat" "$WORK/bw" | sort -n | awk '{
 	printf "%9d | %12.1f %12.1f %6.2fx | %12.1f %12.1f %6.2fx\n", $1, $2, $3, $3/$2, $4, $5, $5/$4
 }'
-rm -f "$STOCK.lat" "$STOCK.bw"
 echo
 echo "latency ratio < 1 and bandwidth ratio > 1 mean oci-bypass is faster."
 echo
 "$OB" status
+echo
+echo "stopping the containers: the hook withdraws their enrolment"
+ct_kill_rm runc $P-bypass-srv >/dev/null; ct_kill_rm runc $P-bypass-cli >/dev/null
+"$OB" status | head -3

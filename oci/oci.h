@@ -41,7 +41,7 @@ struct ob_state {
 	int pid;		  /* 0 when absent, null or 0 (poststop) */
 	char bundle[OB_PATH_MAX]; /* absolute path, validated (ob_path_valid) */
 	char engine_hint[32];	  /* "podman", "crio", "containerd" or "" (from annotations) */
-	char mode[16]; /* io.oci-bypass.mode if present ("on", "off", "required"), else "" */
+	char mode[16];		  /* io.oci-bypass.mode: "on", "off", "required" or "" */
 };
 
 /*
@@ -83,15 +83,14 @@ const char *ob_mode_name(enum ob_mode m);
 
 /* From the bundle's config.json. */
 struct ob_policy {
-	enum ob_mode mode; /* io.oci-bypass.mode; absent -> ON, mode_set false */
+	enum ob_mode mode; /* io.oci-bypass.mode; absent: ON, mode_set false */
 	bool mode_set;
-	uint16_t noports[OB_NOPORTS_MAX]; /* io.oci-bypass.no-ports: "443,6379" (deduplicated) */
+	uint16_t noports[OB_NOPORTS_MAX]; /* io.oci-bypass.no-ports "443,6379", deduplicated */
 	int n_noports;
-	bool trust;		 /* io.oci-bypass.trust: "true"/"false" (skip service probation) */
-	bool allow_host_network; /* io.oci-bypass.allow-host-network: "true"/"false" */
-	bool has_netns;		 /* linux.namespaces has an entry of type "network" */
-	char netns_path[OB_PATH_MAX]; /* its "path" (joins an existing netns), validated; "" if new
-				       */
+	bool trust;		      /* io.oci-bypass.trust "true": skip service probation */
+	bool allow_host_network;      /* io.oci-bypass.allow-host-network "true"/"false" */
+	bool has_netns;		      /* linux.namespaces has an entry of type "network" */
+	char netns_path[OB_PATH_MAX]; /* its "path" (an existing netns), validated; "" if new */
 	char id_hint[OB_ID_MAX + 1];  /* io.oci-bypass.name (validated like ids), else "" */
 };
 
@@ -140,8 +139,10 @@ int ob_cdi_write(FILE *f, const char *hook_path, char *err, size_t errlen);
  * of such regexes), hasBindMounts (bool), and "or" a bool if present;
  * "stages" a non-empty array of distinct known stage names (prestart,
  * createRuntime, createContainer, startContainer, poststart, poststop).
- * Regexes are capped (OB_REGEX_MAX bytes, counted repetitions bounded) so
- * that compiling them stays cheap.
+ * Regexes are capped so that compiling them stays cheap: OB_REGEX_MAX
+ * bytes, a bounded expansion of '+' and {m,n}, and no '*', '+' or {m,}
+ * around something that can match "" (glibc's regcomp is exponential in
+ * both; Go's regexp, which podman uses, refuses "a**" and counts > 1000).
  */
 int ob_hooksd_validate(const char *buf, size_t len, char *err, size_t errlen);
 
