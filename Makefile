@@ -37,6 +37,7 @@ SAN_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undef
 	      -fno-sanitize-recover=all $(WARN) -I$(OUT) -Ibpf -Ihook -Ioci $(PKG_CFLAGS)
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	      -fdebug-prefix-map=$(CURDIR)=. \
 	      -Ibpf $(if $(MULTIARCH),-idirafter /usr/include/$(MULTIARCH))
 
 HOOK_SRCS := hook/main.c hook/args.c hook/errors.c hook/format.c hook/netns.c \
@@ -48,7 +49,7 @@ HOOK_OBJS := $(HOOK_SRCS:hook/%.c=$(OUT)/hook/%.o) $(OCI_SRCS:oci/%.c=$(OUT)/oci
 PURE_SRCS := hook/args.c hook/errors.c hook/format.c $(OCI_SRCS)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
-TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics
+TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall
 
 .DELETE_ON_ERROR:
 .PHONY: all deps test unit integration demo clean format install tools check-root

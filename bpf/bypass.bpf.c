@@ -4,6 +4,7 @@
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 
 #include "bypass.h"
 
@@ -37,7 +38,13 @@ struct socket___ob {
 
 struct sock___ob {
 	unsigned char sk_shutdown;
+	int sk_rcvbuf;
+	void *sk_user_data; /* the psock, low 3 bits are flags */
 	struct socket___ob *sk_socket;
+} __attribute__((preserve_access_index));
+
+struct sk_psock___ob {
+	__u32 msg_tot_len; /* bytes queued on ingress_msg, not yet read */
 } __attribute__((preserve_access_index));
 
 char LICENSE[] SEC("license") = "GPL";
@@ -145,6 +152,18 @@ static __always_inline int connection_is_clean(struct bpf_sock_ops *skops)
 	       skops->snd_una == skops->snd_nxt;
 }
 
+/* The psock the kernel made for this socket when it entered the sockhash
+ * (sk_user_data, flags in the low 3 bits), 0 if unknown. */
+static __always_inline __u64 own_psock(struct bpf_sock_ops *skops)
+{
+	struct sock___ob *sk;
+
+	if (!skops->sk)
+		return 0;
+	sk = (struct sock___ob *)bpf_skc_to_tcp_sock(skops->sk);
+	return sk ? (__u64)sk->sk_user_data & ~7ULL : 0;
+}
+
 static __always_inline __u64 opt_token(const struct ob_opt *o)
 {
 	__u64 t;
@@ -226,7 +245,7 @@ static __always_inline void count_insert_error(struct ob_counters *c, long err)
 /* Client side: the SYN-ACK is in hand, the ACK not yet sent. */
 static __always_inline void active_established(struct bpf_sock_ops *skops, __u64 cookie)
 {
-	struct ob_conn conn = { .state = OB_CONN_NEW };
+	struct ob_conn conn = { .state = OB_CONN_NEW }, *entry;
 	struct ob_sock_key key = {}, peer = {};
 	struct ob_counters *c;
 	struct ob_sk_state *st;
@@ -268,6 +287,7 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 	st->dir = OB_DIR_TCP; /* until both entries exist */
 	st->active = 0;
 	st->flags = 0;
+	st->peer_psock = 0;
 
 	err = bpf_map_update_elem(&ob_conns, &key.conn, &conn, BPF_NOEXIST);
 	if (err) {
@@ -280,6 +300,9 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 		count_insert_error(c, err);
 		return;
 	}
+	entry = bpf_map_lookup_elem(&ob_conns, &key.conn);
+	if (entry)
+		entry->client_psock = own_psock(skops);
 	st->dir = OB_DIR_PENDING;
 }
 
@@ -347,6 +370,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	st->dir = OB_DIR_TCP;
 	st->active = 0;
 	st->flags = 0;
+	st->peer_psock = 0;
 
 	svc_state = service_state(&st->svc, ns);
 	if (svc_state != OB_SVC_GOOD) {
@@ -374,6 +398,8 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 		refuse(conn, &client);
 		return;
 	}
+	conn->server_psock = own_psock(skops); /* before the client can see READY */
+	st->peer_psock = conn->client_psock;
 	old = __sync_val_compare_and_swap(&conn->state, OB_CONN_NEW, OB_CONN_SERVER_READY);
 	if (old != OB_CONN_NEW) {
 		/* The client wrote first, in the instant between our check and
@@ -501,6 +527,7 @@ static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_cou
 		old = __sync_val_compare_and_swap(&conn->state, OB_CONN_NEW,
 						  OB_CONN_CLIENT_TCP);
 	if (old == OB_CONN_SERVER_READY) {
+		st->peer_psock = conn->server_psock;
 		bpf_map_delete_elem(&ob_conns, &st->peer.conn);
 		st->active = 1;
 		COUNT(c, sockets, 1);
@@ -516,6 +543,31 @@ static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_cou
 	else if (conn)
 		bpf_map_delete_elem(&ob_conns, &st->peer.conn);
 	return OB_DIR_TCP;
+}
+
+/*
+ * A redirected message is queued on the peer without regard to its receive
+ * buffer (bpf_tcp_ingress() only checks global TCP memory): a reader that
+ * stops reading would let its peer pin gigabytes. So we look at what the
+ * peer has not read yet (its psock's msg_tot_len), and past OB_INGRESS_MAX
+ * this direction moves to TCP for good, where flow control blocks the
+ * sender. The psock address comes from the peer at establishment, through
+ * the conn entry; if the peer is gone by now the read is of freed memory,
+ * which bpf_probe_read_kernel() survives and which can at worst move us to
+ * TCP, where a closed peer answers RST as it would anyway.
+ * Moving redirect -> TCP keeps the order: everything redirected is already
+ * on the peer's ingress queue, which recvmsg() drains before the TCP queue.
+ */
+static __always_inline int peer_backlog_full(struct ob_sk_state *st, __u32 size)
+{
+	__u32 queued = 0;
+
+	if (!st->peer_psock ||
+	    bpf_probe_read_kernel(&queued, sizeof(queued),
+				  (void *)(st->peer_psock +
+					   bpf_core_field_offset(struct sk_psock___ob, msg_tot_len))))
+		return 0;
+	return (__u64)queued + size > OB_INGRESS_MAX;
 }
 
 SEC("sk_msg")
@@ -538,6 +590,12 @@ int ob_msg(struct sk_msg_md *msg)
 	/* After shutdown(SHUT_WR) TCP answers EPIPE: let it. */
 	if (st->dir != OB_DIR_REDIRECT ||
 	    (sk->state != OB_TCP_ESTABLISHED && sk->state != OB_TCP_CLOSE_WAIT)) {
+		COUNT(c, tcp_msgs, 1);
+		return SK_PASS;
+	}
+	if (peer_backlog_full(st, size)) {
+		st->dir = OB_DIR_TCP;
+		COUNT(c, overflows, 1);
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
 	}

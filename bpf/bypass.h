@@ -81,6 +81,8 @@ enum ob_conn_state {
 struct ob_conn {
 	__u32 state; /* enum ob_conn_state, changed only by cmpxchg */
 	__u32 pad;
+	__u64 client_psock; /* kernel address of each side's psock, read */
+	__u64 server_psock; /* only through bpf_probe_read_kernel() */
 };
 
 /* Direction decision of one socket, made once and kept (invariant 3). */
@@ -135,6 +137,7 @@ struct ob_sk_state {
 	__u32 dir;
 	__u32 active; /* counted in ob_counters.sockets */
 	__u32 flags;  /* OB_SK_* */
+	__u64 peer_psock; /* to read how much the peer has not read yet */
 };
 
 /* ob_netns.flags */
@@ -162,9 +165,10 @@ struct ob_counters {
 	__u64 probation;	/* kept on TCP while their service was learning */
 	__u64 guarded;		/* kept on TCP: their service half-closes */
 	__u64 halfcloses;	/* blocking shutdown(SHUT_WR) seen on a service */
+	__u64 overflows;	/* directions moved to TCP: the peer stopped reading */
 };
 
-#define OB_COUNTER_FIELDS 13
+#define OB_COUNTER_FIELDS 14
 
 /* Global settings (ob_settings[0]). */
 struct ob_settings {
@@ -212,5 +216,9 @@ static inline __u16 ob_remote_port(__u32 remote_port)
 #define OB_MAX_NETNS 4096
 #define OB_MAX_NOPORTS 4096
 #define OB_MAX_SERVICES 65536
+/* Unread redirected bytes a peer may hold before its sender goes to TCP;
+ * stock TCP holds up to the receiver's rcvbuf plus the sender's sndbuf, a
+ * few MiB. */
+#define OB_INGRESS_MAX (64 << 20)
 
 #endif /* OB_BYPASS_H */

@@ -126,6 +126,7 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 		json_object_object_add(o, "probation", u64(n->c.probation));
 		json_object_object_add(o, "guarded", u64(n->c.guarded));
 		json_object_object_add(o, "halfcloses", u64(n->c.halfcloses));
+		json_object_object_add(o, "overflows", u64(n->c.overflows));
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "netns", arr);
@@ -194,6 +195,7 @@ static const struct {
 	M("probation_total", probation, "counter", "Connections kept on TCP while their service was on probation."),
 	M("guarded_total", guarded, "counter", "Connections kept on TCP because their service half-closes."),
 	M("halfcloses_total", halfcloses, "counter", "Services found doing a blocking shutdown(SHUT_WR)."),
+	M("overflows_total", overflows, "counter", "Directions moved to TCP because the peer stopped reading."),
 #undef M
 };
 

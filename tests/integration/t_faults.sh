@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# t_faults.sh - faults while traffic flows: a reader that stops reading (the
+# sender blocks after a bounded backlog, nothing is lost or reordered: the
+# direction moves to TCP, which keeps the order), and
+# the bpffs pins removed under open connections (zero bytes lost, the host
+# stays usable, a new load works).
+. "$(dirname "$0")/../lib/common.sh"
+need_root
+P=obq
+trap 'ns_teardown $P 2; kill $SRV_PID 2>/dev/null' EXIT
+ns_setup $P 2 >/dev/null || die "netns setup"
+ob_fresh_load
+"$OB" enroll --netns /run/netns/${P}1 --name flt-a --trust >/dev/null || die "enroll a"
+"$OB" enroll --netns /run/netns/${P}2 --name flt-b --trust >/dev/null || die "enroll b"
+A=$(ns_ip4 $P 1)
+STALL="$OB_BUILD/tests/stall"
+
+log "a reader that stops reading for 3 s"
+ip netns exec ${P}1 "$STALL" server "$A" 7301 3 >/tmp/$P.srv 2>&1 &
+SRV_PID=$!
+sleep 0.3
+out=$(ip netns exec ${P}2 "$STALL" client "$A" 7301 2); rc=$?
+wait $SRV_PID
+log "$(echo $out)"
+assert_eq "the sender's non-blocking writes end in EAGAIN, blocking ones wait" 0 $rc
+queued=$(sed -n 's/.*client queued \([0-9]*\) bytes.*/\1/p' <<<"$out")
+total=$(sed -n 's/.*client total \([0-9]*\) bytes.*/\1/p' <<<"$out")
+assert_gt "bytes queued before the sender blocked" 0 "$queued"
+# 64 MiB redirected (OB_INGRESS_MAX), then stock TCP's own buffers.
+[ "$queued" -le $((80 << 20)) ] && log "ok: backlog bounded ($queued <= 80 MiB)" || fail "unbounded backlog: $queued bytes"
+assert_eq "every byte read, in order, once the reader resumed" "$total" \
+	"$(sed -n 's/.*server read \([0-9]*\) bytes in order.*/\1/p' /tmp/$P.srv)"
+assert_eq "the direction moved to TCP once" 1 "$(counter flt-b overflows)"
+rm -f /tmp/$P.srv
+
+log "bpffs pins removed while 8 connections stream"
+start_server ${P}1 --listen "$A" 0 --mode stream --count 8 --timeout 60
+port=$(server_port)
+ip netns exec ${P}2 "$SC" client --connect "$A" "$port" --mode stream --conns 8 \
+	--bytes 268435456 --timeout 60 >/tmp/$P.cl 2>&1 &
+cpid=$!
+sleep 0.5
+assert_gt "sockets redirecting" 0 "$(status_field sockhash_entries)"
+rm -rf /sys/fs/bpf/oci-bypass
+wait $cpid && log "$(tail -n 1 /tmp/$P.cl)" || fail "client across pin removal: $(tail -n 2 /tmp/$P.cl)"
+wait_server
+rm -f /tmp/$P.cl
+assert_eq "status after pin removal" false "$(status_field loaded)"
+"$OB" load >/dev/null && log "ok: load after pin removal" || fail "load after pin removal"
+"$OB" enroll --netns /run/netns/${P}1 --name flt-a >/dev/null
+"$OB" enroll --netns /run/netns/${P}2 --name flt-b >/dev/null
+start_server ${P}1 --listen "$A" 0 --mode stream --count 2 --timeout 60
+port=$(server_port)
+warm_up ${P}2 "$A" "$port"
+client ${P}2 --connect "$A" "$port" --mode stream --conns 1 --bytes 4194304 --timeout 60
+wait_server
+assert_ge "redirected again after reload" 4194304 "$(counter flt-b redirected_bytes)"
+finish
