@@ -49,7 +49,8 @@ HOOK_OBJS := $(HOOK_SRCS:hook/%.c=$(OUT)/hook/%.o) $(OCI_SRCS:oci/%.c=$(OUT)/oci
 PURE_SRCS := hook/args.c hook/errors.c hook/format.c $(OCI_SRCS)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
-TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall
+TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall \
+	      $(OUT)/tests/repair
 
 .DELETE_ON_ERROR:
 .PHONY: all deps test unit integration demo clean format install tools check-root

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# t_cgroup.sh - sock_ops loaded on a narrow cgroup (load --cgroup): a
+# container whose cgroup lies outside it gets the program on its own cgroup
+# for its lifetime (a pinned link per container, shown in status, removed at
+# teardown), and its traffic is accelerated.
+. "$(dirname "$0")/../lib/common.sh"
+need_root
+P=obg
+CG=$(awk '$3=="cgroup2" {print $2; exit}' /proc/mounts)
+[ -n "$CG" ] || skip "no cgroup2 mount"
+W=$(mktemp -d)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	sleep 0.2
+	rmdir "$CG/obg-narrow" "$CG/obg-ct1" "$CG/obg-ct2" 2>/dev/null
+	ns_teardown $P 2
+	rm -rf "$W"
+}
+trap cleanup EXIT
+ns_setup $P 2 >/dev/null || die "netns setup"
+mkdir -p "$CG/obg-narrow" "$CG/obg-ct1" "$CG/obg-ct2"
+"$OB" unload --wait 5 >/dev/null 2>&1
+"$OB" load --cgroup "$CG/obg-narrow" >/dev/null || die "load --cgroup"
+assert_eq "attached to the narrow cgroup" "$CG/obg-narrow" "$(status_field cgroup)"
+
+# ct N CMD...: a "container process" in netns N and cgroup obg-ctN. It
+# waits a moment so that it is in its cgroup before it opens any socket
+# (/sys inside `ip netns exec` is the netns's own, without cgroups).
+ct() {
+	local n=$1; shift
+	ip netns exec ${P}$n sh -c 'sleep 0.2; exec "$@"' sh "$@" &
+	LAST_PID=$!
+	PIDS+=($LAST_PID)
+	echo $LAST_PID >"$CG/obg-ct$n/cgroup.procs"
+}
+hook() { printf '%s' "$1" | "$OB" hook 2>/dev/null; }
+st() { printf '{"ociVersion":"1.0","id":"%s","status":"%s","pid":%s,"bundle":"%s/%s"}' "$1" "$2" "$3" "$W" "$1"; }
+for n in 1 2; do
+	mkdir -p "$W/cg$n"
+	printf '{"linux":{"namespaces":[{"type":"network","path":"/run/netns/%s%s"}]}}' $P $n >"$W/cg$n/config.json"
+done
+
+A=$(ns_ip4 $P 1)
+ct 1 sleep 600
+C1=$LAST_PID
+ct 2 sleep 600
+C2=$LAST_PID
+hook "$(st cg1 created $C1)"
+hook "$(st cg2 created $C2)"
+assert_eq "two containers, each with its own link" "container cgroup container cgroup" \
+	"$("$OB" status --json | jq -r '[.containers[].sock_ops] | join(" ")')"
+assert_eq "two link pins" 2 "$(ls /sys/fs/bpf/oci-bypass | grep -c '^ct-')"
+ct 1 "$SC" server --listen "$A" 7400 --count 2 --timeout 60
+SRV=$LAST_PID
+sleep 0.5
+ct 2 "$SC" client --connect "$A" 7400 --conns 1 --bytes 1024 --timeout 30
+wait $LAST_PID || fail "warm-up"
+sleep 0.1
+ct 2 "$SC" client --connect "$A" 7400 --conns 1 --bytes 4194304 --timeout 30
+wait $LAST_PID || fail "client"
+wait $SRV || fail "server"
+assert_ge "redirected through the per-container links" 4194304 "$(counter cg2 redirected_bytes)"
+hook "$(st cg1 stopped 0)"
+hook "$(st cg2 stopped 0)"
+assert_eq "link pins removed at teardown" 0 "$(ls /sys/fs/bpf/oci-bypass | grep -c '^ct-')"
+assert_eq "no container left" 0 "$("$OB" status --json | jq '.containers | length')"
+"$OB" unload --wait 5 >/dev/null 2>&1
+finish

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# t_security.sh - a container that forges a connection with TCP_REPAIR
+# (rootless containers hold CAP_NET_ADMIN in their own netns), copying the
+# sequence numbers of a live one, never enters the sockhash and receives
+# none of its bytes; and the files and pins oci-bypass creates are root's.
+. "$(dirname "$0")/../lib/common.sh"
+need_root
+P=obz
+T=$(mktemp -d)
+trap 'ns_teardown $P 2; kill $SRV_PID 2>/dev/null; rm -rf "$T"' EXIT
+ns_setup $P 2 >/dev/null || die "netns setup"
+ob_fresh_load
+"$OB" enroll --netns /run/netns/${P}1 --name sec-a --trust >/dev/null || die "enroll a"
+"$OB" enroll --netns /run/netns/${P}2 --name sec-b --trust >/dev/null || die "enroll b"
+A=$(ns_ip4 $P 1)
+
+start_server ${P}1 --listen "$A" 0 --mode sink --timeout 60
+port=$(server_port)
+mkfifo $T/fifo
+ip netns exec ${P}2 "$OB_BUILD/tests/repair" "$A" "$port" <$T/fifo >$T/out 2>&1 &
+RPID=$!
+exec 9>$T/fifo
+for _ in $(seq 100); do grep -q "forged socket established" $T/out && break; sleep 0.05; done
+grep -q "forged socket established" $T/out && log "ok: $(head -1 $T/out)" || fail "forging failed: $(cat $T/out)"
+assert_eq "only the real connection's two sockets are in the sockhash" 2 "$(status_field sockhash_entries)"
+echo go >&9
+exec 9>&-
+wait $RPID; rc=$?
+log "$(tail -1 $T/out)"
+assert_eq "the forged socket received nothing" 0 $rc
+assert_ge "the real connection was redirected" 1048576 "$(counter sec-b redirected_bytes)"
+assert_eq "the forging netns paired only the real socket" 1 "$(counter sec-b paired)"
+kill $SRV_PID 2>/dev/null; wait $SRV_PID 2>/dev/null
+
+log "files and pins are root-only"
+bad=$(find /sys/fs/bpf/oci-bypass /run/oci-bypass \( -perm /022 -o ! -user root \) -print 2>/dev/null | grep -v '^/sys/fs/bpf/oci-bypass$')
+assert_eq "nothing group- or world-writable, nothing not root's" "" "$bad"
+assert_eq "pin directory mode" 700 "$(stat -c %a /sys/fs/bpf/oci-bypass)"
+assert_eq "record directory mode" 700 "$(stat -c %a /run/oci-bypass)"
+finish
