@@ -53,7 +53,7 @@ TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall
 	      $(OUT)/tests/repair
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test unit integration demo clean format install tools check-root
+.PHONY: all deps test unit integration demo bench soak clean format install tools check-root
 
 all: $(OUT)/oci-bypass
 
@@ -118,6 +118,16 @@ test: check-root deps
 demo: check-root deps
 	$(Q)$(MAKE) --no-print-directory all tools
 	$(Q)OB_BUILD=$(CURDIR)/$(OUT) bash examples/demo.sh
+
+# The benchmark suite: tables and plots under build/bench/ (issue 4).
+bench: check-root deps
+	$(Q)$(MAKE) --no-print-directory all tools
+	$(Q)OB_BUILD=$(CURDIR)/$(OUT) bash tests/bench/run.sh
+
+# A longer soak than the one make test runs (SOAK_SECONDS, default 600).
+soak: check-root deps
+	$(Q)$(MAKE) --no-print-directory all tools
+	$(Q)OB_BUILD=$(CURDIR)/$(OUT) SOAK_SECONDS=$${SOAK_SECONDS:-600} TESTS=t_soak bash tests/run.sh
 
 format:
 	clang-format -i bpf/*.c bpf/*.h hook/*.c hook/*.h $(wildcard oci/*.[ch]) tests/*.c tests/unit/*.c

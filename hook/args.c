@@ -12,10 +12,11 @@ static const struct {
 	const char *usage;
 } verbs[] = {
 	{ OB_VERB_LOAD, "load",
-	  "oci-bypass load [--cgroup PATH]\n"
+	  "oci-bypass load [--cgroup PATH] [--max-sockets N]\n"
 	  "  Load the BPF programs, pin them under " OB_PIN_DIR "/ and attach\n"
 	  "  sock_ops to a cgroup v2 (default: the cgroup2 root from /proc/mounts).\n"
-	  "  Loading the same build again does nothing.\n" },
+	  "  --max-sockets sizes the sockhash (default 65536); when it is full, new\n"
+	  "  connections stay on stock TCP. Loading the same build again does nothing.\n" },
 	{ OB_VERB_UNLOAD, "unload",
 	  "oci-bypass unload [--wait SECONDS]\n"
 	  "  Stop new pairings at once and detach sock_ops. The sockhash stays\n"
@@ -155,6 +156,7 @@ enum opt_id {
 	O_ALWAYS,
 	O_HOOK_PATH,
 	O_CDI,
+	O_MAX_SOCKETS,
 };
 static const struct {
 	const char *name;
@@ -163,6 +165,7 @@ static const struct {
 	enum ob_verb verb;
 } opts[] = {
 	{ "--cgroup", O_CGROUP, true, OB_VERB_LOAD },
+	{ "--max-sockets", O_MAX_SOCKETS, true, OB_VERB_LOAD },
 	{ "--wait", O_WAIT, true, OB_VERB_UNLOAD },
 	{ "--netns", O_NETNS, true, OB_VERB_ENROLL },
 	{ "--name", O_NAME, true, OB_VERB_ENROLL },
@@ -222,6 +225,17 @@ static int apply_opt(struct ob_args *a, enum opt_id id, const char *val)
 	case O_CDI:
 		a->cdi = true;
 		return 0;
+	case O_MAX_SOCKETS: {
+		char *end;
+		unsigned long n;
+
+		errno = 0;
+		n = strtoul(val, &end, 10);
+		if (errno || end == val || *end || n < 2 || n > (1u << 22))
+			return ob_err(-EINVAL, "--max-sockets takes 2 to 4194304, not '%s'", val);
+		a->max_sockets = (unsigned)n;
+		return 0;
+	}
 	}
 	return -EINVAL;
 }

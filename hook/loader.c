@@ -230,7 +230,7 @@ static int check_existing(uint64_t id)
 
 /* Loads, pins and attaches; *already tells that the same build was
  * attached before (nothing done). cg_out gets the attach cgroup. */
-int ob_load(const char *cgroup, bool *already, char *cg_out, size_t cg_len)
+int ob_load(const char *cgroup, unsigned max_sockets, bool *already, char *cg_out, size_t cg_len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = OB_PIN_DIR);
 	struct bypass_bpf *skel = NULL;
@@ -270,6 +270,12 @@ int ob_load(const char *cgroup, bool *already, char *cg_out, size_t cg_len)
 	skel = bypass_bpf__open_opts(&opts);
 	if (!skel) {
 		err = ob_err(-errno, "cannot open the BPF object: %s", strerror(errno));
+		goto cleanup;
+	}
+	if (max_sockets && !existing &&
+	    (bpf_map__set_max_entries(skel->maps.ob_sockhash, max_sockets) ||
+	     bpf_map__set_max_entries(skel->maps.ob_conns, max_sockets))) {
+		err = ob_err(-EINVAL, "cannot size the sockhash");
 		goto cleanup;
 	}
 	err = bypass_bpf__load(skel);
@@ -327,7 +333,7 @@ int ob_cmd_load(const struct ob_args *a)
 {
 	char cg[PATH_MAX];
 	bool already = false;
-	int err = ob_load(a->cgroup, &already, cg, sizeof(cg));
+	int err = ob_load(a->cgroup, a->max_sockets, &already, cg, sizeof(cg));
 
 	if (err)
 		return err;

@@ -58,6 +58,7 @@ struct ob_args {
 	bool allow_host; /* enroll --allow-host */
 	bool trust;	 /* enroll --trust */
 	const char *cgroup;
+	unsigned max_sockets; /* load --max-sockets, 0: the default */
 	const char *netns;
 	const char *name;
 	const char *target; /* withdraw NAME */
@@ -134,7 +135,8 @@ uint64_t ob_build_id(void);
 int ob_ensure_bpffs(void);
 int ob_find_cgroup2(char *buf, size_t len);
 
-int ob_load(const char *cgroup, bool *already, char *cg_out, size_t cg_len);
+int ob_load(const char *cgroup, unsigned max_sockets, bool *already, char *cg_out,
+	    size_t cg_len);
 int ob_attach_cgroup(char *buf, size_t len);
 int ob_cmd_load(const struct ob_args *a);
 int ob_cmd_unload(const struct ob_args *a);

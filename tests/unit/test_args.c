@@ -25,7 +25,8 @@ static void verbs_and_options(void **state)
 	assert_null(a.cgroup);
 	assert_int_equal(PARSE(&a, "load", "--cgroup", "/sys/fs/cgroup/x"), 0);
 	assert_string_equal(a.cgroup, "/sys/fs/cgroup/x");
-	assert_int_equal(PARSE(&a, "load", "--cgroup=/a"), 0);
+	assert_int_equal(PARSE(&a, "load", "--cgroup=/a", "--max-sockets", "8"), 0);
+	assert_int_equal(a.max_sockets, 8);
 	assert_string_equal(a.cgroup, "/a");
 	assert_int_equal(PARSE(&a, "-v", "status", "--json"), 0);
 	assert_true(a.verbose);
@@ -87,6 +88,8 @@ static void bad_input_is_refused(void **state)
 	assert_int_equal(PARSE(&a, "withdraw"), -EINVAL);
 	assert_int_equal(PARSE(&a, "withdraw", "a", "--netns", "/x"), -EINVAL);
 	assert_int_equal(PARSE(&a, "status", "extra"), -EINVAL);
+	assert_int_equal(PARSE(&a, "load", "--max-sockets", "1"), -EINVAL);
+	assert_int_equal(PARSE(&a, "load", "--max-sockets", "lots"), -EINVAL);
 	assert_int_equal(PARSE(&a, "hook", "create", "again"), -EINVAL);
 	assert_int_equal(PARSE(&a, "install-hooks", "--hook-path", "relative/x"), -EINVAL);
 	assert_int_equal(PARSE(&a, "install-hooks", "--cdi", "--always"), -EINVAL);

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# t_full.sh - a full sockhash: new connections stay on stock TCP, are
+# counted, and nothing fails (load --max-sockets 4: room for two pairs).
+. "$(dirname "$0")/../lib/common.sh"
+need_root
+P=obfl
+trap 'ns_teardown $P 2; kill $SRV_PID 2>/dev/null; "$OB" unload --wait 5 >/dev/null 2>&1' EXIT
+ns_setup $P 2 >/dev/null || die "netns setup"
+"$OB" unload --wait 5 >/dev/null 2>&1
+"$OB" load --max-sockets 4 >/dev/null || die "load --max-sockets"
+"$OB" enroll --netns /run/netns/${P}1 --name full-a --trust >/dev/null || die "enroll a"
+"$OB" enroll --netns /run/netns/${P}2 --name full-b --trust >/dev/null || die "enroll b"
+A=$(ns_ip4 $P 1)
+start_server ${P}1 --listen "$A" 0 --mode stream --count 6 --timeout 60
+port=$(server_port)
+ip netns exec ${P}2 "$SC" client --connect "$A" "$port" --mode stream --conns 6 \
+	--bytes 67108864 --max-chunk 4096 --timeout 60 >/tmp/$P.cl 2>&1 &
+cpid=$!
+sleep 0.3
+assert_eq "sockhash at its size while six connections stream" 4 "$(status_field sockhash_entries)"
+wait $cpid && log "$(tail -n 1 /tmp/$P.cl)" || fail "client: $(tail -n 2 /tmp/$P.cl)"
+wait_server
+rm -f /tmp/$P.cl
+assert_eq "connections that found it full, counted" 4 \
+	"$(($(counter full-a full) + $(counter full-b full)))"
+assert_eq "two pairs redirected" 4 "$(($(counter full-a paired) + $(counter full-b paired)))"
+finish

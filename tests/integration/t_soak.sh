@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# t_soak.sh - SOAK_SECONDS (default 45) of mixed traffic between four
+# enrolled namespaces: streams of random sizes and write sizes, request/
+# response with and without half-close, concurrent connections, while two
+# of the namespaces are withdrawn and enrolled again by the hook (churn).
+# Every stream is verified byte for byte; afterwards the counters are
+# consistent and no sockhash entry, conn entry, record or pin is left.
+. "$(dirname "$0")/../lib/common.sh"
+need_root
+P=obsk
+SECS=${SOAK_SECONDS:-45}
+W=$(mktemp -d)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	ns_teardown $P 4
+	rm -rf "$W"
+}
+trap cleanup EXIT
+ns_setup $P 4 >/dev/null || die "netns setup"
+ob_fresh_load
+rm -rf /run/oci-bypass/containers
+
+# Enrolment through the hook, as containers would be.
+for i in 1 2 3 4; do
+	ip netns exec ${P}$i sleep $((SECS + 120)) >/dev/null 2>&1 &
+	PIDS+=($!)
+	eval CPID$i=$!
+	mkdir -p "$W/b$i"
+	printf '{"linux":{"namespaces":[{"type":"network","path":"/run/netns/%s%s"}]}}' $P $i >"$W/b$i/config.json"
+done
+st() { printf '{"ociVersion":"1.0.2-dev","id":"soak-%s","status":"%s","pid":%s,"bundle":"%s/b%s"}' "$1" "$2" "$3" "$W" "$1"; }
+hook() { printf '%s' "$1" | "$OB" hook 2>/dev/null; }
+for i in 1 2 3 4; do eval hook "\"\$(st $i creating \$CPID$i)\""; done
+assert_eq "four namespaces enrolled by the hook" 4 "$("$OB" status --json | jq '.netns | length')"
+
+# Servers in ns1 and ns2: streams, request/response.
+for i in 1 2; do
+	ip netns exec ${P}$i "$SC" server --listen :: 7500 --mode stream --timeout $((SECS + 60)) >"$W/s$i.out" 2>&1 &
+	PIDS+=($!); eval SS$i=$!
+	ip netns exec ${P}$i "$SC" server --listen :: 7501 --mode rr --timeout $((SECS + 60)) >"$W/r$i.out" 2>&1 &
+	PIDS+=($!); eval SR$i=$!
+done
+sleep 0.3
+
+end=$(($(date +%s) + SECS))
+# churn: ns3 and ns4 withdrawn and enrolled again, over and over
+(
+	n=0
+	while [ "$(date +%s)" -lt $end ]; do
+		j=$((3 + n % 2)); n=$((n + 1))
+		eval hook "\"\$(st $j stopped 0)\""
+		sleep 0.3
+		eval hook "\"\$(st $j creating \$CPID$j)\""
+		sleep 0.7
+	done
+	echo $n >"$W/churns"
+) &
+CHURN=$!
+
+# traffic: 3 client loops
+client_loop() {
+	local k=$1 runs=0 fails=0 seed=$((k * 1000))
+	while [ "$(date +%s)" -lt $end ]; do
+		seed=$((seed + 1)); RANDOM=$seed
+		local from=$((1 + RANDOM % 4)) to=$((1 + RANDOM % 2)) args
+		[ $from = $to ] && from=$((from % 4 + 1))
+		local addr=$(ns_ip4 $P $to)
+		[ $((RANDOM % 3)) = 0 ] && addr=$(ns_ip6 $P $to)
+		case $((RANDOM % 4)) in
+		0 | 1) args=(--connect $addr 7500 --mode stream --conns $((1 + RANDOM % 6))
+			--bytes $((1 + RANDOM * 64)) --max-chunk $((1 + RANDOM * 8))) ;;
+		2) args=(--connect $addr 7501 --mode rr --rounds $((1 + RANDOM % 200)) --conns $((1 + RANDOM % 4))) ;;
+		3) args=(--connect $addr 7501 --mode rr --halfclose --rounds $((1 + RANDOM % 20)) --conns 2) ;;
+		esac
+		if ! ip netns exec ${P}$from "$SC" client "${args[@]}" --seed $seed --timeout 60 >"$W/c$k.last" 2>&1; then
+			fails=$((fails + 1))
+			echo "client loop $k: ns$from ${args[*]} --seed $seed: $(tail -n 2 "$W/c$k.last")" >>"$W/failures"
+		fi
+		runs=$((runs + 1))
+	done
+	echo "$runs $fails" >"$W/loop$k"
+}
+for k in 1 2 3; do client_loop $k & done
+wait $(jobs -p | grep -v "^$CHURN$") 2>/dev/null
+wait $CHURN
+runs=0 fails=0
+for k in 1 2 3; do read -r r f <"$W/loop$k"; runs=$((runs + r)); fails=$((fails + f)); done
+log "$runs client runs in $SECS s, $(cat "$W/churns") enrolment churns"
+assert_eq "client runs that failed verification" 0 $fails
+[ -s "$W/failures" ] && head -5 "$W/failures" >&2
+assert_gt "client runs" 100 $runs
+for s in $SS1 $SS2 $SR1 $SR2; do kill $s 2>/dev/null; done
+sleep 0.5
+bad=$(grep -h "FAIL" "$W"/s?.out "$W"/r?.out | grep -v "still open" | head -3)
+assert_eq "server-side verification failures" "" "$bad"
+[ -n "${SOAK_DEBUG:-}" ] && "$OB" status >&2
+for i in 1 2 3 4; do eval hook "\"\$(st $i stopped 0)\""; done
+sleep 0.5
+[ -n "${SOAK_DEBUG:-}" ] && "$OB" status >&2
+total=$("$OB" status --json)
+assert_eq "no netns of ours left enrolled" 0 "$(jq '[.netns[] | select(.name | startswith("soak-"))] | length' <<<"$total")"
+assert_eq "no record of ours left" 0 "$(jq '[.containers[] | select(.id | startswith("soak-"))] | length' <<<"$total")"
+assert_eq "no sockhash entry left" 0 "$(jq '.sockhash_entries' <<<"$total")"
+assert_eq "no conn entry left" 0 "$(jq '.conn_entries' <<<"$total")"
+"$OB" unload --wait 10 >/dev/null 2>&1
+assert_eq "unload leaves no pin" "" "$(ls -A /sys/fs/bpf/oci-bypass 2>/dev/null)"
+finish
