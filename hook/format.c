@@ -6,6 +6,40 @@
 
 #include "ob.h"
 
+/* Every per-netns counter, once: its JSON key, its Prometheus metric. */
+static const struct {
+	const char *key, *metric, *type, *help;
+	size_t off;
+} fields[] = {
+#define F(k, m, field, t, h) { k, "oci_bypass_" m, t, h, offsetof(struct ob_counters, field) }
+	F("sockets", "sockets", sockets, "gauge", "Sockets currently redirecting."),
+	F("paired", "paired_sockets_total", paired, "counter", "Sockets that were paired for redirection."),
+	F("redirected_bytes", "redirected_bytes_total", redirected_bytes, "counter", "Bytes carried straight to the peer socket."),
+	F("redirected_msgs", "redirected_messages_total", redirected_msgs, "counter", "sendmsg calls carried straight to the peer socket."),
+	F("tcp_msgs", "tcp_messages_total", tcp_msgs, "counter", "sendmsg calls of enrolled sockets sent by stock TCP."),
+	F("misses", "misses_total", misses, "counter", "Redirects that found the peer gone (sent by TCP)."),
+	F("client_first", "client_first_total", client_first, "counter", "Connections kept on TCP because the client wrote before the server was ready."),
+	F("refused", "refused_total", refused, "counter", "Pairings refused (disabled, excluded port, data before pairing)."),
+	F("ebusy", "ebusy_total", ebusy, "counter", "Sockets already owned by another sockmap user."),
+	F("full", "full_total", full, "counter", "Pairings refused because a map was full."),
+	F("probation", "probation_total", probation, "counter", "Connections kept on TCP while their service was on probation."),
+	F("guarded", "guarded_total", guarded, "counter", "Connections kept on TCP because their service half-closes."),
+	F("halfcloses", "halfcloses_total", halfcloses, "counter", "Services found doing a blocking shutdown(SHUT_WR)."),
+	F("overflows", "overflows_total", overflows, "counter", "Directions moved to TCP because the peer stopped reading."),
+#undef F
+};
+
+_Static_assert(sizeof(fields) / sizeof(fields[0]) == OB_COUNTER_FIELDS,
+	       "every counter has a JSON key and a metric");
+
+static uint64_t field(const struct ob_counters *c, size_t m)
+{
+	uint64_t x;
+
+	memcpy(&x, (const char *)c + fields[m].off, sizeof(x));
+	return x;
+}
+
 void ob_counters_add(struct ob_counters *sum, const struct ob_counters *one)
 {
 	const uint64_t *src = (const uint64_t *)one;
@@ -113,20 +147,14 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 
 		json_object_object_add(o, "name", json_object_new_string(n->name));
 		json_object_object_add(o, "cookie", u64(n->cookie));
-		json_object_object_add(o, "sockets", json_object_new_int64((int64_t)n->c.sockets));
-		json_object_object_add(o, "paired", u64(n->c.paired));
-		json_object_object_add(o, "redirected_bytes", u64(n->c.redirected_bytes));
-		json_object_object_add(o, "redirected_msgs", u64(n->c.redirected_msgs));
-		json_object_object_add(o, "tcp_msgs", u64(n->c.tcp_msgs));
-		json_object_object_add(o, "misses", u64(n->c.misses));
-		json_object_object_add(o, "client_first", u64(n->c.client_first));
-		json_object_object_add(o, "refused", u64(n->c.refused));
-		json_object_object_add(o, "ebusy", u64(n->c.ebusy));
-		json_object_object_add(o, "full", u64(n->c.full));
-		json_object_object_add(o, "probation", u64(n->c.probation));
-		json_object_object_add(o, "guarded", u64(n->c.guarded));
-		json_object_object_add(o, "halfcloses", u64(n->c.halfcloses));
-		json_object_object_add(o, "overflows", u64(n->c.overflows));
+		for (size_t m = 0; m < sizeof(fields) / sizeof(fields[0]); m++) {
+			uint64_t x = field(&n->c, m);
+
+			json_object_object_add(o, fields[m].key,
+					       fields[m].type[0] == 'g'
+						       ? json_object_new_int64((int64_t)x)
+						       : u64(x));
+		}
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "netns", arr);
@@ -177,27 +205,6 @@ static void put_label(FILE *f, const char *s)
 	}
 }
 
-static const struct {
-	const char *name, *help, *type;
-	size_t off;
-} metrics[] = {
-#define M(n, field, t, h) { "oci_bypass_" n, h, t, offsetof(struct ob_counters, field) }
-	M("sockets", sockets, "gauge", "Sockets currently redirecting."),
-	M("paired_sockets_total", paired, "counter", "Sockets that were paired for redirection."),
-	M("redirected_messages_total", redirected_msgs, "counter", "sendmsg calls carried straight to the peer socket."),
-	M("redirected_bytes_total", redirected_bytes, "counter", "Bytes carried straight to the peer socket."),
-	M("tcp_messages_total", tcp_msgs, "counter", "sendmsg calls of enrolled sockets sent by stock TCP."),
-	M("misses_total", misses, "counter", "Redirects that found the peer gone (sent by TCP)."),
-	M("client_first_total", client_first, "counter", "Connections kept on TCP because the client wrote before the server was ready."),
-	M("refused_total", refused, "counter", "Pairings refused (disabled, excluded port, data before pairing)."),
-	M("ebusy_total", ebusy, "counter", "Sockets already owned by another sockmap user."),
-	M("full_total", full, "counter", "Pairings refused because a map was full."),
-	M("probation_total", probation, "counter", "Connections kept on TCP while their service was on probation."),
-	M("guarded_total", guarded, "counter", "Connections kept on TCP because their service half-closes."),
-	M("halfcloses_total", halfcloses, "counter", "Services found doing a blocking shutdown(SHUT_WR)."),
-	M("overflows_total", overflows, "counter", "Directions moved to TCP because the peer stopped reading."),
-#undef M
-};
 
 int ob_format_prometheus(FILE *f, const struct ob_view *v)
 {
@@ -210,17 +217,16 @@ int ob_format_prometheus(FILE *f, const struct ob_view *v)
 	fputs("# HELP oci_bypass_sockhash_entries Sockets in the sockhash.\n"
 	      "# TYPE oci_bypass_sockhash_entries gauge\n", f);
 	fprintf(f, "oci_bypass_sockhash_entries %" PRIu64 "\n", v->sockhash_entries);
-	for (size_t m = 0; m < sizeof(metrics) / sizeof(metrics[0]); m++) {
-		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", metrics[m].name, metrics[m].help,
-			metrics[m].name, metrics[m].type);
+	for (size_t m = 0; m < sizeof(fields) / sizeof(fields[0]); m++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", fields[m].metric, fields[m].help,
+			fields[m].metric, fields[m].type);
 		for (int i = 0; i < v->n_ns; i++) {
 			const struct ob_ns_view *n = &v->ns[i];
-			uint64_t x;
+			uint64_t x = field(&n->c, m);
 
-			memcpy(&x, (const char *)&n->c + metrics[m].off, sizeof(x));
-			fprintf(f, "%s{netns=\"", metrics[m].name);
+			fprintf(f, "%s{netns=\"", fields[m].metric);
 			put_label(f, n->name);
-			if (metrics[m].type[0] == 'g')
+			if (fields[m].type[0] == 'g')
 				fprintf(f, "\",cookie=\"%" PRIu64 "\"} %" PRId64 "\n", n->cookie, (int64_t)x);
 			else
 				fprintf(f, "\",cookie=\"%" PRIu64 "\"} %" PRIu64 "\n", n->cookie, x);
