@@ -20,7 +20,7 @@ P=obd
 
 WORK=$(mktemp -d /tmp/oci-bypass-demo.XXXXXX)
 was_loaded=false
-"$OB" status --json 2>/dev/null | grep -q '"loaded": true' && was_loaded=true
+[ "$("$OB" status --json 2>/dev/null | jq -r .loaded)" = true ] && was_loaded=true
 cleanup() {
 	ct_cleanup_all $P >/dev/null 2>&1 || true
 	$was_loaded || "$OB" unload --wait 10 >/dev/null 2>&1 || true
