@@ -69,11 +69,11 @@ client_loop() {
 		[ $((RANDOM % 3)) = 0 ] && addr=$(ns_ip6 $P $to)
 		case $((RANDOM % 4)) in
 		0 | 1) args=(--connect $addr 7500 --mode stream --conns $((1 + RANDOM % 6))
-			--bytes $((1 + RANDOM * 64)) --max-chunk $((1 + RANDOM * 8))) ;;
+			--bytes $((1 + RANDOM * 64)) --max-chunk $((256 + RANDOM * 8))) ;;
 		2) args=(--connect $addr 7501 --mode rr --rounds $((1 + RANDOM % 200)) --conns $((1 + RANDOM % 4))) ;;
 		3) args=(--connect $addr 7501 --mode rr --halfclose --rounds $((1 + RANDOM % 20)) --conns 2) ;;
 		esac
-		if ! ip netns exec ${P}$from "$SC" client "${args[@]}" --seed $seed --timeout 60 >"$W/c$k.last" 2>&1; then
+		if ! ip netns exec ${P}$from "$SC" client "${args[@]}" --seed $seed --timeout 30 >"$W/c$k.last" 2>&1; then
 			fails=$((fails + 1))
 			echo "client loop $k: ns$from ${args[*]} --seed $seed: $(tail -n 2 "$W/c$k.last")" >>"$W/failures"
 		fi
@@ -81,9 +81,12 @@ client_loop() {
 	done
 	echo "$runs $fails" >"$W/loop$k"
 }
-for k in 1 2 3; do client_loop $k & done
-wait $(jobs -p | grep -v "^$CHURN$") 2>/dev/null
-wait $CHURN
+LOOPS=()
+for k in 1 2 3; do
+	client_loop $k &
+	LOOPS+=($!)
+done
+wait "${LOOPS[@]}" $CHURN
 runs=0 fails=0
 for k in 1 2 3; do read -r r f <"$W/loop$k"; runs=$((runs + r)); fails=$((fails + f)); done
 log "$runs client runs in $SECS s, $(cat "$W/churns") enrolment churns"
