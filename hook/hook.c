@@ -140,8 +140,9 @@ static int ensure_loaded(const char *id)
 
 	if (ob_sockops_attached())
 		return 0;
-	if (mkdir(OB_RUN_DIR, 0700) && errno != EEXIST)
-		return ob_err(-errno, "cannot create %s: %s", OB_RUN_DIR, strerror(errno));
+	err = ob_mkdirs(OB_RUN_DIR, 0700);
+	if (err)
+		return err;
 	fd = open(OB_RUN_DIR "/load.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return ob_err(-errno, "cannot open the load lock: %s", strerror(errno));

@@ -14,33 +14,14 @@
 #define DEFAULT_HOOKS_DIR "/etc/containers/oci/hooks.d"
 #define DEFAULT_CDI_DIR "/etc/cdi"
 
-static int mkdir_p(const char *dir)
-{
-	char buf[PATH_MAX];
-
-	if ((size_t)snprintf(buf, sizeof(buf), "%s", dir) >= sizeof(buf))
-		return ob_err(-ENAMETOOLONG, "directory path too long");
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return ob_err(-errno, "cannot create %s: %s", buf, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) && errno != EEXIST)
-		return ob_err(-errno, "cannot create %s: %s", buf, strerror(errno));
-	return 0;
-}
-
 int ob_cmd_install_hooks(const struct ob_args *a)
 {
 	const char *dir = a->dir ? a->dir : a->cdi ? DEFAULT_CDI_DIR : DEFAULT_HOOKS_DIR;
-	char self[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX], err[256], *buf = NULL;
+	char self[PATH_MAX], path[PATH_MAX], err[256], *buf = NULL;
 	const char *hook = a->hook_path;
 	size_t len = 0;
 	FILE *f;
-	int rc, fd;
+	int rc;
 
 	if (!hook) {
 		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -64,28 +45,13 @@ int ob_cmd_install_hooks(const struct ob_args *a)
 		free(buf);
 		return ob_err(rc, "%s", err);
 	}
-	rc = mkdir_p(dir);
+	rc = ob_mkdirs(dir, 0755);
 	if (rc)
 		goto out;
 	snprintf(path, sizeof(path), "%s/oci-bypass.json", dir);
-	snprintf(tmp, sizeof(tmp), "%s/.oci-bypass.json.tmp", dir);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0) {
-		rc = ob_err(-errno, "cannot write %s: %s", tmp, strerror(errno));
+	rc = ob_write_atomic(path, buf, len, 0644);
+	if (rc)
 		goto out;
-	}
-	if (write(fd, buf, len) != (ssize_t)len || fsync(fd)) {
-		rc = ob_err(-EIO, "cannot write %s", tmp);
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	close(fd);
-	if (rename(tmp, path)) {
-		rc = ob_err(-errno, "cannot rename %s: %s", tmp, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
 	printf("oci-bypass: wrote %s (hook %s%s)\n", path, hook,
 	       a->cdi ? ", use --device oci-bypass.io/net=on"
 	       : a->always ? ", every container; opt out with io.oci-bypass.mode=off"

@@ -175,17 +175,11 @@ bool ob_sockops_attached(void)
 
 static int write_cgroup_file(const char *cg)
 {
-	FILE *f;
+	char line[PATH_MAX + 1];
+	int n = snprintf(line, sizeof(line), "%s\n", cg);
+	int err = ob_mkdirs(OB_RUN_DIR, 0700);
 
-	if (mkdir(OB_RUN_DIR, 0700) && errno != EEXIST)
-		return ob_err(-errno, "cannot create %s: %s", OB_RUN_DIR, strerror(errno));
-	f = fopen(CGROUP_FILE ".tmp", "we");
-	if (!f)
-		return ob_err(-errno, "cannot write %s: %s", CGROUP_FILE, strerror(errno));
-	fprintf(f, "%s\n", cg);
-	if (fclose(f) || rename(CGROUP_FILE ".tmp", CGROUP_FILE))
-		return ob_err(-errno, "cannot write %s: %s", CGROUP_FILE, strerror(errno));
-	return 0;
+	return err ? err : ob_write_atomic(CGROUP_FILE, line, (size_t)n, 0600);
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)

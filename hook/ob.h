@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "bypass.h"
 
@@ -28,6 +29,10 @@ void ob_err_clear(void);
 
 extern int ob_verbose;
 void ob_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- files.c ---- */
+int ob_mkdirs(const char *dir, mode_t mode);
+int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode);
 
 /* ---- args.c: command line (pure) ---- */
 enum ob_verb {

@@ -33,27 +33,16 @@ int ob_record_key(const char *id, const char *bundle, char *key, size_t len)
 	return 0;
 }
 
-static int ensure_dir(void)
-{
-	if (mkdir(OB_RUN_DIR, 0700) && errno != EEXIST)
-		return ob_err(-errno, "cannot create %s: %s", OB_RUN_DIR, strerror(errno));
-	if (mkdir(CT_DIR, 0700) && errno != EEXIST)
-		return ob_err(-errno, "cannot create %s: %s", CT_DIR, strerror(errno));
-	return 0;
-}
-
 int ob_record_write(const struct ob_record *r)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
-	json_object *o = json_object_new_object();
+	char path[PATH_MAX];
+	json_object *o;
 	const char *text;
-	size_t n;
-	int fd, err = ensure_dir();
+	int err = ob_mkdirs(CT_DIR, 0700);
 
-	if (err) {
-		json_object_put(o);
+	if (err)
 		return err;
-	}
+	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_string(r->id));
 	json_object_object_add(o, "bundle", json_object_new_string(r->bundle));
 	json_object_object_add(o, "state", json_object_new_string(r->state));
@@ -67,23 +56,8 @@ int ob_record_write(const struct ob_record *r)
 	json_object_object_add(o, "cgroup", json_object_new_string(r->cgroup));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 						      JSON_C_TO_STRING_NOSLASHESCAPE);
-	n = strlen(text);
 	snprintf(path, sizeof(path), CT_DIR "/%s.json", r->key);
-	snprintf(tmp, sizeof(tmp), CT_DIR "/.%s.tmp", r->key);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		err = ob_err(-errno, "cannot write %s: %s", tmp, strerror(errno));
-	} else if (write(fd, text, n) != (ssize_t)n || write(fd, "\n", 1) != 1) {
-		err = ob_err(-EIO, "cannot write %s", tmp);
-		close(fd);
-		unlink(tmp);
-	} else {
-		close(fd);
-		if (rename(tmp, path)) {
-			err = ob_err(-errno, "cannot rename %s: %s", tmp, strerror(errno));
-			unlink(tmp);
-		}
-	}
+	err = ob_write_atomic(path, text, strlen(text), 0600);
 	json_object_put(o);
 	return err;
 }

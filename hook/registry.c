@@ -18,62 +18,45 @@
 
 #define NETNS_DIR OB_RUN_DIR "/netns"
 
-static int ensure_dirs(void)
-{
-	if (mkdir(OB_RUN_DIR, 0700) && errno != EEXIST)
-		return ob_err(-errno, "cannot create %s: %s", OB_RUN_DIR, strerror(errno));
-	if (mkdir(NETNS_DIR, 0700) && errno != EEXIST)
-		return ob_err(-errno, "cannot create %s: %s", NETNS_DIR, strerror(errno));
-	return 0;
-}
-
-/* The record is "name\norigin\n" (origin: cli or hook), written to a
- * temporary file and renamed. */
+/* The record is "name\norigin\n" (origin: cli or hook). */
 static int write_record(uint64_t cookie, const char *name, const char *origin)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
-	int fd, err = ensure_dirs();
-	size_t n = strlen(name);
+	char path[PATH_MAX], text[OB_NAME_MAX + 16];
+	int n = snprintf(text, sizeof(text), "%s\n%s\n", name, origin);
+	int err = ob_mkdirs(NETNS_DIR, 0700);
 
 	if (err)
 		return err;
 	snprintf(path, sizeof(path), NETNS_DIR "/%" PRIu64, cookie);
-	snprintf(tmp, sizeof(tmp), NETNS_DIR "/.%" PRIu64 ".tmp", cookie);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return ob_err(-errno, "cannot write %s: %s", tmp, strerror(errno));
-	if (write(fd, name, n) != (ssize_t)n || write(fd, "\n", 1) != 1 ||
-	    write(fd, origin, strlen(origin)) != (ssize_t)strlen(origin) || write(fd, "\n", 1) != 1 ||
-	    fsync(fd)) {
-		err = ob_err(-errno, "cannot write %s: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return err;
-	}
-	close(fd);
-	if (rename(tmp, path))
-		return ob_err(-errno, "cannot rename %s: %s", tmp, strerror(errno));
-	return 0;
+	return ob_write_atomic(path, text, (size_t)n, 0600);
 }
 
-int ob_registry_name(uint64_t cookie, char *name, size_t len)
+/* The netns record of a cookie, NUL-terminated; length, or <= 0. */
+static ssize_t read_record(uint64_t cookie, char *buf, size_t len)
 {
-	char path[PATH_MAX], buf[OB_NAME_MAX + 16];
+	char path[PATH_MAX];
 	ssize_t n;
 	int fd;
 
 	snprintf(path, sizeof(path), NETNS_DIR "/%" PRIu64, cookie);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0) {
-			buf[n] = '\0';
-			buf[strcspn(buf, "\n")] = '\0';
-			if (ob_name_valid(buf)) {
-				snprintf(name, len, "%s", buf);
-				return 0;
-			}
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+int ob_registry_name(uint64_t cookie, char *name, size_t len)
+{
+	char buf[OB_NAME_MAX + 16];
+
+	if (read_record(cookie, buf, sizeof(buf)) > 0) {
+		buf[strcspn(buf, "\n")] = '\0';
+		if (ob_name_valid(buf)) {
+			snprintf(name, len, "%s", buf);
+			return 0;
 		}
 	}
 	snprintf(name, len, "netns-%" PRIu64, cookie);
@@ -238,20 +221,9 @@ int ob_withdraw_cookie(const struct ob_maps *m, uint64_t cookie)
 /* Was this netns enrolled by the hook (so gc may withdraw it)? */
 bool ob_registry_by_hook(uint64_t cookie)
 {
-	char path[PATH_MAX], buf[OB_NAME_MAX + 16];
-	ssize_t n;
-	int fd;
+	char buf[OB_NAME_MAX + 16];
 
-	snprintf(path, sizeof(path), NETNS_DIR "/%" PRIu64, cookie);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	return strstr(buf, "\nhook\n") != NULL;
+	return read_record(cookie, buf, sizeof(buf)) > 0 && strstr(buf, "\nhook\n") != NULL;
 }
 
 int ob_cmd_enroll(const struct ob_args *a)
