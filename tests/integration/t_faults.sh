@@ -8,10 +8,7 @@
 need_root
 P=obq
 trap 'ns_teardown $P 2; kill $SRV_PID 2>/dev/null' EXIT
-ns_setup $P 2 >/dev/null || die "netns setup"
-ob_fresh_load
-"$OB" enroll --netns /run/netns/${P}1 --name flt-a --trust >/dev/null || die "enroll a"
-"$OB" enroll --netns /run/netns/${P}2 --name flt-b --trust >/dev/null || die "enroll b"
+setup_enrolled $P 2 flt-a flt-b -- --trust
 A=$(ns_ip4 $P 1)
 STALL="$OB_BUILD/tests/stall"
 

@@ -8,10 +8,7 @@ need_root
 P=obi
 trap 'ns_teardown $P 2; kill $SRV_PID $TOGGLER 2>/dev/null' EXIT
 TOGGLER=
-ns_setup $P 2 || die "netns setup"
-ob_fresh_load
-"$OB" enroll --netns /run/netns/${P}1 --name int-a >/dev/null || die "enroll a"
-"$OB" enroll --netns /run/netns/${P}2 --name int-b >/dev/null || die "enroll b"
+setup_enrolled $P 2 int-a int-b
 A=$(ns_ip4 $P 1)
 
 log "phase 1: 16 connections x 16 MiB each way"

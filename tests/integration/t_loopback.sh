@@ -5,9 +5,7 @@
 need_root
 P=obl
 trap 'ns_teardown $P 1; kill $SRV_PID 2>/dev/null' EXIT
-ns_setup $P 1 || die "netns setup"
-ob_fresh_load
-"$OB" enroll --netns /run/netns/${P}1 --name lo-a >/dev/null || die "enroll"
+setup_enrolled $P 1 lo-a
 for addr in 127.0.0.1 ::1; do
 	start_server ${P}1 --listen $addr 0 --mode stream --count 5 --timeout 60
 	port=$(server_port)

@@ -8,10 +8,7 @@
 need_root
 P=obr
 trap 'ns_teardown $P 2; kill $SRV_PID 2>/dev/null' EXIT
-ns_setup $P 2 || die "netns setup"
-ob_fresh_load
-"$OB" enroll --netns /run/netns/${P}1 --name rr-a >/dev/null || die "enroll a"
-"$OB" enroll --netns /run/netns/${P}2 --name rr-b >/dev/null || die "enroll b"
+setup_enrolled $P 2 rr-a rr-b
 A=$(ns_ip4 $P 1)
 
 log "request/response on one connection: redirected"

@@ -5,10 +5,7 @@
 need_root
 P=obt
 trap 'ns_teardown $P 2; kill $S1 $S2 2>/dev/null' EXIT
-ns_setup $P 2 || die "netns setup"
-ob_fresh_load
-"$OB" enroll --netns /run/netns/${P}1 --name tup-a >/dev/null || die "enroll a"
-"$OB" enroll --netns /run/netns/${P}2 --name tup-b >/dev/null || die "enroll b"
+setup_enrolled $P 2 tup-a tup-b
 
 PORT=7411 SPORT=40411 BYTES=8388608
 tuple="127.0.0.1:$SPORT 127.0.0.1:$PORT"

@@ -8,10 +8,7 @@ need_root
 P=obz
 T=$(mktemp -d)
 trap 'ns_teardown $P 2; kill $SRV_PID 2>/dev/null; rm -rf "$T"' EXIT
-ns_setup $P 2 >/dev/null || die "netns setup"
-ob_fresh_load
-"$OB" enroll --netns /run/netns/${P}1 --name sec-a --trust >/dev/null || die "enroll a"
-"$OB" enroll --netns /run/netns/${P}2 --name sec-b --trust >/dev/null || die "enroll b"
+setup_enrolled $P 2 sec-a sec-b -- --trust
 A=$(ns_ip4 $P 1)
 
 start_server ${P}1 --listen "$A" 0 --mode sink --timeout 60

@@ -98,3 +98,20 @@ warm_up() {
 
 # server_port: the port of the last started server.
 server_port() { awk '/listening/ {print $NF}' "$SRV_OUT"; }
+
+# setup_enrolled PREFIX N NAME... [-- ENROLL-ARGS...]: N namespaces on a
+# bridge (ns_setup), a fresh load, and namespace i enrolled as the i-th NAME.
+setup_enrolled() {
+	local p=$1 n=$2 i=1 name
+	shift 2
+	local -a names=() extra=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do names+=("$1"); shift; done
+	[ $# -gt 0 ] && { shift; extra=("$@"); }
+	ns_setup "$p" "$n" >/dev/null || die "netns setup"
+	ob_fresh_load
+	for name in "${names[@]}"; do
+		"$OB" enroll --netns /run/netns/$p$i --name "$name" "${extra[@]}" >/dev/null ||
+			die "enroll $name"
+		i=$((i + 1))
+	done
+}
