@@ -53,32 +53,62 @@ static int null_print(enum libbpf_print_level l, const char *f, va_list ap)
 	return 0;
 }
 
+static const struct {
+	enum bpf_prog_type prog;
+	enum bpf_func_id id;
+	const char *name;
+} helpers[] = {
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_get_netns_cookie, "bpf_get_netns_cookie (sock_ops, 5.15)" },
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sock_hash_update, "bpf_sock_hash_update" },
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sk_storage_get, "bpf_sk_storage_get (sock_ops)" },
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_load_hdr_opt, "bpf_load_hdr_opt (5.10)" },
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_store_hdr_opt, "bpf_store_hdr_opt (5.10)" },
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_reserve_hdr_opt, "bpf_reserve_hdr_opt (5.10)" },
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sock_ops_cb_flags_set, "bpf_sock_ops_cb_flags_set" },
+	{ BPF_PROG_TYPE_SK_MSG, BPF_FUNC_msg_redirect_hash, "bpf_msg_redirect_hash" },
+	{ BPF_PROG_TYPE_SK_MSG, BPF_FUNC_sk_storage_get, "bpf_sk_storage_get (sk_msg, 5.8)" },
+};
+static const struct {
+	enum bpf_map_type type;
+	const char *name;
+} maps[] = {
+	{ BPF_MAP_TYPE_SOCKHASH, "sockhash map" },
+	{ BPF_MAP_TYPE_SK_STORAGE, "sk_storage map" },
+	{ BPF_MAP_TYPE_PERCPU_HASH, "per-CPU hash map" },
+	{ BPF_MAP_TYPE_HASH, "hash map" },
+};
+
+#define BTF_PATH "/sys/kernel/btf/vmlinux"
+
+/* The first thing this kernel lacks that load needs, as a sentence, or NULL.
+ * Used by load to say why the kernel refused the programs. */
+const char *ob_missing_feature(void)
+{
+	static char why[160];
+
+	libbpf_set_print(null_print);
+	if (access(BTF_PATH, R_OK))
+		return "kernel BTF (" BTF_PATH "): the programs read socket fields through it; "
+		       "the kernel needs CONFIG_DEBUG_INFO_BTF=y";
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCK_OPS, NULL) != 1)
+		return "sock_ops programs (CONFIG_BPF_SYSCALL, CONFIG_CGROUP_BPF)";
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_MSG, NULL) != 1)
+		return "sk_msg programs (CONFIG_NET_SOCK_MSG)";
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		if (libbpf_probe_bpf_map_type(maps[i].type, NULL) != 1) {
+			snprintf(why, sizeof(why), "the %s (kernel too old)", maps[i].name);
+			return why;
+		}
+	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++)
+		if (libbpf_probe_bpf_helper(helpers[i].prog, helpers[i].id, NULL) != 1) {
+			snprintf(why, sizeof(why), "the helper %s (kernel too old)", helpers[i].name);
+			return why;
+		}
+	return NULL;
+}
+
 int ob_cmd_doctor(const struct ob_args *a)
 {
-	static const struct {
-		enum bpf_prog_type prog;
-		enum bpf_func_id id;
-		const char *name;
-	} helpers[] = {
-		{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_get_netns_cookie, "bpf_get_netns_cookie (sock_ops, 5.15)" },
-		{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sock_hash_update, "bpf_sock_hash_update" },
-		{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sk_storage_get, "bpf_sk_storage_get (sock_ops)" },
-		{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_load_hdr_opt, "bpf_load_hdr_opt (5.10)" },
-		{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_store_hdr_opt, "bpf_store_hdr_opt (5.10)" },
-		{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_reserve_hdr_opt, "bpf_reserve_hdr_opt (5.10)" },
-		{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sock_ops_cb_flags_set, "bpf_sock_ops_cb_flags_set" },
-		{ BPF_PROG_TYPE_SK_MSG, BPF_FUNC_msg_redirect_hash, "bpf_msg_redirect_hash" },
-		{ BPF_PROG_TYPE_SK_MSG, BPF_FUNC_sk_storage_get, "bpf_sk_storage_get (sk_msg, 5.8)" },
-	};
-	static const struct {
-		enum bpf_map_type type;
-		const char *name;
-	} maps[] = {
-		{ BPF_MAP_TYPE_SOCKHASH, "sockhash map" },
-		{ BPF_MAP_TYPE_SK_STORAGE, "sk_storage map" },
-		{ BPF_MAP_TYPE_PERCPU_HASH, "per-CPU hash map" },
-		{ BPF_MAP_TYPE_HASH, "hash map" },
-	};
 	struct check c = { 0 };
 	struct utsname u;
 	struct statfs st;
@@ -92,12 +122,15 @@ int ob_cmd_doctor(const struct ob_args *a)
 	sscanf(u.release, "%d.%d", &major, &minor);
 	snprintf(line, sizeof(line), "kernel %s (need 5.15 or later)", u.release);
 	report(&c, major > 5 || (major == 5 && minor >= 15), true, line, "upgrade the kernel");
-	report(&c, access("/sys/kernel/btf/vmlinux", R_OK) == 0, false,
-	       "kernel BTF at /sys/kernel/btf/vmlinux", "not needed today; CONFIG_DEBUG_INFO_BTF=y helps debugging");
+	report(&c, access(BTF_PATH, R_OK) == 0, true, "kernel BTF at " BTF_PATH,
+	       "the programs read socket fields through it: the kernel needs CONFIG_DEBUG_INFO_BTF=y");
 	report(&c, root_caps, true, "privileges (CAP_SYS_ADMIN, or CAP_BPF with CAP_NET_ADMIN)",
 	       "run as root");
-	report(&c, statfs("/sys/fs/bpf", &st) == 0 && (uint32_t)st.f_type == BPF_FS_MAGIC, false,
-	       "bpffs mounted at /sys/fs/bpf", "'oci-bypass load' mounts it (mount -t bpf bpf /sys/fs/bpf)");
+	/* load mounts bpffs itself, if it may */
+	report(&c, statfs("/sys/fs/bpf", &st) == 0 && (uint32_t)st.f_type == BPF_FS_MAGIC,
+	       !has_cap(CAP_SYS_ADMIN), "bpffs mounted at /sys/fs/bpf",
+	       has_cap(CAP_SYS_ADMIN) ? "'oci-bypass load' mounts it"
+				      : "mount it (mount -t bpf bpf /sys/fs/bpf): without CAP_SYS_ADMIN load cannot");
 	if (ob_find_cgroup2(cg, sizeof(cg)) == 0) {
 		snprintf(line, sizeof(line), "cgroup v2 mounted at %s", cg);
 		report(&c, 1, true, line, NULL);

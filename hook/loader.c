@@ -57,7 +57,8 @@ int ob_find_cgroup2(char *buf, size_t len)
 {
 	FILE *f = fopen("/proc/mounts", "re");
 	char dev[256], dir[PATH_MAX], type[64];
-	int err = ob_err(-ENOENT, "no cgroup2 file system is mounted (see /proc/mounts)");
+	int err = ob_err(-ENOENT, "no cgroup v2 file system is mounted (see /proc/mounts): mount one "
+			 "(mount -t cgroup2 none /sys/fs/cgroup/unified) or give load --cgroup");
 
 	if (!f)
 		return ob_err(-errno, "cannot read /proc/mounts: %s", strerror(errno));
@@ -274,8 +275,13 @@ int ob_load(const char *cgroup, unsigned max_sockets, bool *already, char *cg_ou
 	}
 	err = bypass_bpf__load(skel);
 	if (err) {
-		err = ob_err(err, "the kernel refused the BPF programs (%s); run 'oci-bypass doctor'",
-			     strerror(-err));
+		const char *missing = ob_missing_feature();
+
+		if (missing)
+			err = ob_err(err, "the kernel refused the BPF programs: it lacks %s", missing);
+		else
+			err = ob_err(err, "the kernel refused the BPF programs (%s); run 'oci-bypass doctor'",
+				     strerror(-err));
 		goto cleanup;
 	}
 	if (!existing) {

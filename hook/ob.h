@@ -205,5 +205,6 @@ int ob_cmd_sandbox_test(void);
 
 /* ---- doctor.c ---- */
 int ob_cmd_doctor(const struct ob_args *a);
+const char *ob_missing_feature(void);
 
 #endif /* OB_H */

@@ -20,18 +20,10 @@ ns_setup $P $N >/dev/null || die "netns setup"
 CT_DIR=/run/oci-bypass/containers
 
 # bundle NAME NETNS [ANNOTATIONS-JSON]: a bundle dir whose config.json joins NETNS.
-bundle() {
-	mkdir -p "$WORK/$1"
-	local ns='[{"type":"pid"},{"type":"network","path":"'"$2"'"}]'
-	[ "$2" = host ] && ns='[{"type":"pid"}]'
-	printf '{"ociVersion":"1.0.2","process":{"args":["sleep"]},"root":{"path":"rootfs"},"annotations":%s,"linux":{"namespaces":%s}}\n' \
-		"${3:-{\}}" "$ns" >"$WORK/$1/config.json"
-	echo "$WORK/$1"
-}
+bundle() { oci_bundle "$WORK/$1" "$2" "${3-}" && echo "$WORK/$1"; }
 # proc_in NS: a process living in netns NS (the "container process"), pid in LAST_PID
 proc_in() { ip netns exec "$1" sleep 600 >/dev/null 2>&1 & LAST_PID=$!; PIDS+=($LAST_PID); }
-# state ID STATUS PID BUNDLE
-state() { printf '{"ociVersion":"1.0.2-dev","id":"%s","status":"%s","pid":%s,"bundle":"%s"}' "$@"; }
+state() { oci_state "$@"; }
 hook() { local s=$1; shift; printf '%s' "$s" | "$OB" hook "$@"; }
 records() { ls "$CT_DIR" 2>/dev/null | grep -c '\.json$'; }
 enrolled() { "$OB" status --json | jq '.netns | length'; }

@@ -115,3 +115,15 @@ setup_enrolled() {
 		i=$((i + 1))
 	done
 }
+
+# oci_bundle DIR NETNS [ANNOTATIONS-JSON]: a minimal OCI bundle at DIR whose
+# config.json joins NETNS (a path, or "host": no network namespace).
+oci_bundle() {
+	local ns='[{"type":"pid"},{"type":"network","path":"'"$2"'"}]'
+	[ "$2" = host ] && ns='[{"type":"pid"}]'
+	mkdir -p "$1"
+	printf '{"ociVersion":"1.0.2","process":{"args":["sleep"]},"root":{"path":"rootfs"},"annotations":%s,"linux":{"namespaces":%s}}\n' \
+		"${3:-{\}}" "$ns" >"$1/config.json"
+}
+# oci_state ID STATUS PID BUNDLE: the state JSON a runtime gives its hooks.
+oci_state() { printf '{"ociVersion":"1.0.2-dev","id":"%s","status":"%s","pid":%s,"bundle":"%s"}' "$@"; }
