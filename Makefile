@@ -50,7 +50,7 @@ PURE_SRCS := hook/args.c hook/errors.c hook/format.c $(OCI_SRCS)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall \
-	      $(OUT)/tests/repair
+	      $(OUT)/tests/repair $(OUT)/tests/other_sockmap.bpf.o
 
 .DELETE_ON_ERROR:
 .PHONY: all deps test unit integration demo bench soak clean format install tools check-root
@@ -85,6 +85,11 @@ $(OUT)/oci-bypass: $(HOOK_OBJS)
 $(OUT)/tests/test_%: tests/unit/test_%.c $(PURE_SRCS) hook/ob.h bpf/bypass.h $(wildcard oci/*.h) | $(OUT)/tests
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(SAN_CFLAGS) $< $(PURE_SRCS) -o $@ $(PKG_LIBS) -lcmocka
+
+# BPF programs of "another tool" for the tests.
+$(OUT)/tests/%.bpf.o: tests/bpf/%.bpf.c | $(OUT)/tests
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # Test programs also run inside busybox containers: linked statically.
 $(OUT)/tests/%: tests/%.c | $(OUT)/tests
