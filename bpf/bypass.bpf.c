@@ -415,27 +415,34 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	COUNT(c, paired, 1);
 }
 
+/* Can a reader of this socket block in recv()? Its file is not O_NONBLOCK
+ * (a kernel socket, without a file, counts as blocking). */
+static __always_inline int file_blocking(struct sock___ob *sk)
+{
+	struct socket___ob *sock = sk->sk_socket;
+	struct file___ob *file;
+
+	if (!sock)
+		return 0;
+	file = sock->file;
+	if (!file)
+		return 1;
+	return !(file->f_flags & OB_O_NONBLOCK);
+}
+
 /* shutdown(SHUT_WR) on a socket whose file is blocking: the case that
  * makes tcp_bpf_recvmsg() return a spurious EAGAIN (see bypass.h). A
  * close() has set RCV_SHUTDOWN too and leaves no reader behind. */
 static __always_inline int blocking_half_close(struct bpf_sock_ops *skops)
 {
 	struct sock___ob *sk;
-	struct socket___ob *sock;
-	struct file___ob *file;
 
 	if (!skops->sk)
 		return 0;
 	sk = (struct sock___ob *)bpf_skc_to_tcp_sock(skops->sk);
 	if (!sk || (sk->sk_shutdown & OB_RCV_SHUTDOWN))
 		return 0;
-	sock = sk->sk_socket;
-	if (!sock)
-		return 0;
-	file = sock->file;
-	if (!file)
-		return 1; /* kernel socket: assume it may block */
-	return !(file->f_flags & OB_O_NONBLOCK);
+	return file_blocking(sk);
 }
 
 static __always_inline void state_change(struct bpf_sock_ops *skops)
@@ -549,7 +556,8 @@ static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_cou
  * A redirected message is queued on the peer without regard to its receive
  * buffer (bpf_tcp_ingress() only checks global TCP memory): a reader that
  * stops reading would let its peer pin gigabytes. So we look at what the
- * peer has not read yet (its psock's msg_tot_len), and past OB_INGRESS_MAX
+ * peer has not read yet (its psock's msg_tot_len), and past the bound
+ * (bypass.h: OB_INGRESS_MAX, OB_INGRESS_MAX_BLOCKING for a blocking sender)
  * this direction moves to TCP for good, where flow control blocks the
  * sender. The psock address comes from the peer at establishment, through
  * the conn entry; if the peer is gone by now the read is of freed memory,
@@ -557,17 +565,37 @@ static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_cou
  * TCP, where a closed peer answers RST as it would anyway.
  * Moving redirect -> TCP keeps the order: everything redirected is already
  * on the peer's ingress queue, which recvmsg() drains before the TCP queue.
+ * Returns 0 (stay), 1 (move), 2 (move, and the sender is blocking).
  */
-static __always_inline int peer_backlog_full(struct ob_sk_state *st, __u32 size)
+static __always_inline int peer_backlog_full(struct sk_msg_md *msg, struct ob_sk_state *st,
+					     __u32 size)
 {
+	struct sock___ob *sk;
 	__u32 queued = 0;
+	__u64 after;
 
 	if (!st->peer_psock ||
 	    bpf_probe_read_kernel(&queued, sizeof(queued),
 				  (void *)(st->peer_psock +
 					   bpf_core_field_offset(struct sk_psock___ob, msg_tot_len))))
 		return 0;
-	return (__u64)queued + size > OB_INGRESS_MAX;
+	after = (__u64)queued + size;
+	if (after <= OB_INGRESS_MAX)
+		return 0;
+	sk = msg->sk ? (struct sock___ob *)bpf_skc_to_tcp_sock(msg->sk) : NULL;
+	if (!sk || !file_blocking(sk))
+		return 1;
+	return after > OB_INGRESS_MAX_BLOCKING ? 2 : 0;
+}
+
+/* A blocking sender moved to TCP: its reader may have met a spurious
+ * EAGAIN; the service's next connections start on TCP. */
+static __always_inline void learn_overflow(struct ob_sk_state *st)
+{
+	struct ob_service *sv = bpf_map_lookup_elem(&ob_services, &st->svc);
+
+	if (sv)
+		sv->state = OB_SVC_OVERFLOW;
 }
 
 SEC("sk_msg")
@@ -578,6 +606,7 @@ int ob_msg(struct sk_msg_md *msg)
 	struct bpf_sock *sk = msg->sk;
 	__u32 size = msg->size;
 	long ret;
+	int full;
 
 	if (!sk)
 		return SK_PASS;
@@ -593,8 +622,11 @@ int ob_msg(struct sk_msg_md *msg)
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
 	}
-	if (peer_backlog_full(st, size)) {
+	full = peer_backlog_full(msg, st, size);
+	if (full) {
 		st->dir = OB_DIR_TCP;
+		if (full == 2)
+			learn_overflow(st);
 		COUNT(c, overflows, 1);
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;

@@ -60,6 +60,8 @@ const char *ob_svc_state_name(uint32_t state)
 		return "accelerated";
 	case OB_SVC_HALFCLOSE:
 		return "halfclose";
+	case OB_SVC_OVERFLOW:
+		return "overflow";
 	}
 	return "unknown";
 }

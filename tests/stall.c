@@ -9,6 +9,17 @@
  *                                  "stall: client queued N bytes, then ERR";
  *                                  then, blocking, write 1 MiB more (the
  *                                  server reads again by then) and close.
+ * stall duplex-server ADDR PORT SECONDS BYTES
+ *                                  accept one connection, read nothing for
+ *                                  SECONDS, then read BYTES, answer "done"
+ * stall duplex-client ADDR PORT BYTES
+ *                                  a blocking socket with a reader thread
+ *                                  blocked in recv() for the answer while
+ *                                  the main thread writes BYTES; prints
+ *                                  "stall: duplex client wrote N bytes,
+ *                                  reader saw K spurious EAGAIN, answer ok"
+ *                                  (a spurious EAGAIN is retried: counted,
+ *                                  not a failure)
  * Every byte is a function of its offset in the stream, and the server
  * checks each one: a lost, repeated or reordered byte fails it.
  * Exit 0 when every step behaved like a socket should (EAGAIN, not ENOMEM
@@ -20,6 +31,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,26 +80,36 @@ static int addr_of(const char *a, const char *p, struct sockaddr_storage *ss, so
 	return -1;
 }
 
-static int server(struct sockaddr_storage *ss, socklen_t len, int secs)
+/* Listens, accepts one connection, sleeps SECS; the connection or -1. */
+static int accept_one(struct sockaddr_storage *ss, socklen_t len, int secs)
 {
-	static char buf[1 << 16];
-	unsigned long long total = 0;
 	int one = 1, l = socket(ss->ss_family, SOCK_STREAM, 0), c;
-	ssize_t n;
 
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(l, (struct sockaddr *)ss, len) || listen(l, 1)) {
 		perror("stall: bind/listen");
-		return 1;
+		return -1;
 	}
 	printf("stall: listening\n");
 	fflush(stdout);
 	c = accept(l, NULL, NULL);
-	if (c < 0) {
+	if (c < 0)
 		perror("stall: accept");
+	close(l);
+	if (c >= 0)
+		sleep((unsigned)secs);
+	return c;
+}
+
+static int server(struct sockaddr_storage *ss, socklen_t len, int secs)
+{
+	static char buf[1 << 16];
+	unsigned long long total = 0;
+	int c = accept_one(ss, len, secs);
+	ssize_t n;
+
+	if (c < 0)
 		return 1;
-	}
-	sleep((unsigned)secs);
 	while ((n = read(c, buf, sizeof(buf))) > 0) {
 		for (ssize_t i = 0; i < n; i++)
 			if ((unsigned char)buf[i] != pattern(total + (unsigned long long)i)) {
@@ -152,16 +174,120 @@ static int client(struct sockaddr_storage *ss, socklen_t len, int secs)
 	return err != EAGAIN;
 }
 
+static int duplex_server(struct sockaddr_storage *ss, socklen_t len, int secs,
+			 unsigned long long bytes)
+{
+	static char buf[1 << 16];
+	unsigned long long total = 0;
+	int c = accept_one(ss, len, secs);
+	ssize_t n = 0;
+
+	if (c < 0)
+		return 1;
+	while (total < bytes) {
+		size_t want = bytes - total < sizeof(buf) ? (size_t)(bytes - total) : sizeof(buf);
+
+		n = read(c, buf, want);
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++)
+			if ((unsigned char)buf[i] != pattern(total + (unsigned long long)i)) {
+				printf("stall: server: wrong byte at offset %llu\n",
+				       total + (unsigned long long)i);
+				return 1;
+			}
+		total += (unsigned long long)n;
+	}
+	printf("stall: server read %llu bytes in order%s%s\n", total, n < 0 ? ", then " : "",
+	       n < 0 ? strerror(errno) : "");
+	if (total != bytes || write(c, "done", 4) != 4)
+		return 1;
+	close(c);
+	return 0;
+}
+
+struct duplex_reader {
+	int fd;
+	unsigned eagain;
+	int ok;
+};
+
+/* Blocked in recv() while the main thread writes, until the answer. */
+static void *duplex_read(void *arg)
+{
+	struct duplex_reader *r = arg;
+	char buf[8];
+	size_t got = 0;
+
+	while (got < 4) {
+		ssize_t n = recv(r->fd, buf + got, 4 - got, 0);
+
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN) {
+			r->eagain++; /* never legitimate on a blocking socket */
+			continue;
+		}
+		printf("stall: duplex reader: %s\n", n ? strerror(errno) : "EOF before the answer");
+		return NULL;
+	}
+	r->ok = !memcmp(buf, "done", 4);
+	return NULL;
+}
+
+static int duplex_client(struct sockaddr_storage *ss, socklen_t len, unsigned long long bytes)
+{
+	static char buf[1 << 16];
+	struct duplex_reader r = { .fd = socket(ss->ss_family, SOCK_STREAM, 0) };
+	unsigned long long sent = 0;
+	pthread_t t;
+
+	if (connect(r.fd, (struct sockaddr *)ss, len)) {
+		perror("stall: connect");
+		return 1;
+	}
+	if (pthread_create(&t, NULL, duplex_read, &r))
+		return 1;
+	while (sent < bytes) {
+		size_t chunk = bytes - sent < sizeof(buf) ? (size_t)(bytes - sent) : sizeof(buf);
+		ssize_t n;
+
+		fill(buf, chunk, sent);
+		n = write(r.fd, buf, chunk);
+		if (n <= 0) {
+			printf("stall: duplex write failed: %s\n", strerror(errno));
+			return 1;
+		}
+		sent += (unsigned long long)n;
+	}
+	pthread_join(t, NULL);
+	printf("stall: duplex client wrote %llu bytes, reader saw %u spurious EAGAIN, answer %s\n",
+	       sent, r.eagain, r.ok ? "ok" : "missing");
+	close(r.fd);
+	return !r.ok;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (argc != 5 || addr_of(argv[2], argv[3], &ss, &len)) {
-		fprintf(stderr, "usage: stall server|client ADDR PORT SECONDS\n");
-		return 2;
-	}
-	return !strcmp(argv[1], "server") ? server(&ss, len, atoi(argv[4]))
-					  : client(&ss, len, atoi(argv[4]));
+	if (argc < 5 || addr_of(argv[2], argv[3], &ss, &len))
+		goto usage;
+	if (!strcmp(argv[1], "server") && argc == 5)
+		return server(&ss, len, atoi(argv[4]));
+	if (!strcmp(argv[1], "client") && argc == 5)
+		return client(&ss, len, atoi(argv[4]));
+	if (!strcmp(argv[1], "duplex-server") && argc == 6)
+		return duplex_server(&ss, len, atoi(argv[4]), strtoull(argv[5], NULL, 0));
+	if (!strcmp(argv[1], "duplex-client") && argc == 5)
+		return duplex_client(&ss, len, strtoull(argv[4], NULL, 0));
+usage:
+	fprintf(stderr, "usage: stall server|client ADDR PORT SECONDS\n"
+			"       stall duplex-server ADDR PORT SECONDS BYTES\n"
+			"       stall duplex-client ADDR PORT BYTES\n");
+	return 2;
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # t_faults.sh - faults while traffic flows: a reader that stops reading (the
 # sender blocks after a bounded backlog, nothing is lost or reordered: the
-# direction moves to TCP, which keeps the order), and
+# direction moves to TCP, which keeps the order); the same with a blocking
+# sender whose reader thread waits in recv() meanwhile (the bound is
+# OB_INGRESS_MAX_BLOCKING, the service is learned as "overflow" and its next
+# connection starts on TCP, where that reader is safe); and
 # the bpffs pins removed under open connections (zero bytes lost, the host
 # stays usable, a new load works).
 . "$(dirname "$0")/../lib/common.sh"
@@ -23,11 +26,38 @@ assert_eq "the sender's non-blocking writes end in EAGAIN, blocking ones wait" 0
 queued=$(sed -n 's/.*client queued \([0-9]*\) bytes.*/\1/p' <<<"$out")
 total=$(sed -n 's/.*client total \([0-9]*\) bytes.*/\1/p' <<<"$out")
 assert_gt "bytes queued before the sender blocked" 0 "$queued"
-# 64 MiB redirected (OB_INGRESS_MAX), then stock TCP's own buffers.
+# 64 MiB redirected (OB_INGRESS_MAX: the writes are non-blocking), then
+# stock TCP's own buffers.
 [ "$queued" -le $((80 << 20)) ] && log "ok: backlog bounded ($queued <= 80 MiB)" || fail "unbounded backlog: $queued bytes"
 assert_eq "every byte read, in order, once the reader resumed" "$total" \
 	"$(sed -n 's/.*server read \([0-9]*\) bytes in order.*/\1/p' /tmp/$P.srv)"
 assert_eq "the direction moved to TCP once" 1 "$(counter flt-b overflows)"
+assert_eq "a non-blocking sender teaches the service nothing" accelerated "$(service_state 7301)"
+rm -f /tmp/$P.srv
+
+# duplex SECONDS BYTES: one connection of a blocking duplex client to a
+# server that stalls SECONDS; logs the outcome, fails on a lost byte.
+duplex() {
+	local out
+	ip netns exec ${P}1 "$STALL" duplex-server "$A" 7302 "$1" "$2" >/tmp/$P.srv 2>&1 &
+	SRV_PID=$!
+	sleep 0.3
+	out=$(ip netns exec ${P}2 "$STALL" duplex-client "$A" 7302 "$2") || fail "duplex client: $out"
+	wait $SRV_PID || fail "duplex server: $(cat /tmp/$P.srv)"
+	log "$(echo $out $(cat /tmp/$P.srv))"
+	EAGAINS=$(sed -n 's/.*reader saw \([0-9]*\) spurious.*/\1/p' <<<"$out")
+}
+log "a blocking sender with a reader thread, its peer stalled for 3 s (320 MiB)"
+before=$(counter flt-b overflows)
+duplex 3 $((320 << 20))
+assert_eq "the direction moved to TCP past 256 MiB" $((before + 1)) "$(counter flt-b overflows)"
+assert_eq "the service is learned as overflow" overflow "$(service_state 7302)"
+log "kernel: the reader thread saw $EAGAINS spurious EAGAIN after the move (tcp_bpf_recvmsg)"
+log "the next connection of that service"
+redir=$(counter flt-b redirected_bytes)
+duplex 1 $((64 << 20))
+assert_eq "it starts on TCP: nothing redirected" "$redir" "$(counter flt-b redirected_bytes)"
+assert_eq "its reader saw no spurious EAGAIN" 0 "$EAGAINS"
 rm -f /tmp/$P.srv
 
 log "bpffs pins removed while 8 connections stream"

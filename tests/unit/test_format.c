@@ -59,6 +59,17 @@ static void counters_sum_across_cpus(void **state)
 	assert_int_equal(sum.full, 4);
 }
 
+/* The names README and status --json document, one per enum value. */
+static void service_state_names(void **state)
+{
+	(void)state;
+	assert_string_equal(ob_svc_state_name(OB_SVC_PROBATION), "probation");
+	assert_string_equal(ob_svc_state_name(OB_SVC_GOOD), "accelerated");
+	assert_string_equal(ob_svc_state_name(OB_SVC_HALFCLOSE), "halfclose");
+	assert_string_equal(ob_svc_state_name(OB_SVC_OVERFLOW), "overflow");
+	assert_string_equal(ob_svc_state_name(77), "unknown");
+}
+
 static void json_has_documented_keys(void **state)
 {
 	(void)state;
@@ -180,6 +191,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(counters_sum_across_cpus),
+		cmocka_unit_test(service_state_names),
 		cmocka_unit_test(json_has_documented_keys),
 		cmocka_unit_test(json_not_loaded),
 		cmocka_unit_test(prometheus_exposition),
