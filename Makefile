@@ -50,7 +50,7 @@ PURE_SRCS := hook/args.c hook/errors.c hook/format.c $(OCI_SRCS)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall \
-	      $(OUT)/tests/repair $(OUT)/tests/other_sockmap.bpf.o
+	      $(OUT)/tests/repair $(OUT)/tests/smallstream $(OUT)/tests/other_sockmap.bpf.o
 
 .DELETE_ON_ERROR:
 .PHONY: all deps test unit integration demo bench soak clean format install tools check-root

@@ -36,11 +36,24 @@ struct socket___ob {
 	struct file___ob *file;
 } __attribute__((preserve_access_index));
 
+struct list_head___ob {
+	struct list_head___ob *next;
+} __attribute__((preserve_access_index));
+
+struct wait_queue_head___ob {
+	struct list_head___ob head;
+} __attribute__((preserve_access_index));
+
+struct socket_wq___ob {
+	struct wait_queue_head___ob wait;
+} __attribute__((preserve_access_index));
+
 struct sock___ob {
 	unsigned char sk_shutdown;
 	int sk_rcvbuf;
 	void *sk_user_data; /* the psock, low 3 bits are flags */
 	struct socket___ob *sk_socket;
+	struct socket_wq___ob *sk_wq;
 } __attribute__((preserve_access_index));
 
 struct sk_psock___ob {
@@ -56,6 +69,15 @@ struct {
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ob_sockhash SEC(".maps");
+
+/* Every paired socket again, with no program: see "Leaving" in bypass.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, OB_MAX_SOCKETS);
+	__type(key, struct ob_sock_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ob_parking SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -162,6 +184,35 @@ static __always_inline __u64 own_psock(struct bpf_sock_ops *skops)
 		return 0;
 	sk = (struct sock___ob *)bpf_skc_to_tcp_sock(skops->sk);
 	return sk ? (__u64)sk->sk_user_data & ~7ULL : 0;
+}
+
+/* Bytes redirected to this socket and not read yet (0 if unknown). */
+static __always_inline __u32 psock_unread(__u64 psock)
+{
+	__u32 queued = 0;
+
+	if (psock)
+		bpf_probe_read_kernel(&queued, sizeof(queued),
+				      (void *)(psock + bpf_core_field_offset(struct sk_psock___ob,
+									     msg_tot_len)));
+	return queued;
+}
+
+/* Takes a socket out of both sockhashes, at once (pairing failed). */
+static __always_inline void unpair(struct ob_sock_key *key)
+{
+	bpf_map_delete_elem(&ob_sockhash, key);
+	bpf_map_delete_elem(&ob_parking, key);
+}
+
+/* A paired socket also goes into ob_parking, and gets RTT callbacks (they
+ * drive its leaving, and come only with TCP traffic). */
+static __always_inline void park_too(struct bpf_sock_ops *skops, struct ob_sock_key *key,
+				     struct ob_sk_state *st)
+{
+	if (bpf_sock_hash_update(skops, &ob_parking, key, BPF_NOEXIST))
+		st->flags |= OB_SK_NOPARK;
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_RTT_CB_FLAG);
 }
 
 static __always_inline __u64 opt_token(const struct ob_opt *o)
@@ -288,6 +339,9 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 	st->active = 0;
 	st->flags = 0;
 	st->peer_psock = 0;
+	st->peer_st = 0;
+	st->sends = 0;
+	st->run = 0;
 
 	err = bpf_map_update_elem(&ob_conns, &key.conn, &conn, BPF_NOEXIST);
 	if (err) {
@@ -300,9 +354,12 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 		count_insert_error(c, err);
 		return;
 	}
+	park_too(skops, &key, st);
 	entry = bpf_map_lookup_elem(&ob_conns, &key.conn);
-	if (entry)
+	if (entry) {
 		entry->client_psock = own_psock(skops);
+		entry->client_st = (__u64)st;
+	}
 	st->dir = OB_DIR_PENDING;
 }
 
@@ -312,7 +369,7 @@ static __always_inline void refuse(struct ob_conn *conn, struct ob_sock_key *cli
 {
 	__u32 old = __sync_val_compare_and_swap(&conn->state, OB_CONN_NEW, OB_CONN_REFUSED);
 
-	bpf_map_delete_elem(&ob_sockhash, client);
+	unpair(client);
 	if (old == OB_CONN_CLIENT_TCP)
 		bpf_map_delete_elem(&ob_conns, &client->conn);
 }
@@ -371,6 +428,9 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	st->active = 0;
 	st->flags = 0;
 	st->peer_psock = 0;
+	st->peer_st = 0;
+	st->sends = 0;
+	st->run = 0;
 
 	svc_state = service_state(&st->svc, ns);
 	if (svc_state != OB_SVC_GOOD) {
@@ -385,7 +445,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	if (conn->state != OB_CONN_NEW) {
 		/* The client already wrote by TCP: it leaves the sockhash
 		 * before anything of ours can reach it. */
-		bpf_map_delete_elem(&ob_sockhash, &client);
+		unpair(&client);
 		bpf_map_delete_elem(&ob_conns, &key.conn);
 		return;
 	}
@@ -398,15 +458,19 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 		refuse(conn, &client);
 		return;
 	}
-	conn->server_psock = own_psock(skops); /* before the client can see READY */
+	park_too(skops, &key, st);
+	/* before the client can see READY */
+	conn->server_psock = own_psock(skops);
+	conn->server_st = (__u64)st;
 	st->peer_psock = conn->client_psock;
+	st->peer_st = conn->client_st;
 	old = __sync_val_compare_and_swap(&conn->state, OB_CONN_NEW, OB_CONN_SERVER_READY);
 	if (old != OB_CONN_NEW) {
 		/* The client wrote first, in the instant between our check and
 		 * the insert. Nothing was redirected to us: leave again. */
 		st->dir = OB_DIR_TCP;
-		bpf_map_delete_elem(&ob_sockhash, &key);
-		bpf_map_delete_elem(&ob_sockhash, &client);
+		unpair(&key);
+		unpair(&client);
 		bpf_map_delete_elem(&ob_conns, &key.conn);
 		return;
 	}
@@ -488,6 +552,52 @@ static __always_inline void state_change(struct bpf_sock_ops *skops)
 	}
 }
 
+/* An RTT sample: an ACK of our TCP data. Moves a leaving socket along
+ * (bypass.h, "Leaving"). */
+static __always_inline void rtt_sample(struct bpf_sock_ops *skops)
+{
+	struct ob_sock_key own = {};
+	struct ob_counters *c;
+	struct ob_sk_state *st;
+	__u64 now;
+
+	if (!skops->sk)
+		return;
+	st = bpf_sk_storage_get(&ob_sk_state, skops->sk, 0, 0);
+	if (!st)
+		return;
+	if (!(st->flags & OB_SK_LEAVING) || (st->flags & OB_SK_NOPARK)) {
+		/* On TCP and not leaving (refused, wrote first, cannot
+		 * park): out of both sockhashes already, or staying; no more
+		 * callbacks for its ACKs. */
+		if (st->dir == OB_DIR_TCP)
+			bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
+								 ~BPF_SOCK_OPS_RTT_CB_FLAG);
+		return;
+	}
+	own.conn = st->peer.conn;
+	own.role = st->role;
+	now = bpf_ktime_get_ns();
+	if (!(st->flags & OB_SK_PARKED)) {
+		bpf_map_delete_elem(&ob_sockhash, &own);
+		st->flags |= OB_SK_PARKED;
+		st->left_at = now;
+		return;
+	}
+	if (now - st->left_at < OB_LEAVE_GRACE_NS || psock_unread(own_psock(skops)))
+		return;
+	bpf_map_delete_elem(&ob_parking, &own);
+	st->flags &= ~OB_SK_LEAVING;
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_RTT_CB_FLAG);
+	c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
+	COUNT(c, departures, 1);
+	if (st->active) {
+		st->active = 0;
+		if (c)
+			c->sockets -= 1;
+	}
+}
+
 SEC("sockops")
 int ob_sockops(struct bpf_sock_ops *skops)
 {
@@ -520,6 +630,9 @@ int ob_sockops(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_STATE_CB:
 		state_change(skops);
 		break;
+	case BPF_SOCK_OPS_RTT_CB:
+		rtt_sample(skops);
+		break;
 	}
 	return 1;
 }
@@ -535,6 +648,7 @@ static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_cou
 						  OB_CONN_CLIENT_TCP);
 	if (old == OB_CONN_SERVER_READY) {
 		st->peer_psock = conn->server_psock;
+		st->peer_st = conn->server_st;
 		bpf_map_delete_elem(&ob_conns, &st->peer.conn);
 		st->active = 1;
 		COUNT(c, sockets, 1);
@@ -552,6 +666,17 @@ static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_cou
 	return OB_DIR_TCP;
 }
 
+/* Is anyone waiting on the socket (a reader blocked in recv(), or a poll
+ * or epoll entry)? */
+static __always_inline int someone_waiting(struct sock___ob *sk)
+{
+	struct socket_wq___ob *wq = sk->sk_wq;
+
+	if (!wq)
+		return 0;
+	return wq->wait.head.next != &wq->wait.head;
+}
+
 /*
  * A redirected message is queued on the peer without regard to its receive
  * buffer (bpf_tcp_ingress() only checks global TCP memory): a reader that
@@ -565,31 +690,66 @@ static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_cou
  * TCP, where a closed peer answers RST as it would anyway.
  * Moving redirect -> TCP keeps the order: everything redirected is already
  * on the peer's ingress queue, which recvmsg() drains before the TCP queue.
- * Returns 0 (stay), 1 (move), 2 (move, and the sender is blocking).
+ * Returns 0 (stay), 1 (move), 2 (move, and the blocking sender's socket has
+ * someone waiting on it: a reader thread that may meet the spurious EAGAIN).
  */
 static __always_inline int peer_backlog_full(struct sk_msg_md *msg, struct ob_sk_state *st,
 					     __u32 size)
 {
 	struct sock___ob *sk;
-	__u32 queued = 0;
-	__u64 after;
+	__u64 after = (__u64)psock_unread(st->peer_psock) + size;
 
-	if (!st->peer_psock ||
-	    bpf_probe_read_kernel(&queued, sizeof(queued),
-				  (void *)(st->peer_psock +
-					   bpf_core_field_offset(struct sk_psock___ob, msg_tot_len))))
-		return 0;
-	after = (__u64)queued + size;
 	if (after <= OB_INGRESS_MAX)
 		return 0;
 	sk = msg->sk ? (struct sock___ob *)bpf_skc_to_tcp_sock(msg->sk) : NULL;
 	if (!sk || !file_blocking(sk))
 		return 1;
-	return after > OB_INGRESS_MAX_BLOCKING ? 2 : 0;
+	if (after <= OB_INGRESS_MAX_BLOCKING)
+		return 0;
+	return someone_waiting(sk) ? 2 : 1;
 }
 
-/* A blocking sender moved to TCP: its reader may have met a spurious
- * EAGAIN; the service's next connections start on TCP. */
+/* Does this message end a run of small messages streamed back to back
+ * (bypass.h: OB_SMALL_*) by a sender that can move to TCP safely? */
+static __always_inline int small_stream(struct sk_msg_md *msg, struct ob_sk_state *st,
+					__u32 size)
+{
+	__u64 peer_sends = 0, now;
+	struct sock___ob *sk;
+
+	if (size >= OB_SMALL_MSG || !st->peer_st) {
+		st->run = 0;
+		return 0;
+	}
+	bpf_probe_read_kernel(&peer_sends, sizeof(peer_sends),
+			      (void *)(st->peer_st + __builtin_offsetof(struct ob_sk_state, sends)));
+	now = bpf_ktime_get_ns();
+	if (!st->run || peer_sends != st->seen_peer_sends ||
+	    now - st->run_start > OB_SMALL_WINDOW_NS) {
+		st->run = 1;
+		st->run_start = now;
+		st->seen_peer_sends = peer_sends;
+		return 0;
+	}
+	if (++st->run < OB_SMALL_RUN)
+		return 0;
+	st->run = 0;
+	sk = msg->sk ? (struct sock___ob *)bpf_skc_to_tcp_sock(msg->sk) : NULL;
+	if (!sk)
+		return 0;
+	return !(file_blocking(sk) && someone_waiting(sk));
+}
+
+/* This direction goes to TCP for good, and the socket leaves the sockhash
+ * (bypass.h, "Leaving"). */
+static __always_inline void go_tcp(struct ob_sk_state *st)
+{
+	st->dir = OB_DIR_TCP;
+	st->flags |= OB_SK_LEAVING;
+}
+
+/* A blocking sender with a reader waiting moved to TCP: that reader may
+ * meet a spurious EAGAIN; the service's next connections start on TCP. */
 static __always_inline void learn_overflow(struct ob_sk_state *st)
 {
 	struct ob_service *sv = bpf_map_lookup_elem(&ob_services, &st->svc);
@@ -613,6 +773,12 @@ int ob_msg(struct sk_msg_md *msg)
 	st = bpf_sk_storage_get(&ob_sk_state, sk, 0, 0);
 	if (!st)
 		return SK_PASS;
+	/* Never true: makes ob_parking one of this program's maps, so that
+	 * the psocks, which hold this program, keep ob_parking (and the
+	 * sockets parked there) alive after the pins and sock_ops are gone. */
+	if (st->flags & OB_SK_REFS_PARKING)
+		return bpf_msg_redirect_hash(msg, &ob_parking, &st->peer, BPF_F_INGRESS);
+	st->sends++;
 	c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
 	if (st->dir == OB_DIR_PENDING)
 		st->dir = client_decide(st, c);
@@ -624,18 +790,27 @@ int ob_msg(struct sk_msg_md *msg)
 	}
 	full = peer_backlog_full(msg, st, size);
 	if (full) {
-		st->dir = OB_DIR_TCP;
+		go_tcp(st);
 		if (full == 2)
 			learn_overflow(st);
 		COUNT(c, overflows, 1);
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
 	}
+	if (small_stream(msg, st, size)) {
+		go_tcp(st);
+		COUNT(c, small_streams, 1);
+		COUNT(c, tcp_msgs, 1);
+		return SK_PASS;
+	}
 	ret = bpf_msg_redirect_hash(msg, &ob_sockhash, &st->peer, BPF_F_INGRESS);
 	if (ret != SK_PASS) {
-		/* The peer left the sockhash, which only happens when it
-		 * closed: TCP gives the same answer stock TCP would. */
+		/* The peer closed, or left the sockhash for TCP: from now on
+		 * we go by TCP too (a closed peer answers as stock TCP would),
+		 * and leave in turn. */
+		go_tcp(st);
 		COUNT(c, misses, 1);
+		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
 	}
 	COUNT(c, redirected_msgs, 1);

@@ -83,6 +83,8 @@ struct ob_conn {
 	__u32 pad;
 	__u64 client_psock; /* kernel address of each side's psock, read */
 	__u64 server_psock; /* only through bpf_probe_read_kernel() */
+	__u64 client_st;    /* kernel address of each side's ob_sk_state, */
+	__u64 server_st;    /* read the same way (its .sends) */
 };
 
 /* Direction decision of one socket, made once and kept (invariant 3). */
@@ -118,8 +120,9 @@ enum ob_svc_state {
 	OB_SVC_PROBATION = 0,
 	OB_SVC_GOOD = 1,
 	OB_SVC_HALFCLOSE = 2,
-	/* a blocking sender's peer fell OB_INGRESS_MAX_BLOCKING behind: that
-	 * connection moved to TCP, the service's next ones start there */
+	/* a blocking sender's peer fell OB_INGRESS_MAX_BLOCKING behind while
+	 * a reader waited on the sender's socket: that connection moved to
+	 * TCP, the service's next ones start there */
 	OB_SVC_OVERFLOW = 3,
 };
 
@@ -130,6 +133,45 @@ struct ob_service {
 
 /* ob_sk_state.flags */
 #define OB_SK_HALFCLOSED 1 /* this socket sent FIN by shutdown(SHUT_WR) */
+#define OB_SK_LEAVING 2	   /* dir is TCP for good: leave the sockhash */
+#define OB_SK_PARKED 4	   /* out of ob_sockhash, still in ob_parking */
+#define OB_SK_NOPARK 8	   /* not in ob_parking: cannot leave, stays */
+#define OB_SK_REFS_PARKING 16 /* never set (see ob_msg) */
+
+/*
+ * Leaving the sockhash. A socket whose direction went to TCP for good
+ * (small messages streamed, a peer that fell behind, a peer that left)
+ * still runs the sk_msg program and tcp_bpf_recvmsg() while it is in a
+ * sockmap: slower than stock TCP, and open to the spurious EAGAIN. Taking
+ * it out drops its psock, and with it any redirected bytes not read yet,
+ * so every paired socket is also in ob_parking (a sockhash without
+ * programs) and leaves in two steps, driven by sock_ops RTT callbacks (its
+ * TCP traffic brings ACKs):
+ *   1. out of ob_sockhash: the peer's next redirect misses and goes by TCP
+ *      (and the peer leaves in turn); the psock lives on in ob_parking, so
+ *      a redirect already under way still lands and is read in order;
+ *   2. OB_LEAVE_GRACE_NS later, once nothing redirected is left unread:
+ *      out of ob_parking, the psock goes, the socket is stock TCP.
+ * The grace is the one assumption: a peer's redirect decided before step 1
+ * is queued within it. Between the verdict and the queueing the peer's
+ * thread holds no lock (tcp_bpf_send_verdict() releases the socket); were
+ * it to stall there longer, it would find our psock gone (EPIPE) or queue
+ * into a psock on its way out (lost).
+ */
+#define OB_LEAVE_GRACE_NS (200ull * 1000 * 1000)
+
+/*
+ * Small messages streamed back to back are slower redirected than by TCP,
+ * which coalesces them (one allocation and one wake-up of the reader per
+ * sendmsg here). A sender whose OB_SMALL_RUN messages in a row are smaller
+ * than OB_SMALL_MSG bytes, sent within OB_SMALL_WINDOW_NS with no message
+ * from the peer in between (a stream, not request/response), moves to TCP
+ * and leaves. A blocking socket with a reader blocked in recv() at that
+ * moment does not move (that reader could meet the spurious EAGAIN).
+ */
+#define OB_SMALL_MSG 32
+#define OB_SMALL_RUN 1024
+#define OB_SMALL_WINDOW_NS (4ull * 1000 * 1000)
 
 /* Per-socket state (sk_storage). */
 struct ob_sk_state {
@@ -141,6 +183,13 @@ struct ob_sk_state {
 	__u32 active; /* counted in ob_counters.sockets */
 	__u32 flags;  /* OB_SK_* */
 	__u64 peer_psock; /* to read how much the peer has not read yet */
+	__u64 peer_st;	  /* the peer's ob_sk_state, to read its .sends */
+	__u64 sends;	  /* sendmsg calls of this socket */
+	__u64 seen_peer_sends; /* the peer's .sends when the run began */
+	__u64 run_start;  /* ktime of the first message of the run */
+	__u64 left_at;	  /* ktime of leaving step 1 */
+	__u32 run;	  /* small messages in a row */
+	__u32 pad;
 };
 
 /* ob_netns.flags */
@@ -169,9 +218,11 @@ struct ob_counters {
 	__u64 guarded;		/* kept on TCP: their service half-closes */
 	__u64 halfcloses;	/* blocking shutdown(SHUT_WR) seen on a service */
 	__u64 overflows;	/* directions moved to TCP: the peer stopped reading */
+	__u64 small_streams;	/* directions moved to TCP: small messages streamed */
+	__u64 departures;	/* sockets that left the sockhash while open */
 };
 
-#define OB_COUNTER_FIELDS 14
+#define OB_COUNTER_FIELDS 16
 
 /* Global settings (ob_settings[0]). */
 struct ob_settings {
@@ -229,7 +280,8 @@ static inline __u16 ob_remote_port(__u32 remote_port)
  * returns EAGAIN to it (see enum ob_svc_state). So a blocking sender gets a
  * larger bound, one that a consumer lagging behind a busy CPU does not
  * reach (t_stop measured lags of 128 to 256 MiB with 16 threads on 2 CPUs),
- * and when it does reach it, its service is learned as OB_SVC_OVERFLOW. */
+ * and when it does reach it with someone waiting on its socket, its service
+ * is learned as OB_SVC_OVERFLOW. */
 #define OB_INGRESS_MAX (64u << 20)
 #define OB_INGRESS_MAX_BLOCKING (256u << 20)
 

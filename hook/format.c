@@ -25,7 +25,9 @@ static const struct {
 	F("probation", "probation_total", probation, "counter", "Connections kept on TCP while their service was on probation."),
 	F("guarded", "guarded_total", guarded, "counter", "Connections kept on TCP because their service half-closes."),
 	F("halfcloses", "halfcloses_total", halfcloses, "counter", "Services found doing a blocking shutdown(SHUT_WR)."),
-	F("overflows", "overflows_total", overflows, "counter", "Directions moved to TCP because the peer stopped reading."),
+	F("overflows", "overflows_total", overflows, "counter", "Directions moved to TCP because the peer fell too far behind."),
+	F("small_streams", "small_streams_total", small_streams, "counter", "Directions moved to TCP because they streamed small messages."),
+	F("departures", "departures_total", departures, "counter", "Sockets that left the sockhash for stock TCP while open."),
 #undef F
 };
 
@@ -139,6 +141,7 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 		snprintf(id, sizeof(id), "%016" PRIx64, v->build_id);
 		json_object_object_add(root, "build_id", json_object_new_string(id));
 		json_object_object_add(root, "sockhash_entries", u64(v->sockhash_entries));
+		json_object_object_add(root, "parking_entries", u64(v->parking_entries));
 		json_object_object_add(root, "conn_entries", u64(v->conn_entries));
 		if (v->cgroup[0])
 			json_object_object_add(root, "cgroup", json_object_new_string(v->cgroup));
@@ -219,6 +222,9 @@ int ob_format_prometheus(FILE *f, const struct ob_view *v)
 	fputs("# HELP oci_bypass_sockhash_entries Sockets in the sockhash.\n"
 	      "# TYPE oci_bypass_sockhash_entries gauge\n", f);
 	fprintf(f, "oci_bypass_sockhash_entries %" PRIu64 "\n", v->sockhash_entries);
+	fputs("# HELP oci_bypass_parking_entries Paired sockets, those leaving for TCP included.\n"
+	      "# TYPE oci_bypass_parking_entries gauge\n", f);
+	fprintf(f, "oci_bypass_parking_entries %" PRIu64 "\n", v->parking_entries);
 	for (size_t m = 0; m < sizeof(fields) / sizeof(fields[0]); m++) {
 		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", fields[m].metric, fields[m].help,
 			fields[m].metric, fields[m].type);

@@ -28,7 +28,8 @@
 /* In the order of struct ob_maps; ob_sk_state last (never opened). */
 static const char *const map_names[] = { "ob_sockhash", "ob_conns",    "ob_netns",
 					 "ob_tokens",   "ob_counters", "ob_settings",
-					 "ob_noports",  "ob_services", "ob_sk_state" };
+					 "ob_noports",  "ob_services", "ob_parking",
+					 "ob_sk_state" };
 
 uint64_t ob_build_id(void)
 {
@@ -80,7 +81,8 @@ int ob_find_cgroup2(char *buf, size_t len)
 int ob_open_maps(struct ob_maps *m)
 {
 	int *fds[] = { &m->sockhash, &m->conns,	   &m->netns,	&m->tokens,
-		       &m->counters, &m->settings, &m->noports, &m->services };
+		       &m->counters, &m->settings, &m->noports, &m->services,
+		       &m->parking };
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -88,6 +90,8 @@ int ob_open_maps(struct ob_maps *m)
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		snprintf(path, sizeof(path), OB_PIN_DIR "/%s", map_names[i]);
 		*fds[i] = bpf_obj_get(path);
+		if (*fds[i] < 0 && errno == ENOENT && fds[i] == &m->parking)
+			continue; /* an older build, to be unloaded */
 		if (*fds[i] < 0) {
 			int err = -errno;
 
@@ -103,7 +107,8 @@ int ob_open_maps(struct ob_maps *m)
 void ob_close_maps(struct ob_maps *m)
 {
 	int *fds[] = { &m->sockhash, &m->conns,	   &m->netns,	&m->tokens,
-		       &m->counters, &m->settings, &m->noports, &m->services };
+		       &m->counters, &m->settings, &m->noports, &m->services,
+		       &m->parking };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -269,6 +274,7 @@ int ob_load(const char *cgroup, unsigned max_sockets, bool *already, char *cg_ou
 	}
 	if (max_sockets && !existing &&
 	    (bpf_map__set_max_entries(skel->maps.ob_sockhash, max_sockets) ||
+	     bpf_map__set_max_entries(skel->maps.ob_parking, max_sockets) ||
 	     bpf_map__set_max_entries(skel->maps.ob_conns, max_sockets))) {
 		err = ob_err(-EINVAL, "cannot size the sockhash");
 		goto cleanup;
@@ -416,6 +422,11 @@ int ob_cmd_unload(const struct ob_args *a)
 	deadline = now_s() + a->wait_s;
 	for (;;) {
 		left = ob_map_count(m.sockhash, sizeof(struct ob_sock_key));
+		if (m.parking >= 0) { /* every paired socket is there too */
+			uint64_t parked = ob_map_count(m.parking, sizeof(struct ob_sock_key));
+
+			left = parked > left ? parked : left;
+		}
 		if (left == 0 || now_s() >= deadline)
 			break;
 		if (!told) {

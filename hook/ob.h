@@ -104,6 +104,7 @@ struct ob_view {
 	uint64_t build_id;
 	char cgroup[256];
 	uint64_t sockhash_entries;
+	uint64_t parking_entries; /* paired sockets, those leaving included */
 	uint64_t conn_entries;
 	int n_ns;
 	struct ob_ns_view *ns;
@@ -128,6 +129,7 @@ int ob_host_netns_cookie(uint64_t *cookie);
 /* ---- loader.c ---- */
 struct ob_maps {
 	int sockhash, conns, netns, tokens, counters, settings, noports, services;
+	int parking; /* -1 if an older build without it is loaded */
 };
 int ob_open_maps(struct ob_maps *m);
 void ob_close_maps(struct ob_maps *m);

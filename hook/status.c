@@ -33,6 +33,7 @@ static int gather(struct ob_view *v)
 	ob_attach_cgroup(v->cgroup, sizeof(v->cgroup));
 	v->sockhash_entries = ob_map_count(m.sockhash, sizeof(struct ob_sock_key));
 	v->conn_entries = ob_map_count(m.conns, sizeof(struct ob_conn_key));
+	v->parking_entries = m.parking >= 0 ? ob_map_count(m.parking, sizeof(struct ob_sock_key)) : 0;
 	while (bpf_map_get_next_key(m.netns, prev, &next) == 0) {
 		struct ob_ns_view *grown = realloc(v->ns, (size_t)(v->n_ns + 1) * sizeof(*v->ns));
 		struct ob_ns_view *n;

@@ -153,7 +153,7 @@ static void prometheus_exposition(void **state)
 		assert_non_null(strrchr(line, ' '));
 		samples++;
 	}
-	assert_int_equal(samples, 3 + OB_COUNTER_FIELDS * 2);
+	assert_int_equal(samples, 4 + OB_COUNTER_FIELDS * 2);
 	free(out);
 }
 
