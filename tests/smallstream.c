@@ -36,6 +36,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
+
 #define FIRST (64u << 10)
 #define BIG_MSGS 4
 #define BIG (64u << 10)
@@ -94,27 +96,6 @@ static int read_check(int fd, int dir, unsigned long long len, unsigned long lon
 		len -= (unsigned long long)n;
 	}
 	return 0;
-}
-
-static int addr_of(const char *a, const char *p, struct sockaddr_storage *ss, socklen_t *len)
-{
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, a, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)atoi(p));
-		*len = sizeof(*s4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, a, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)atoi(p));
-		*len = sizeof(*s6);
-		return 0;
-	}
-	return -1;
 }
 
 static int serve_one(int c)
@@ -251,7 +232,7 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc < 5 || addr_of(argv[2], argv[3], &ss, &len) || (conns = atoi(argv[4])) < 1)
+	if (argc < 5 || addr_of(argv[2], (unsigned)atoi(argv[3]), &ss, &len) || (conns = atoi(argv[4])) < 1)
 		goto usage;
 	if (!strcmp(argv[1], "server") && argc == 5)
 		return server(&ss, len, conns);

@@ -40,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
+
 static unsigned char pattern(unsigned long long off)
 {
 	return (unsigned char)(off ^ (off >> 9) ^ (off >> 17));
@@ -57,27 +59,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int addr_of(const char *a, const char *p, struct sockaddr_storage *ss, socklen_t *len)
-{
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, a, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)atoi(p));
-		*len = sizeof(*s4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, a, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)atoi(p));
-		*len = sizeof(*s6);
-		return 0;
-	}
-	return -1;
 }
 
 /* Listens, accepts one connection, sleeps SECS; the connection or -1. */
@@ -101,27 +82,39 @@ static int accept_one(struct sockaddr_storage *ss, socklen_t len, int secs)
 	return c;
 }
 
-static int server(struct sockaddr_storage *ss, socklen_t len, int secs)
+/* Reads from c until EOF, an error or `limit` bytes, checking each byte;
+ * prints what it read. 0 if every byte was right and no error came. */
+static int read_in_order(int c, unsigned long long limit, unsigned long long *total)
 {
 	static char buf[1 << 16];
-	unsigned long long total = 0;
-	int c = accept_one(ss, len, secs);
-	ssize_t n;
+	ssize_t n = 0;
 
-	if (c < 0)
-		return 1;
-	while ((n = read(c, buf, sizeof(buf))) > 0) {
+	*total = 0;
+	while (*total < limit) {
+		size_t want = limit - *total < sizeof(buf) ? (size_t)(limit - *total) : sizeof(buf);
+
+		n = read(c, buf, want);
+		if (n <= 0)
+			break;
 		for (ssize_t i = 0; i < n; i++)
-			if ((unsigned char)buf[i] != pattern(total + (unsigned long long)i)) {
+			if ((unsigned char)buf[i] != pattern(*total + (unsigned long long)i)) {
 				printf("stall: server: wrong byte at offset %llu\n",
-				       total + (unsigned long long)i);
+				       *total + (unsigned long long)i);
 				return 1;
 			}
-		total += (unsigned long long)n;
+		*total += (unsigned long long)n;
 	}
-	printf("stall: server read %llu bytes in order%s%s\n", total, n < 0 ? ", then " : "",
+	printf("stall: server read %llu bytes in order%s%s\n", *total, n < 0 ? ", then " : "",
 	       n < 0 ? strerror(errno) : "");
 	return n < 0;
+}
+
+static int server(struct sockaddr_storage *ss, socklen_t len, int secs)
+{
+	unsigned long long total;
+	int c = accept_one(ss, len, secs);
+
+	return c < 0 || read_in_order(c, ~0ULL, &total);
 }
 
 static int client(struct sockaddr_storage *ss, socklen_t len, int secs)
@@ -177,29 +170,11 @@ static int client(struct sockaddr_storage *ss, socklen_t len, int secs)
 static int duplex_server(struct sockaddr_storage *ss, socklen_t len, int secs,
 			 unsigned long long bytes)
 {
-	static char buf[1 << 16];
-	unsigned long long total = 0;
+	unsigned long long total;
 	int c = accept_one(ss, len, secs);
-	ssize_t n = 0;
 
-	if (c < 0)
+	if (c < 0 || read_in_order(c, bytes, &total))
 		return 1;
-	while (total < bytes) {
-		size_t want = bytes - total < sizeof(buf) ? (size_t)(bytes - total) : sizeof(buf);
-
-		n = read(c, buf, want);
-		if (n <= 0)
-			break;
-		for (ssize_t i = 0; i < n; i++)
-			if ((unsigned char)buf[i] != pattern(total + (unsigned long long)i)) {
-				printf("stall: server: wrong byte at offset %llu\n",
-				       total + (unsigned long long)i);
-				return 1;
-			}
-		total += (unsigned long long)n;
-	}
-	printf("stall: server read %llu bytes in order%s%s\n", total, n < 0 ? ", then " : "",
-	       n < 0 ? strerror(errno) : "");
 	if (total != bytes || write(c, "done", 4) != 4)
 		return 1;
 	close(c);
@@ -275,7 +250,7 @@ int main(int argc, char **argv)
 	socklen_t len;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (argc < 5 || addr_of(argv[2], argv[3], &ss, &len))
+	if (argc < 5 || addr_of(argv[2], (unsigned)atoi(argv[3]), &ss, &len))
 		goto usage;
 	if (!strcmp(argv[1], "server") && argc == 5)
 		return server(&ss, len, atoi(argv[4]));

@@ -7,21 +7,9 @@
 # accelerated on loopback, and once the containers are gone nothing of them
 # is left (records, enrolments, counters).
 . "$(dirname "$0")/../lib/common.sh"
-. "$TESTS_DIR/lib/containers.sh"
 need_root
-for tool in runc crun podman jq; do
-	command -v $tool >/dev/null || skip "$tool is not installed (make deps installs it)"
-done
 P=obk
-WORK=$(mktemp -d /tmp/ob-rt.XXXXXX)
-cleanup() { ct_cleanup_all $P >/dev/null 2>&1; rm -rf "$WORK"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-ct_host_prepare || die "ct_host_prepare"
-ct_rootfs >/dev/null || die "ct_rootfs"
-ct_cleanup_all $P >/dev/null 2>&1
-ns_setup $P 6 >/dev/null || die "ns_setup"
-"$OB" unload --wait 5 >/dev/null 2>&1 # the first hook loads on first use
+container_test $P 6 runc crun podman jq # oci-bypass unloaded: the first hook loads it
 
 name12() { printf '%.12s' "$1"; } # the netns name the hook gives
 containers() { "$OB" status --json | jq -r '[.containers[].id] | sort | join(" ")'; }

@@ -6,21 +6,9 @@
 # gets an error, as with stock TCP, instead of hanging. Afterwards nothing
 # is left: no record, no enrolment, no sockhash or connection entry.
 . "$(dirname "$0")/../lib/common.sh"
-. "$TESTS_DIR/lib/containers.sh"
 need_root
-for tool in runc jq; do
-	command -v $tool >/dev/null || skip "$tool is not installed (make deps installs it)"
-done
 P=obs
-WORK=$(mktemp -d /tmp/ob-stop.XXXXXX)
-cleanup() { ct_cleanup_all $P >/dev/null 2>&1; rm -rf "$WORK"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-ct_host_prepare || die "ct_host_prepare"
-ct_rootfs >/dev/null || die "ct_rootfs"
-ct_cleanup_all $P >/dev/null 2>&1
-ns_setup $P 6 >/dev/null || die "ns_setup"
-"$OB" unload --wait 5 >/dev/null 2>&1
+container_test $P 6 runc jq
 
 name12() { printf '%.12s' "$1"; } # the netns name the hook gives
 # ct ID NETNS-INDEX ARGS...: a runc container with the hook (trusted: no

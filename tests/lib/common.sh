@@ -127,3 +127,26 @@ oci_bundle() {
 }
 # oci_state ID STATUS PID BUNDLE: the state JSON a runtime gives its hooks.
 oci_state() { printf '{"ociVersion":"1.0.2-dev","id":"%s","status":"%s","pid":%s,"bundle":"%s"}' "$@"; }
+
+# container_test PREFIX N TOOL...: the preamble of a test with real
+# containers (tests/lib/containers.sh): skips unless every TOOL is
+# installed; sets WORK, removed at exit with every container, podman
+# network and netns named PREFIX*; prepares the host and the rootfs; N
+# namespaces on a bridge (ns_setup); oci-bypass not loaded.
+container_test() {
+	local p=$1 n=$2 tool
+	shift 2
+	. "$TESTS_DIR/lib/containers.sh"
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || skip "$tool is not installed (make deps installs it)"
+	done
+	WORK=$(mktemp -d "/tmp/ob-$p.XXXXXX")
+	# shellcheck disable=SC2064 # expand now: p and WORK are known
+	trap "ct_cleanup_all $p >/dev/null 2>&1; rm -rf '$WORK'" EXIT
+	trap 'exit 130' INT TERM
+	ct_host_prepare || die "ct_host_prepare"
+	ct_rootfs >/dev/null || die "ct_rootfs"
+	ct_cleanup_all "$p" >/dev/null 2>&1
+	ns_setup "$p" "$n" >/dev/null || die "ns_setup"
+	"$OB" unload --wait 5 >/dev/null 2>&1
+}
