@@ -4,7 +4,7 @@
  * Build (static, so it also runs inside a busybox container):
  *   gcc -std=gnu11 -O2 -Wall -Wextra -Werror -static -o unixpair tests/bench/unixpair.c
  *
- * usage: unixpair [-c CPU] [-t SECONDS] [-w WARMUP_MS] [lat|bw|both] [SIZE...]
+ * usage: unixpair [-c CPU] [-t SECONDS] [-w WARMUP_MS] [-s SNDBUF] [lat|bw|both] [SIZE...]
  *
  * For each test and each SIZE (default 1 4 16 64 256 1024 4096 16384 65536)
  * a fresh AF_UNIX SOCK_STREAM socketpair is made and the process forks:
@@ -18,6 +18,9 @@
  * (default 1, fractions allowed) timed; the elapsed time is measured, not
  * assumed.  -c CPU pins both processes to CPU with sched_setaffinity (as
  * the qperf runs of run.sh are pinned); without -c the scheduler places them.
+ * -s SNDBUF sets SO_SNDBUFFORCE (root) on both ends of every pair: with a
+ * large one the writer of bw runs as far ahead of its reader as a
+ * redirecting sender can (oci-bypass has no back-pressure below its bound).
  *
  * Output, one line per measurement, the format of examples/qperf_table.sh:
  *   lat SIZE MICROSECONDS
@@ -162,6 +165,8 @@ static double run_lat(size_t size, double secs, double warm)
 }
 
 /* Received MB/s (10^6 bytes), or a negative value on error. */
+static int g_sndbuf; /* -s: 0 = the kernel's default */
+
 static double run_bw(size_t size, double secs, double warm)
 {
 	int sv[2];
@@ -176,6 +181,11 @@ static double run_bw(size_t size, double secs, double warm)
 		free(buf);
 		return -1;
 	}
+	for (int k = 0; k < 2 && g_sndbuf; k++)
+		if (setsockopt(sv[k], SOL_SOCKET, SO_SNDBUFFORCE, &g_sndbuf, sizeof(g_sndbuf))) {
+			perror("unixpair: SO_SNDBUFFORCE");
+			return -1;
+		}
 	memset(buf, 'u', size);
 	pid = fork();
 	if (pid < 0) {
@@ -238,7 +248,7 @@ static double run_bw(size_t size, double secs, double warm)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: unixpair [-c CPU] [-t SECONDS] [-w WARMUP_MS] [lat|bw|both] [SIZE...]\n"
+	fprintf(f, "usage: unixpair [-c CPU] [-t SECONDS] [-w WARMUP_MS] [-s SNDBUF] [lat|bw|both] [SIZE...]\n"
 		   "  AF_UNIX socketpair ping-pong (lat, one-way us) and stream (bw, MB/s)\n"
 		   "  SIZE: bytes, k suffix = KiB (default 1 4 16 64 256 1k 4k 16k 64k)\n");
 }
@@ -270,8 +280,16 @@ int main(int argc, char **argv)
 	double secs = 1.0, warm = 0.05;
 	char *end;
 
-	while ((opt = getopt(argc, argv, "c:t:w:h")) != -1) {
+	while ((opt = getopt(argc, argv, "c:t:w:s:h")) != -1) {
 		switch (opt) {
+		case 's':
+			errno = 0;
+			g_sndbuf = (int)strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || g_sndbuf < 0 || g_sndbuf > (1 << 30)) {
+				fprintf(stderr, "unixpair: -s wants 0..1073741824 bytes, got '%s'\n", optarg);
+				return 64;
+			}
+			break;
 		case 'c':
 			errno = 0;
 			cpu = (int)strtol(optarg, &end, 10);
