@@ -26,6 +26,16 @@ endif
 PKGS     := libbpf libelf zlib json-c libseccomp
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# The hook runs on every container start: linking these five libraries in
+# (glibc stays shared) saves the dynamic loader about 0.8 ms per call
+# (create p50 4.6 -> 3.8 ms, tests/bench/hook_latency.sh). STATIC_LIBS=0
+# links them as shared libraries, as a distribution package would.
+STATIC_LIBS ?= 1
+ifeq ($(STATIC_LIBS),1)
+HOOK_LIBS  = -Wl,-Bstatic $(PKG_LIBS) -Wl,-Bdynamic
+else
+HOOK_LIBS  = $(PKG_LIBS)
+endif
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 	    -Wmissing-prototypes -Wvla -Wno-missing-field-initializers -Wno-format-truncation
@@ -79,7 +89,7 @@ $(OUT)/oci/%.o: oci/%.c $(wildcard oci/*.h) | $(OUT)/oci
 
 $(OUT)/oci-bypass: $(HOOK_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS_H) $^ -o $@ $(PKG_LIBS) -lpthread
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS_H) $^ -o $@ $(HOOK_LIBS) -lpthread
 
 # Unit tests: pure code rebuilt with ASan and UBSan, linked with cmocka.
 $(OUT)/tests/test_%: tests/unit/test_%.c $(PURE_SRCS) hook/ob.h bpf/bypass.h $(wildcard oci/*.h) | $(OUT)/tests
