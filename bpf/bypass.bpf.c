@@ -589,12 +589,13 @@ static __always_inline void rtt_sample(struct bpf_sock_ops *skops)
 	bpf_map_delete_elem(&ob_parking, &own);
 	st->flags &= ~OB_SK_LEAVING;
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_RTT_CB_FLAG);
-	c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
-	COUNT(c, departures, 1);
-	if (st->active) {
+	if (st->active) { /* it redirected: a departure */
+		c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
 		st->active = 0;
-		if (c)
+		if (c) {
 			c->sockets -= 1;
+			c->departures += 1;
+		}
 	}
 }
 
@@ -663,6 +664,9 @@ static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_cou
 		COUNT(c, client_first, 1);
 	else if (conn)
 		bpf_map_delete_elem(&ob_conns, &st->peer.conn);
+	/* Should the server side never get to take us out (its socket is
+	 * outside the sock_ops cgroup), we leave by ourselves. */
+	st->flags |= OB_SK_LEAVING;
 	return OB_DIR_TCP;
 }
 

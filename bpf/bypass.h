@@ -219,7 +219,7 @@ struct ob_counters {
 	__u64 halfcloses;	/* blocking shutdown(SHUT_WR) seen on a service */
 	__u64 overflows;	/* directions moved to TCP: the peer stopped reading */
 	__u64 small_streams;	/* directions moved to TCP: small messages streamed */
-	__u64 departures;	/* sockets that left the sockhash while open */
+	__u64 departures;	/* redirecting sockets that left for TCP while open */
 };
 
 #define OB_COUNTER_FIELDS 16
