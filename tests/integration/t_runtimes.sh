@@ -71,7 +71,9 @@ jq -e '.version == "1.0.0"' "$H/oci-bypass.json" >/dev/null || fail "hooks.d fil
 NET=${P}net
 ct_podman_net $NET 10.231.7.0/24 >/dev/null || die "podman network"
 A=(--hooks-dir "$H" --annotation io.oci-bypass.mode=on)
-ct_podman_run $P-psrv $NET "${A[@]}" -- /bin/streamcheck server --listen 0.0.0.0 7003 --count 5 --timeout 60 ||
+# --count 6, one more than it serves: podman runs poststop as soon as the
+# server exits, which would withdraw its netns before the last assertion
+ct_podman_run $P-psrv $NET "${A[@]}" -- /bin/streamcheck server --listen 0.0.0.0 7003 --count 6 --timeout 60 ||
 	die "podman server"
 ct_podman_run $P-pcli $NET "${A[@]}" -- sleep 3600 || die "podman client"
 ct_podman_run $P-ppln $NET --hooks-dir "$H" -- sleep 3600 || die "podman plain"
