@@ -21,7 +21,7 @@
  *                                               wrote: take the client out
  *                                               of the sockhash)
  *   first sendmsg (sk_msg):
- *     SERVER_READY -> redirect for life
+ *     SERVER_READY -> redirect (until it moves to TCP: "Leaving")
  *     NEW          -> CLIENT_TCP: TCP for life, the server side takes the
  *                     client out of the sockhash (sk_msg may not)
  *
