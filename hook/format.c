@@ -27,7 +27,7 @@ static const struct {
 	F("halfcloses", "halfcloses_total", halfcloses, "counter", "Services found doing a blocking shutdown(SHUT_WR)."),
 	F("overflows", "overflows_total", overflows, "counter", "Directions moved to TCP because the peer fell too far behind."),
 	F("small_streams", "small_streams_total", small_streams, "counter", "Directions moved to TCP because they streamed small messages."),
-	F("departures", "departures_total", departures, "counter", "Sockets that left the sockhash for stock TCP while open."),
+	F("departures", "departures_total", departures, "counter", "Redirecting sockets that left the sockhash for stock TCP while open."),
 #undef F
 };
 
