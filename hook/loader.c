@@ -78,11 +78,14 @@ int ob_find_cgroup2(char *buf, size_t len)
 	return err;
 }
 
+/* The fds of struct ob_maps, in the order of map_names. */
+#define MAP_FDS(m)                                                                        \
+	{ &(m)->sockhash, &(m)->conns,	  &(m)->netns,	 &(m)->tokens,   &(m)->counters, \
+	  &(m)->settings, &(m)->noports, &(m)->services, &(m)->parking }
+
 int ob_open_maps(struct ob_maps *m)
 {
-	int *fds[] = { &m->sockhash, &m->conns,	   &m->netns,	&m->tokens,
-		       &m->counters, &m->settings, &m->noports, &m->services,
-		       &m->parking };
+	int *fds[] = MAP_FDS(m);
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -106,9 +109,7 @@ int ob_open_maps(struct ob_maps *m)
 
 void ob_close_maps(struct ob_maps *m)
 {
-	int *fds[] = { &m->sockhash, &m->conns,	   &m->netns,	&m->tokens,
-		       &m->counters, &m->settings, &m->noports, &m->services,
-		       &m->parking };
+	int *fds[] = MAP_FDS(m);
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)

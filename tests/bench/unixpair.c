@@ -99,30 +99,49 @@ static int reap(pid_t pid)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
+static int g_sndbuf; /* -s: 0 = the kernel's default */
+
+/* A socketpair (with -s's send buffer) and a SIZE-byte buffer, then fork:
+ * the pid (0 in the child), or -1 with everything released. */
+static pid_t pair_fork(const char *what, size_t size, int sv[2], char **buf)
+{
+	pid_t pid;
+
+	*buf = malloc(size);
+	if (!*buf || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+		fprintf(stderr, "unixpair: %s setup: %s\n", what, strerror(errno));
+		free(*buf);
+		return -1;
+	}
+	for (int k = 0; k < 2 && g_sndbuf; k++)
+		if (setsockopt(sv[k], SOL_SOCKET, SO_SNDBUFFORCE, &g_sndbuf, sizeof(g_sndbuf))) {
+			perror("unixpair: SO_SNDBUFFORCE");
+			goto fail;
+		}
+	memset(*buf, 'u', size);
+	pid = fork();
+	if (pid >= 0)
+		return pid;
+	perror("unixpair: fork");
+fail:
+	close(sv[0]);
+	close(sv[1]);
+	free(*buf);
+	return -1;
+}
+
 /* One-way latency in microseconds, or a negative value on error. */
 static double run_lat(size_t size, double secs, double warm)
 {
 	int sv[2];
-	char *buf = malloc(size);
-	pid_t pid;
+	char *buf;
+	pid_t pid = pair_fork("lat", size, sv, &buf);
 	double t0, t, end;
 	uint64_t n = 0;
 	int fail = 0;
 
-	if (!buf || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
-		perror("unixpair: lat setup");
-		free(buf);
+	if (pid < 0)
 		return -1;
-	}
-	memset(buf, 'u', size);
-	pid = fork();
-	if (pid < 0) {
-		perror("unixpair: fork");
-		close(sv[0]);
-		close(sv[1]);
-		free(buf);
-		return -1;
-	}
 	if (pid == 0) { /* echo until the parent closes */
 		int r;
 
@@ -165,36 +184,17 @@ static double run_lat(size_t size, double secs, double warm)
 }
 
 /* Received MB/s (10^6 bytes), or a negative value on error. */
-static int g_sndbuf; /* -s: 0 = the kernel's default */
-
 static double run_bw(size_t size, double secs, double warm)
 {
 	int sv[2];
-	char *buf = malloc(size);
-	pid_t pid;
+	char *buf;
+	pid_t pid = pair_fork("bw", size, sv, &buf);
 	double t0, t, end;
 	uint64_t bytes = 0, reads = 0;
 	int fail = 0;
 
-	if (!buf || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
-		perror("unixpair: bw setup");
-		free(buf);
+	if (pid < 0)
 		return -1;
-	}
-	for (int k = 0; k < 2 && g_sndbuf; k++)
-		if (setsockopt(sv[k], SOL_SOCKET, SO_SNDBUFFORCE, &g_sndbuf, sizeof(g_sndbuf))) {
-			perror("unixpair: SO_SNDBUFFORCE");
-			return -1;
-		}
-	memset(buf, 'u', size);
-	pid = fork();
-	if (pid < 0) {
-		perror("unixpair: fork");
-		close(sv[0]);
-		close(sv[1]);
-		free(buf);
-		return -1;
-	}
 	if (pid == 0) { /* stream until the parent closes (EPIPE) */
 		char go;
 
