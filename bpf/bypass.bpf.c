@@ -5,6 +5,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 
 #include "bypass.h"
 
@@ -26,6 +27,7 @@
 #define OB_ENOSPC 28
 #define OB_RCV_SHUTDOWN 1
 #define OB_O_NONBLOCK 04000
+#define OB_MSG_PEEK 2
 
 /* Kernel structures read through BTF (CO-RE): only the fields we use. */
 struct file___ob {
@@ -56,8 +58,10 @@ struct sock___ob {
 	struct socket_wq___ob *sk_wq;
 } __attribute__((preserve_access_index));
 
+/* Bytes queued on ingress_msg, not yet read. Not in Linux 6.1 (6.12 has
+ * it): there ob_recv_fexit counts what is read instead (unread()). */
 struct sk_psock___ob {
-	__u32 msg_tot_len; /* bytes queued on ingress_msg, not yet read */
+	__u32 msg_tot_len;
 } __attribute__((preserve_access_index));
 
 char LICENSE[] SEC("license") = "GPL";
@@ -186,7 +190,11 @@ static __always_inline __u64 own_psock(struct bpf_sock_ops *skops)
 	return sk ? (__u64)sk->sk_user_data & ~7ULL : 0;
 }
 
-/* Bytes redirected to this socket and not read yet (0 if unknown). */
+/* Does the kernel count unread redirected bytes (sk_psock.msg_tot_len)?
+ * Resolved at load time against the kernel's BTF. */
+#define KERNEL_COUNTS_UNREAD bpf_core_field_exists(struct sk_psock___ob, msg_tot_len)
+
+/* Bytes queued on a psock's ingress_msg and not read yet (0 if unknown). */
 static __always_inline __u32 psock_unread(__u64 psock)
 {
 	__u32 queued = 0;
@@ -196,6 +204,31 @@ static __always_inline __u32 psock_unread(__u64 psock)
 				      (void *)(psock + bpf_core_field_offset(struct sk_psock___ob,
 									     msg_tot_len)));
 	return queued;
+}
+
+/* A field of another socket's ob_sk_state, through its address (0 if unknown). */
+#define PEER_ST_FIELD(addr, field)                                                    \
+	({                                                                             \
+		__u64 v_ = 0;                                                          \
+		if (addr)                                                              \
+			bpf_probe_read_kernel(&v_, sizeof(v_),                         \
+					      (void *)((addr) + __builtin_offsetof(    \
+							    struct ob_sk_state, field))); \
+		v_;                                                                    \
+	})
+
+/*
+ * Bytes redirected into the receiver of one direction and not read yet.
+ * Where the kernel counts them, that is the receiver's psock's
+ * msg_tot_len; on older kernels (6.1) it is what the sender redirected
+ * less what the receiver's recvmsg took off its queue (counted by
+ * ob_recv_fexit). Each side passes its own field and reads the peer's.
+ */
+static __always_inline __u64 unread(__u64 receiver_psock, __u64 redirected, __u64 consumed)
+{
+	if (KERNEL_COUNTS_UNREAD)
+		return psock_unread(receiver_psock);
+	return redirected > consumed ? redirected - consumed : 0;
 }
 
 /* Takes a socket out of both sockhashes, at once (pairing failed). */
@@ -243,6 +276,20 @@ static __always_inline void stop_hdr_callbacks(struct bpf_sock_ops *skops)
 				  (skops->bpf_sock_ops_cb_flags &
 				   ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG) |
 					  BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
+/* Returns what we know of the service, creating its entry on first sight. */
+static __always_inline __u32 service_state(struct ob_svc_key *svc, struct ob_netns *ns)
+{
+	struct ob_service fresh = { .state = (ns->flags & OB_NETNS_TRUST) ? OB_SVC_GOOD
+									   : OB_SVC_PROBATION };
+	struct ob_service *sv = bpf_map_lookup_elem(&ob_services, svc);
+
+	if (!sv) {
+		bpf_map_update_elem(&ob_services, svc, &fresh, BPF_NOEXIST);
+		sv = bpf_map_lookup_elem(&ob_services, svc);
+	}
+	return sv ? sv->state : OB_SVC_HALFCLOSE; /* table full: stay stock */
 }
 
 static __always_inline void hdr_opt_len(struct bpf_sock_ops *skops, __u64 cookie)
@@ -342,6 +389,8 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 	st->peer_st = 0;
 	st->sends = 0;
 	st->run = 0;
+	st->redirected = 0;
+	st->consumed = 0;
 
 	err = bpf_map_update_elem(&ob_conns, &key.conn, &conn, BPF_NOEXIST);
 	if (err) {
@@ -372,20 +421,6 @@ static __always_inline void refuse(struct ob_conn *conn, struct ob_sock_key *cli
 	unpair(client);
 	if (old == OB_CONN_CLIENT_TCP)
 		bpf_map_delete_elem(&ob_conns, &client->conn);
-}
-
-/* Returns what we know of the service, creating its entry on first sight. */
-static __always_inline __u32 service_state(struct ob_svc_key *svc, struct ob_netns *ns)
-{
-	struct ob_service fresh = { .state = (ns->flags & OB_NETNS_TRUST) ? OB_SVC_GOOD
-									   : OB_SVC_PROBATION };
-	struct ob_service *sv = bpf_map_lookup_elem(&ob_services, svc);
-
-	if (!sv) {
-		bpf_map_update_elem(&ob_services, svc, &fresh, BPF_NOEXIST);
-		sv = bpf_map_lookup_elem(&ob_services, svc);
-	}
-	return sv ? sv->state : OB_SVC_HALFCLOSE; /* table full: stay stock */
 }
 
 /* Server side: the ACK that completes the handshake is in hand. */
@@ -431,6 +466,8 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	st->peer_st = 0;
 	st->sends = 0;
 	st->run = 0;
+	st->redirected = 0;
+	st->consumed = 0;
 
 	svc_state = service_state(&st->svc, ns);
 	if (svc_state != OB_SVC_GOOD) {
@@ -584,7 +621,8 @@ static __always_inline void rtt_sample(struct bpf_sock_ops *skops)
 		st->left_at = now;
 		return;
 	}
-	if (now - st->left_at < OB_LEAVE_GRACE_NS || psock_unread(own_psock(skops)))
+	if (now - st->left_at < OB_LEAVE_GRACE_NS ||
+	    unread(own_psock(skops), PEER_ST_FIELD(st->peer_st, redirected), st->consumed))
 		return;
 	bpf_map_delete_elem(&ob_parking, &own);
 	st->flags &= ~OB_SK_LEAVING;
@@ -701,7 +739,8 @@ static __always_inline int peer_backlog_full(struct sk_msg_md *msg, struct ob_sk
 					     __u32 size)
 {
 	struct sock___ob *sk;
-	__u64 after = (__u64)psock_unread(st->peer_psock) + size;
+	__u64 after = unread(st->peer_psock, st->redirected, PEER_ST_FIELD(st->peer_st, consumed)) +
+		      size;
 
 	if (after <= OB_INGRESS_MAX)
 		return 0;
@@ -718,15 +757,14 @@ static __always_inline int peer_backlog_full(struct sk_msg_md *msg, struct ob_sk
 static __always_inline int small_stream(struct sk_msg_md *msg, struct ob_sk_state *st,
 					__u32 size)
 {
-	__u64 peer_sends = 0, now;
+	__u64 peer_sends, now;
 	struct sock___ob *sk;
 
 	if (size >= OB_SMALL_MSG || !st->peer_st) {
 		st->run = 0;
 		return 0;
 	}
-	bpf_probe_read_kernel(&peer_sends, sizeof(peer_sends),
-			      (void *)(st->peer_st + __builtin_offsetof(struct ob_sk_state, sends)));
+	peer_sends = PEER_ST_FIELD(st->peer_st, sends);
 	now = bpf_ktime_get_ns();
 	if (!st->run || peer_sends != st->seen_peer_sends ||
 	    now - st->run_start > OB_SMALL_WINDOW_NS) {
@@ -817,7 +855,29 @@ int ob_msg(struct sk_msg_md *msg)
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
 	}
+	st->redirected += size;
 	COUNT(c, redirected_msgs, 1);
 	COUNT(c, redirected_bytes, size);
 	return SK_PASS;
+}
+
+/*
+ * Where the kernel does not count a psock's unread bytes (no
+ * sk_psock.msg_tot_len: Linux 6.1), this counts, per socket, the bytes its
+ * recvmsg takes off its redirect queue: sk_msg_recvmsg() copies from
+ * ingress_msg only (TCP-path bytes go through tcp_recvmsg()), under the
+ * socket lock. MSG_PEEK takes nothing off. Attached only on such kernels
+ * (hook/features.c); unread() is the reader.
+ */
+SEC("fexit/sk_msg_recvmsg")
+int BPF_PROG(ob_recv_fexit, void *sk, void *psock, void *msg, int len, int flags, int ret)
+{
+	struct ob_sk_state *st;
+
+	if (ret <= 0 || (flags & OB_MSG_PEEK))
+		return 0;
+	st = bpf_sk_storage_get(&ob_sk_state, sk, 0, 0);
+	if (st)
+		st->consumed += ret;
+	return 0;
 }

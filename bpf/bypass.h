@@ -190,6 +190,10 @@ struct ob_sk_state {
 	__u64 left_at;	  /* ktime of leaving step 1 */
 	__u32 run;	  /* small messages in a row */
 	__u32 pad;
+	/* Unread bytes where the kernel does not count them (no
+	 * sk_psock.msg_tot_len in Linux 6.1; see unread() in bypass.bpf.c): */
+	__u64 redirected; /* bytes this socket redirected to its peer */
+	__u64 consumed;	  /* bytes read from its own redirect queue */
 };
 
 /* ob_netns.flags */

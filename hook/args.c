@@ -48,9 +48,14 @@ static const struct {
 	  "oci-bypass metrics\n"
 	  "  The counters in Prometheus text format (node_exporter textfile).\n" },
 	{ OB_VERB_DOCTOR, "doctor",
-	  "oci-bypass doctor\n"
-	  "  Check kernel, BTF, bpffs, cgroup v2, program and map types, helpers\n"
-	  "  and privileges; exits 1 if acceleration cannot work here.\n" },
+	  "oci-bypass doctor [--btf FILE]\n"
+	  "  Check kernel, BTF, bpffs, cgroup v2, privileges and each kernel feature\n"
+	  "  the datapath relies on (ok, missing, or the fallback in use), then load\n"
+	  "  the BPF object itself into this kernel without attaching it: doctor\n"
+	  "  fails wherever load would. Exits 1 if acceleration cannot work here.\n"
+	  "  --btf FILE resolves the object's CO-RE relocations against FILE (a\n"
+	  "  vmlinux or raw BTF) instead of this kernel's BTF, to check a kernel's\n"
+	  "  type layout before booting it.\n" },
 	{ OB_VERB_HOOK, "hook",
 	  "oci-bypass hook [create|teardown]\n"
 	  "  The OCI hook: reads the container state JSON on stdin. create (for the\n"
@@ -157,6 +162,7 @@ enum opt_id {
 	O_HOOK_PATH,
 	O_CDI,
 	O_MAX_SOCKETS,
+	O_BTF,
 };
 static const struct {
 	const char *name;
@@ -166,6 +172,7 @@ static const struct {
 } opts[] = {
 	{ "--cgroup", O_CGROUP, true, OB_VERB_LOAD },
 	{ "--max-sockets", O_MAX_SOCKETS, true, OB_VERB_LOAD },
+	{ "--btf", O_BTF, true, OB_VERB_DOCTOR },
 	{ "--wait", O_WAIT, true, OB_VERB_UNLOAD },
 	{ "--netns", O_NETNS, true, OB_VERB_ENROLL },
 	{ "--name", O_NAME, true, OB_VERB_ENROLL },
@@ -224,6 +231,9 @@ static int apply_opt(struct ob_args *a, enum opt_id id, const char *val)
 		return 0;
 	case O_CDI:
 		a->cdi = true;
+		return 0;
+	case O_BTF:
+		a->btf = val;
 		return 0;
 	case O_MAX_SOCKETS: {
 		char *end;

@@ -10,7 +10,6 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <bpf/libbpf.h>
 
 #include "ob.h"
 
@@ -47,81 +46,23 @@ static bool has_cap(int cap)
 	return d[cap / 32].effective & (1u << (cap % 32));
 }
 
-static int null_print(enum libbpf_print_level l, const char *f, va_list ap)
-{
-	(void)l, (void)f, (void)ap;
-	return 0;
-}
-
-static const struct {
-	enum bpf_prog_type prog;
-	enum bpf_func_id id;
-	const char *name;
-} helpers[] = {
-	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_get_netns_cookie, "bpf_get_netns_cookie (sock_ops, 5.15)" },
-	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sock_hash_update, "bpf_sock_hash_update" },
-	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sk_storage_get, "bpf_sk_storage_get (sock_ops)" },
-	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_load_hdr_opt, "bpf_load_hdr_opt (5.10)" },
-	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_store_hdr_opt, "bpf_store_hdr_opt (5.10)" },
-	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_reserve_hdr_opt, "bpf_reserve_hdr_opt (5.10)" },
-	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sock_ops_cb_flags_set, "bpf_sock_ops_cb_flags_set" },
-	{ BPF_PROG_TYPE_SK_MSG, BPF_FUNC_msg_redirect_hash, "bpf_msg_redirect_hash" },
-	{ BPF_PROG_TYPE_SK_MSG, BPF_FUNC_sk_storage_get, "bpf_sk_storage_get (sk_msg, 5.8)" },
-};
-static const struct {
-	enum bpf_map_type type;
-	const char *name;
-} maps[] = {
-	{ BPF_MAP_TYPE_SOCKHASH, "sockhash map" },
-	{ BPF_MAP_TYPE_SK_STORAGE, "sk_storage map" },
-	{ BPF_MAP_TYPE_PERCPU_HASH, "per-CPU hash map" },
-	{ BPF_MAP_TYPE_HASH, "hash map" },
-};
-
 #define BTF_PATH "/sys/kernel/btf/vmlinux"
-
-/* The first thing this kernel lacks that load needs, as a sentence, or NULL.
- * Used by load to say why the kernel refused the programs. */
-const char *ob_missing_feature(void)
-{
-	static char why[160];
-
-	libbpf_set_print(null_print);
-	if (access(BTF_PATH, R_OK))
-		return "kernel BTF (" BTF_PATH "): the programs read socket fields through it; "
-		       "the kernel needs CONFIG_DEBUG_INFO_BTF=y";
-	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCK_OPS, NULL) != 1)
-		return "sock_ops programs (CONFIG_BPF_SYSCALL, CONFIG_CGROUP_BPF)";
-	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_MSG, NULL) != 1)
-		return "sk_msg programs (CONFIG_NET_SOCK_MSG)";
-	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
-		if (libbpf_probe_bpf_map_type(maps[i].type, NULL) != 1) {
-			snprintf(why, sizeof(why), "the %s (kernel too old)", maps[i].name);
-			return why;
-		}
-	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++)
-		if (libbpf_probe_bpf_helper(helpers[i].prog, helpers[i].id, NULL) != 1) {
-			snprintf(why, sizeof(why), "the helper %s (kernel too old)", helpers[i].name);
-			return why;
-		}
-	return NULL;
-}
 
 int ob_cmd_doctor(const struct ob_args *a)
 {
 	struct check c = { 0 };
 	struct utsname u;
 	struct statfs st;
-	char cg[PATH_MAX], line[256];
-	int major = 0, minor = 0;
+	char cg[PATH_MAX], line[PATH_MAX + 128];
+	struct ob_feature f[32];
+	int n, err;
+	bool fallback = false;
 	bool root_caps = has_cap(CAP_SYS_ADMIN) || (has_cap(CAP_BPF) && has_cap(CAP_NET_ADMIN));
 
-	(void)a;
-	libbpf_set_print(null_print);
 	uname(&u);
-	sscanf(u.release, "%d.%d", &major, &minor);
-	snprintf(line, sizeof(line), "kernel %s (need 5.15 or later)", u.release);
-	report(&c, major > 5 || (major == 5 && minor >= 15), true, line, "upgrade the kernel");
+	/* what this kernel lacks is said feature by feature below */
+	snprintf(line, sizeof(line), "kernel %s (tested: 6.1, 6.12, 6.18)", u.release);
+	report(&c, 1, true, line, NULL);
 	report(&c, access(BTF_PATH, R_OK) == 0, true, "kernel BTF at " BTF_PATH,
 	       "the programs read socket fields through it: the kernel needs CONFIG_DEBUG_INFO_BTF=y");
 	report(&c, root_caps, true, "privileges (CAP_SYS_ADMIN, or CAP_BPF with CAP_NET_ADMIN)",
@@ -141,16 +82,23 @@ int ob_cmd_doctor(const struct ob_args *a)
 		printf("skip  program, map and helper probes need privileges\n");
 		goto out;
 	}
-	report(&c, libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCK_OPS, NULL) == 1, true,
-	       "sock_ops programs", "kernel needs CONFIG_BPF_SYSCALL and CONFIG_CGROUP_BPF");
-	report(&c, libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_MSG, NULL) == 1, true,
-	       "sk_msg programs", "kernel needs CONFIG_BPF_STREAM_PARSER / CONFIG_NET_SOCK_MSG");
-	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
-		report(&c, libbpf_probe_bpf_map_type(maps[i].type, NULL) == 1, true, maps[i].name,
-		       "kernel too old or built without it");
-	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++)
-		report(&c, libbpf_probe_bpf_helper(helpers[i].prog, helpers[i].id, NULL) == 1, true,
-		       helpers[i].name, "kernel too old");
+	n = ob_features(f, (int)(sizeof(f) / sizeof(f[0])));
+	for (int i = 0; i < n; i++) {
+		snprintf(line, sizeof(line), "%s (Linux %s)", f[i].name, f[i].since);
+		if (f[i].state == OB_FEAT_FALLBACK) {
+			printf("ok    %s -- fallback: %s\n", line, f[i].note);
+			continue;
+		}
+		report(&c, f[i].state == OB_FEAT_OK, true, line,
+		       f[i].note ? f[i].note : "kernel too old or built without it");
+	}
+	/* The proof: the very object load would load, verified by this
+	 * kernel (against --btf's BTF for its CO-RE relocations, if given). */
+	err = ob_verify_object(a->btf, &fallback);
+	snprintf(line, sizeof(line), "the BPF object loads on this kernel%s%s%s",
+		 a->btf ? " (CO-RE against " : "", a->btf ? a->btf : "", a->btf ? ")" : "");
+	report(&c, err == 0, true, line, err ? ob_err_msg() : NULL);
+	ob_err_clear();
 out:
 	printf("%s: %d problem(s), %d warning(s)\n",
 	       c.fails ? "acceleration cannot work here" : "acceleration can work here", c.fails,

@@ -23,6 +23,7 @@
 
 #define PIN_LINK OB_PIN_DIR "/link_sockops"
 #define PIN_PROG_MSG OB_PIN_DIR "/prog_msg"
+#define PIN_LINK_RECV OB_PIN_DIR "/link_recv" /* the fexit fallback, 6.1 */
 #define CGROUP_FILE OB_RUN_DIR "/cgroup"
 
 /* In the order of struct ob_maps; ob_sk_state last (never opened). */
@@ -189,13 +190,6 @@ static int write_cgroup_file(const char *cg)
 	return err ? err : ob_write_atomic(CGROUP_FILE, line, (size_t)n, 0600);
 }
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (!ob_verbose || level == LIBBPF_DEBUG)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
 static int pin_prog(struct bpf_program *p, const char *path)
 {
 	unlink(path);
@@ -233,16 +227,16 @@ static int check_existing(uint64_t id)
  * attached before (nothing done). cg_out gets the attach cgroup. */
 int ob_load(const char *cgroup, unsigned max_sockets, bool *already, char *cg_out, size_t cg_len)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = OB_PIN_DIR);
 	struct bypass_bpf *skel = NULL;
-	struct bpf_link *link = NULL;
+	struct bpf_link *link = NULL, *recv = NULL;
 	struct ob_settings s = { 0 };
 	char cg[PATH_MAX];
 	uint64_t id = ob_build_id();
 	__u32 zero = 0;
 	int cgfd = -1, existing, err;
+	bool fallback = false;
 
-	libbpf_set_print(libbpf_print);
+	ob_libbpf_messages();
 	err = ob_ensure_bpffs();
 	if (err)
 		return err;
@@ -268,29 +262,11 @@ int ob_load(const char *cgroup, unsigned max_sockets, bool *already, char *cg_ou
 	if (cgfd < 0)
 		return ob_err(-errno, "cannot open cgroup %s: %s", cg, strerror(errno));
 
-	skel = bypass_bpf__open_opts(&opts);
-	if (!skel) {
-		err = ob_err(-errno, "cannot open the BPF object: %s", strerror(errno));
+	err = ob_open_object(&skel, NULL, existing ? 0 : max_sockets, &fallback);
+	if (!err)
+		err = ob_load_object(skel);
+	if (err)
 		goto cleanup;
-	}
-	if (max_sockets && !existing &&
-	    (bpf_map__set_max_entries(skel->maps.ob_sockhash, max_sockets) ||
-	     bpf_map__set_max_entries(skel->maps.ob_parking, max_sockets) ||
-	     bpf_map__set_max_entries(skel->maps.ob_conns, max_sockets))) {
-		err = ob_err(-EINVAL, "cannot size the sockhash");
-		goto cleanup;
-	}
-	err = bypass_bpf__load(skel);
-	if (err) {
-		const char *missing = ob_missing_feature();
-
-		if (missing)
-			err = ob_err(err, "the kernel refused the BPF programs: it lacks %s", missing);
-		else
-			err = ob_err(err, "the kernel refused the BPF programs (%s); run 'oci-bypass doctor'",
-				     strerror(-err));
-		goto cleanup;
-	}
 	if (!existing) {
 		s.enabled = 1;
 		s.build_id = id;
@@ -307,6 +283,23 @@ int ob_load(const char *cgroup, unsigned max_sockets, bool *already, char *cg_ou
 			    bpf_map__fd(skel->maps.ob_sockhash), BPF_SK_MSG_VERDICT, 0)) {
 		err = ob_err(-errno, "cannot attach sk_msg to the sockhash: %s", strerror(errno));
 		goto cleanup;
+	}
+	/* One counter only: an earlier load's fexit link, still pinned while
+	 * its sockets drain, counts into these same (reused) maps; with new
+	 * maps, a link left behind counts into old ones. */
+	if (!existing)
+		unlink(PIN_LINK_RECV);
+	if (fallback && access(PIN_LINK_RECV, F_OK) != 0 &&
+	    !(recv = bpf_program__attach_trace(skel->progs.ob_recv_fexit))) {
+		err = ob_err(-errno, "cannot attach the fexit program on sk_msg_recvmsg: %s",
+			     strerror(errno));
+		goto cleanup;
+	}
+	if (recv) {
+		if (bpf_link__pin(recv, PIN_LINK_RECV)) {
+			err = ob_err(-errno, "cannot pin %s: %s", PIN_LINK_RECV, strerror(errno));
+			goto cleanup;
+		}
 	}
 	err = pin_prog(skel->progs.ob_msg, PIN_PROG_MSG);
 	if (!err)
@@ -329,6 +322,9 @@ int ob_load(const char *cgroup, unsigned max_sockets, bool *already, char *cg_ou
 		goto cleanup;
 	snprintf(cg_out, cg_len, "%s", cg);
 cleanup:
+	if (err && recv)
+		unlink(PIN_LINK_RECV);
+	bpf_link__destroy(recv); /* pinned: stays attached */
 	bpf_link__destroy(link); /* pinned: stays attached */
 	bypass_bpf__destroy(skel);
 	if (cgfd >= 0)
@@ -376,6 +372,9 @@ static void unpin_all(void)
 		unlink(path);
 	}
 	unlink(PIN_PROG_MSG);
+	/* The fexit fallback counts reads until the last redirecting socket
+	 * is gone: it goes with the sockhash, not with sock_ops. */
+	unlink(PIN_LINK_RECV);
 	rmdir(OB_PIN_DIR);
 	unlink(CGROUP_FILE);
 	ob_registry_clear();

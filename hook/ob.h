@@ -63,6 +63,7 @@ struct ob_args {
 	bool allow_host; /* enroll --allow-host */
 	bool trust;	 /* enroll --trust */
 	const char *cgroup;
+	const char *btf;      /* doctor --btf */
 	unsigned max_sockets; /* load --max-sockets, 0: the default */
 	const char *netns;
 	const char *name;
@@ -207,6 +208,33 @@ int ob_cmd_sandbox_test(void);
 
 /* ---- doctor.c ---- */
 int ob_cmd_doctor(const struct ob_args *a);
+
+/* ---- features.c: what the datapath needs of the kernel ---- */
+enum ob_feat_state { OB_FEAT_OK, OB_FEAT_MISSING, OB_FEAT_FALLBACK };
+struct ob_feature {
+	const char *name;
+	const char *since; /* first mainline version that has it */
+	enum ob_feat_state state;
+	const char *note; /* the fix if missing, the fallback in use */
+};
+/* Probes the running kernel; fills up to max rows, returns how many. */
+int ob_features(struct ob_feature *out, int max);
+/* The first missing feature as a sentence, or NULL. */
 const char *ob_missing_feature(void);
+/* Does this kernel (or the BTF file btf_path) lack sk_psock.msg_tot_len,
+ * so that the fexit fallback counts unread bytes? */
+int ob_unread_fallback(const char *btf_path, bool *fallback);
+/* libbpf's messages go to stderr with -v; the reason for a failure is kept. */
+void ob_libbpf_messages(void);
+struct bypass_bpf;
+/* Opens the object as load and doctor load it (btf_path: NULL for the
+ * running kernel's BTF; max_sockets: 0 for the default). */
+int ob_open_object(struct bypass_bpf **skel, const char *btf_path, unsigned max_sockets,
+		   bool *fallback);
+/* Loads it into the kernel; on failure the error names what is missing. */
+int ob_load_object(struct bypass_bpf *skel);
+/* Loads the object with private maps, attaches nothing (the fexit
+ * fallback for a moment), unloads: fails wherever load would. */
+int ob_verify_object(const char *btf_path, bool *fallback);
 
 #endif /* OB_H */

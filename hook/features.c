@@ -1,0 +1,283 @@
+/* features.c - what the datapath needs of the kernel: the probes, the object check and the fallbacks, shared by load and doctor. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "bypass.skel.h"
+#include "ob.h"
+
+#define BTF_PATH "/sys/kernel/btf/vmlinux"
+
+/* ---- libbpf's messages: shown with -v, and the telling one kept ---- */
+
+static char libbpf_why[256];
+
+/* Keeps the most telling line of why libbpf gave up on a program: a CO-RE
+ * relocation the BTF cannot satisfy (it names the field; it sits deep in
+ * the verifier log, which libbpf hands over as one message) beats any
+ * other; else the first failed load. */
+static void keep_reason(const char *msg)
+{
+	static const char *const marks[] = { "failed to resolve CO-RE", "failed to find kernel BTF",
+					     "failed to load" };
+	static size_t kept = sizeof(marks) / sizeof(marks[0]); /* rank of what is kept */
+
+	if (!libbpf_why[0])
+		kept = sizeof(marks) / sizeof(marks[0]);
+	for (const char *line = msg; *line;) {
+		size_t len = strcspn(line, "\n");
+
+		for (size_t i = 0; i < kept; i++)
+			if (memmem(line, len, marks[i], strlen(marks[i]))) {
+				snprintf(libbpf_why, sizeof(libbpf_why), "%.*s", (int)len, line);
+				kept = i;
+				break;
+			}
+		line += len + (line[len] == '\n');
+	}
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char *msg = NULL;
+	va_list copy;
+	int n;
+
+	va_copy(copy, ap);
+	n = vasprintf(&msg, fmt, copy);
+	va_end(copy);
+	if (n < 0)
+		return 0;
+	if (level != LIBBPF_DEBUG)
+		keep_reason(msg);
+	if (ob_verbose && level != LIBBPF_DEBUG)
+		fputs(msg, stderr);
+	free(msg);
+	return n;
+}
+
+void ob_libbpf_messages(void)
+{
+	libbpf_set_print(libbpf_print);
+}
+
+/* ---- what the kernel offers ---- */
+
+/* Does the struct in this BTF have the member? 1 yes, 0 no, <0 error. */
+static int btf_has_member(const struct btf *btf, const char *type, const char *member)
+{
+	int id = btf__find_by_name_kind(btf, type, BTF_KIND_STRUCT);
+	const struct btf_type *t;
+	const struct btf_member *m;
+
+	if (id < 0)
+		return 0;
+	t = btf__type_by_id(btf, (__u32)id);
+	m = btf_members(t);
+	for (unsigned i = 0; i < btf_vlen(t); i++, m++)
+		if (!strcmp(btf__name_by_offset(btf, m->name_off), member))
+			return 1;
+	return 0;
+}
+
+int ob_unread_fallback(const char *btf_path, bool *fallback)
+{
+	struct btf *btf = btf_path ? btf__parse(btf_path, NULL) : btf__load_vmlinux_btf();
+	int has;
+
+	if (!btf)
+		return ob_err(-errno, "cannot read %s (%s): %s", btf_path ? "the BTF file" : "the kernel's BTF",
+			      btf_path ? btf_path : BTF_PATH, strerror(errno));
+	/* the CO-RE check KERNEL_COUNTS_UNREAD in bypass.bpf.c decides alike */
+	has = btf_has_member(btf, "sk_psock", "msg_tot_len");
+	btf__free(btf);
+	*fallback = !has;
+	return 0;
+}
+
+static const struct ob_helper_need {
+	enum bpf_prog_type prog;
+	enum bpf_func_id id;
+	const char *name;
+	const char *since;
+} helpers[] = {
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_get_netns_cookie, "bpf_get_netns_cookie in sock_ops", "5.15" },
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sock_hash_update, "bpf_sock_hash_update", "4.18" },
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sk_storage_get, "bpf_sk_storage_get in sock_ops", "5.3" },
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_load_hdr_opt, "bpf_load_hdr_opt", "5.10" },
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_store_hdr_opt, "bpf_store_hdr_opt", "5.10" },
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_reserve_hdr_opt, "bpf_reserve_hdr_opt", "5.10" },
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sock_ops_cb_flags_set, "bpf_sock_ops_cb_flags_set", "4.16" },
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_skc_to_tcp_sock, "bpf_skc_to_tcp_sock", "5.9" },
+	{ BPF_PROG_TYPE_SK_MSG, BPF_FUNC_msg_redirect_hash, "bpf_msg_redirect_hash", "4.18" },
+	{ BPF_PROG_TYPE_SK_MSG, BPF_FUNC_sk_storage_get, "bpf_sk_storage_get in sk_msg", "5.8" },
+	{ BPF_PROG_TYPE_SK_MSG, BPF_FUNC_probe_read_kernel, "bpf_probe_read_kernel in sk_msg", "5.5" },
+};
+
+static const struct {
+	enum bpf_map_type type;
+	const char *name;
+	const char *since;
+} maps[] = {
+	{ BPF_MAP_TYPE_SOCKHASH, "sockhash map", "4.18" },
+	{ BPF_MAP_TYPE_SK_STORAGE, "sk_storage map", "5.2" },
+	{ BPF_MAP_TYPE_PERCPU_HASH, "per-CPU hash map", "4.6" },
+	{ BPF_MAP_TYPE_HASH, "hash map", "3.19" },
+};
+
+static int null_print(enum libbpf_print_level l, const char *f, va_list ap)
+{
+	(void)l, (void)f, (void)ap;
+	return 0;
+}
+
+int ob_features(struct ob_feature *out, int max)
+{
+	int n = 0;
+	bool fallback = false;
+	libbpf_print_fn_t old = libbpf_set_print(null_print);
+
+#define ROW(nm, since_, st, note_)                                                      \
+	do {                                                                              \
+		if (n < max)                                                              \
+			out[n] = (struct ob_feature){ (nm), (since_), (st), (note_) };    \
+		n++;                                                                      \
+	} while (0)
+	ROW("sock_ops programs", "4.13",
+	    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCK_OPS, NULL) == 1 ? OB_FEAT_OK
+									 : OB_FEAT_MISSING,
+	    "CONFIG_BPF_SYSCALL, CONFIG_CGROUP_BPF");
+	ROW("sk_msg programs", "4.17",
+	    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_MSG, NULL) == 1 ? OB_FEAT_OK
+								       : OB_FEAT_MISSING,
+	    "CONFIG_NET_SOCK_MSG");
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		ROW(maps[i].name, maps[i].since,
+		    libbpf_probe_bpf_map_type(maps[i].type, NULL) == 1 ? OB_FEAT_OK : OB_FEAT_MISSING,
+		    NULL);
+	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++)
+		ROW(helpers[i].name, helpers[i].since,
+		    libbpf_probe_bpf_helper(helpers[i].prog, helpers[i].id, NULL) == 1
+			    ? OB_FEAT_OK
+			    : OB_FEAT_MISSING,
+		    NULL);
+	if (access(BTF_PATH, R_OK) == 0 && ob_unread_fallback(NULL, &fallback) == 0) {
+		ROW("unread bytes counted by the kernel (sk_psock.msg_tot_len)", "6.12, not 6.1",
+		    fallback ? OB_FEAT_FALLBACK : OB_FEAT_OK,
+		    fallback ? "counted by an fexit program on sk_msg_recvmsg instead" : NULL);
+		if (fallback)
+			ROW("fexit programs with bpf_sk_storage_get (for that fallback)", "5.11",
+			    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACING, NULL) == 1
+				    ? OB_FEAT_OK
+				    : OB_FEAT_MISSING,
+			    "CONFIG_DEBUG_INFO_BTF, CONFIG_FUNCTION_TRACER");
+	}
+	ob_err_clear();
+#undef ROW
+	libbpf_set_print(old);
+	return n;
+}
+
+const char *ob_missing_feature(void)
+{
+	static char why[256];
+	struct ob_feature f[32];
+	int n;
+
+	if (access(BTF_PATH, R_OK))
+		return "kernel BTF (" BTF_PATH "; in Linux 5.4 and later): the programs read socket "
+		       "fields through it; the kernel needs CONFIG_DEBUG_INFO_BTF=y";
+	n = ob_features(f, 32);
+	for (int i = 0; i < n && i < 32; i++)
+		if (f[i].state == OB_FEAT_MISSING) {
+			snprintf(why, sizeof(why), "%s (in Linux %s and later%s%s)", f[i].name,
+				 f[i].since, f[i].note ? "; " : "", f[i].note ? f[i].note : "");
+			return why;
+		}
+	return NULL;
+}
+
+/* ---- the object itself ---- */
+
+int ob_open_object(struct bypass_bpf **out, const char *btf_path, unsigned max_sockets,
+		   bool *fallback)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = OB_PIN_DIR,
+		    .btf_custom_path = btf_path);
+	struct bypass_bpf *skel;
+	int err;
+
+	*out = NULL;
+	err = ob_unread_fallback(btf_path, fallback);
+	if (err && !btf_path && ob_missing_feature())
+		return ob_err(err, "the kernel cannot run the BPF programs: it lacks %s",
+			      ob_missing_feature());
+	if (err)
+		return err;
+	skel = bypass_bpf__open_opts(&opts);
+	if (!skel)
+		return ob_err(-errno, "cannot open the BPF object: %s", strerror(errno));
+	/* Only where the kernel does not count unread bytes (features.c). */
+	bpf_program__set_autoload(skel->progs.ob_recv_fexit, *fallback);
+	if (max_sockets && (bpf_map__set_max_entries(skel->maps.ob_sockhash, max_sockets) ||
+			    bpf_map__set_max_entries(skel->maps.ob_parking, max_sockets) ||
+			    bpf_map__set_max_entries(skel->maps.ob_conns, max_sockets))) {
+		bypass_bpf__destroy(skel);
+		return ob_err(-EINVAL, "cannot size the sockhash");
+	}
+	*out = skel;
+	return 0;
+}
+
+int ob_load_object(struct bypass_bpf *skel)
+{
+	int err;
+	const char *missing;
+
+	libbpf_why[0] = '\0';
+	ob_libbpf_messages();
+	err = bypass_bpf__load(skel);
+	if (!err)
+		return 0;
+	missing = ob_missing_feature();
+	if (missing)
+		return ob_err(err, "the kernel refused the BPF programs: it lacks %s", missing);
+	if (libbpf_why[0])
+		return ob_err(err, "the kernel refused the BPF programs (%s): %s", strerror(-err),
+			      libbpf_why);
+	return ob_err(err, "the kernel refused the BPF programs (%s); 'oci-bypass -v load' shows why",
+		      strerror(-err));
+}
+
+int ob_verify_object(const char *btf_path, bool *fallback)
+{
+	struct bypass_bpf *skel = NULL;
+	struct bpf_link *l;
+	int err;
+
+	/* Private maps: nothing pinned is touched, nothing is attached
+	 * except the fexit program, for a moment, to see that it can be. */
+	err = ob_open_object(&skel, btf_path, 0, fallback);
+	if (err)
+		return err;
+	for (struct bpf_map *m = bpf_object__next_map(skel->obj, NULL); m;
+	     m = bpf_object__next_map(skel->obj, m))
+		bpf_map__set_pin_path(m, NULL);
+	err = ob_load_object(skel);
+	if (!err && *fallback) {
+		l = bpf_program__attach_trace(skel->progs.ob_recv_fexit);
+		if (!l)
+			err = ob_err(-errno, "cannot attach the fexit program on sk_msg_recvmsg: %s",
+				     strerror(errno));
+		bpf_link__destroy(l);
+	}
+	bypass_bpf__destroy(skel);
+	return err;
+}
