@@ -14,6 +14,8 @@ MULTIARCH  := $(shell $(CC) -print-multiarch 2>/dev/null)
 DEB_PACKAGES := build-essential pkg-config clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev libseccomp-dev libjson-c-dev libcmocka-dev iproute2 qperf iperf3 \
 	busybox-static runc crun podman jq libclang-rt-14-dev
+# The kernel matrix and the guest smoke: Debian's kernels under qemu (TCG).
+DEB_PACKAGES_NR := qemu-system-x86 kmod xz-utils cpio
 
 ifeq ($(V),1)
 Q :=
@@ -52,7 +54,8 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 HOOK_SRCS := hook/main.c hook/args.c hook/errors.c hook/format.c hook/netns.c \
 	     hook/loader.c hook/registry.c hook/status.c hook/doctor.c hook/hook.c \
-	     hook/records.c hook/cgroup.c hook/sandbox.c hook/install.c hook/files.c
+	     hook/records.c hook/cgroup.c hook/sandbox.c hook/install.c hook/files.c \
+	     hook/features.c
 OCI_SRCS  := $(wildcard oci/*.c)
 HOOK_OBJS := $(HOOK_SRCS:hook/%.c=$(OUT)/hook/%.o) $(OCI_SRCS:oci/%.c=$(OUT)/oci/%.o)
 # Pure code (no BPF, no system calls that need root): unit-tested.
@@ -63,7 +66,7 @@ TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall
 	      $(OUT)/tests/repair $(OUT)/tests/smallstream $(OUT)/tests/other_sockmap.bpf.o
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test unit integration demo bench soak clean format install tools check-root
+.PHONY: all deps test test-kernels unit integration demo bench soak clean format install tools check-root
 
 all: $(OUT)/oci-bypass
 
@@ -111,14 +114,18 @@ tools: $(TOOLS)
 
 # Installs what is missing (Debian), idempotent.
 deps:
-	$(Q)missing=$$(for p in $(DEB_PACKAGES); do \
+	$(Q)missing=$$(for p in $(DEB_PACKAGES) $(DEB_PACKAGES_NR); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \
 		echo "  DEPS     installing:" $$missing; \
 		[ "$$(id -u)" = 0 ] || { echo "make deps: run as root (sudo make deps)" >&2; exit 1; }; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $$missing >/dev/null; \
 	fi
+	$(Q)bash -c '. tests/kernels/lib.sh && for s in $$OBK_SERIES; do \
+		v=$$(obk_fetch $$s) && echo "  KERNEL   $$v (Debian 12, for the guests)"; done' || \
+		echo "  KERNEL   Debian's kernels could not be fetched: the guest tests will skip" >&2
 
 check-root:
 	@[ "$$(id -u)" = 0 ] || { echo "this target needs root: sudo make $(MAKECMDGOALS)" >&2; exit 1; }
@@ -129,6 +136,12 @@ unit: $(UNIT_TESTS)
 test: check-root deps
 	$(Q)$(MAKE) --no-print-directory all tools $(UNIT_TESTS)
 	$(Q)OB_BUILD=$(CURDIR)/$(OUT) bash tests/run.sh
+
+# The kernel matrix: the integration suite on Debian 12's 6.1 and 6.12 under
+# qemu and on the host's kernel, as a table (tests/kernels/matrix.sh).
+test-kernels: check-root deps
+	$(Q)$(MAKE) --no-print-directory all tools
+	$(Q)OB_BUILD=$(CURDIR)/$(OUT) bash tests/kernels/matrix.sh
 
 demo: check-root deps
 	$(Q)$(MAKE) --no-print-directory all tools

@@ -18,6 +18,9 @@ cleanup() {
 }
 trap cleanup EXIT
 ns_setup $P 1 >/dev/null || die "netns setup"
+# where cgroup v2 lives: /sys/fs/cgroup (Debian 12) or below it (hybrid)
+CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
+[ -n "$CG2" ] || skip "no cgroup v2 mounted"
 ip netns exec ${P}1 sleep 600 >/dev/null 2>&1 &
 CPID=$!
 PIDS+=($CPID)
@@ -61,14 +64,14 @@ missing() {
 	assert_eq "$what: nothing pinned" 0 "$(pins)"
 	assert_eq "$what: no record" 0 "$(ls /run/oci-bypass/containers 2>/dev/null | wc -l)"
 	assert_eq "$what: nothing attached to the cgroup" "" \
-		"$(bpftool cgroup show /sys/fs/cgroup/unified 2>/dev/null | grep ob_sockops)"
+		"$(bpftool cgroup show "$CG2" | grep ob_sockops)"
 }
 
 log "a kernel without BTF (CO-RE reads in sock_ops need it)"
 missing "no BTF" "mount -t tmpfs -o ro none /sys/kernel/btf" "CONFIG_DEBUG_INFO_BTF"
 
 log "no cgroup v2 mounted"
-missing "no cgroup v2" "umount -l /sys/fs/cgroup/unified" "cgroup v2"
+missing "no cgroup v2" "umount -l $CG2" "cgroup v2"
 
 log "bpffs not mounted: load mounts it"
 out=$(masked "umount /sys/fs/bpf" sh -c "! findmnt -t bpf /sys/fs/bpf && '$OB' load &&
