@@ -327,6 +327,19 @@ static __always_inline void write_hdr_opt(struct bpf_sock_ops *skops, __u64 cook
 	__builtin_memcpy(o.token, &ns->token, sizeof(o.token));
 	o.port[0] = skops->local_port >> 8;
 	o.port[1] = skops->local_port & 0xff;
+	o.flags = OB_OPT_PAIR;
+	if (flags & OB_TCPHDR_ACK) {
+		/* The server decides now whether it will pair, so that a
+		 * client it will not pair with never enters the sockhash
+		 * (invariant 1): there a blocking reader would be open to
+		 * tcp_bpf_recvmsg()'s spurious EAGAIN until this side took
+		 * it out again. PASSIVE_ESTABLISHED checks once more. */
+		struct ob_svc_key svc = { .netns_cookie = cookie, .port = skops->local_port };
+
+		if (port_excluded(cookie, skops->local_port) ||
+		    service_state(&svc, ns) != OB_SVC_GOOD)
+			o.flags = 0;
+	}
 	bpf_store_hdr_opt(skops, &o, sizeof(o), 0);
 }
 
@@ -392,6 +405,16 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 	st->redirected = 0;
 	st->consumed = 0;
 
+	if (!(o.flags & OB_OPT_PAIR)) {
+		/* The server will not pair: stay out of the sockhash, and
+		 * tell the server only that we are enrolled (it learns its
+		 * service from this connection). Ours to delete at close,
+		 * should the server never take it. */
+		conn.state = OB_CONN_LEARN;
+		if (!bpf_map_update_elem(&ob_conns, &key.conn, &conn, BPF_NOEXIST))
+			st->flags |= OB_SK_OWNS_CONN;
+		return;
+	}
 	err = bpf_map_update_elem(&ob_conns, &key.conn, &conn, BPF_NOEXIST);
 	if (err) {
 		COUNT(c, full, 1);
@@ -419,7 +442,7 @@ static __always_inline void refuse(struct ob_conn *conn, struct ob_sock_key *cli
 	__u32 old = __sync_val_compare_and_swap(&conn->state, OB_CONN_NEW, OB_CONN_REFUSED);
 
 	unpair(client);
-	if (old == OB_CONN_CLIENT_TCP)
+	if (old == OB_CONN_CLIENT_TCP || old == OB_CONN_LEARN)
 		bpf_map_delete_elem(&ob_conns, &client->conn);
 }
 
@@ -470,6 +493,17 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	st->consumed = 0;
 
 	svc_state = service_state(&st->svc, ns);
+	if (conn->state == OB_CONN_LEARN) {
+		/* We said at SYN-ACK that we would not pair; the service may
+		 * have become GOOD since, but the client is not in the
+		 * sockhash: stock TCP, watched by state_change(). */
+		if (svc_state == OB_SVC_PROBATION || svc_state == OB_SVC_GOOD)
+			COUNT(c, probation, 1);
+		else
+			COUNT(c, guarded, 1);
+		bpf_map_delete_elem(&ob_conns, &key.conn);
+		return;
+	}
 	if (svc_state != OB_SVC_GOOD) {
 		/* stock TCP, watched by state_change() */
 		if (svc_state == OB_SVC_PROBATION)
@@ -579,7 +613,8 @@ static __always_inline void state_change(struct bpf_sock_ops *skops)
 		if (sv)
 			__sync_val_compare_and_swap(&sv->state, OB_SVC_PROBATION, OB_SVC_GOOD);
 	}
-	if (st->role == OB_ROLE_CLIENT && st->dir == OB_DIR_PENDING)
+	if (st->role == OB_ROLE_CLIENT &&
+	    (st->dir == OB_DIR_PENDING || (st->flags & OB_SK_OWNS_CONN)))
 		bpf_map_delete_elem(&ob_conns, &st->peer.conn);
 	if (st->active) {
 		st->active = 0;

@@ -7,12 +7,17 @@
  *
  *   client (active side)                       server (passive side)
  *   TCP_CONNECT_CB: ask for header-option callbacks
- *   SYN  --- option {254, 12, EXID, client netns token} --->
+ *   SYN  --- option {254, 15, EXID, client netns token, port, PAIR} --->
  *                                               SYN-ACK carries {.., server token}
- *                                               only if the SYN carried ours
+ *                                               only if the SYN carried ours,
+ *                                               with PAIR only if its service
+ *                                               will be redirected (GOOD)
  *   ACTIVE_ESTABLISHED_CB (SYN-ACK in hand):
- *     server token enrolled on this host?  conn entry NEW, client socket
- *     inserted under {conn, OB_ROLE_CLIENT}
+ *     server token enrolled on this host?  with PAIR: conn entry NEW,
+ *     client socket inserted under {conn, OB_ROLE_CLIENT}; without PAIR:
+ *     conn entry LEARN only (the server watches the connection for its
+ *     service, see enum ob_svc_state), the client stays out of the
+ *     sockhash (invariant 1)
  *   ACK -------------------------------------->
  *                                               PASSIVE_ESTABLISHED_CB:
  *                                               conn entry NEW? insert server
@@ -41,7 +46,10 @@
 /* RFC 6994 experimental option: kind 254, 16-bit ExID "OB". */
 #define OB_OPT_KIND 254
 #define OB_OPT_EXID 0x4f42
-#define OB_OPT_LEN 14 /* kind, len, exid(2), token(8), port(2) */
+#define OB_OPT_LEN 15 /* kind, len, exid(2), token(8), port(2), flags */
+
+/* ob_opt.flags */
+#define OB_OPT_PAIR 1 /* the sender will redirect this connection */
 
 struct ob_opt {
 	__u8 kind;
@@ -49,6 +57,7 @@ struct ob_opt {
 	__u8 exid[2]; /* big endian */
 	__u8 token[8];
 	__u8 port[2]; /* big endian: the sender's local port */
+	__u8 flags;   /* OB_OPT_* */
 } __attribute__((packed));
 
 /* Identity of one TCP connection, equal on both of its sockets. */
@@ -76,6 +85,10 @@ enum ob_conn_state {
 	OB_CONN_SERVER_READY = 1, /* server inserted: client may redirect */
 	OB_CONN_CLIENT_TCP = 2,	  /* client sent first: both stay on TCP */
 	OB_CONN_REFUSED = 3,	  /* server will not pair: both stay on TCP */
+	OB_CONN_LEARN = 4,	  /* server said at SYN-ACK it will not pair:
+				   * the client stays out of the sockhash; the
+				   * entry only tells the server that its peer
+				   * is enrolled, so that it learns from it */
 };
 
 struct ob_conn {
@@ -137,6 +150,7 @@ struct ob_service {
 #define OB_SK_PARKED 4	   /* out of ob_sockhash, still in ob_parking */
 #define OB_SK_NOPARK 8	   /* not in ob_parking: cannot leave, stays */
 #define OB_SK_REFS_PARKING 16 /* never set (see ob_msg) */
+#define OB_SK_OWNS_CONN 32 /* client: its LEARN conn entry goes at its close */
 
 /*
  * Leaving the sockhash. A socket whose direction went to TCP for good

@@ -38,10 +38,25 @@ client ${P}2 --connect "$A" "$port" --mode stream --conns 1 --bytes 1048576 --ti
 wait_server
 assert_eq "both sockets paired" 2 $(($(counter inv-a paired) + $(counter inv-b paired)))
 
+log "a service on probation: its client never enters the sockhash (the server says so in its SYN-ACK)"
+start_server ${P}1 --listen "$A" 0 --mode stream --count 1 --timeout 60
+port=$(server_port)
+ip netns exec ${P}2 bash -c "exec 3<>/dev/tcp/$A/$port && sleep 1" &
+HOLD=$!
+sleep 0.5
+assert_eq "service state while its first connection is open" probation "$(service_state "$port")"
+assert_eq "sockhash entries while it is open" 0 "$(status_field sockhash_entries)"
+assert_eq "conn entries while it is open (the server took the client's)" 0 "$(status_field conn_entries)"
+wait $HOLD
+kill $SRV_PID 2>/dev/null; wait $SRV_PID 2>/dev/null
+
 log "client writes before the server socket exists (TCP_DEFER_ACCEPT): TCP both ways"
 before_a=$(counter inv-a redirected_bytes) before_b=$(counter inv-b redirected_bytes)
-start_server ${P}1 --listen "$A" 0 --mode stream --count 4 --defer-accept --timeout 60
+start_server ${P}1 --listen "$A" 0 --mode stream --count 5 --defer-accept --timeout 60
 port=$(server_port)
+# a service on probation never lets the client into the sockhash: learn it first
+warm_up ${P}2 "$A" "$port"
+before_a=$(counter inv-a redirected_bytes) before_b=$(counter inv-b redirected_bytes)
 client ${P}2 --connect "$A" "$port" --mode stream --conns 4 --bytes 2097152 --timeout 60
 wait_server
 assert_eq "client-first connections counted" 4 "$(counter inv-b client_first)"

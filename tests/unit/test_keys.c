@@ -54,6 +54,7 @@ static void key_layout_has_no_holes(void **state)
 	assert_int_equal(sizeof(struct ob_sock_key), 24);
 	assert_int_equal(sizeof(struct ob_svc_key), 16);
 	assert_int_equal(offsetof(struct ob_opt, port), 12);
+	assert_int_equal(offsetof(struct ob_opt, flags), 14);
 	assert_int_equal(sizeof(struct ob_opt), OB_OPT_LEN);
 	assert_int_equal(offsetof(struct ob_opt, token), 4);
 }
