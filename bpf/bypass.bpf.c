@@ -787,6 +787,14 @@ static __always_inline int peer_backlog_full(struct sk_msg_md *msg, struct ob_sk
 	return someone_waiting(sk) ? 2 : 1;
 }
 
+static __always_inline __u64 small_window_ns(void)
+{
+	__u32 zero = 0;
+	struct ob_settings *s = bpf_map_lookup_elem(&ob_settings, &zero);
+
+	return s && s->small_window_ns ? s->small_window_ns : OB_SMALL_WINDOW_NS;
+}
+
 /* Does this message end a run of small messages streamed back to back
  * (bypass.h: OB_SMALL_*) by a sender that can move to TCP safely? */
 static __always_inline int small_stream(struct sk_msg_md *msg, struct ob_sk_state *st,
@@ -802,7 +810,7 @@ static __always_inline int small_stream(struct sk_msg_md *msg, struct ob_sk_stat
 	peer_sends = PEER_ST_FIELD(st->peer_st, sends);
 	now = bpf_ktime_get_ns();
 	if (!st->run || peer_sends != st->seen_peer_sends ||
-	    now - st->run_start > OB_SMALL_WINDOW_NS) {
+	    now - st->run_start > small_window_ns()) {
 		st->run = 1;
 		st->run_start = now;
 		st->seen_peer_sends = peer_sends;

@@ -178,9 +178,10 @@ struct ob_service {
  * Small messages streamed back to back are slower redirected than by TCP,
  * which coalesces them (one allocation and one wake-up of the reader per
  * sendmsg here). A sender whose OB_SMALL_RUN messages in a row are smaller
- * than OB_SMALL_MSG bytes, sent within OB_SMALL_WINDOW_NS with no message
- * from the peer in between (a stream, not request/response), moves to TCP
- * and leaves. A blocking socket with a reader blocked in recv() at that
+ * than OB_SMALL_MSG bytes, sent within OB_SMALL_WINDOW_NS (or the window
+ * set at load, ob_settings.small_window_ns: a slow CPU streams slower) with
+ * no message from the peer in between (a stream, not request/response),
+ * moves to TCP and leaves. A blocking socket with a reader blocked in recv() at that
  * moment does not move (that reader could meet the spurious EAGAIN).
  */
 #define OB_SMALL_MSG 32
@@ -247,6 +248,7 @@ struct ob_settings {
 	__u32 enabled;	/* 0: no new pairings, existing ones go on */
 	__u32 draining; /* unload in progress: no new pairings */
 	__u64 build_id; /* identifies the BPF object that created the maps */
+	__u64 small_window_ns; /* load --small-stream-window; 0: OB_SMALL_WINDOW_NS */
 };
 
 

@@ -12,11 +12,15 @@ static const struct {
 	const char *usage;
 } verbs[] = {
 	{ OB_VERB_LOAD, "load",
-	  "oci-bypass load [--cgroup PATH] [--max-sockets N]\n"
+	  "oci-bypass load [--cgroup PATH] [--max-sockets N] [--small-stream-window MS]\n"
 	  "  Load the BPF programs, pin them under " OB_PIN_DIR "/ and attach\n"
 	  "  sock_ops to a cgroup v2 (default: the cgroup2 root from /proc/mounts).\n"
 	  "  --max-sockets sizes the sockhash (default 65536); when it is full, new\n"
-	  "  connections stay on stock TCP. Loading the same build again does nothing.\n" },
+	  "  connections stay on stock TCP. --small-stream-window: a sender whose\n"
+	  "  1024 messages in a row under 32 bytes come within MS milliseconds\n"
+	  "  (default 4), with none from its peer between, moves to stock TCP, which\n"
+	  "  coalesces them; raise it where the CPU is slow. Loading the same build\n"
+	  "  again does nothing.\n" },
 	{ OB_VERB_UNLOAD, "unload",
 	  "oci-bypass unload [--wait SECONDS]\n"
 	  "  Stop new pairings at once and detach sock_ops. The sockhash stays\n"
@@ -163,6 +167,7 @@ enum opt_id {
 	O_CDI,
 	O_MAX_SOCKETS,
 	O_BTF,
+	O_SMALL_WINDOW,
 };
 static const struct {
 	const char *name;
@@ -173,6 +178,7 @@ static const struct {
 	{ "--cgroup", O_CGROUP, true, OB_VERB_LOAD },
 	{ "--max-sockets", O_MAX_SOCKETS, true, OB_VERB_LOAD },
 	{ "--btf", O_BTF, true, OB_VERB_DOCTOR },
+	{ "--small-stream-window", O_SMALL_WINDOW, true, OB_VERB_LOAD },
 	{ "--wait", O_WAIT, true, OB_VERB_UNLOAD },
 	{ "--netns", O_NETNS, true, OB_VERB_ENROLL },
 	{ "--name", O_NAME, true, OB_VERB_ENROLL },
@@ -235,6 +241,17 @@ static int apply_opt(struct ob_args *a, enum opt_id id, const char *val)
 	case O_BTF:
 		a->btf = val;
 		return 0;
+	case O_SMALL_WINDOW: {
+		char *end;
+		unsigned long n;
+
+		errno = 0;
+		n = strtoul(val, &end, 10);
+		if (errno || end == val || *end || n < 1 || n > 60000)
+			return ob_err(-EINVAL, "--small-stream-window takes 1 to 60000 (ms), not '%s'", val);
+		a->small_window_ms = (unsigned)n;
+		return 0;
+	}
 	case O_MAX_SOCKETS: {
 		char *end;
 		unsigned long n;

@@ -225,7 +225,8 @@ static int check_existing(uint64_t id)
 
 /* Loads, pins and attaches; *already tells that the same build was
  * attached before (nothing done). cg_out gets the attach cgroup. */
-int ob_load(const char *cgroup, unsigned max_sockets, bool *already, char *cg_out, size_t cg_len)
+int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, bool *already,
+	    char *cg_out, size_t cg_len)
 {
 	struct bypass_bpf *skel = NULL;
 	struct bpf_link *link = NULL, *recv = NULL;
@@ -270,6 +271,7 @@ int ob_load(const char *cgroup, unsigned max_sockets, bool *already, char *cg_ou
 	if (!existing) {
 		s.enabled = 1;
 		s.build_id = id;
+		s.small_window_ns = (__u64)small_window_ms * 1000000;
 	} else if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.ob_settings), &zero, &s)) {
 		err = ob_err(-errno, "cannot read settings: %s", strerror(errno));
 		goto cleanup;
@@ -336,7 +338,7 @@ int ob_cmd_load(const struct ob_args *a)
 {
 	char cg[PATH_MAX];
 	bool already = false;
-	int err = ob_load(a->cgroup, a->max_sockets, &already, cg, sizeof(cg));
+	int err = ob_load(a->cgroup, a->max_sockets, a->small_window_ms, &already, cg, sizeof(cg));
 
 	if (err)
 		return err;

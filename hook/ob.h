@@ -65,6 +65,7 @@ struct ob_args {
 	const char *cgroup;
 	const char *btf;      /* doctor --btf */
 	unsigned max_sockets; /* load --max-sockets, 0: the default */
+	unsigned small_window_ms; /* load --small-stream-window, 0: the default */
 	const char *netns;
 	const char *name;
 	const char *target; /* withdraw NAME */
@@ -103,6 +104,7 @@ struct ob_view {
 	bool enabled;
 	bool draining;
 	uint64_t build_id;
+	uint64_t small_window_ms; /* load --small-stream-window */
 	char cgroup[256];
 	uint64_t sockhash_entries;
 	uint64_t parking_entries; /* paired sockets, those leaving included */
@@ -143,7 +145,8 @@ uint64_t ob_build_id(void);
 int ob_ensure_bpffs(void);
 int ob_find_cgroup2(char *buf, size_t len);
 
-int ob_load(const char *cgroup, unsigned max_sockets, bool *already, char *cg_out,
+int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, bool *already,
+	    char *cg_out,
 	    size_t cg_len);
 int ob_attach_cgroup(char *buf, size_t len);
 int ob_cmd_load(const struct ob_args *a);

@@ -30,6 +30,7 @@ static int gather(struct ob_view *v)
 	v->enabled = s.enabled;
 	v->draining = s.draining;
 	v->build_id = s.build_id;
+	v->small_window_ms = s.small_window_ns ? s.small_window_ns / 1000000 : OB_SMALL_WINDOW_NS / 1000000;
 	ob_attach_cgroup(v->cgroup, sizeof(v->cgroup));
 	v->sockhash_entries = ob_map_count(m.sockhash, sizeof(struct ob_sock_key));
 	v->conn_entries = ob_map_count(m.conns, sizeof(struct ob_conn_key));

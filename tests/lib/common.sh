@@ -36,9 +36,11 @@ assert_ge() { [ "$3" -ge "$2" ] 2>/dev/null && log "ok: $1 ($3 >= $2)" || fail "
 assert_gt() { [ "$3" -gt "$2" ] 2>/dev/null && log "ok: $1 ($3 > $2)" || fail "$1: expected > $2, got '$3'"; }
 
 # Loads a fresh set of BPF objects: earlier tests may have left enrolments.
+# OB_LOAD_ARGS: more options for load.
 ob_fresh_load() {
 	"$OB" unload --wait 5 >/dev/null 2>&1
-	"$OB" load >/dev/null || die "oci-bypass load failed"
+	# shellcheck disable=SC2086 # options, split on purpose
+	"$OB" load ${OB_LOAD_ARGS:-} >/dev/null || die "oci-bypass load failed"
 }
 
 # counter NAME FIELD: a per-netns counter from status --json (0 if absent).
