@@ -759,7 +759,8 @@ static __always_inline int someone_waiting(struct sock___ob *sk)
  * buffer (bpf_tcp_ingress() only checks global TCP memory): a reader that
  * stops reading would let its peer pin gigabytes. So we look at what the
  * peer has not read yet (its psock's msg_tot_len), and past the bound
- * (bypass.h: OB_INGRESS_MAX, OB_INGRESS_MAX_BLOCKING for a blocking sender)
+ * (bypass.h: OB_INGRESS_MAX, OB_INGRESS_MAX_BLOCKING for a blocking sender,
+ * each lowered at load on a host with little TCP memory: ob_settings)
  * this direction moves to TCP for good, where flow control blocks the
  * sender. The psock address comes from the peer at establishment, through
  * the conn entry; if the peer is gone by now the read is of freed memory,
@@ -773,16 +774,24 @@ static __always_inline int someone_waiting(struct sock___ob *sk)
 static __always_inline int peer_backlog_full(struct sk_msg_md *msg, struct ob_sk_state *st,
 					     __u32 size)
 {
-	struct sock___ob *sk;
 	__u64 after = unread(st->peer_psock, st->redirected, PEER_ST_FIELD(st->peer_st, consumed)) +
 		      size;
+	__u64 max = OB_INGRESS_MAX, max_blocking = OB_INGRESS_MAX_BLOCKING;
+	struct ob_settings *s;
+	struct sock___ob *sk;
+	__u32 zero = 0;
 
-	if (after <= OB_INGRESS_MAX)
+	s = bpf_map_lookup_elem(&ob_settings, &zero);
+	if (s && s->ingress_max)
+		max = s->ingress_max;
+	if (s && s->ingress_max_blocking)
+		max_blocking = s->ingress_max_blocking;
+	if (after <= max)
 		return 0;
 	sk = msg->sk ? (struct sock___ob *)bpf_skc_to_tcp_sock(msg->sk) : NULL;
 	if (!sk || !file_blocking(sk))
 		return 1;
-	if (after <= OB_INGRESS_MAX_BLOCKING)
+	if (after <= max_blocking)
 		return 0;
 	return someone_waiting(sk) ? 2 : 1;
 }

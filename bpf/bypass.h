@@ -249,6 +249,8 @@ struct ob_settings {
 	__u32 draining; /* unload in progress: no new pairings */
 	__u64 build_id; /* identifies the BPF object that created the maps */
 	__u64 small_window_ns; /* load --small-stream-window; 0: OB_SMALL_WINDOW_NS */
+	__u32 ingress_max;	    /* bytes; 0: OB_INGRESS_MAX */
+	__u32 ingress_max_blocking; /* bytes; 0: OB_INGRESS_MAX_BLOCKING */
 };
 
 
@@ -304,5 +306,14 @@ static inline __u16 ob_remote_port(__u32 remote_port)
  * is learned as OB_SVC_OVERFLOW. */
 #define OB_INGRESS_MAX (64u << 20)
 #define OB_INGRESS_MAX_BLOCKING (256u << 20)
+/* Redirected bytes count against the host's TCP memory (tcp_mem); past its
+ * hard limit a redirect fails and send() returns ENOMEM, which stock TCP
+ * never does there. A host with little memory has a small tcp_mem (4 GiB:
+ * a pressure threshold of about 230 MiB), so load lowers each bound to this
+ * share of tcp_mem's pressure threshold where that is smaller (ob_settings:
+ * 58 and 29 MiB on 4 GiB, unchanged from about 16 GiB up). Under qemu
+ * (4 GiB) the 256 MiB bound let t_faults' sender get ENOMEM on 6.12. */
+#define OB_INGRESS_PRESSURE_SHARE_BLOCKING 4 /* a quarter */
+#define OB_INGRESS_PRESSURE_SHARE 8	    /* an eighth */
 
 #endif /* OB_BYPASS_H */

@@ -144,6 +144,8 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 		json_object_object_add(root, "parking_entries", u64(v->parking_entries));
 		json_object_object_add(root, "conn_entries", u64(v->conn_entries));
 		json_object_object_add(root, "small_stream_window_ms", u64(v->small_window_ms));
+		json_object_object_add(root, "unread_bound_bytes", u64(v->ingress_max));
+		json_object_object_add(root, "unread_bound_blocking_bytes", u64(v->ingress_max_blocking));
 		if (v->cgroup[0])
 			json_object_object_add(root, "cgroup", json_object_new_string(v->cgroup));
 	}

@@ -198,6 +198,28 @@ static int pin_prog(struct bpf_program *p, const char *path)
 	return 0;
 }
 
+/* The unread-bytes bounds for this host (bypass.h: OB_INGRESS_*): the
+ * defaults, lowered to a share of tcp_mem's pressure threshold. */
+static void ingress_bounds(struct ob_settings *s)
+{
+	unsigned long long lo, pressure, hi, bytes;
+	long page = sysconf(_SC_PAGESIZE);
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_mem", "re");
+
+	s->ingress_max = OB_INGRESS_MAX;
+	s->ingress_max_blocking = OB_INGRESS_MAX_BLOCKING;
+	if (!f)
+		return;
+	if (fscanf(f, "%llu %llu %llu", &lo, &pressure, &hi) == 3 && page > 0) {
+		bytes = pressure * (unsigned long long)page;
+		if (bytes / OB_INGRESS_PRESSURE_SHARE < s->ingress_max)
+			s->ingress_max = (__u32)(bytes / OB_INGRESS_PRESSURE_SHARE);
+		if (bytes / OB_INGRESS_PRESSURE_SHARE_BLOCKING < s->ingress_max_blocking)
+			s->ingress_max_blocking = (__u32)(bytes / OB_INGRESS_PRESSURE_SHARE_BLOCKING);
+	}
+	fclose(f);
+}
+
 /* Is there a loaded set, and is it ours? 1: same build, 0: none, <0: error. */
 static int check_existing(uint64_t id)
 {
@@ -272,6 +294,7 @@ int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, 
 		s.enabled = 1;
 		s.build_id = id;
 		s.small_window_ns = (__u64)small_window_ms * 1000000;
+		ingress_bounds(&s);
 	} else if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.ob_settings), &zero, &s)) {
 		err = ob_err(-errno, "cannot read settings: %s", strerror(errno));
 		goto cleanup;

@@ -105,6 +105,7 @@ struct ob_view {
 	bool draining;
 	uint64_t build_id;
 	uint64_t small_window_ms; /* load --small-stream-window */
+	uint64_t ingress_max, ingress_max_blocking; /* unread-bytes bounds */
 	char cgroup[256];
 	uint64_t sockhash_entries;
 	uint64_t parking_entries; /* paired sockets, those leaving included */

@@ -31,6 +31,8 @@ static int gather(struct ob_view *v)
 	v->draining = s.draining;
 	v->build_id = s.build_id;
 	v->small_window_ms = s.small_window_ns ? s.small_window_ns / 1000000 : OB_SMALL_WINDOW_NS / 1000000;
+	v->ingress_max = s.ingress_max ? s.ingress_max : OB_INGRESS_MAX;
+	v->ingress_max_blocking = s.ingress_max_blocking ? s.ingress_max_blocking : OB_INGRESS_MAX_BLOCKING;
 	ob_attach_cgroup(v->cgroup, sizeof(v->cgroup));
 	v->sockhash_entries = ob_map_count(m.sockhash, sizeof(struct ob_sock_key));
 	v->conn_entries = ob_map_count(m.conns, sizeof(struct ob_conn_key));

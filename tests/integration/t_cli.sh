@@ -70,9 +70,10 @@ log "ok: --help for every verb"
 "$OB" --help | grep -q "Verbs:" || fail "--help"
 
 # A different build loaded: refuse, keep it, say what to do.
-# struct ob_settings: enabled, draining, build_id, small_window_ns
+# struct ob_settings: enabled, draining, build_id, small_window_ns, the two bounds
 bpftool map update pinned /sys/fs/bpf/oci-bypass/ob_settings key hex 00 00 00 00 \
-	value hex 01 00 00 00 00 00 00 00 ef be ad de ef be ad de 00 00 00 00 00 00 00 00 || die "bpftool"
+	value hex 01 00 00 00 00 00 00 00 ef be ad de ef be ad de 00 00 00 00 00 00 00 00 \
+	00 00 00 00 00 00 00 00 || die "bpftool"
 expect_err 1 "different build" load
 assert_eq "other build kept loaded" true "$(status_field loaded)"
 "$OB" unload --wait 5 >/dev/null || fail "unload of the other build"

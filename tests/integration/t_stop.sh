@@ -29,7 +29,8 @@ ct victim-srv 2 server --listen 0.0.0.0 7802 --timeout 120
 ct_wait_output $P-srv listening 10 || die "server not listening"
 ct_wait_output $P-victim-srv listening 10 || die "second server not listening"
 # 256 MiB streams: a consumer cannot fall further behind than the bound
-# (OB_INGRESS_MAX_BLOCKING), so these stay redirected from end to end.
+# (OB_INGRESS_MAX_BLOCKING, unless tcp_mem lowers it), so these stay
+# redirected from end to end.
 ct cli 3 client --connect "$(ns_ip4 $P 1)" 7801 --conns 4 --bytes 256m --timeout 120
 ct victim 4 client --connect "$(ns_ip4 $P 2)" 7802 --conns 2 --bytes 64g --timeout 120
 for _ in $(seq 100); do
