@@ -138,6 +138,21 @@ static int parse_seconds(const char *s, double *out)
 	return 0;
 }
 
+/* A whole number from min to max for option opt ("--x takes 2 to 9, not 'y'"). */
+static int parse_uint(const char *opt, const char *s, unsigned long min, unsigned long max,
+		      const char *unit, unsigned *out)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || n < min || n > max)
+		return ob_err(-EINVAL, "%s takes %lu to %lu%s, not '%s'", opt, min, max, unit, s);
+	*out = (unsigned)n;
+	return 0;
+}
+
 static int parse_port(const char *s, uint16_t *out)
 {
 	char *end;
@@ -241,28 +256,10 @@ static int apply_opt(struct ob_args *a, enum opt_id id, const char *val)
 	case O_BTF:
 		a->btf = val;
 		return 0;
-	case O_SMALL_WINDOW: {
-		char *end;
-		unsigned long n;
-
-		errno = 0;
-		n = strtoul(val, &end, 10);
-		if (errno || end == val || *end || n < 1 || n > 60000)
-			return ob_err(-EINVAL, "--small-stream-window takes 1 to 60000 (ms), not '%s'", val);
-		a->small_window_ms = (unsigned)n;
-		return 0;
-	}
-	case O_MAX_SOCKETS: {
-		char *end;
-		unsigned long n;
-
-		errno = 0;
-		n = strtoul(val, &end, 10);
-		if (errno || end == val || *end || n < 2 || n > (1u << 22))
-			return ob_err(-EINVAL, "--max-sockets takes 2 to 4194304, not '%s'", val);
-		a->max_sockets = (unsigned)n;
-		return 0;
-	}
+	case O_SMALL_WINDOW:
+		return parse_uint("--small-stream-window", val, 1, 60000, " (ms)", &a->small_window_ms);
+	case O_MAX_SOCKETS:
+		return parse_uint("--max-sockets", val, 2, 1u << 22, "", &a->max_sockets);
 	}
 	return -EINVAL;
 }

@@ -28,6 +28,10 @@ static void verbs_and_options(void **state)
 	assert_int_equal(PARSE(&a, "load", "--cgroup=/a", "--max-sockets", "8"), 0);
 	assert_int_equal(a.max_sockets, 8);
 	assert_string_equal(a.cgroup, "/a");
+	assert_int_equal(PARSE(&a, "load", "--small-stream-window", "1000"), 0);
+	assert_int_equal(a.small_window_ms, 1000);
+	assert_int_equal(PARSE(&a, "doctor", "--btf", "/tmp/vmlinux"), 0);
+	assert_string_equal(a.btf, "/tmp/vmlinux");
 	assert_int_equal(PARSE(&a, "-v", "status", "--json"), 0);
 	assert_true(a.verbose);
 	assert_true(a.json);
@@ -90,6 +94,11 @@ static void bad_input_is_refused(void **state)
 	assert_int_equal(PARSE(&a, "status", "extra"), -EINVAL);
 	assert_int_equal(PARSE(&a, "load", "--max-sockets", "1"), -EINVAL);
 	assert_int_equal(PARSE(&a, "load", "--max-sockets", "lots"), -EINVAL);
+	assert_int_equal(PARSE(&a, "load", "--max-sockets", "-8"), -EINVAL);
+	assert_int_equal(PARSE(&a, "load", "--small-stream-window", "0"), -EINVAL);
+	assert_int_equal(PARSE(&a, "load", "--small-stream-window", "60001"), -EINVAL);
+	assert_int_equal(PARSE(&a, "doctor", "--btf"), -EINVAL);
+	assert_int_equal(PARSE(&a, "load", "--btf", "/x"), -EINVAL);
 	assert_int_equal(PARSE(&a, "hook", "create", "again"), -EINVAL);
 	assert_int_equal(PARSE(&a, "install-hooks", "--hook-path", "relative/x"), -EINVAL);
 	assert_int_equal(PARSE(&a, "install-hooks", "--cdi", "--always"), -EINVAL);
