@@ -55,7 +55,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 HOOK_SRCS := hook/main.c hook/args.c hook/errors.c hook/format.c hook/netns.c \
 	     hook/loader.c hook/registry.c hook/status.c hook/doctor.c hook/hook.c \
 	     hook/records.c hook/cgroup.c hook/sandbox.c hook/install.c hook/files.c \
-	     hook/features.c
+	     hook/features.c hook/maps.c
 OCI_SRCS  := $(wildcard oci/*.c)
 HOOK_OBJS := $(HOOK_SRCS:hook/%.c=$(OUT)/hook/%.o) $(OCI_SRCS:oci/%.c=$(OUT)/oci/%.o)
 # Pure code (no BPF, no system calls that need root): unit-tested.

@@ -1,4 +1,4 @@
-/* cgroup.c - makes sure a container's cgroup runs our sock_ops program. */
+/* cgroup.c - cgroup v2: where it is mounted, where load attached sock_ops, and that a container's cgroup runs our sock_ops program. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +10,8 @@
 #include <bpf/bpf.h>
 
 #include "ob.h"
+
+#define CGROUP_FILE OB_RUN_DIR "/cgroup" /* where load attached sock_ops */
 
 /* The cgroup v2 directory of a process ("0::/path" in /proc/PID/cgroup). */
 static int process_cgroup(int pid, char *out, size_t len)
@@ -90,4 +92,60 @@ int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char 
 	if (err)
 		link_out[0] = '\0';
 	return err;
+}
+
+/* Where cgroup v2 is mounted: /sys/fs/cgroup (Debian 12), or below it on a
+ * hybrid host (/sys/fs/cgroup/unified). */
+int ob_find_cgroup2(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/mounts", "re");
+	char dev[256], dir[PATH_MAX], type[64];
+	int err = -ENOENT;
+
+	if (!f)
+		return ob_err(-errno, "cannot read /proc/mounts: %s", strerror(errno));
+	while (fscanf(f, "%255s %4095s %63s %*[^\n]", dev, dir, type) == 3) {
+		if (strcmp(type, "cgroup2"))
+			continue;
+		err = strlen(dir) < len ? 0 : -ENAMETOOLONG;
+		if (!err)
+			strcpy(buf, dir);
+		break;
+	}
+	fclose(f);
+	if (err == -ENAMETOOLONG)
+		return ob_err(err, "cgroup2 mount path too long");
+	if (err)
+		return ob_err(err, "no cgroup v2 file system is mounted (see /proc/mounts): mount one "
+			      "(mount -t cgroup2 none /sys/fs/cgroup) or give load --cgroup");
+	return 0;
+}
+
+/* Records the cgroup sock_ops is attached to at load. */
+int ob_attach_cgroup_save(const char *cg)
+{
+	char line[PATH_MAX + 1];
+	int n = snprintf(line, sizeof(line), "%s\n", cg);
+	int err = ob_mkdirs(OB_RUN_DIR, 0700);
+
+	return err ? err : ob_write_atomic(CGROUP_FILE, line, (size_t)n, 0600);
+}
+
+/* The cgroup sock_ops was attached to at load ("" if unknown). */
+int ob_attach_cgroup(char *buf, size_t len)
+{
+	FILE *f = fopen(CGROUP_FILE, "re");
+
+	buf[0] = '\0';
+	if (!f)
+		return -errno;
+	if (fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+	return buf[0] ? 0 : -ENOENT;
+}
+
+void ob_attach_cgroup_forget(void)
+{
+	unlink(CGROUP_FILE);
 }

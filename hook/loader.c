@@ -1,12 +1,10 @@
-/* loader.c - loads, pins and attaches the BPF objects; unload, enable, disable. */
+/* loader.c - the verbs load, unload, enable and disable: loads, pins and attaches the BPF object (through features.c and maps.c). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -17,20 +15,8 @@
 #include "bypass.skel.h"
 #include "ob.h"
 
-#ifndef BPF_FS_MAGIC
-#define BPF_FS_MAGIC 0xcafe4a11
-#endif
-
-#define PIN_LINK OB_PIN_DIR "/link_sockops"
 #define PIN_PROG_MSG OB_PIN_DIR "/prog_msg"
 #define PIN_LINK_RECV OB_PIN_DIR "/link_recv" /* the fexit fallback, 6.1 */
-#define CGROUP_FILE OB_RUN_DIR "/cgroup"
-
-/* In the order of struct ob_maps; ob_sk_state last (never opened). */
-static const char *const map_names[] = { "ob_sockhash", "ob_conns",    "ob_netns",
-					 "ob_tokens",   "ob_counters", "ob_settings",
-					 "ob_noports",  "ob_services", "ob_parking",
-					 "ob_sk_state" };
 
 uint64_t ob_build_id(void)
 {
@@ -40,154 +26,6 @@ uint64_t ob_build_id(void)
 
 	crc = crc32(crc, elf, (uInt)sz);
 	return ((uint64_t)crc << 32) | (uint32_t)sz;
-}
-
-int ob_ensure_bpffs(void)
-{
-	struct statfs st;
-
-	if (statfs("/sys/fs/bpf", &st) == 0 && (uint32_t)st.f_type == BPF_FS_MAGIC)
-		return 0;
-	if (mount("bpf", "/sys/fs/bpf", "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700"))
-		return ob_err(-errno, "bpffs is not mounted at /sys/fs/bpf and mounting it failed: %s",
-			      strerror(errno));
-	ob_log("mounted bpffs at /sys/fs/bpf");
-	return 0;
-}
-
-int ob_find_cgroup2(char *buf, size_t len)
-{
-	FILE *f = fopen("/proc/mounts", "re");
-	char dev[256], dir[PATH_MAX], type[64];
-	int err = ob_err(-ENOENT, "no cgroup v2 file system is mounted (see /proc/mounts): mount one "
-			 "(mount -t cgroup2 none /sys/fs/cgroup/unified) or give load --cgroup");
-
-	if (!f)
-		return ob_err(-errno, "cannot read /proc/mounts: %s", strerror(errno));
-	while (fscanf(f, "%255s %4095s %63s %*[^\n]", dev, dir, type) == 3) {
-		if (strcmp(type, "cgroup2"))
-			continue;
-		if (strlen(dir) >= len) {
-			err = ob_err(-ENAMETOOLONG, "cgroup2 mount path too long");
-			break;
-		}
-		strcpy(buf, dir);
-		err = 0;
-		break;
-	}
-	fclose(f);
-	return err;
-}
-
-/* The fds of struct ob_maps, in the order of map_names. */
-#define MAP_FDS(m)                                                                        \
-	{ &(m)->sockhash, &(m)->conns,	  &(m)->netns,	 &(m)->tokens,   &(m)->counters, \
-	  &(m)->settings, &(m)->noports, &(m)->services, &(m)->parking }
-
-int ob_open_maps(struct ob_maps *m)
-{
-	int *fds[] = MAP_FDS(m);
-	char path[PATH_MAX];
-
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		*fds[i] = -1;
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		snprintf(path, sizeof(path), OB_PIN_DIR "/%s", map_names[i]);
-		*fds[i] = bpf_obj_get(path);
-		if (*fds[i] < 0 && errno == ENOENT && fds[i] == &m->parking)
-			continue; /* an older build, to be unloaded */
-		if (*fds[i] < 0) {
-			int err = -errno;
-
-			ob_close_maps(m);
-			if (err == -ENOENT)
-				return ob_err(err, "oci-bypass is not loaded (run 'oci-bypass load')");
-			return ob_err(err, "cannot open %s: %s", path, strerror(-err));
-		}
-	}
-	return 0;
-}
-
-void ob_close_maps(struct ob_maps *m)
-{
-	int *fds[] = MAP_FDS(m);
-
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
-	}
-}
-
-int ob_read_settings(const struct ob_maps *m, struct ob_settings *s)
-{
-	__u32 zero = 0;
-
-	if (bpf_map_lookup_elem(m->settings, &zero, s))
-		return ob_err(-errno, "cannot read settings: %s", strerror(errno));
-	return 0;
-}
-
-int ob_write_settings(const struct ob_maps *m, const struct ob_settings *s)
-{
-	__u32 zero = 0;
-
-	if (bpf_map_update_elem(m->settings, &zero, s, BPF_EXIST))
-		return ob_err(-errno, "cannot write settings: %s", strerror(errno));
-	return 0;
-}
-
-int ob_read_counters(const struct ob_maps *m, uint64_t cookie, struct ob_counters *out)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	struct ob_counters *per;
-
-	if (ncpu <= 0)
-		return ob_err(-EINVAL, "cannot count CPUs");
-	per = calloc((size_t)ncpu, sizeof(*per));
-	if (!per)
-		return ob_err(-ENOMEM, "out of memory");
-	memset(out, 0, sizeof(*out));
-	if (bpf_map_lookup_elem(m->counters, &cookie, per)) {
-		int err = -errno;
-
-		free(per);
-		return err; /* no counters: caller shows zeros */
-	}
-	for (int i = 0; i < ncpu; i++)
-		ob_counters_add(out, &per[i]);
-	free(per);
-	return 0;
-}
-
-uint64_t ob_map_count(int map_fd, size_t key_size)
-{
-	unsigned char key[64], next[64];
-	uint64_t n = 0;
-	void *prev = NULL;
-
-	if (key_size > sizeof(key))
-		return 0;
-	while (bpf_map_get_next_key(map_fd, prev, next) == 0) {
-		memcpy(key, next, key_size);
-		prev = key;
-		n++;
-	}
-	return n;
-}
-
-bool ob_sockops_attached(void)
-{
-	return access(PIN_LINK, F_OK) == 0;
-}
-
-static int write_cgroup_file(const char *cg)
-{
-	char line[PATH_MAX + 1];
-	int n = snprintf(line, sizeof(line), "%s\n", cg);
-	int err = ob_mkdirs(OB_RUN_DIR, 0700);
-
-	return err ? err : ob_write_atomic(CGROUP_FILE, line, (size_t)n, 0600);
 }
 
 static int pin_prog(struct bpf_program *p, const char *path)
@@ -336,13 +174,13 @@ int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, 
 		err = ob_err(-errno, "cannot attach sock_ops to %s: %s", cg, strerror(errno));
 		goto cleanup;
 	}
-	if (bpf_link__pin(link, PIN_LINK)) {
-		err = ob_err(-errno, "cannot pin %s: %s", PIN_LINK, strerror(errno));
+	if (bpf_link__pin(link, OB_PIN_LINK_SOCKOPS)) {
+		err = ob_err(-errno, "cannot pin %s: %s", OB_PIN_LINK_SOCKOPS, strerror(errno));
 		bpf_link__destroy(link); /* not pinned: this detaches */
 		link = NULL;
 		goto cleanup;
 	}
-	err = write_cgroup_file(cg);
+	err = ob_attach_cgroup_save(cg);
 	if (err)
 		goto cleanup;
 	snprintf(cg_out, cg_len, "%s", cg);
@@ -374,34 +212,15 @@ int ob_cmd_load(const struct ob_args *a)
 	return 0;
 }
 
-/* The cgroup sock_ops was attached to at load ("" if unknown). */
-int ob_attach_cgroup(char *buf, size_t len)
-{
-	FILE *f = fopen(CGROUP_FILE, "re");
-
-	buf[0] = '\0';
-	if (!f)
-		return -errno;
-	if (fgets(buf, (int)len, f))
-		buf[strcspn(buf, "\n")] = '\0';
-	fclose(f);
-	return buf[0] ? 0 : -ENOENT;
-}
-
 static void unpin_all(void)
 {
-	char path[PATH_MAX];
-
-	for (size_t i = 0; i < sizeof(map_names) / sizeof(map_names[0]); i++) {
-		snprintf(path, sizeof(path), OB_PIN_DIR "/%s", map_names[i]);
-		unlink(path);
-	}
+	ob_unpin_maps();
 	unlink(PIN_PROG_MSG);
 	/* The fexit fallback counts reads until the last redirecting socket
 	 * is gone: it goes with the sockhash, not with sock_ops. */
 	unlink(PIN_LINK_RECV);
 	rmdir(OB_PIN_DIR);
-	unlink(CGROUP_FILE);
+	ob_attach_cgroup_forget();
 	ob_registry_clear();
 }
 
@@ -439,7 +258,7 @@ int ob_cmd_unload(const struct ob_args *a)
 	}
 	if (err)
 		goto out;
-	unlink(PIN_LINK); /* last reference: sock_ops detaches */
+	unlink(OB_PIN_LINK_SOCKOPS); /* last reference: sock_ops detaches */
 	unlink(OB_PIN_PROG_SOCKOPS);
 
 	/* Removing a live socket from the sockhash would purge bytes it has

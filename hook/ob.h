@@ -13,6 +13,7 @@
 
 #define OB_PIN_DIR "/sys/fs/bpf/oci-bypass"
 #define OB_PIN_PROG_SOCKOPS OB_PIN_DIR "/prog_sockops"
+#define OB_PIN_LINK_SOCKOPS OB_PIN_DIR "/link_sockops"
 #define OB_RUN_DIR "/run/oci-bypass"
 #define OB_NAME_MAX 64
 
@@ -130,10 +131,16 @@ int ob_netns_cookie(const char *path, uint64_t *cookie);
 int ob_netns_cookie_fd(int fd, const char *what, uint64_t *cookie);
 int ob_host_netns_cookie(uint64_t *cookie);
 
-/* ---- loader.c ---- */
+/* ---- maps.c: the pinned maps (the mechanism under the verbs) ---- */
+/* Every map user space opens, in one list: the field of struct ob_maps,
+ * pinned as "ob_" NAME. parking is -1 if an older build without it is
+ * loaded. ob_sk_state is pinned too but never opened (ob_unpin_maps). */
+#define OB_MAPS(X) X(sockhash) X(conns) X(netns) X(tokens) X(counters) X(settings) \
+	X(noports) X(services) X(parking)
 struct ob_maps {
-	int sockhash, conns, netns, tokens, counters, settings, noports, services;
-	int parking; /* -1 if an older build without it is loaded */
+#define OB_MAP_FIELD(n) int n;
+	OB_MAPS(OB_MAP_FIELD)
+#undef OB_MAP_FIELD
 };
 int ob_open_maps(struct ob_maps *m);
 void ob_close_maps(struct ob_maps *m);
@@ -142,14 +149,13 @@ int ob_write_settings(const struct ob_maps *m, const struct ob_settings *s);
 int ob_read_counters(const struct ob_maps *m, uint64_t cookie, struct ob_counters *out);
 uint64_t ob_map_count(int map_fd, size_t key_size);
 bool ob_sockops_attached(void);
-uint64_t ob_build_id(void);
 int ob_ensure_bpffs(void);
-int ob_find_cgroup2(char *buf, size_t len);
+void ob_unpin_maps(void);
 
+/* ---- loader.c: the verbs load, unload, enable, disable ---- */
+uint64_t ob_build_id(void);
 int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, bool *already,
-	    char *cg_out,
-	    size_t cg_len);
-int ob_attach_cgroup(char *buf, size_t len);
+	    char *cg_out, size_t cg_len);
 int ob_cmd_load(const struct ob_args *a);
 int ob_cmd_unload(const struct ob_args *a);
 int ob_cmd_enable(const struct ob_args *a, bool on);
@@ -199,6 +205,11 @@ int ob_records_sharing(uint64_t cookie, const char *except);
 unsigned long long ob_pid_start(int pid);
 
 /* ---- cgroup.c ---- */
+int ob_find_cgroup2(char *buf, size_t len);
+int ob_attach_cgroup_save(const char *cg);
+/* The cgroup sock_ops was attached to at load ("" and <0 if unknown). */
+int ob_attach_cgroup(char *buf, size_t len);
+void ob_attach_cgroup_forget(void);
 int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char *link_out,
 		    size_t link_len);
 
