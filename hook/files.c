@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,8 +31,32 @@ int ob_mkdirs(const char *dir, mode_t mode)
 	}
 }
 
-/* Writes buf to DIR/.NAME.tmp, fsyncs it and renames it over DIR/NAME, so
- * that a reader (or a hook killed half way) never sees half a file. The
+/* Creates DIR/.NAME.XXXXXXXXXXXXXXXX.tmp, a name of its own (16 random hex
+ * digits, O_EXCL): two writers of one file at once must not share a temp
+ * file, or one renames the other's away (issue 11: 727 of 6000 renames
+ * failed with one fixed name). */
+static int open_unique(const char *path, const char *base, mode_t mode, char *tmp, size_t len)
+{
+	unsigned long long r;
+
+	for (int tries = 0; tries < 8; tries++) {
+		int fd;
+
+		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			return ob_err(-EIO, "no random bytes for a temp file name");
+		if ((size_t)snprintf(tmp, len, "%.*s/.%s.%016llx.tmp", (int)(base - path), path,
+				     base + 1, r) >= len)
+			return ob_err(-ENAMETOOLONG, "bad file path %s", path);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+		if (fd >= 0 || errno != EEXIST)
+			return fd >= 0 ? fd : ob_err(-errno, "cannot write %s: %s", tmp, strerror(errno));
+	}
+	return ob_err(-EEXIST, "cannot find a free temp file name next to %s", path);
+}
+
+/* Writes buf to a temp file of its own next to path, fsyncs it and renames
+ * it over path, so that a reader (or a hook killed half way) never sees
+ * half a file, and concurrent writers never see each other's. The
  * directory must exist. */
 int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode)
 {
@@ -39,12 +64,11 @@ int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode)
 	char tmp[PATH_MAX];
 	int fd, err = 0;
 
-	if (!base || (size_t)snprintf(tmp, sizeof(tmp), "%.*s/.%s.tmp", (int)(base - path), path,
-				      base + 1) >= sizeof(tmp))
-		return ob_err(-ENAMETOOLONG, "bad file path %s", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (!base)
+		return ob_err(-EINVAL, "bad file path %s", path);
+	fd = open_unique(path, base, mode, tmp, sizeof(tmp));
 	if (fd < 0)
-		return ob_err(-errno, "cannot write %s: %s", tmp, strerror(errno));
+		return fd;
 	if (write(fd, buf, len) != (ssize_t)len || fsync(fd))
 		err = ob_err(errno ? -errno : -EIO, "cannot write %s: %s", tmp,
 			     strerror(errno ? errno : EIO));

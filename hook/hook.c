@@ -159,6 +159,37 @@ static int ensure_loaded(const char *id)
 	return err;
 }
 
+/*
+ * The enrolment lock: "enrol + record enrolled" in create, and "count the
+ * records sharing the netns + withdraw + remove the record" in teardown,
+ * rollback and gc, run one at a time on this host. Without it a teardown
+ * could count no other record, a create then find the netns still
+ * enrolled, and the teardown withdraw it under the new container.
+ * Returns the locked fd (close() releases it), or -1 after logging: the
+ * caller goes on unlocked rather than fail a container for it.
+ */
+static int enrol_lock(const char *id)
+{
+	int fd;
+
+	if (ob_mkdirs(OB_RUN_DIR, 0700) == 0) {
+		fd = open(OB_RUN_DIR "/enrol.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd >= 0 && flock(fd, LOCK_EX) == 0)
+			return fd;
+		if (fd >= 0)
+			close(fd);
+	}
+	hlog(LOG_WARNING, id, "cannot take the enrolment lock: %s", strerror(errno));
+	ob_err_clear();
+	return -1;
+}
+
+static void enrol_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Tests only: OB_TEST_STALL_FD=N makes create block reading fd N right
  * after its first record, so that a test can kill it there. */
 static void test_stall(void)
@@ -174,6 +205,7 @@ static void test_stall(void)
 static void rollback(const struct ob_record *r, bool enrolled)
 {
 	struct ob_maps m;
+	int lock = enrol_lock(r->id);
 
 	if (r->link[0])
 		unlink(r->link);
@@ -183,6 +215,7 @@ static void rollback(const struct ob_record *r, bool enrolled)
 		ob_close_maps(&m);
 	}
 	ob_record_remove(r->key);
+	enrol_unlock(lock);
 }
 
 static int hook_create(const struct ob_state *st, const struct ob_policy *p, const char *key)
@@ -195,7 +228,7 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 	struct ob_enrolment e = { .name = name, .origin = "hook", .trust = p->trust,
 				  .noports = p->noports, .n_noports = p->n_noports,
 				  .already = &already };
-	int err;
+	int err, lock;
 
 	if (!p->has_netns && !p->allow_host_network)
 		return ob_err(-EPERM, "the container uses the host network "
@@ -231,6 +264,7 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 		return err;
 	}
 	snprintf(name, sizeof(name), "%.12s", p->id_hint[0] ? p->id_hint : st->id);
+	lock = enrol_lock(st->id);
 	err = ob_enroll_cookie(&m, cookie, &e);
 	ob_close_maps(&m);
 	enrolled = !err && !already;
@@ -238,6 +272,7 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 		snprintf(r.state, sizeof(r.state), "enrolled");
 		err = ob_record_write(&r);
 	}
+	enrol_unlock(lock);
 	if (err) {
 		rollback(&r, enrolled);
 		return err;
@@ -253,6 +288,7 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 static void teardown_record(const struct ob_record *r, const char *why)
 {
 	struct ob_maps m;
+	int lock = enrol_lock(r->id);
 	int others = ob_records_sharing(r->cookie, r->key);
 	bool withdrew = false;
 
@@ -263,6 +299,7 @@ static void teardown_record(const struct ob_record *r, const char *why)
 		ob_close_maps(&m);
 	}
 	ob_record_remove(r->key);
+	enrol_unlock(lock);
 	hlog(LOG_INFO, r->id, "%s: %s netns cookie %" PRIu64 "%s", why,
 	     withdrew ? "withdrew" : "kept", r->cookie,
 	     others ? " (still used by another container)" : "");

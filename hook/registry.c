@@ -140,6 +140,7 @@ int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_e
 	struct ob_counters *zero = NULL;
 	struct ob_netns ns = { 0 }, have;
 	int ncpu = libbpf_num_possible_cpus();
+	bool made_counters;
 	int err = 0;
 
 	for (int i = 0; i < e->n_noports; i++) {
@@ -164,15 +165,28 @@ int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_e
 	err = new_token(m, &ns.token);
 	if (err)
 		goto out;
-	if (bpf_map_update_elem(m->counters, &cookie, zero, BPF_ANY) ||
+	/* A concurrent enrolment of the same netns may get there first: its
+	 * counters are kept (NOEXIST), and its netns entry (EEXIST) means
+	 * enrolled already. Undo only what this call made. */
+	made_counters = bpf_map_update_elem(m->counters, &cookie, zero, BPF_NOEXIST) == 0;
+	if ((!made_counters && errno != EEXIST) ||
 	    bpf_map_update_elem(m->tokens, &ns.token, &cookie, BPF_NOEXIST) ||
 	    bpf_map_update_elem(m->netns, &cookie, &ns, BPF_NOEXIST)) {
-		if (errno == E2BIG)
+		int why = errno;
+
+		bpf_map_delete_elem(m->tokens, &ns.token);
+		if (why == EEXIST && bpf_map_lookup_elem(m->netns, &cookie, &have) == 0) {
+			if (e->already)
+				*e->already = true;
+			err = write_record(cookie, e->name, e->origin);
+			goto out;
+		}
+		if (made_counters)
+			bpf_map_delete_elem(m->counters, &cookie);
+		if (why == E2BIG)
 			err = ob_err(-E2BIG, "too many enrolled namespaces (%d)", OB_MAX_NETNS);
 		else
-			err = ob_err(-errno, "cannot enrol: %s", strerror(errno));
-		bpf_map_delete_elem(m->tokens, &ns.token);
-		bpf_map_delete_elem(m->counters, &cookie);
+			err = ob_err(-why, "cannot enrol: %s", strerror(why));
 		goto out;
 	}
 	err = write_record(cookie, e->name, e->origin);

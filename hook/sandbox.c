@@ -56,7 +56,7 @@ static const struct {
 	{ "rt_sigprocmask", "threads" }, { "rt_sigreturn", "signals" },
 	{ "alarm", "the hook's own time limit" }, { "setitimer", "alarm() on some libcs" },
 	{ "getpid", "syslog" }, { "gettid", "threads" }, { "getuid", "libbpf" },
-	{ "geteuid", "libbpf" }, { "getrandom", "enrolment tokens" },
+	{ "geteuid", "libbpf" }, { "getrandom", "enrolment tokens, temp file names" },
 	{ "clock_gettime", "timestamps" }, { "clock_nanosleep", "none expected, harmless" },
 	{ "nanosleep", "none expected, harmless" }, { "sched_getaffinity", "libbpf CPU count" },
 	{ "sched_yield", "locks" }, { "uname", "libbpf kernel version" },
