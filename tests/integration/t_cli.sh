@@ -58,8 +58,12 @@ grep -q "^oci_bypass_redirected_bytes_total{netns=\"${P}1\",cookie=\"[0-9]*\"} 0
 bad=$(grep -v '^#' <<<"$m" | grep -Ev '^[a-z_]+(\{[^}]*\})? -?[0-9]+$')
 assert_eq "every metrics line well-formed" "" "$bad"
 
-"$OB" disable >/dev/null && assert_eq "disable" false "$(status_field enabled)"
-"$OB" enable >/dev/null && assert_eq "enable" true "$(status_field enabled)"
+"$OB" disable >/dev/null
+assert_eq "disable exits 0" 0 $?
+assert_eq "disabled" false "$(status_field enabled)"
+"$OB" enable >/dev/null
+assert_eq "enable exits 0" 0 $?
+assert_eq "enabled again" true "$(status_field enabled)"
 
 "$OB" doctor >/dev/null; assert_eq "doctor passes on this machine" 0 "$?"
 
@@ -70,10 +74,7 @@ log "ok: --help for every verb"
 "$OB" --help | grep -q "Verbs:" || fail "--help"
 
 # A different build loaded: refuse, keep it, say what to do.
-# struct ob_settings: enabled, draining, build_id, small_window_ns, the two bounds
-bpftool map update pinned /sys/fs/bpf/oci-bypass/ob_settings key hex 00 00 00 00 \
-	value hex 01 00 00 00 00 00 00 00 ef be ad de ef be ad de 00 00 00 00 00 00 00 00 \
-	00 00 00 00 00 00 00 00 || die "bpftool"
+other_build_loaded || die "bpftool"
 expect_err 1 "different build" load
 assert_eq "other build kept loaded" true "$(status_field loaded)"
 "$OB" unload --wait 5 >/dev/null || fail "unload of the other build"

@@ -150,8 +150,7 @@ assert_eq "oversized state: fail open" 0 $rc
 grep -q "larger than" <<<"$out" && log "ok: $out" || fail "oversized: $out"
 log "a different build's maps are pinned: fail open; required fails closed"
 "$OB" load >/dev/null
-bpftool map update pinned /sys/fs/bpf/oci-bypass/ob_settings key hex 00 00 00 00 \
-	value hex 01 00 00 00 00 00 00 00 ef be ad de ef be ad de || die bpftool
+other_build_loaded || die "bpftool"
 rm -f /sys/fs/bpf/oci-bypass/link_sockops # as if that build were half unloaded
 out=$(hook "$(state other creating $PID1 "$B1")" 2>&1); rc=$?
 assert_eq "other build: fail open" 0 $rc

@@ -34,6 +34,13 @@ wait_server
 kill $TOGGLER 2>/dev/null; wait $TOGGLER 2>/dev/null; TOGGLER=
 "$OB" enable >/dev/null
 log "while toggling: $(($(counter int-a redirected_bytes) - before)) bytes redirected by the server netns, $(counter int-a refused)/$(counter int-b refused) pairings refused"
+# every byte of every batch was verified above; after the storm, enabled
+# again, a new connection pairs
+before=$(counter int-a redirected_bytes)
+start_server ${P}1 --listen "$A" "$port" --mode stream --count 1 --timeout 60
+client ${P}2 --connect "$A" "$port" --mode stream --conns 1 --bytes 1048576 --timeout 60
+wait_server
+assert_ge "redirected again once enabled" $((before + 1048576)) "$(counter int-a redirected_bytes)"
 
 log "phase 3: unload while 8 connections stream"
 start_server ${P}1 --listen "$A" 0 --mode stream --count 9 --timeout 120

@@ -105,6 +105,15 @@ for s in $SS1 $SS2 $SR1 $SR2 $SH1 $SH2; do kill $s 2>/dev/null; done
 sleep 0.5
 bad=$(grep -h "FAIL" "$W"/s?.out "$W"/r?.out "$W"/h?.out | grep -v "still open" | head -3)
 assert_eq "server-side verification failures" "" "$bad"
+# The counters agree with what happened: traffic was redirected, and with
+# every connection closed no socket is counted as redirecting.
+view=$("$OB" status --json)
+ours='[.netns[] | select(.name | startswith("soak-"))'
+assert_gt "bytes redirected during the soak" 0 "$(jq "$ours | .redirected_bytes] | add // 0" <<<"$view")"
+assert_gt "connections paired during the soak" 0 "$(jq "$ours | .paired] | add // 0" <<<"$view")"
+assert_eq "no socket counted as redirecting once all are closed" 0 \
+	"$(jq "$ours | .sockets] | add // 0" <<<"$view")"
+assert_eq "no parking entry left" 0 "$(jq '.parking_entries' <<<"$view")"
 [ -n "${SOAK_DEBUG:-}" ] && "$OB" status >&2
 for i in 1 2 3 4; do eval hook "\"\$(st $i stopped 0)\""; done
 sleep 0.5
