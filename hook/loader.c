@@ -37,10 +37,10 @@ static int pin_prog(struct bpf_program *p, const char *path)
 }
 
 /* The unread-bytes bounds for this host (bypass.h: OB_INGRESS_*): the
- * defaults, lowered to a share of tcp_mem's pressure threshold. */
+ * defaults, lowered to a share of tcp_mem's hard limit. */
 static void ingress_bounds(struct ob_settings *s)
 {
-	unsigned long long lo, pressure, hi, bytes;
+	unsigned long long lo, pressure, limit, bytes;
 	long page = sysconf(_SC_PAGESIZE);
 	FILE *f = fopen("/proc/sys/net/ipv4/tcp_mem", "re");
 
@@ -48,12 +48,12 @@ static void ingress_bounds(struct ob_settings *s)
 	s->ingress_max_blocking = OB_INGRESS_MAX_BLOCKING;
 	if (!f)
 		return;
-	if (fscanf(f, "%llu %llu %llu", &lo, &pressure, &hi) == 3 && page > 0) {
-		bytes = pressure * (unsigned long long)page;
-		if (bytes / OB_INGRESS_PRESSURE_SHARE < s->ingress_max)
-			s->ingress_max = (__u32)(bytes / OB_INGRESS_PRESSURE_SHARE);
-		if (bytes / OB_INGRESS_PRESSURE_SHARE_BLOCKING < s->ingress_max_blocking)
-			s->ingress_max_blocking = (__u32)(bytes / OB_INGRESS_PRESSURE_SHARE_BLOCKING);
+	if (fscanf(f, "%llu %llu %llu", &lo, &pressure, &limit) == 3 && page > 0) {
+		bytes = limit * (unsigned long long)page;
+		if (bytes / OB_INGRESS_MEM_SHARE < s->ingress_max)
+			s->ingress_max = (__u32)(bytes / OB_INGRESS_MEM_SHARE);
+		if (bytes / OB_INGRESS_MEM_SHARE_BLOCKING < s->ingress_max_blocking)
+			s->ingress_max_blocking = (__u32)(bytes / OB_INGRESS_MEM_SHARE_BLOCKING);
 	}
 	fclose(f);
 }

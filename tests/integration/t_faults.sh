@@ -16,12 +16,12 @@ A=$(ns_ip4 $P 1)
 STALL="$OB_BUILD/tests/stall"
 
 # The bounds (bypass.h, OB_INGRESS_*): 64 and 256 MiB, or an eighth and a
-# quarter of tcp_mem's pressure threshold where smaller (a 4 GiB guest).
-read -r _ pressure _ </proc/sys/net/ipv4/tcp_mem
+# half of tcp_mem's hard limit where smaller (a 4 GiB guest).
+read -r _ _ limit </proc/sys/net/ipv4/tcp_mem
 page=$(getconf PAGESIZE)
 want=$((64 << 20)) want_b=$((256 << 20))
-[ $((pressure * page / 8)) -lt $want ] && want=$((pressure * page / 8))
-[ $((pressure * page / 4)) -lt $want_b ] && want_b=$((pressure * page / 4))
+[ $((limit * page / 8)) -lt $want ] && want=$((limit * page / 8))
+[ $((limit * page / 2)) -lt $want_b ] && want_b=$((limit * page / 2))
 BOUND=$(status_field unread_bound_bytes) BOUND_B=$(status_field unread_bound_blocking_bytes)
 assert_eq "the non-blocking bound, from tcp_mem" $want "$BOUND"
 assert_eq "the blocking bound, from tcp_mem" $want_b "$BOUND_B"
