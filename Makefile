@@ -14,7 +14,8 @@ MULTIARCH  := $(shell $(CC) -print-multiarch 2>/dev/null)
 DEB_PACKAGES := build-essential pkg-config clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev libseccomp-dev libjson-c-dev libcmocka-dev iproute2 qperf iperf3 \
 	busybox-static runc crun podman jq libclang-rt-14-dev
-# The kernel matrix and the guest smoke: Debian's kernels under qemu (TCG).
+# The kernel matrix and the guest smoke: Debian's kernels under qemu (TCG);
+# installed without recommends (qemu's pull in a desktop's worth).
 DEB_PACKAGES_NR := qemu-system-x86 kmod xz-utils cpio
 
 ifeq ($(V),1)
@@ -114,14 +115,20 @@ tools: $(TOOLS)
 
 # Installs what is missing (Debian), idempotent.
 deps:
-	$(Q)missing=$$(for p in $(DEB_PACKAGES) $(DEB_PACKAGES_NR); do \
+	$(Q)missing=$$(for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
 	done); \
-	if [ -n "$$missing" ]; then \
-		echo "  DEPS     installing:" $$missing; \
+	missing_nr=$$(for p in $(DEB_PACKAGES_NR); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing$$missing_nr" ]; then \
+		echo "  DEPS     installing:" $$missing $$missing_nr; \
 		[ "$$(id -u)" = 0 ] || { echo "make deps: run as root (sudo make deps)" >&2; exit 1; }; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends $$missing >/dev/null; \
+		apt-get update -qq || exit 1; \
+		if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			$$missing >/dev/null || exit 1; fi; \
+		if [ -n "$$missing_nr" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $$missing_nr >/dev/null || exit 1; fi; \
 	fi
 	$(Q)bash -c '. tests/kernels/lib.sh && for s in $$OBK_SERIES; do \
 		v=$$(obk_fetch $$s) && echo "  KERNEL   $$v (Debian 12, for the guests)"; done' || \
