@@ -192,6 +192,21 @@ static int parse_namespaces(struct json_object *root, struct ob_policy *p, char 
 	return 0;
 }
 
+/* After an error elsewhere: a valid mode annotation still counts (only a
+ * "required" one matters, and it must fail closed). */
+static void mode_despite_error(struct json_object *root, struct ob_policy *p)
+{
+	struct json_object *a = ob_json_get(root, "annotations"), *v;
+	const char *s;
+	size_t len;
+
+	if (!a || !json_object_is_type(a, json_type_object))
+		return;
+	v = ob_json_get(a, OB_ANNOT_MODE);
+	if (v && ob_json_string(v, &s, &len) && ob_mode_parse(s, &p->mode))
+		p->mode_set = true;
+}
+
 int ob_config_parse(const char *buf, size_t len, struct ob_policy *p, char *err, size_t errlen)
 {
 	struct json_object *root;
@@ -205,8 +220,10 @@ int ob_config_parse(const char *buf, size_t len, struct ob_policy *p, char *err,
 	rc = parse_annotations(root, p, err, errlen);
 	if (!rc)
 		rc = parse_namespaces(root, p, err, errlen);
-	json_object_put(root);
-	if (rc)
+	if (rc) {
 		memset(p, 0, sizeof(*p));
+		mode_despite_error(root, p);
+	}
+	json_object_put(root);
 	return rc;
 }

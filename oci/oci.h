@@ -102,7 +102,9 @@ struct ob_policy {
  * Missing or null "linux", "annotations", "namespaces" are fine; wrong
  * types (annotations not an object of strings, namespaces not an array of
  * objects with a string "type", a second network entry) are errors. On
- * failure *p is zeroed.
+ * failure *p is zeroed, except that mode and mode_set keep a valid
+ * io.oci-bypass.mode annotation wherever it stands, so that a container
+ * that asks for "required" fails closed on any error in its config.json.
  */
 int ob_config_parse(const char *buf, size_t len, struct ob_policy *p, char *err, size_t errlen);
 

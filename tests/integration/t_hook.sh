@@ -136,6 +136,13 @@ out=$(hook "$(state hostreq creating $PID1 "$Bhr")" 2>&1); rc=$?
 assert_eq "required: fails closed" 1 $rc
 assert_eq "required: one line" 1 "$(printf '%s\n' "$out" | wc -l)"
 grep -q "required" <<<"$out" && log "ok: $out" || fail "required message: $out"
+# required with a misspelt key (no-port for no-ports): the error must not
+# make it fail open
+Btypo=$(bundle typo /run/netns/${P}1 '{"io.oci-bypass.no-port":"80","io.oci-bypass.mode":"required"}')
+out=$(hook "$(state typo creating $PID1 "$Btypo")" 2>&1); rc=$?
+assert_eq "required + a config.json error: fails closed" 1 $rc
+assert_eq "required + a config.json error: one line" 1 "$(printf '%s\n' "$out" | wc -l)"
+grep -q "required and .*io.oci-bypass.no-port" <<<"$out" && log "ok: $out" || fail "message: $out"
 Boff=$(bundle off /run/netns/${P}1 '{"io.oci-bypass.mode":"off"}')
 hook "$(state offc creating $PID1 "$Boff")" 2>/dev/null
 assert_eq "mode off: not enrolled" 0 "$(enrolled)"

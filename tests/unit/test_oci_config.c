@@ -62,6 +62,9 @@ static void expect_fail(const char *s, int rc, const char *want)
 
 	memset(&zero, 0, sizeof(zero));
 	assert_int_equal(parse(s, &p), rc);
+	/* all zero, but a valid mode annotation (oci.h) */
+	zero.mode = p.mode;
+	zero.mode_set = p.mode_set;
 	assert_memory_equal(&p, &zero, sizeof(p));
 	if (!strstr(err, want))
 		fail_msg("error '%s' does not mention '%s'", err, want);
@@ -157,6 +160,39 @@ static void typo_keys(void **state)
 		    "unknown annotation 'io.oci-bypass.'");
 	expect_fail(config("{\"io.oci-bypass.mode\\n\": \"on\"}", NS_NEW), -EINVAL,
 		    "unknown annotation 'io.oci-bypass.mode\\x0a'");
+}
+
+/* required fails closed on any config.json error: the mode survives it,
+ * before or after the bad key (issue 11: a misspelt key made it fail open). */
+static void required_despite_errors(void **state)
+{
+	struct ob_policy p;
+
+	(void)state;
+	assert_int_equal(parse(config("{\"io.oci-bypass.no-port\": \"80\", "
+				      "\"io.oci-bypass.mode\": \"required\"}",
+				      NS_NEW),
+			       &p),
+			 -EINVAL);
+	assert_int_equal(p.mode, OB_MODE_REQUIRED);
+	assert_true(p.mode_set);
+	assert_int_equal(parse(config("{\"io.oci-bypass.mode\": \"required\", "
+				      "\"io.oci-bypass.trust\": \"maybe\"}",
+				      NS_NEW),
+			       &p),
+			 -EINVAL);
+	assert_int_equal(p.mode, OB_MODE_REQUIRED);
+	assert_int_equal(parse(config("{\"io.oci-bypass.mode\": \"required\"}",
+				      "[{\"type\": \"network\", \"path\": \"rel/x\"}]"),
+			       &p),
+			 -EINVAL);
+	assert_int_equal(p.mode, OB_MODE_REQUIRED);
+	assert_false(p.trust);
+	/* an invalid mode value stays an error with mode on */
+	assert_int_equal(parse(config("{\"io.oci-bypass.mode\": \"require\"}", NS_NEW), &p),
+			 -EINVAL);
+	assert_int_equal(p.mode, OB_MODE_ON);
+	assert_false(p.mode_set);
 }
 
 static void noports(void **state)
@@ -396,6 +432,7 @@ int main(void)
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(mode_values),
 		cmocka_unit_test(typo_keys),
+		cmocka_unit_test(required_despite_errors),
 		cmocka_unit_test(noports),
 		cmocka_unit_test(booleans_and_name),
 		cmocka_unit_test(namespaces),
