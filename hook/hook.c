@@ -404,9 +404,11 @@ int ob_cmd_gc(const struct ob_args *a)
 			   (ob_pid_start(r->hook_pid) != r->hook_start || now - r->created > 60)) {
 			/* A hook killed mid-create: settle on what is true now. */
 			struct ob_netns ns;
-			bool on = ob_open_maps(&m) == 0 &&
-				  bpf_map_lookup_elem(m.netns, &r->cookie, &ns) == 0;
+			bool opened = ob_open_maps(&m) == 0;
+			bool on = opened && bpf_map_lookup_elem(m.netns, &r->cookie, &ns) == 0;
 
+			if (opened) /* closed whether or not the lookup found it */
+				ob_close_maps(&m);
 			if (on) {
 				snprintf(r->state, sizeof(r->state), "enrolled");
 				ob_record_write(r);
@@ -415,8 +417,6 @@ int ob_cmd_gc(const struct ob_args *a)
 				rollback(r, false);
 				hlog(LOG_INFO, r->id, "gc: rolled back an interrupted create");
 			}
-			if (on)
-				ob_close_maps(&m);
 			fixed++;
 		}
 	}
