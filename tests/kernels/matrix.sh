@@ -90,7 +90,6 @@ cell() { # cell COLUMN TEST
 	*) echo "-" ;;
 	esac
 }
-failed=0
 {
 	printf '%-20s' "test"
 	for c in "${cols[@]}"; do printf ' %-22s' "$(cat "$OUT/$c.name")"; done
@@ -99,16 +98,26 @@ failed=0
 		printf '%-20s' "$t"
 		for c in "${cols[@]}"; do
 			v=$(cell "$c" "$t")
-			[ "$v" = FAIL ] || [ "$v" = - ] && failed=1
 			printf ' %-22s' "$v"
 		done
 		echo
 	done
 	for c in "${cols[@]}"; do
-		grep -q '^GUEST-' "$OUT/$c.log" && { failed=1; echo "$(cat "$OUT/$c.name"): $(grep '^GUEST-' "$OUT/$c.log")"; }
+		grep -q '^GUEST-' "$OUT/$c.log" && echo "$(cat "$OUT/$c.name"): $(grep '^GUEST-' "$OUT/$c.log")"
 		grep -E '^  \[t_[a-z_]+\] SKIP: ' "$OUT/$c.log" | sed "s/^  /$(cat "$OUT/$c.name"): /" | sort -u
 	done
-} | tee "$OUT/table.txt"
+} >"$OUT/table.txt"
+cat "$OUT/table.txt"
+# Failed: a test that failed or gave no result on some kernel, or a guest
+# that died (computed here, not in the pipeline above, whose variables die
+# with its subshell).
+failed=0
+for c in "${cols[@]}"; do
+	grep -q '^GUEST-' "$OUT/$c.log" && failed=1
+	for t in $TESTS; do
+		case $(cell "$c" "$t") in FAIL | -) failed=1 ;; esac
+	done
+done
 for c in "${cols[@]}"; do
 	for t in $TESTS; do
 		[ "$(cell "$c" "$t")" = FAIL ] || continue
