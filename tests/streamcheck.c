@@ -109,6 +109,7 @@ struct opts {
 	int corrupt;
 	uint64_t count; /* 0: unlimited */
 	unsigned source_port; /* client: bind to this local port first */
+	unsigned start_delay_ms; /* client: wait this long after connect() */
 	int have_expect_seed;
 	uint64_t expect_seed; /* server: refuse clients with another seed */
 	int defer_accept;     /* server: TCP_DEFER_ACCEPT on the listener */
@@ -1252,6 +1253,13 @@ static int client_connect(struct conn *c)
 		return -1;
 	}
 	c->fd = fd;
+	if (g_opt.start_delay_ms) {
+		struct timespec d = { g_opt.start_delay_ms / 1000,
+				      (long)(g_opt.start_delay_ms % 1000) * 1000000L };
+
+		while (nanosleep(&d, &d) && errno == EINTR)
+			;
+	}
 	return 0;
 }
 
@@ -1414,7 +1422,7 @@ static void usage(FILE *f)
 		"  streamcheck server --listen ADDR PORT [--mode stream|rr|sink] [--count N] [--timeout SEC]\n"
 		"                     [--expect-seed N] [--defer-accept] [--server-first]\n"
 		"  streamcheck client --connect ADDR PORT [--mode stream|rr] [--conns N] [--bytes N] [--rounds N] [--max-chunk N] [--seed N] [--timeout SEC] [--halfclose]\n"
-		"                     [--source-port N] [--server-first]\n"
+		"                     [--source-port N] [--start-delay MS] [--server-first]\n"
 		"  streamcheck --help\n"
 		"\n"
 		"ADDR is numeric IPv4 or IPv6; server ADDR :: is a dual-stack listener. PORT 0 picks a free port.\n"
@@ -1434,6 +1442,8 @@ static void usage(FILE *f)
 		"  --defer-accept server: TCP_DEFER_ACCEPT, so the client always writes first\n"
 		"  --server-first stream: the server sends a banner before reading anything\n"
 		"  --source-port client: bind this local port (needs --conns 1)\n"
+		"  --start-delay client: milliseconds to wait after connect() before the\n"
+		"                first byte (lets the server's side pair first)\n"
 		"  --timeout   hard bound in seconds (default 60): prints 'timeout after SEC s (hang)', exit 2\n"
 		"              (a server without --count that is idle at the timeout exits normally)\n"
 		"exit status: 0 ok, 1 failure, 2 timeout/hang, 64 usage error\n",
@@ -1581,6 +1591,11 @@ static int parse_args(int argc, char **argv)
 			if (parse_num(a, val, 1, 65535, 0, &v) < 0)
 				return -1;
 			g_opt.source_port = (unsigned)v;
+			i++;
+		} else if (!g_opt.server && !strcmp(a, "--start-delay")) {
+			if (parse_num(a, val, 0, 60000, 0, &v) < 0)
+				return -1;
+			g_opt.start_delay_ms = (unsigned)v;
 			i++;
 		} else if (g_opt.server && !strcmp(a, "--expect-seed")) {
 			if (parse_num(a, val, 0, UINT64_MAX, 0, &v) < 0)
