@@ -49,7 +49,7 @@ missing() {
 	grep -Eq "$re" <<<"$out" && log "ok: $out" || fail "$what: load message: $out"
 	out=$(masked "$setup" "$OB" doctor 2>&1); rc=$?
 	assert_eq "$what: doctor fails" 1 $rc
-	grep -E "^FAIL" <<<"$out" | grep -Eq "$re" && log "ok: $(grep -E '^FAIL' <<<"$out")" ||
+	grep -E "^FAIL" <<<"$out" | grep -Eq "$re" && log "ok: $(grep -E '^FAIL' <<<"$out" | tr '\n' ' ')" ||
 		fail "$what: doctor does not name it: $out"
 
 	out=$(oci_state ${P}open creating $CPID "$WORK/open" | masked "$setup" "$OB" hook 2>&1); rc=$?
