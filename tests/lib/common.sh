@@ -9,6 +9,36 @@ TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TESTS_DIR/lib/netns.sh"
 
 T_NAME=$(basename "$0" .sh)
+
+# One integration test at a time on this host: they all load, enrol and
+# unload the one pinned set of maps under /sys/fs/bpf/oci-bypass, so two
+# checkouts (or two runs) testing at once would pull it from under each
+# other. The owner file names the test shell that holds the host; it is
+# free once that shell is gone (a flock would be inherited by every server
+# a test leaves running, and held as long as they live). The flock only
+# makes the check-and-take atomic. OB_TEST_LOCKED marks a test run from
+# within another that holds the host already.
+ob_take_host() {
+	local owner=/run/oci-bypass-tests.owner holder said=
+	while :; do
+		exec 199>>/run/oci-bypass-tests.lock && flock 199 || return 0
+		holder=$(cat "$owner" 2>/dev/null)
+		if [ -z "$holder" ] || [ "$holder" = $$ ] || ! kill -0 "$holder" 2>/dev/null; then
+			echo $$ >"$owner"
+			exec 199>&-
+			export OB_TEST_LOCKED=1
+			return 0
+		fi
+		exec 199>&-
+		[ -n "$said" ] || printf '  [%s] waiting: test shell %s holds this host (%s)\n' \
+			"$T_NAME" "$holder" "$owner"
+		said=1
+		sleep 1
+	done
+}
+if [ -z "${OB_TEST_LOCKED:-}" ] && [ -w /run ]; then
+	ob_take_host
+fi
 T_FAILS=0
 
 log() { printf '  [%s] %s\n' "$T_NAME" "$*"; }
