@@ -59,7 +59,7 @@ struct sock___ob {
 } __attribute__((preserve_access_index));
 
 /* Bytes queued on ingress_msg, not yet read. Not in Linux 6.1 (6.12 has
- * it): there ob_recv_fexit counts what is read instead (unread()). */
+ * it): there ob_recv_fexit counts what is read instead. */
 struct sk_psock___ob {
 	__u32 msg_tot_len;
 } __attribute__((preserve_access_index));
@@ -90,6 +90,22 @@ struct {
 	__type(value, struct ob_conn);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ob_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, OB_MAX_CONNS);
+	__type(key, struct ob_conn_key);
+	__type(value, struct ob_ledger);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ob_ledger SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ob_usage);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ob_usage SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -180,14 +196,18 @@ static __always_inline int connection_is_clean(struct bpf_sock_ops *skops)
 
 /* The psock the kernel made for this socket when it entered the sockhash
  * (sk_user_data, flags in the low 3 bits), 0 if unknown. */
+static __always_inline __u64 sk_psock_addr(struct sock___ob *sk)
+{
+	return sk ? (__u64)sk->sk_user_data & ~7ULL : 0;
+}
+
 static __always_inline __u64 own_psock(struct bpf_sock_ops *skops)
 {
-	struct sock___ob *sk;
+	struct bpf_sock *sk = skops->sk;
 
-	if (!skops->sk)
+	if (!sk)
 		return 0;
-	sk = (struct sock___ob *)bpf_skc_to_tcp_sock(skops->sk);
-	return sk ? (__u64)sk->sk_user_data & ~7ULL : 0;
+	return sk_psock_addr((struct sock___ob *)bpf_skc_to_tcp_sock(sk));
 }
 
 /* Does the kernel count unread redirected bytes (sk_psock.msg_tot_len)?
@@ -206,29 +226,122 @@ static __always_inline __u32 psock_unread(__u64 psock)
 	return queued;
 }
 
-/* A field of another socket's ob_sk_state, through its address (0 if unknown). */
-#define PEER_ST_FIELD(addr, field)                                                    \
-	({                                                                             \
-		__u64 v_ = 0;                                                          \
-		if (addr)                                                              \
-			bpf_probe_read_kernel(&v_, sizeof(v_),                         \
-					      (void *)((addr) + __builtin_offsetof(    \
-							    struct ob_sk_state, field))); \
-		v_;                                                                    \
-	})
+/* The socket's receive buffer (sk_rcvbuf), 0 if unknown. */
+static __always_inline __u32 own_rcvbuf(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *bsk = skops->sk;
+	struct sock___ob *sk;
+
+	if (!bsk)
+		return 0;
+	sk = (struct sock___ob *)bpf_skc_to_tcp_sock(bsk);
+	return sk && sk->sk_rcvbuf > 0 ? sk->sk_rcvbuf : 0;
+}
+
+/* Bytes redirected to the socket of index i and not read by it yet. */
+static __always_inline __u64 ledger_unread(struct ob_ledger *l, __u32 i)
+{
+	__u64 sent = l->sent[i & 1], read = l->read[i & 1];
+
+	return sent > read ? sent - read : 0;
+}
+
+/* Unread redirected bytes charged to (or, with a negative n, returned by)
+ * a namespace, and to the host. */
+static __always_inline void charge(__u64 netns_cookie, __s64 n)
+{
+	struct ob_netns *ns = bpf_map_lookup_elem(&ob_netns, &netns_cookie);
+	struct ob_usage *u;
+	__u32 zero = 0;
+
+	if (ns)
+		__sync_fetch_and_add(&ns->unread, n);
+	u = bpf_map_lookup_elem(&ob_usage, &zero);
+	if (u)
+		__sync_fetch_and_add(&u->unread, n);
+}
 
 /*
- * Bytes redirected into the receiver of one direction and not read yet.
- * Where the kernel counts them, that is the receiver's psock's
- * msg_tot_len; on older kernels (6.1) it is what the sender redirected
- * less what the receiver's recvmsg took off its queue (counted by
- * ob_recv_fexit). Each side passes its own field and reads the peer's.
+ * Where the kernel counts unread bytes: socket i (whose psock is given)
+ * has read what was sent to it less what is still queued. Moves read[i]
+ * up to that, once (compare-and-swap: both sockets of the connection
+ * call this), and returns the difference to the sender's budget. The
+ * count can run ahead by a message being queued right now; it is returned
+ * once either way, and the ledger ends even (ledger_release()).
  */
-static __always_inline __u64 unread(__u64 receiver_psock, __u64 redirected, __u64 consumed)
+static __always_inline void ledger_catch_up(struct ob_ledger *l, __u32 i, __u64 psock)
 {
-	if (KERNEL_COUNTS_UNREAD)
-		return psock_unread(receiver_psock);
-	return redirected > consumed ? redirected - consumed : 0;
+	__u64 sent, queued, now_read, old;
+
+	if (!KERNEL_COUNTS_UNREAD || !psock)
+		return;
+	sent = l->sent[i & 1];
+	queued = psock_unread(psock);
+	now_read = sent > queued ? sent - queued : 0;
+	old = l->read[i & 1];
+	if (now_read <= old)
+		return;
+	if (__sync_val_compare_and_swap(&l->read[i & 1], old, now_read) == old)
+		charge(l->netns[(i ^ 1) & 1], -(__s64)(now_read - old));
+}
+
+/* A socket closes: it gives up its reference on the connection's ledger;
+ * the last one returns what was never read to the senders' budgets. */
+static __always_inline void ledger_release(struct ob_sk_state *st)
+{
+	struct ob_ledger *l;
+	__u64 left;
+
+	if (!(st->flags & OB_SK_LEDGER))
+		return;
+	st->flags &= ~OB_SK_LEDGER;
+	l = bpf_map_lookup_elem(&ob_ledger, &st->peer.conn);
+	if (!l || __sync_fetch_and_add(&l->refs, -1) != 1)
+		return;
+	left = ledger_unread(l, 0); /* sent by the server */
+	if (left)
+		charge(l->netns[1], -(__s64)left);
+	left = ledger_unread(l, 1); /* sent by the client */
+	if (left)
+		charge(l->netns[0], -(__s64)left);
+	bpf_map_delete_elem(&ob_ledger, &st->peer.conn);
+}
+
+/* Is this namespace past its budget of unread redirected bytes (with
+ * size more)? */
+static __always_inline int ns_over_budget(struct ob_netns *ns, const struct ob_settings *s,
+					  __u32 size)
+{
+	__u64 max = OB_NS_MAX_UNREAD;
+
+	if (!ns)
+		return 0;
+	if (ns->max_unread)
+		max = ns->max_unread;
+	else if (s && s->ns_max_unread)
+		max = s->ns_max_unread;
+	return ns->unread > 0 && (__u64)ns->unread + size > max;
+}
+
+/* Is the host past its budget (with size more)? */
+static __always_inline int host_over_budget(const struct ob_settings *s, __u32 size)
+{
+	__u64 max = s && s->host_max_unread ? s->host_max_unread : OB_HOST_MAX_UNREAD;
+	struct ob_usage *u;
+	__u32 zero = 0;
+
+	u = bpf_map_lookup_elem(&ob_usage, &zero);
+	return u && u->unread > 0 && (__u64)u->unread + size > max;
+}
+
+/* Pairing a new connection of this namespace: refused while it, or the
+ * host, is past its budget. */
+static __always_inline int pairing_over_budget(__u64 cookie)
+{
+	__u32 zero = 0;
+	const struct ob_settings *s = bpf_map_lookup_elem(&ob_settings, &zero);
+
+	return host_over_budget(s, 0) || ns_over_budget(bpf_map_lookup_elem(&ob_netns, &cookie), s, 0);
 }
 
 /* Takes a socket out of both sockhashes, at once (pairing failed). */
@@ -353,11 +466,29 @@ static __always_inline void count_insert_error(struct ob_counters *c, long err)
 		COUNT(c, refused, 1);
 }
 
+/* A socket's state as pairing starts: on TCP until both sides are in. */
+static __always_inline void sk_state_init(struct ob_sk_state *st, __u64 cookie, __u32 role)
+{
+	st->netns_cookie = cookie;
+	st->peer_psock = 0;
+	st->role = role;
+	st->dir = OB_DIR_TCP;
+	st->active = 0;
+	st->flags = 0;
+	st->seen_peer_sends = 0;
+	st->run_start = 0;
+	st->left_at = 0;
+	st->seen_read = 0;
+	st->progress_at = 0;
+	st->run = 0;
+}
+
 /* Client side: the SYN-ACK is in hand, the ACK not yet sent. */
 static __always_inline void active_established(struct bpf_sock_ops *skops, __u64 cookie)
 {
 	struct ob_conn conn = { .state = OB_CONN_NEW }, *entry;
 	struct ob_sock_key key = {}, peer = {};
+	struct bpf_sock *sk = skops->sk;
 	struct ob_counters *c;
 	struct ob_sk_state *st;
 	struct ob_opt o;
@@ -375,9 +506,13 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 		return; /* enrolled, but not on this host or withdrawn */
 	c = bpf_map_lookup_elem(&ob_counters, &cookie);
 	if (!connection_is_clean(skops) ||
-	    port_excluded(cookie, ob_remote_port(skops->remote_port)) || !skops->sk) {
+	    port_excluded(cookie, ob_remote_port(skops->remote_port)) || !sk) {
 		COUNT(c, refused, 1);
 		return;
+	}
+	if ((o.flags & OB_OPT_PAIR) && pairing_over_budget(cookie)) {
+		COUNT(c, over_budget, 1);
+		return; /* stays out: the server finds no entry, stock TCP */
 	}
 
 	key.conn = ob_conn_key_client(*server_cookie, skops->snd_nxt, skops->rcv_nxt);
@@ -385,7 +520,7 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 	peer.conn = key.conn;
 	peer.role = OB_ROLE_SERVER;
 
-	st = bpf_sk_storage_get(&ob_sk_state, skops->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	st = bpf_sk_storage_get(&ob_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st) {
 		COUNT(c, full, 1);
 		return;
@@ -393,17 +528,7 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 	st->peer = peer;
 	st->svc.netns_cookie = *server_cookie;
 	st->svc.port = ((__u16)o.port[0] << 8) | o.port[1];
-	st->netns_cookie = cookie;
-	st->role = OB_ROLE_CLIENT;
-	st->dir = OB_DIR_TCP; /* until both entries exist */
-	st->active = 0;
-	st->flags = 0;
-	st->peer_psock = 0;
-	st->peer_st = 0;
-	st->sends = 0;
-	st->run = 0;
-	st->redirected = 0;
-	st->consumed = 0;
+	sk_state_init(st, cookie, OB_ROLE_CLIENT);
 
 	if (!(o.flags & OB_OPT_PAIR)) {
 		/* The server will not pair: stay out of the sockhash, and
@@ -415,6 +540,8 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 			st->flags |= OB_SK_OWNS_CONN;
 		return;
 	}
+	conn.client_rcvbuf = own_rcvbuf(skops);
+	conn.client_netns = cookie;
 	err = bpf_map_update_elem(&ob_conns, &key.conn, &conn, BPF_NOEXIST);
 	if (err) {
 		COUNT(c, full, 1);
@@ -428,10 +555,10 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 	}
 	park_too(skops, &key, st);
 	entry = bpf_map_lookup_elem(&ob_conns, &key.conn);
-	if (entry) {
+	if (entry)
 		entry->client_psock = own_psock(skops);
-		entry->client_st = (__u64)st;
-	}
+	/* a ledger entry, if the server makes one, counts on our close */
+	st->flags |= OB_SK_LEDGER;
 	st->dir = OB_DIR_PENDING;
 }
 
@@ -450,6 +577,7 @@ static __always_inline void refuse(struct ob_conn *conn, struct ob_sock_key *cli
 static __always_inline void passive_established(struct bpf_sock_ops *skops, __u64 cookie)
 {
 	struct ob_sock_key key = {}, client = {};
+	struct ob_ledger ledger = {};
 	struct ob_counters *c;
 	struct ob_sk_state *st;
 	struct ob_netns *ns;
@@ -480,17 +608,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	st->peer = client;
 	st->svc.netns_cookie = cookie;
 	st->svc.port = skops->local_port;
-	st->netns_cookie = cookie;
-	st->role = OB_ROLE_SERVER;
-	st->dir = OB_DIR_TCP;
-	st->active = 0;
-	st->flags = 0;
-	st->peer_psock = 0;
-	st->peer_st = 0;
-	st->sends = 0;
-	st->run = 0;
-	st->redirected = 0;
-	st->consumed = 0;
+	sk_state_init(st, cookie, OB_ROLE_SERVER);
 
 	svc_state = service_state(&st->svc, ns);
 	if (conn->state == OB_CONN_LEARN) {
@@ -513,6 +631,11 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 		refuse(conn, &client);
 		return;
 	}
+	if (pairing_over_budget(cookie)) {
+		COUNT(c, over_budget, 1);
+		refuse(conn, &client);
+		return;
+	}
 	if (conn->state != OB_CONN_NEW) {
 		/* The client already wrote by TCP: it leaves the sockhash
 		 * before anything of ours can reach it. */
@@ -530,16 +653,29 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 		return;
 	}
 	park_too(skops, &key, st);
-	/* before the client can see READY */
+	/* The ledger, before the client can see READY. */
+	ledger.netns[OB_IDX(OB_ROLE_CLIENT)] = conn->client_netns;
+	ledger.netns[OB_IDX(OB_ROLE_SERVER)] = cookie;
+	ledger.rcvbuf[OB_IDX(OB_ROLE_CLIENT)] = conn->client_rcvbuf;
+	ledger.rcvbuf[OB_IDX(OB_ROLE_SERVER)] = own_rcvbuf(skops);
+	ledger.refs = 2;
+	if (bpf_map_update_elem(&ob_ledger, &key.conn, &ledger, BPF_NOEXIST)) {
+		st->dir = OB_DIR_TCP;
+		COUNT(c, full, 1);
+		unpair(&key);
+		refuse(conn, &client);
+		return;
+	}
+	st->flags |= OB_SK_LEDGER;
 	conn->server_psock = own_psock(skops);
-	conn->server_st = (__u64)st;
 	st->peer_psock = conn->client_psock;
-	st->peer_st = conn->client_st;
 	old = __sync_val_compare_and_swap(&conn->state, OB_CONN_NEW, OB_CONN_SERVER_READY);
 	if (old != OB_CONN_NEW) {
 		/* The client wrote first, in the instant between our check and
 		 * the insert. Nothing was redirected to us: leave again. */
 		st->dir = OB_DIR_TCP;
+		st->flags &= ~OB_SK_LEDGER;
+		bpf_map_delete_elem(&ob_ledger, &key.conn);
 		unpair(&key);
 		unpair(&client);
 		bpf_map_delete_elem(&ob_conns, &key.conn);
@@ -616,6 +752,7 @@ static __always_inline void state_change(struct bpf_sock_ops *skops)
 	if (st->role == OB_ROLE_CLIENT &&
 	    (st->dir == OB_DIR_PENDING || (st->flags & OB_SK_OWNS_CONN)))
 		bpf_map_delete_elem(&ob_conns, &st->peer.conn);
+	ledger_release(st);
 	if (st->active) {
 		st->active = 0;
 		c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
@@ -631,6 +768,7 @@ static __always_inline void rtt_sample(struct bpf_sock_ops *skops)
 	struct ob_sock_key own = {};
 	struct ob_counters *c;
 	struct ob_sk_state *st;
+	struct ob_ledger *l;
 	__u64 now;
 
 	if (!skops->sk)
@@ -656,9 +794,16 @@ static __always_inline void rtt_sample(struct bpf_sock_ops *skops)
 		st->left_at = now;
 		return;
 	}
-	if (now - st->left_at < OB_LEAVE_GRACE_NS ||
-	    unread(own_psock(skops), PEER_ST_FIELD(st->peer_st, redirected), st->consumed))
+	if (now - st->left_at < OB_LEAVE_GRACE_NS)
 		return;
+	if (KERNEL_COUNTS_UNREAD) {
+		if (psock_unread(own_psock(skops)))
+			return;
+	} else {
+		l = bpf_map_lookup_elem(&ob_ledger, &st->peer.conn);
+		if (l && ledger_unread(l, OB_IDX(st->role)))
+			return;
+	}
 	bpf_map_delete_elem(&ob_parking, &own);
 	st->flags &= ~OB_SK_LEAVING;
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_RTT_CB_FLAG);
@@ -722,7 +867,6 @@ static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_cou
 						  OB_CONN_CLIENT_TCP);
 	if (old == OB_CONN_SERVER_READY) {
 		st->peer_psock = conn->server_psock;
-		st->peer_st = conn->server_st;
 		bpf_map_delete_elem(&ob_conns, &st->peer.conn);
 		st->active = 1;
 		COUNT(c, sockets, 1);
@@ -754,72 +898,109 @@ static __always_inline int someone_waiting(struct sock___ob *sk)
 	return wq->wait.head.next != &wq->wait.head;
 }
 
-/*
- * A redirected message is queued on the peer without regard to its receive
- * buffer (bpf_tcp_ingress() only checks global TCP memory): a reader that
- * stops reading would let its peer pin gigabytes. So we look at what the
- * peer has not read yet (its psock's msg_tot_len), and past the bound
- * (bypass.h: OB_INGRESS_MAX, OB_INGRESS_MAX_BLOCKING for a blocking sender,
- * each lowered at load on a host with little TCP memory: ob_settings)
- * this direction moves to TCP for good, where flow control blocks the
- * sender. The psock address comes from the peer at establishment, through
- * the conn entry; if the peer is gone by now the read is of freed memory,
- * which bpf_probe_read_kernel() survives and which can at worst move us to
- * TCP, where a closed peer answers RST as it would anyway.
- * Moving redirect -> TCP keeps the order: everything redirected is already
- * on the peer's ingress queue, which recvmsg() drains before the TCP queue.
- * Returns 0 (stay), 1 (move), 2 (move, and the blocking sender's socket has
- * someone waiting on it: a reader thread that may meet the spurious EAGAIN).
- */
-static __always_inline int peer_backlog_full(struct sk_msg_md *msg, struct ob_sk_state *st,
-					     __u32 size)
-{
-	__u64 after = unread(st->peer_psock, st->redirected, PEER_ST_FIELD(st->peer_st, consumed)) +
-		      size;
-	__u64 max = OB_INGRESS_MAX, max_blocking = OB_INGRESS_MAX_BLOCKING;
-	struct ob_settings *s;
-	struct sock___ob *sk;
-	__u32 zero = 0;
+/* Why a redirecting direction moves to TCP (for good), or OB_STAY. */
+enum ob_move {
+	OB_STAY = 0,
+	OB_MOVE_BOUND,	       /* the peer fell a bound behind */
+	OB_MOVE_BOUND_WAITING, /* the same, and a reader waits on our blocking socket */
+	OB_MOVE_STOPPED,       /* the peer stopped reading (push-back) */
+	OB_MOVE_BUDGET,	       /* our namespace or the host spent its budget */
+	OB_MOVE_BUDGET_WAITING, /* the host did, and a reader waits on our socket */
+	OB_MOVE_SMALL,	       /* small messages streamed */
+};
 
-	s = bpf_map_lookup_elem(&ob_settings, &zero);
-	if (s && s->ingress_max)
-		max = s->ingress_max;
-	if (s && s->ingress_max_blocking)
-		max_blocking = s->ingress_max_blocking;
-	if (after <= max)
-		return 0;
-	sk = msg->sk ? (struct sock___ob *)bpf_skc_to_tcp_sock(msg->sk) : NULL;
-	if (!sk || !file_blocking(sk))
-		return 1;
-	if (after <= max_blocking)
-		return 0;
-	return someone_waiting(sk) ? 2 : 1;
+/* The sending socket, where it can be read (NULL if not). */
+static __always_inline struct sock___ob *msg_sock(struct sk_msg_md *msg)
+{
+	return msg->sk ? (struct sock___ob *)bpf_skc_to_tcp_sock(msg->sk) : NULL;
 }
 
-static __always_inline __u64 small_window_ns(void)
+/* Could a reader blocked on this socket meet the spurious EAGAIN if its
+ * direction moved to TCP (bypass.h, enum ob_svc_state)? A blocking socket
+ * on which a reader has been seen waiting, now or at any message before:
+ * the reader of a full-duplex application is not on the wait queue at
+ * every instant (it may be copying what it got), so one sighting counts
+ * for the life of the socket. */
+static __always_inline int reader_at_risk(struct sock___ob *sk, struct ob_sk_state *st)
 {
-	__u32 zero = 0;
-	struct ob_settings *s = bpf_map_lookup_elem(&ob_settings, &zero);
+	if (!sk || !file_blocking(sk))
+		return 0;
+	if (someone_waiting(sk))
+		st->flags |= OB_SK_READER;
+	return (st->flags & OB_SK_READER) != 0;
+}
 
-	return s && s->small_window_ns ? s->small_window_ns : OB_SMALL_WINDOW_NS;
+/*
+ * Bounds on what the peer has not read yet (bypass.h: push-back, bounds,
+ * budgets). A redirected message is queued on the peer without regard to
+ * its receive buffer (bpf_tcp_ingress() only checks global TCP memory), so
+ * the sender's direction moves to TCP, where flow control blocks it:
+ *  - once the peer has more than its receive buffer unread and has read
+ *    nothing for stall_ns (push-back, as a TCP window would);
+ *  - past OB_INGRESS_MAX (OB_INGRESS_MAX_BLOCKING for a blocking sender)
+ *    unread, a reader however busy;
+ *  - once this namespace, or the host, has its budget of unread bytes out.
+ * Moving redirect -> TCP keeps the order: everything redirected is already
+ * on the peer's redirect queue, which recvmsg() drains before the TCP
+ * queue. A blocking sender with a reader waiting on its socket (at risk of
+ * the spurious EAGAIN once it moves) is left be by push-back and by its
+ * namespace's budget (new pairings of the namespace are refused instead),
+ * and moves only past its own bound or the host's budget: *_WAITING, which
+ * also keeps the service's next connections on TCP.
+ */
+static __always_inline enum ob_move peer_backlog(struct sk_msg_md *msg, struct ob_sk_state *st,
+						 struct ob_ledger *l, const struct ob_settings *s,
+						 __u32 size, __u64 now)
+{
+	__u32 peer = OB_IDX(st->role) ^ 1;
+	__u64 unread = KERNEL_COUNTS_UNREAD ? psock_unread(st->peer_psock) : ledger_unread(l, peer);
+	__u64 after = unread + size, read = l->read[peer & 1];
+	__u64 max = OB_INGRESS_MAX, max_blocking = OB_INGRESS_MAX_BLOCKING, stall = OB_STALL_NS;
+	struct sock___ob *sk = msg_sock(msg);
+	int blocking = sk && file_blocking(sk), risk = reader_at_risk(sk, st);
+
+	if (s) {
+		if (s->ingress_max)
+			max = s->ingress_max;
+		if (s->ingress_max_blocking)
+			max_blocking = s->ingress_max_blocking;
+		if (s->stall_ns)
+			stall = s->stall_ns;
+	}
+	/* The peer read something since we last looked, or has read it all. */
+	if (read != st->seen_read || !unread) {
+		st->seen_read = read;
+		st->progress_at = now;
+	}
+	if (after > l->rcvbuf[peer & 1] && now - st->progress_at > stall && !risk)
+		return OB_MOVE_STOPPED;
+	if (after > max) {
+		if (!blocking)
+			return OB_MOVE_BOUND;
+		if (after > max_blocking)
+			return risk ? OB_MOVE_BOUND_WAITING : OB_MOVE_BOUND;
+	}
+	if (host_over_budget(s, size))
+		return risk ? OB_MOVE_BUDGET_WAITING : OB_MOVE_BUDGET;
+	if (!risk && ns_over_budget(bpf_map_lookup_elem(&ob_netns, &st->netns_cookie), s, size))
+		return OB_MOVE_BUDGET;
+	return OB_STAY;
 }
 
 /* Does this message end a run of small messages streamed back to back
  * (bypass.h: OB_SMALL_*) by a sender that can move to TCP safely? */
 static __always_inline int small_stream(struct sk_msg_md *msg, struct ob_sk_state *st,
-					__u32 size)
+					struct ob_ledger *l, const struct ob_settings *s,
+					__u32 size, __u64 now)
 {
-	__u64 peer_sends, now;
-	struct sock___ob *sk;
+	__u64 peer_sends = l->sends[(OB_IDX(st->role) ^ 1) & 1];
+	__u64 window = s && s->small_window_ns ? s->small_window_ns : OB_SMALL_WINDOW_NS;
 
-	if (size >= OB_SMALL_MSG || !st->peer_st) {
+	if (size >= OB_SMALL_MSG) {
 		st->run = 0;
 		return 0;
 	}
-	peer_sends = PEER_ST_FIELD(st->peer_st, sends);
-	now = bpf_ktime_get_ns();
-	if (!st->run || peer_sends != st->seen_peer_sends ||
-	    now - st->run_start > small_window_ns()) {
+	if (!st->run || peer_sends != st->seen_peer_sends || now - st->run_start > window) {
 		st->run = 1;
 		st->run_start = now;
 		st->seen_peer_sends = peer_sends;
@@ -828,10 +1009,7 @@ static __always_inline int small_stream(struct sk_msg_md *msg, struct ob_sk_stat
 	if (++st->run < OB_SMALL_RUN)
 		return 0;
 	st->run = 0;
-	sk = msg->sk ? (struct sock___ob *)bpf_skc_to_tcp_sock(msg->sk) : NULL;
-	if (!sk)
-		return 0;
-	return !(file_blocking(sk) && someone_waiting(sk));
+	return !reader_at_risk(msg_sock(msg), st);
 }
 
 /* This direction goes to TCP for good, and the socket leaves the sockhash
@@ -852,15 +1030,43 @@ static __always_inline void learn_overflow(struct ob_sk_state *st)
 		sv->state = OB_SVC_OVERFLOW;
 }
 
+static __always_inline void count_move(struct ob_counters *c, enum ob_move why)
+{
+	if (!c)
+		return;
+	c->tcp_msgs += 1;
+	switch (why) {
+	case OB_MOVE_BOUND:
+	case OB_MOVE_BOUND_WAITING:
+		c->overflows += 1;
+		break;
+	case OB_MOVE_STOPPED:
+		c->pushbacks += 1;
+		break;
+	case OB_MOVE_BUDGET:
+	case OB_MOVE_BUDGET_WAITING:
+		c->over_budget += 1;
+		break;
+	case OB_MOVE_SMALL:
+		c->small_streams += 1;
+		break;
+	default:
+		break;
+	}
+}
+
 SEC("sk_msg")
 int ob_msg(struct sk_msg_md *msg)
 {
+	struct ob_settings *s;
 	struct ob_counters *c;
 	struct ob_sk_state *st;
+	struct ob_ledger *l;
 	struct bpf_sock *sk = msg->sk;
-	__u32 size = msg->size;
+	__u32 size = msg->size, zero = 0, peer;
+	enum ob_move why;
+	__u64 now;
 	long ret;
-	int full;
 
 	if (!sk)
 		return SK_PASS;
@@ -872,29 +1078,40 @@ int ob_msg(struct sk_msg_md *msg)
 	 * sockets parked there) alive after the pins and sock_ops are gone. */
 	if (st->flags & OB_SK_REFS_PARKING)
 		return bpf_msg_redirect_hash(msg, &ob_parking, &st->peer, BPF_F_INGRESS);
-	st->sends++;
 	c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
 	if (st->dir == OB_DIR_PENDING)
 		st->dir = client_decide(st, c);
+	l = (st->flags & OB_SK_LEDGER) ? bpf_map_lookup_elem(&ob_ledger, &st->peer.conn) : NULL;
+	if (l) {
+		l->sends[OB_IDX(st->role)] += 1;
+		/* what we and the peer read since, back to the budgets */
+		ledger_catch_up(l, OB_IDX(st->role), sk_psock_addr(msg_sock(msg)));
+		ledger_catch_up(l, OB_IDX(st->role) ^ 1, st->peer_psock);
+	}
 	/* After shutdown(SHUT_WR) TCP answers EPIPE: let it. */
 	if (st->dir != OB_DIR_REDIRECT ||
 	    (sk->state != OB_TCP_ESTABLISHED && sk->state != OB_TCP_CLOSE_WAIT)) {
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
 	}
-	full = peer_backlog_full(msg, st, size);
-	if (full) {
+	if (!l) {
+		/* No ledger: the connection's account is gone (its peer
+		 * closed, or the table lost it); TCP, as on a miss. */
 		go_tcp(st);
-		if (full == 2)
-			learn_overflow(st);
-		COUNT(c, overflows, 1);
+		COUNT(c, misses, 1);
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
 	}
-	if (small_stream(msg, st, size)) {
+	s = bpf_map_lookup_elem(&ob_settings, &zero);
+	now = bpf_ktime_get_ns();
+	why = peer_backlog(msg, st, l, s, size, now);
+	if (why == OB_STAY && small_stream(msg, st, l, s, size, now))
+		why = OB_MOVE_SMALL;
+	if (why != OB_STAY) {
 		go_tcp(st);
-		COUNT(c, small_streams, 1);
-		COUNT(c, tcp_msgs, 1);
+		if (why == OB_MOVE_BOUND_WAITING || why == OB_MOVE_BUDGET_WAITING)
+			learn_overflow(st);
+		count_move(c, why);
 		return SK_PASS;
 	}
 	ret = bpf_msg_redirect_hash(msg, &ob_sockhash, &st->peer, BPF_F_INGRESS);
@@ -907,29 +1124,44 @@ int ob_msg(struct sk_msg_md *msg)
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
 	}
-	st->redirected += size;
+	peer = OB_IDX(st->role) ^ 1;
+	l->sent[peer & 1] += size;
+	charge(st->netns_cookie, size);
 	COUNT(c, redirected_msgs, 1);
 	COUNT(c, redirected_bytes, size);
 	return SK_PASS;
 }
 
 /*
- * Where the kernel does not count a psock's unread bytes (no
- * sk_psock.msg_tot_len: Linux 6.1), this counts, per socket, the bytes its
- * recvmsg takes off its redirect queue: sk_msg_recvmsg() copies from
- * ingress_msg only (TCP-path bytes go through tcp_recvmsg()), under the
- * socket lock. MSG_PEEK takes nothing off. Attached only on such kernels
- * (hook/features.c); unread() is the reader.
+ * Counts, per connection, the bytes each socket's recvmsg takes off its
+ * redirect queue (ob_ledger.read), and returns them to the sender's
+ * budget: sk_msg_recvmsg() copies from ingress_msg only (TCP-path bytes go
+ * through tcp_recvmsg()), under the socket lock. MSG_PEEK takes nothing
+ * off. It also notes the reader's receive buffer, which the sender's
+ * push-back compares against.
  */
 SEC("fexit/sk_msg_recvmsg")
-int BPF_PROG(ob_recv_fexit, void *sk, void *psock, void *msg, int len, int flags, int ret)
+int BPF_PROG(ob_recv_fexit, struct sock___ob *sk, void *psock, void *msg, int len, int flags,
+	     int ret)
 {
 	struct ob_sk_state *st;
+	struct ob_ledger *l;
+	__u32 own;
+	int rcvbuf;
 
 	if (ret <= 0 || (flags & OB_MSG_PEEK))
 		return 0;
 	st = bpf_sk_storage_get(&ob_sk_state, sk, 0, 0);
-	if (st)
-		st->consumed += ret;
+	if (!st || !(st->flags & OB_SK_LEDGER))
+		return 0;
+	l = bpf_map_lookup_elem(&ob_ledger, &st->peer.conn);
+	if (!l)
+		return 0;
+	own = OB_IDX(st->role);
+	l->read[own & 1] += ret;
+	rcvbuf = BPF_CORE_READ(sk, sk_rcvbuf);
+	if (rcvbuf > 0)
+		l->rcvbuf[own & 1] = rcvbuf;
+	charge(l->netns[(own ^ 1) & 1], -(__s64)ret);
 	return 0;
 }

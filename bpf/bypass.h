@@ -92,15 +92,39 @@ enum ob_conn_state {
 };
 
 struct ob_conn {
-	__u32 state; /* enum ob_conn_state, changed only by cmpxchg */
-	__u32 pad;
-	__u64 client_psock; /* kernel address of each side's psock, read */
-	__u64 server_psock; /* only through bpf_probe_read_kernel() */
-	__u64 client_st;    /* kernel address of each side's ob_sk_state, */
-	__u64 server_st;    /* read the same way (its .sends) */
+	__u32 state;	     /* enum ob_conn_state, changed only by cmpxchg */
+	__u32 client_rcvbuf; /* the client's sk_rcvbuf at establishment */
+	__u64 client_netns;  /* netns cookie of the client's socket */
+	__u64 client_psock;  /* kernel address of each side's psock, read */
+	__u64 server_psock;  /* only through bpf_probe_read_kernel() */
 };
 
-/* Direction decision of one socket, made once and kept (invariant 3). */
+/*
+ * The account of one paired connection (ob_ledger: its ob_conn_key ->
+ * this), made by the server side just before it lets the client redirect,
+ * shared by both sockets and deleted by the last of them to close. Index
+ * [OB_IDX(role)] is about that role's socket. sent[i] is written by the
+ * peer's sk_msg program only, under the peer's socket lock. read[i] moves
+ * forward only, by compare-and-swap: where the kernel counts unread bytes
+ * (sk_psock.msg_tot_len, 6.12), both sockets' sk_msg programs bring it up
+ * to sent[i] less that count; where it does not (6.1), ob_recv_fexit
+ * counts what socket i's recvmsg takes. Whoever moves read[i] returns the
+ * bytes to the sender's budget.
+ */
+struct ob_ledger {
+	__u64 sent[2];	 /* bytes redirected to this socket */
+	__u64 read[2];	 /* bytes it took off its redirect queue */
+	__u64 sends[2];	 /* its sendmsg calls (a stream or request/response?) */
+	__u64 netns[2];	 /* its netns cookie: whose budget its redirects use */
+	__u32 rcvbuf[2]; /* its sk_rcvbuf as last seen */
+	__u32 refs;	 /* sockets of the connection not closed yet */
+	__u32 pad;
+};
+
+#define OB_IDX(role) (((role) - 1) & 1)
+
+/* Direction of one socket's sends. It only moves forward, PENDING to
+ * REDIRECT or TCP, REDIRECT to TCP, never back to REDIRECT (invariant 3). */
 enum ob_dir {
 	OB_DIR_PENDING = 0,  /* client before its first byte */
 	OB_DIR_REDIRECT = 1, /* every sendmsg goes to the peer's ingress */
@@ -151,6 +175,8 @@ struct ob_service {
 #define OB_SK_NOPARK 8	   /* not in ob_parking: cannot leave, stays */
 #define OB_SK_REFS_PARKING 16 /* never set (see ob_msg) */
 #define OB_SK_OWNS_CONN 32 /* client: its LEARN conn entry goes at its close */
+#define OB_SK_LEDGER 64	   /* holds a reference on its ob_ledger entry */
+#define OB_SK_READER 128   /* blocking, a reader was seen waiting on it */
 
 /*
  * Leaving the sockhash. A socket whose direction went to TCP for good
@@ -192,23 +218,19 @@ struct ob_service {
 struct ob_sk_state {
 	struct ob_sock_key peer; /* where our messages go */
 	struct ob_svc_key svc;	 /* the service of this connection */
-	__u64 netns_cookie;	 /* counters to charge */
+	__u64 netns_cookie;	 /* counters and budget to charge */
+	__u64 peer_psock;	 /* to read how much the peer has not read yet */
 	__u32 role;
 	__u32 dir;
 	__u32 active; /* counted in ob_counters.sockets */
 	__u32 flags;  /* OB_SK_* */
-	__u64 peer_psock; /* to read how much the peer has not read yet */
-	__u64 peer_st;	  /* the peer's ob_sk_state, to read its .sends */
-	__u64 sends;	  /* sendmsg calls of this socket */
-	__u64 seen_peer_sends; /* the peer's .sends when the run began */
+	__u64 seen_peer_sends; /* the peer's ledger .sends when the run began */
 	__u64 run_start;  /* ktime of the first message of the run */
 	__u64 left_at;	  /* ktime of leaving step 1 */
+	__u64 seen_read;  /* the peer's ledger .read when last seen to move */
+	__u64 progress_at; /* ktime it was seen to move (or had read it all) */
 	__u32 run;	  /* small messages in a row */
 	__u32 pad;
-	/* Unread bytes where the kernel does not count them (no
-	 * sk_psock.msg_tot_len in Linux 6.1; see unread() in bypass.bpf.c): */
-	__u64 redirected; /* bytes this socket redirected to its peer */
-	__u64 consumed;	  /* bytes read from its own redirect queue */
 };
 
 /* ob_netns.flags */
@@ -216,9 +238,17 @@ struct ob_sk_state {
 
 /* An enrolled network namespace (ob_netns: netns cookie -> this). */
 struct ob_netns {
-	__u64 token; /* random, also the key of ob_tokens */
-	__u32 flags; /* OB_NETNS_* */
+	__u64 token;	  /* random, also the key of ob_tokens */
+	__u32 flags;	  /* OB_NETNS_* */
 	__u32 pad;
+	__s64 unread;	  /* bytes its sockets redirected that are not read
+			   * yet (changed only by atomic adds, in BPF) */
+	__u64 max_unread; /* its budget for them; 0: ob_settings' */
+};
+
+/* Host-wide usage (ob_usage[0]). */
+struct ob_usage {
+	__s64 unread; /* redirected bytes not read yet, all namespaces */
 };
 
 /* Per-netns counters (ob_counters: netns cookie -> per-CPU this). */
@@ -236,12 +266,14 @@ struct ob_counters {
 	__u64 probation;	/* kept on TCP while their service was learning */
 	__u64 guarded;		/* kept on TCP: their service half-closes */
 	__u64 halfcloses;	/* blocking shutdown(SHUT_WR) seen on a service */
-	__u64 overflows;	/* directions moved to TCP: the peer stopped reading */
+	__u64 overflows;	/* directions moved to TCP: the peer fell a bound behind */
 	__u64 small_streams;	/* directions moved to TCP: small messages streamed */
 	__u64 departures;	/* redirecting sockets that left for TCP while open */
+	__u64 pushbacks;	/* directions moved to TCP: the peer stopped reading */
+	__u64 over_budget;	/* directions moved to TCP: namespace or host budget spent */
 };
 
-#define OB_COUNTER_FIELDS 16
+#define OB_COUNTER_FIELDS 18
 
 /* Global settings (ob_settings[0]). */
 struct ob_settings {
@@ -251,6 +283,9 @@ struct ob_settings {
 	__u64 small_window_ns; /* load --small-stream-window; 0: OB_SMALL_WINDOW_NS */
 	__u32 ingress_max;	    /* bytes; 0: OB_INGRESS_MAX */
 	__u32 ingress_max_blocking; /* bytes; 0: OB_INGRESS_MAX_BLOCKING */
+	__u64 stall_ns;		    /* 0: OB_STALL_NS */
+	__u64 ns_max_unread;	    /* a namespace's default budget; 0: OB_NS_MAX_UNREAD */
+	__u64 host_max_unread;	    /* all namespaces together; 0: OB_HOST_MAX_UNREAD */
 };
 
 
@@ -320,5 +355,39 @@ static inline __u16 ob_remote_port(__u32 remote_port)
  * issue 10. */
 #define OB_INGRESS_MEM_SHARE_BLOCKING 2 /* a half */
 #define OB_INGRESS_MEM_SHARE 8		/* an eighth */
+
+/*
+ * Push-back. TCP stops a sender once its peer's receive window is full:
+ * about the peer's receive buffer (sk_rcvbuf, tcp_rmem[1] unless set)
+ * unread. A redirect has no window, so the sender's direction moves to TCP
+ * (for good, which keeps the order: see peer_backlog_full()) once its peer
+ * has more than its receive buffer unread and has read nothing for
+ * OB_STALL_NS (ob_settings.stall_ns): TCP's window then blocks the sender,
+ * its send timeout fires and a close by the peer reaches it as an error. A
+ * reader that is only slower keeps reading within that time, and keeps the
+ * redirect up to the bounds above; the time also covers a reader that has
+ * not been scheduled yet (both ends on one CPU). Not for a blocking sender
+ * with a reader waiting on its socket: that reader could meet the spurious
+ * EAGAIN (enum ob_svc_state), so it keeps the bounds above.
+ */
+#define OB_STALL_NS (100ull * 1000 * 1000)
+
+/*
+ * Budgets. Unread redirected bytes are charged to the sending socket's
+ * namespace (ob_netns.unread) and to the host (ob_usage). Past the
+ * namespace's budget (enroll --max-unread, default OB_NS_MAX_UNREAD) its
+ * new connections are not paired and its redirecting directions move to
+ * TCP, so that one namespace cannot pin the host's TCP memory; past the
+ * host's, every namespace's do. The host's budget is set at load to
+ * OB_HOST_MEM_NUM/OB_HOST_MEM_DEN of tcp_mem's pressure threshold
+ * (tcp_mem[1]), and every bound above is lowered to it: redirected bytes
+ * alone never bring TCP into memory pressure, nor a send() to ENOMEM.
+ * A blocking sender with a reader waiting on its socket moves only for the
+ * host's budget (see peer_backlog() in bypass.bpf.c).
+ */
+#define OB_NS_MAX_UNREAD (256ull << 20)
+#define OB_HOST_MAX_UNREAD (256ull << 20)
+#define OB_HOST_MEM_NUM 3
+#define OB_HOST_MEM_DEN 4
 
 #endif /* OB_BYPASS_H */

@@ -13,14 +13,18 @@ static const struct {
 } verbs[] = {
 	{ OB_VERB_LOAD, "load",
 	  "oci-bypass load [--cgroup PATH] [--max-sockets N] [--small-stream-window MS]\n"
+	  "                [--stall-window MS]\n"
 	  "  Load the BPF programs, pin them under " OB_PIN_DIR "/ and attach\n"
 	  "  sock_ops to a cgroup v2 (default: the cgroup2 root from /proc/mounts).\n"
 	  "  --max-sockets sizes the sockhash (default 65536); when it is full, new\n"
 	  "  connections stay on stock TCP. --small-stream-window: a sender whose\n"
 	  "  1024 messages in a row under 32 bytes come within MS milliseconds\n"
 	  "  (default 4), with none from its peer between, moves to stock TCP, which\n"
-	  "  coalesces them; raise it where the CPU is slow. Loading the same build\n"
-	  "  again does nothing.\n" },
+	  "  coalesces them; raise it where the CPU is slow. --stall-window: a\n"
+	  "  sender whose peer has more than its receive buffer unread and has read\n"
+	  "  nothing for MS milliseconds (default 100) moves to stock TCP, whose\n"
+	  "  window then blocks it (push-back). Loading the same build again does\n"
+	  "  nothing.\n" },
 	{ OB_VERB_UNLOAD, "unload",
 	  "oci-bypass unload [--wait SECONDS]\n"
 	  "  Stop new pairings at once and detach sock_ops. The sockhash stays\n"
@@ -29,12 +33,16 @@ static const struct {
 	  "  remain (run unload again later to finish).\n" },
 	{ OB_VERB_ENROLL, "enroll",
 	  "oci-bypass enroll --netns PATH [--name NAME] [--no-port PORT]... [--trust] [--allow-host]\n"
+	  "                  [--max-unread BYTES]\n"
 	  "  Enrol a network namespace (/run/netns/NAME, /proc/PID/ns/net): TCP\n"
 	  "  connections opened from now on between two enrolled namespaces are\n"
 	  "  redirected. --no-port keeps connections to or from PORT on stock TCP.\n"
 	  "  A service (listening port) of this namespace is accelerated once one\n"
 	  "  of its connections has ended without a blocking shutdown(SHUT_WR);\n"
 	  "  --trust skips that probation (see README, Limitations).\n"
+	  "  --max-unread: the namespace's budget of redirected bytes its peers\n"
+	  "  have not read yet (k, m, g suffixes; default 256m, or the host's\n"
+	  "  budget where that is smaller); past it, its connections go by TCP.\n"
 	  "  The host's own namespace is refused unless --allow-host is given.\n" },
 	{ OB_VERB_WITHDRAW, "withdraw",
 	  "oci-bypass withdraw NAME | --netns PATH\n"
@@ -153,6 +161,29 @@ static int parse_uint(const char *opt, const char *s, unsigned long min, unsigne
 	return 0;
 }
 
+/* A byte count with an optional k, m or g suffix (powers of 1024). */
+int ob_parse_bytes(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long n;
+	char *end;
+	int shift = 0;
+
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (!errno && end != s && s[0] != '-' && end[0] && !end[1]) {
+		switch (end[0]) {
+		case 'k': case 'K': shift = 10; end++; break;
+		case 'm': case 'M': shift = 20; end++; break;
+		case 'g': case 'G': shift = 30; end++; break;
+		}
+	}
+	if (errno || end == s || *end || s[0] == '-' || n > (max >> shift) || (n << shift) < min)
+		return ob_err(-EINVAL, "%s takes %llu to %llu bytes (k, m, g suffixes allowed), not '%s'",
+			      opt, (unsigned long long)min, (unsigned long long)max, s);
+	*out = (uint64_t)n << shift;
+	return 0;
+}
+
 static int parse_port(const char *s, uint16_t *out)
 {
 	char *end;
@@ -183,6 +214,8 @@ enum opt_id {
 	O_MAX_SOCKETS,
 	O_BTF,
 	O_SMALL_WINDOW,
+	O_STALL_WINDOW,
+	O_MAX_UNREAD,
 };
 static const struct {
 	const char *name;
@@ -194,12 +227,14 @@ static const struct {
 	{ "--max-sockets", O_MAX_SOCKETS, true, OB_VERB_LOAD },
 	{ "--btf", O_BTF, true, OB_VERB_DOCTOR },
 	{ "--small-stream-window", O_SMALL_WINDOW, true, OB_VERB_LOAD },
+	{ "--stall-window", O_STALL_WINDOW, true, OB_VERB_LOAD },
 	{ "--wait", O_WAIT, true, OB_VERB_UNLOAD },
 	{ "--netns", O_NETNS, true, OB_VERB_ENROLL },
 	{ "--name", O_NAME, true, OB_VERB_ENROLL },
 	{ "--no-port", O_NOPORT, true, OB_VERB_ENROLL },
 	{ "--allow-host", O_ALLOW_HOST, false, OB_VERB_ENROLL },
 	{ "--trust", O_TRUST, false, OB_VERB_ENROLL },
+	{ "--max-unread", O_MAX_UNREAD, true, OB_VERB_ENROLL },
 	{ "--netns", O_NETNS, true, OB_VERB_WITHDRAW },
 	{ "--json", O_JSON, false, OB_VERB_STATUS },
 	{ "--dir", O_DIR, true, OB_VERB_INSTALL_HOOKS },
@@ -258,6 +293,11 @@ static int apply_opt(struct ob_args *a, enum opt_id id, const char *val)
 		return 0;
 	case O_SMALL_WINDOW:
 		return parse_uint("--small-stream-window", val, 1, 60000, " (ms)", &a->small_window_ms);
+	case O_STALL_WINDOW:
+		return parse_uint("--stall-window", val, 1, 60000, " (ms)", &a->stall_ms);
+	case O_MAX_UNREAD:
+		return ob_parse_bytes("--max-unread", val, OB_MAX_UNREAD_MIN, OB_MAX_UNREAD_MAX,
+				      &a->max_unread);
 	case O_MAX_SOCKETS:
 		return parse_uint("--max-sockets", val, 2, 1u << 22, "", &a->max_sockets);
 	}

@@ -228,7 +228,8 @@ int ob_open_object(struct bypass_bpf **out, const char *btf_path, unsigned max_s
 	bpf_program__set_autoload(skel->progs.ob_recv_fexit, *fallback);
 	if (max_sockets && (bpf_map__set_max_entries(skel->maps.ob_sockhash, max_sockets) ||
 			    bpf_map__set_max_entries(skel->maps.ob_parking, max_sockets) ||
-			    bpf_map__set_max_entries(skel->maps.ob_conns, max_sockets))) {
+			    bpf_map__set_max_entries(skel->maps.ob_conns, max_sockets) ||
+			    bpf_map__set_max_entries(skel->maps.ob_ledger, max_sockets))) {
 		bypass_bpf__destroy(skel);
 		return ob_err(-EINVAL, "cannot size the sockhash");
 	}

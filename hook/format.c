@@ -28,6 +28,8 @@ static const struct {
 	F("overflows", "overflows_total", overflows, "counter", "Directions moved to TCP because the peer fell too far behind."),
 	F("small_streams", "small_streams_total", small_streams, "counter", "Directions moved to TCP because they streamed small messages."),
 	F("departures", "departures_total", departures, "counter", "Redirecting sockets that left the sockhash for stock TCP while open."),
+	F("pushbacks", "pushbacks_total", pushbacks, "counter", "Directions moved to TCP because the peer stopped reading (push-back)."),
+	F("over_budget", "over_budget_total", over_budget, "counter", "Directions moved to TCP because the namespace or the host had its unread-bytes budget out."),
 #undef F
 };
 
@@ -94,19 +96,25 @@ int ob_format_text(FILE *f, const struct ob_view *v)
 	fputc('\n', f);
 	if (!v->pinned)
 		return 0;
-	fprintf(f, "%-20s %20s %8s %16s %12s %10s %8s %8s %8s\n", "NAME", "COOKIE", "SOCKETS",
-		"REDIR_BYTES", "REDIR_MSGS", "TCP_MSGS", "MISSES", "LEARNING", "REFUSED");
+	fprintf(f, "unread redirected bytes: %" PRId64 " of a budget of %" PRIu64
+		   " (a namespace's: %" PRIu64 " unless enrolled with --max-unread)\n",
+		v->host_unread, v->host_max_unread, v->ns_max_unread);
+	fprintf(f, "%-20s %20s %8s %16s %12s %10s %8s %8s %8s %12s %12s\n", "NAME", "COOKIE",
+		"SOCKETS", "REDIR_BYTES", "REDIR_MSGS", "TCP_MSGS", "MISSES", "LEARNING", "REFUSED",
+		"UNREAD", "BUDGET");
 	for (int i = 0; i < v->n_ns; i++) {
 		const struct ob_ns_view *n = &v->ns[i];
 
-		fprintf(f, "%-20s %20" PRIu64 " %8lld %16llu %12llu %10llu %8llu %8llu %8llu\n",
+		fprintf(f,
+			"%-20s %20" PRIu64 " %8lld %16llu %12llu %10llu %8llu %8llu %8llu %12lld %12llu\n",
 			n->name, n->cookie, (long long)n->c.sockets,
 			(unsigned long long)n->c.redirected_bytes,
 			(unsigned long long)n->c.redirected_msgs, (unsigned long long)n->c.tcp_msgs,
 			(unsigned long long)n->c.misses,
 			(unsigned long long)(n->c.probation + n->c.guarded),
 			(unsigned long long)(n->c.refused + n->c.client_first + n->c.ebusy +
-					     n->c.full));
+					     n->c.full),
+			(long long)n->unread, (unsigned long long)n->max_unread);
 	}
 	if (v->n_ct)
 		fprintf(f, "\n%-20s %-20s %-9s %s\n", "CONTAINER", "NETNS", "STATE", "SOCK_OPS");
@@ -146,6 +154,11 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 		json_object_object_add(root, "small_stream_window_ms", u64(v->small_window_ms));
 		json_object_object_add(root, "unread_bound_bytes", u64(v->ingress_max));
 		json_object_object_add(root, "unread_bound_blocking_bytes", u64(v->ingress_max_blocking));
+		json_object_object_add(root, "stall_ms", u64(v->stall_ms));
+		json_object_object_add(root, "unread_bytes", json_object_new_int64(v->host_unread));
+		json_object_object_add(root, "unread_budget_bytes", u64(v->host_max_unread));
+		json_object_object_add(root, "netns_unread_budget_bytes", u64(v->ns_max_unread));
+		json_object_object_add(root, "ledger_entries", u64(v->ledger_entries));
 		if (v->cgroup[0])
 			json_object_object_add(root, "cgroup", json_object_new_string(v->cgroup));
 	}
@@ -155,6 +168,8 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 
 		json_object_object_add(o, "name", json_object_new_string(n->name));
 		json_object_object_add(o, "cookie", u64(n->cookie));
+		json_object_object_add(o, "unread_bytes", json_object_new_int64(n->unread));
+		json_object_object_add(o, "unread_budget_bytes", u64(n->max_unread));
 		for (size_t m = 0; m < sizeof(fields) / sizeof(fields[0]); m++) {
 			uint64_t x = field(&n->c, m);
 
@@ -228,6 +243,19 @@ int ob_format_prometheus(FILE *f, const struct ob_view *v)
 	fputs("# HELP oci_bypass_parking_entries Paired sockets, those leaving for TCP included.\n"
 	      "# TYPE oci_bypass_parking_entries gauge\n", f);
 	fprintf(f, "oci_bypass_parking_entries %" PRIu64 "\n", v->parking_entries);
+	fputs("# HELP oci_bypass_unread_bytes Redirected bytes not read yet, all namespaces.\n"
+	      "# TYPE oci_bypass_unread_bytes gauge\n", f);
+	fprintf(f, "oci_bypass_unread_bytes %" PRId64 "\n", v->host_unread);
+	fputs("# HELP oci_bypass_unread_budget_bytes The host's budget for them.\n"
+	      "# TYPE oci_bypass_unread_budget_bytes gauge\n", f);
+	fprintf(f, "oci_bypass_unread_budget_bytes %" PRIu64 "\n", v->host_max_unread);
+	fputs("# HELP oci_bypass_netns_unread_bytes Redirected bytes a namespace sent that are not read yet.\n"
+	      "# TYPE oci_bypass_netns_unread_bytes gauge\n", f);
+	for (int i = 0; i < v->n_ns; i++) {
+		fputs("oci_bypass_netns_unread_bytes{netns=\"", f);
+		put_label(f, v->ns[i].name);
+		fprintf(f, "\",cookie=\"%" PRIu64 "\"} %" PRId64 "\n", v->ns[i].cookie, v->ns[i].unread);
+	}
 	for (size_t m = 0; m < sizeof(fields) / sizeof(fields[0]); m++) {
 		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", fields[m].metric, fields[m].help,
 			fields[m].metric, fields[m].type);

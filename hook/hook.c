@@ -151,7 +151,7 @@ static int ensure_loaded(const char *id)
 		close(fd);
 		return err;
 	}
-	err = ob_load(NULL, 0, 0, &already, cg, sizeof(cg));
+	err = ob_load(&(struct ob_load_opts){ 0 }, &already, cg, sizeof(cg));
 	if (!err && !already)
 		hlog(LOG_INFO, id, "loaded the BPF programs (build %016llx), sock_ops on %s",
 		     (unsigned long long)ob_build_id(), cg);

@@ -36,8 +36,10 @@ static int pin_prog(struct bpf_program *p, const char *path)
 	return 0;
 }
 
-/* The unread-bytes bounds for this host (bypass.h: OB_INGRESS_*): the
- * defaults, lowered to a share of tcp_mem's hard limit. */
+/* The unread-bytes bounds and budgets for this host (bypass.h:
+ * OB_INGRESS_*, OB_*_MAX_UNREAD): the defaults, lowered to a share of
+ * tcp_mem's hard limit (bounds) and of its pressure threshold (the host's
+ * budget, which then also caps a namespace's default). */
 static void ingress_bounds(struct ob_settings *s)
 {
 	unsigned long long lo, pressure, limit, bytes;
@@ -46,6 +48,8 @@ static void ingress_bounds(struct ob_settings *s)
 
 	s->ingress_max = OB_INGRESS_MAX;
 	s->ingress_max_blocking = OB_INGRESS_MAX_BLOCKING;
+	s->ns_max_unread = OB_NS_MAX_UNREAD;
+	s->host_max_unread = OB_HOST_MAX_UNREAD;
 	if (!f)
 		return;
 	if (fscanf(f, "%llu %llu %llu", &lo, &pressure, &limit) == 3 && page > 0) {
@@ -54,6 +58,16 @@ static void ingress_bounds(struct ob_settings *s)
 			s->ingress_max = (__u32)(bytes / OB_INGRESS_MEM_SHARE);
 		if (bytes / OB_INGRESS_MEM_SHARE_BLOCKING < s->ingress_max_blocking)
 			s->ingress_max_blocking = (__u32)(bytes / OB_INGRESS_MEM_SHARE_BLOCKING);
+		/* a host with much memory gets a budget to match; no bound
+		 * or namespace budget above the host's */
+		s->host_max_unread = pressure * (unsigned long long)page / OB_HOST_MEM_DEN *
+				     OB_HOST_MEM_NUM;
+		if (s->host_max_unread < s->ns_max_unread)
+			s->ns_max_unread = s->host_max_unread;
+		if (s->host_max_unread < s->ingress_max_blocking)
+			s->ingress_max_blocking = (__u32)s->host_max_unread;
+		if (s->host_max_unread < s->ingress_max)
+			s->ingress_max = (__u32)s->host_max_unread;
 	}
 	fclose(f);
 }
@@ -85,8 +99,7 @@ static int check_existing(uint64_t id)
 
 /* Loads, pins and attaches; *already tells that the same build was
  * attached before (nothing done). cg_out gets the attach cgroup. */
-int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, bool *already,
-	    char *cg_out, size_t cg_len)
+int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg_len)
 {
 	struct bypass_bpf *skel = NULL;
 	struct bpf_link *link = NULL, *recv = NULL;
@@ -110,10 +123,10 @@ int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, 
 	if (*already)
 		return 0;
 
-	if (cgroup) {
-		if (strlen(cgroup) >= sizeof(cg))
+	if (o->cgroup) {
+		if (strlen(o->cgroup) >= sizeof(cg))
 			return ob_err(-ENAMETOOLONG, "--cgroup path too long");
-		strcpy(cg, cgroup);
+		strcpy(cg, o->cgroup);
 	} else {
 		err = ob_find_cgroup2(cg, sizeof(cg));
 		if (err)
@@ -123,7 +136,7 @@ int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, 
 	if (cgfd < 0)
 		return ob_err(-errno, "cannot open cgroup %s: %s", cg, strerror(errno));
 
-	err = ob_open_object(&skel, NULL, existing ? 0 : max_sockets, &fallback);
+	err = ob_open_object(&skel, NULL, existing ? 0 : o->max_sockets, &fallback);
 	if (!err)
 		err = ob_load_object(skel);
 	if (err)
@@ -131,7 +144,8 @@ int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, 
 	if (!existing) {
 		s.enabled = 1;
 		s.build_id = id;
-		s.small_window_ns = (__u64)small_window_ms * 1000000;
+		s.small_window_ns = (__u64)o->small_window_ms * 1000000;
+		s.stall_ns = o->stall_ms ? (__u64)o->stall_ms * 1000000 : OB_STALL_NS;
 		ingress_bounds(&s);
 	} else if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.ob_settings), &zero, &s)) {
 		err = ob_err(-errno, "cannot read settings: %s", strerror(errno));
@@ -147,9 +161,10 @@ int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, 
 		err = ob_err(-errno, "cannot attach sk_msg to the sockhash: %s", strerror(errno));
 		goto cleanup;
 	}
-	/* One counter only: an earlier load's fexit link, still pinned while
-	 * its sockets drain, counts into these same (reused) maps; with new
-	 * maps, a link left behind counts into old ones. */
+	/* Attached before any socket can redirect, so that every read is
+	 * counted. One counter only: an earlier load's fexit link, still
+	 * pinned while its sockets drain, counts into these same (reused)
+	 * maps; with new maps, a link left behind counts into old ones. */
 	if (!existing)
 		unlink(PIN_LINK_RECV);
 	if (fallback && access(PIN_LINK_RECV, F_OK) != 0 &&
@@ -199,7 +214,9 @@ int ob_cmd_load(const struct ob_args *a)
 {
 	char cg[PATH_MAX];
 	bool already = false;
-	int err = ob_load(a->cgroup, a->max_sockets, a->small_window_ms, &already, cg, sizeof(cg));
+	struct ob_load_opts o = { .cgroup = a->cgroup, .max_sockets = a->max_sockets,
+				  .small_window_ms = a->small_window_ms, .stall_ms = a->stall_ms };
+	int err = ob_load(&o, &already, cg, sizeof(cg));
 
 	if (err)
 		return err;

@@ -46,7 +46,8 @@ int ob_open_maps(struct ob_maps *m)
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		snprintf(path, sizeof(path), OB_PIN_DIR "/%s", map_names[i]);
 		*fds[i] = bpf_obj_get(path);
-		if (*fds[i] < 0 && errno == ENOENT && fds[i] == &m->parking)
+		if (*fds[i] < 0 && errno == ENOENT &&
+		    (fds[i] == &m->parking || fds[i] == &m->ledger || fds[i] == &m->usage))
 			continue; /* an older build, to be unloaded */
 		if (*fds[i] < 0) {
 			int err = -errno;
@@ -69,6 +70,25 @@ void ob_close_maps(struct ob_maps *m)
 			close(*fds[i]);
 		*fds[i] = -1;
 	}
+}
+
+/* Unread redirected bytes of the whole host (0 if not kept). */
+int64_t ob_read_usage(const struct ob_maps *m)
+{
+	struct ob_usage u = { 0 };
+	__u32 zero = 0;
+
+	if (m->usage < 0 || bpf_map_lookup_elem(m->usage, &zero, &u))
+		return 0;
+	return u.unread;
+}
+
+int ob_read_netns(const struct ob_maps *m, uint64_t cookie, struct ob_netns *ns)
+{
+	if (bpf_map_lookup_elem(m->netns, &cookie, ns))
+		return ob_err(-errno, "cannot read the enrolment of netns %llu: %s",
+			      (unsigned long long)cookie, strerror(errno));
+	return 0;
 }
 
 int ob_read_settings(const struct ob_maps *m, struct ob_settings *s)

@@ -67,6 +67,8 @@ struct ob_args {
 	const char *btf;      /* doctor --btf */
 	unsigned max_sockets; /* load --max-sockets, 0: the default */
 	unsigned small_window_ms; /* load --small-stream-window, 0: the default */
+	unsigned stall_ms;	  /* load --stall-window, 0: the default */
+	uint64_t max_unread;	  /* enroll --max-unread, 0: the default */
 	const char *netns;
 	const char *name;
 	const char *target; /* withdraw NAME */
@@ -82,6 +84,10 @@ struct ob_args {
 
 /* Fills *a from argv; returns 0 or a negative errno with ob_err() set. */
 int ob_parse_args(int argc, char *const argv[], struct ob_args *a);
+/* enroll --max-unread, io.oci-bypass.max-unread: 64 KiB to 1 TiB */
+#define OB_MAX_UNREAD_MIN (64ull << 10)
+#define OB_MAX_UNREAD_MAX (1ull << 40)
+int ob_parse_bytes(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
 const char *ob_verb_name(enum ob_verb v);
 const char *ob_verb_usage(enum ob_verb v);
 bool ob_name_valid(const char *name);
@@ -90,6 +96,8 @@ bool ob_name_valid(const char *name);
 struct ob_ns_view {
 	char name[OB_NAME_MAX + 1];
 	uint64_t cookie;
+	int64_t unread;	     /* unread redirected bytes its sockets sent */
+	uint64_t max_unread; /* its budget for them */
 	struct ob_counters c;
 };
 
@@ -107,6 +115,11 @@ struct ob_view {
 	uint64_t build_id;
 	uint64_t small_window_ms; /* load --small-stream-window */
 	uint64_t ingress_max, ingress_max_blocking; /* unread-bytes bounds */
+	uint64_t stall_ms;	  /* push-back: the peer read nothing for this long */
+	uint64_t ns_max_unread;	  /* a namespace's default budget of unread bytes */
+	uint64_t host_max_unread; /* the host's */
+	int64_t host_unread;	  /* unread redirected bytes now, all namespaces */
+	uint64_t ledger_entries;  /* paired connections with an account */
 	char cgroup[256];
 	uint64_t sockhash_entries;
 	uint64_t parking_entries; /* paired sockets, those leaving included */
@@ -136,7 +149,7 @@ int ob_host_netns_cookie(uint64_t *cookie);
  * pinned as "ob_" NAME. parking is -1 if an older build without it is
  * loaded. ob_sk_state is pinned too but never opened (ob_unpin_maps). */
 #define OB_MAPS(X) X(sockhash) X(conns) X(netns) X(tokens) X(counters) X(settings) \
-	X(noports) X(services) X(parking)
+	X(noports) X(services) X(parking) X(ledger) X(usage)
 struct ob_maps {
 #define OB_MAP_FIELD(n) int n;
 	OB_MAPS(OB_MAP_FIELD)
@@ -147,6 +160,8 @@ void ob_close_maps(struct ob_maps *m);
 int ob_read_settings(const struct ob_maps *m, struct ob_settings *s);
 int ob_write_settings(const struct ob_maps *m, const struct ob_settings *s);
 int ob_read_counters(const struct ob_maps *m, uint64_t cookie, struct ob_counters *out);
+int ob_read_netns(const struct ob_maps *m, uint64_t cookie, struct ob_netns *ns);
+int64_t ob_read_usage(const struct ob_maps *m);
 uint64_t ob_map_count(int map_fd, size_t key_size);
 bool ob_sockops_attached(void);
 int ob_ensure_bpffs(void);
@@ -154,8 +169,11 @@ void ob_unpin_maps(void);
 
 /* ---- loader.c: the verbs load, unload, enable, disable ---- */
 uint64_t ob_build_id(void);
-int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, bool *already,
-	    char *cg_out, size_t cg_len);
+struct ob_load_opts {
+	const char *cgroup;
+	unsigned max_sockets, small_window_ms, stall_ms; /* 0: the defaults */
+};
+int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg_len);
 int ob_cmd_load(const struct ob_args *a);
 int ob_cmd_unload(const struct ob_args *a);
 int ob_cmd_enable(const struct ob_args *a, bool on);
@@ -165,6 +183,7 @@ struct ob_enrolment {
 	const char *name;
 	const char *origin; /* "cli" or "hook": gc withdraws only the hook's */
 	bool trust;
+	uint64_t max_unread; /* 0: the load's default */
 	const uint16_t *noports;
 	int n_noports;
 	bool *already; /* out, optional: it was enrolled before */
@@ -236,14 +255,14 @@ struct ob_feature {
 int ob_features(struct ob_feature *out, int max);
 /* The first missing feature as a sentence, or NULL. */
 const char *ob_missing_feature(void);
-/* Does this kernel (or the BTF file btf_path) lack sk_psock.msg_tot_len,
- * so that the fexit fallback counts unread bytes? */
-int ob_unread_fallback(const char *btf_path, bool *fallback);
 /* libbpf's messages go to stderr with -v; the reason for a failure is kept. */
 void ob_libbpf_messages(void);
 struct bypass_bpf;
 /* Opens the object as load and doctor load it (btf_path: NULL for the
  * running kernel's BTF; max_sockets: 0 for the default). */
+/* Does this kernel (or the BTF file btf_path) lack sk_psock.msg_tot_len,
+ * so that the fexit fallback counts unread bytes? */
+int ob_unread_fallback(const char *btf_path, bool *fallback);
 int ob_open_object(struct bypass_bpf **skel, const char *btf_path, unsigned max_sockets,
 		   bool *fallback);
 /* Loads it into the kernel; on failure the error names what is missing. */

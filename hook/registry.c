@@ -159,6 +159,7 @@ int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_e
 	if (e->already)
 		*e->already = false;
 	ns.flags = e->trust ? OB_NETNS_TRUST : 0;
+	ns.max_unread = e->max_unread;
 	zero = calloc(ncpu > 0 ? (size_t)ncpu : 1, sizeof(*zero));
 	if (!zero)
 		return ob_err(-ENOMEM, "out of memory");
@@ -247,6 +248,7 @@ int ob_cmd_enroll(const struct ob_args *a)
 	uint64_t cookie, host;
 	bool already = false;
 	struct ob_enrolment e = { .name = name, .origin = "cli", .trust = a->trust,
+				  .max_unread = a->max_unread,
 				  .noports = a->noports, .n_noports = a->n_noports,
 				  .already = &already };
 	int err;

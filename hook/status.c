@@ -10,6 +10,7 @@
 static int gather(struct ob_view *v)
 {
 	struct ob_settings s;
+	struct ob_netns ns;
 	struct ob_maps m;
 	uint64_t key, next, *prev = NULL;
 	int err;
@@ -33,6 +34,11 @@ static int gather(struct ob_view *v)
 	v->small_window_ms = s.small_window_ns ? s.small_window_ns / 1000000 : OB_SMALL_WINDOW_NS / 1000000;
 	v->ingress_max = s.ingress_max ? s.ingress_max : OB_INGRESS_MAX;
 	v->ingress_max_blocking = s.ingress_max_blocking ? s.ingress_max_blocking : OB_INGRESS_MAX_BLOCKING;
+	v->stall_ms = (s.stall_ns ? s.stall_ns : OB_STALL_NS) / 1000000;
+	v->ns_max_unread = s.ns_max_unread ? s.ns_max_unread : OB_NS_MAX_UNREAD;
+	v->host_max_unread = s.host_max_unread ? s.host_max_unread : OB_HOST_MAX_UNREAD;
+	v->host_unread = ob_read_usage(&m);
+	v->ledger_entries = m.ledger >= 0 ? ob_map_count(m.ledger, sizeof(struct ob_conn_key)) : 0;
 	ob_attach_cgroup(v->cgroup, sizeof(v->cgroup));
 	v->sockhash_entries = ob_map_count(m.sockhash, sizeof(struct ob_sock_key));
 	v->conn_entries = ob_map_count(m.conns, sizeof(struct ob_conn_key));
@@ -51,6 +57,11 @@ static int gather(struct ob_view *v)
 		n->cookie = next;
 		ob_registry_name(next, n->name, sizeof(n->name));
 		ob_read_counters(&m, next, &n->c);
+		if (ob_read_netns(&m, next, &ns) == 0) {
+			n->unread = ns.unread;
+			n->max_unread = ns.max_unread ? ns.max_unread : v->ns_max_unread;
+		}
+		ob_err_clear(); /* withdrawn meanwhile */
 		key = next;
 		prev = &key;
 	}

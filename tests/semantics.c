@@ -307,7 +307,8 @@ struct check {
 	X(shutdown_wr_client) X(shutdown_wr_server) X(epipe_after_shut_wr)             \
 	X(close_unread_data) X(linger_zero) X(rst_midstream) X(splice_from_socket)     \
 	X(splice_to_socket) X(sendfile) X(msg_zerocopy) X(tcp_fastopen) X(ktls)        \
-	X(many_small_writes) X(bidirectional_1mib)
+	X(many_small_writes) X(bidirectional_1mib) X(send_timeout_stalled)               \
+	X(close_midtransfer) X(slow_reader)
 
 #define DECL(n)                                   \
 	static void c_##n(struct check_ctx *c);   \
@@ -326,7 +327,8 @@ CHECKS(DECL)
  *   splice_to_socket ok, sendfile ok, msg_zerocopy completion,
  *   tcp_fastopen ok (or "disabled" if the sysctls do not allow it),
  *   ktls ulp-ok (or the errno, e.g. ENOENT without CONFIG_TLS),
- *   many_small_writes ok, bidirectional_1mib ok.
+ *   many_small_writes ok, bidirectional_1mib ok, send_timeout_stalled
+ *   timeout, close_midtransfer error, slow_reader ok.
  */
 #define ENTRY(n) { #n, c_##n, s_##n },
 static const struct check check_list[] = { CHECKS(ENTRY) };
@@ -716,6 +718,57 @@ static void s_bidirectional_1mib(int fd, uint32_t token)
 	int rc = bidi_run(fd, &b, now_ms() + SRV_IO_MS);
 	char v = (rc == 0 && b.bad < 0) ? 'K' : 'X';
 	if (rc == 0 && write_full(fd, &v, 1, srv_dl()) == 1)
+		wait_eof(fd);
+}
+
+/* Reads nothing until the client has shut down (or SRV_IDLE_MS). */
+static void s_send_timeout_stalled(int fd, uint32_t token)
+{
+	(void)token;
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+	int64_t dl = now_ms() + SRV_IDLE_MS;
+
+	while (now_ms() < dl) {
+		if (poll(&p, 1, 100) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			break;
+	}
+}
+
+/* Reads a little of a large transfer, then closes with the rest unread. */
+static void s_close_midtransfer(int fd, uint32_t token)
+{
+	(void)token;
+	int64_t bad;
+
+	read_pat(fd, 256 * KIB, SEED_C2S, srv_dl(), &bad);
+}
+
+/* A reader that keeps reading, slowly: 64 KiB, then 1 ms asleep. */
+static void s_slow_reader(int fd, uint32_t token)
+{
+	(void)token;
+	uint8_t *buf = malloc(64 * KIB);
+	char v[REPLY_LEN] = "bad";
+	size_t off = 0, n = 16 * MIB;
+	int64_t bad = -1, dl = srv_dl();
+
+	while (buf && off < n) {
+		ssize_t r = read_full(fd, buf, 64 * KIB, dl);
+		if (r <= 0)
+			break;
+		if (bad < 0)
+			bad = check_pat(buf, (size_t)r, SEED_C2S, off);
+		off += (size_t)r;
+		sleep_ms(1);
+	}
+	if (off == n && bad < 0)
+		snprintf(v, sizeof v, "ok");
+	else if (bad >= 0)
+		snprintf(v, sizeof v, "bad@%" PRId64, bad);
+	else
+		snprintf(v, sizeof v, "short:%zu", off);
+	free(buf);
+	if (send_reply(fd, v, srv_dl()) == 0)
 		wait_eof(fd);
 }
 
@@ -1789,6 +1842,80 @@ static void c_bidirectional_1mib(struct check_ctx *c)
 		res(c, "server-bad");
 	else
 		res(c, "ok");
+}
+
+/* Blocking sends with SO_SNDTIMEO towards a peer that reads nothing:
+ * "timeout" once one times out (EAGAIN), as TCP's window makes it. */
+static void c_send_timeout_stalled(struct check_ctx *c)
+{
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 500 * 1000 };
+	size_t chunk = 64 * KIB, total = 0, cap = 1024 * (size_t)MIB;
+	uint8_t *buf = reg_mem(c, chunk);
+	int fd = cl_open(c);
+
+	if (fd < 0)
+		return;
+	if (!buf || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
+		res(c, "setup:%s", errname(errno));
+		return;
+	}
+	while (total < cap && !c->aborted) {
+		ssize_t r = send(fd, buf, chunk, MSG_NOSIGNAL);
+		if (r < 0) {
+			res(c, "%s", errno == EAGAIN || errno == EWOULDBLOCK ? "timeout" : errname(errno));
+			return;
+		}
+		total += (size_t)r;
+	}
+	res(c, c->aborted ? "hang" : "no-timeout");
+}
+
+/* Sends until the peer, which read 256 KiB and closed, makes a send fail:
+ * "error" for EPIPE or ECONNRESET (TCP gives either, by timing). */
+static void c_close_midtransfer(struct check_ctx *c)
+{
+	struct timeval tv = { .tv_sec = 2, .tv_usec = 0 };
+	size_t chunk = 64 * KIB, total = 0, cap = 1024 * (size_t)MIB;
+	uint8_t *buf = reg_mem(c, chunk);
+	int fd = cl_open(c);
+
+	if (fd < 0)
+		return;
+	if (!buf || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
+		res(c, "setup:%s", errname(errno));
+		return;
+	}
+	while (total < cap && !c->aborted) {
+		fill_pat(buf, chunk, SEED_C2S, total);
+		ssize_t r = send(fd, buf, chunk, MSG_NOSIGNAL);
+		if (r < 0) {
+			if (errno == EPIPE || errno == ECONNRESET)
+				res(c, "error");
+			else if (errno == EAGAIN || errno == EWOULDBLOCK)
+				res(c, "timeout");
+			else
+				res(c, "%s", errname(errno));
+			return;
+		}
+		total += (size_t)r;
+	}
+	res(c, c->aborted ? "hang" : "accepted-all");
+}
+
+/* 16 MiB to a reader that keeps reading, slowly: every byte arrives. */
+static void c_slow_reader(struct check_ctx *c)
+{
+	char reply[REPLY_LEN + 1];
+	int fd = cl_open(c);
+
+	if (fd < 0)
+		return;
+	if (write_pat(fd, 16 * MIB, SEED_C2S, c->deadline) < 0) {
+		res(c, "send:%s", errname(errno));
+		return;
+	}
+	if (cl_reply(c, fd, reply) == 0)
+		res(c, "%s", reply);
 }
 
 /* ----------------------------------------------------------- client main */

@@ -3,9 +3,10 @@
  * stall server ADDR PORT SECONDS   accept one connection, read nothing for
  *                                  SECONDS, then read to EOF and print
  *                                  "stall: server read N bytes"
- * stall client ADDR PORT SECONDS   write 64 KiB chunks on a non-blocking
- *                                  socket until the kernel says EAGAIN (or
- *                                  SECONDS pass); print
+ * stall client ADDR PORT SECONDS [PACE_US]
+ *                                  write 64 KiB chunks on a non-blocking
+ *                                  socket (PACE_US apart) until the kernel
+ *                                  says EAGAIN (or SECONDS pass); print
  *                                  "stall: client queued N bytes, then ERR";
  *                                  then, blocking, write 1 MiB more (the
  *                                  server reads again by then) and close.
@@ -20,6 +21,17 @@
  *                                  reader saw K spurious EAGAIN, answer ok"
  *                                  (a spurious EAGAIN is retried: counted,
  *                                  not a failure)
+ * stall many-server ADDR PORT N SECONDS
+ *                                  accept N connections, read nothing for
+ *                                  SECONDS, then read each to EOF:
+ *                                  "stall: many-server read N bytes in order"
+ * stall many-client ADDR PORT N SECONDS
+ *                                  N non-blocking connections written round
+ *                                  robin, 64 KiB at a time, until each one
+ *                                  says EAGAIN and stays unwritable for
+ *                                  200 ms (or SECONDS pass); prints
+ *                                  "stall: many-client queued N bytes,
+ *                                  K ENOMEM, E other errors", then closes
  * Every byte is a function of its offset in the stream, and the server
  * checks each one: a lost, repeated or reordered byte fails it.
  * Exit 0 when every step behaved like a socket should (EAGAIN, not ENOMEM
@@ -117,7 +129,7 @@ static int server(struct sockaddr_storage *ss, socklen_t len, int secs)
 	return c < 0 || read_in_order(c, ~0ULL, &total);
 }
 
-static int client(struct sockaddr_storage *ss, socklen_t len, int secs)
+static int client(struct sockaddr_storage *ss, socklen_t len, int secs, int pace_us)
 {
 	static char buf[1 << 16];
 	unsigned long long queued = 0, more = 0;
@@ -136,6 +148,8 @@ static int client(struct sockaddr_storage *ss, socklen_t len, int secs)
 		n = write(s, buf, sizeof(buf));
 		if (n > 0) {
 			queued += (unsigned long long)n;
+			if (pace_us)
+				usleep((useconds_t)pace_us);
 			continue;
 		}
 		err = errno;
@@ -244,6 +258,113 @@ static int duplex_client(struct sockaddr_storage *ss, socklen_t len, unsigned lo
 	return !r.ok;
 }
 
+static int many_server(struct sockaddr_storage *ss, socklen_t len, int n, int secs)
+{
+	int one = 1, l = socket(ss->ss_family, SOCK_STREAM, 0), bad = 0, *c;
+	unsigned long long total = 0, one_total;
+
+	c = calloc((size_t)n, sizeof(*c));
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (!c || bind(l, (struct sockaddr *)ss, len) || listen(l, n)) {
+		perror("stall: bind/listen");
+		return 1;
+	}
+	printf("stall: listening\n");
+	fflush(stdout);
+	for (int i = 0; i < n; i++) {
+		c[i] = accept(l, NULL, NULL);
+		if (c[i] < 0) {
+			perror("stall: accept");
+			return 1;
+		}
+	}
+	close(l);
+	sleep((unsigned)secs);
+	for (int i = 0; i < n; i++) {
+		bad |= read_in_order(c[i], ~0ULL, &one_total);
+		total += one_total;
+		close(c[i]);
+	}
+	printf("stall: many-server read %llu bytes in order\n", total);
+	free(c);
+	return bad;
+}
+
+static int many_client(struct sockaddr_storage *ss, socklen_t len, int n, int secs)
+{
+	static char buf[1 << 16];
+	unsigned long long queued = 0, *off = calloc((size_t)n, sizeof(*off));
+	int *s = calloc((size_t)n, sizeof(*s)), *full = calloc((size_t)n, sizeof(*full));
+	int nfull = 0, enomem = 0, other = 0;
+	double end = now() + secs;
+
+	if (!off || !s || !full)
+		return 1;
+	for (int i = 0; i < n; i++) {
+		s[i] = socket(ss->ss_family, SOCK_STREAM, 0);
+		if (connect(s[i], (struct sockaddr *)ss, len)) {
+			perror("stall: connect");
+			return 1;
+		}
+		fcntl(s[i], F_SETFL, fcntl(s[i], F_GETFL) | O_NONBLOCK);
+	}
+	while (nfull < n && now() < end) {
+		int blocked = 0;
+
+		for (int i = 0; i < n; i++) {
+			ssize_t w;
+
+			if (full[i])
+				continue;
+			fill(buf, sizeof(buf), off[i]);
+			w = write(s[i], buf, sizeof(buf));
+			if (w > 0) {
+				off[i] += (unsigned long long)w;
+				queued += (unsigned long long)w;
+				continue;
+			}
+			if (w < 0 && errno == EAGAIN) {
+				blocked++;
+				continue;
+			}
+			if (w < 0 && errno == ENOMEM)
+				enomem++;
+			else
+				other++;
+			full[i] = 1;
+			nfull++;
+		}
+		if (blocked < n - nfull)
+			continue;
+		/* every one said EAGAIN: those not writable within 200 ms,
+		 * while nobody reads, are blocked for good */
+		struct pollfd *p = calloc((size_t)n, sizeof(*p));
+
+		if (!p)
+			return 1;
+		for (int i = 0; i < n; i++)
+			p[i] = (struct pollfd){ full[i] ? -1 : s[i], POLLOUT, 0 };
+		poll(p, (nfds_t)n, 200);
+		for (int i = 0; i < n; i++)
+			if (!full[i] && !(p[i].revents & POLLOUT)) {
+				full[i] = 1;
+				nfull++;
+			}
+		free(p);
+	}
+	printf("stall: many-client queued %llu bytes, %d ENOMEM, %d other errors%s\n", queued,
+	       enomem, other, nfull < n ? ", deadline first" : "");
+	fflush(stdout);
+	for (int i = 0; i < n; i++) {
+		fcntl(s[i], F_SETFL, fcntl(s[i], F_GETFL) & ~O_NONBLOCK);
+		close(s[i]);
+	}
+	free(off);
+	free(s);
+	free(full);
+	return enomem || other || nfull < n;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
@@ -254,15 +375,22 @@ int main(int argc, char **argv)
 		goto usage;
 	if (!strcmp(argv[1], "server") && argc == 5)
 		return server(&ss, len, atoi(argv[4]));
-	if (!strcmp(argv[1], "client") && argc == 5)
-		return client(&ss, len, atoi(argv[4]));
+	if (!strcmp(argv[1], "client") && (argc == 5 || argc == 6))
+		return client(&ss, len, atoi(argv[4]), argc == 6 ? atoi(argv[5]) : 0);
 	if (!strcmp(argv[1], "duplex-server") && argc == 6)
 		return duplex_server(&ss, len, atoi(argv[4]), strtoull(argv[5], NULL, 0));
 	if (!strcmp(argv[1], "duplex-client") && argc == 5)
 		return duplex_client(&ss, len, strtoull(argv[4], NULL, 0));
+	if (!strcmp(argv[1], "many-server") && argc == 6)
+		return many_server(&ss, len, atoi(argv[4]), atoi(argv[5]));
+	if (!strcmp(argv[1], "many-client") && argc == 6)
+		return many_client(&ss, len, atoi(argv[4]), atoi(argv[5]));
 usage:
-	fprintf(stderr, "usage: stall server|client ADDR PORT SECONDS\n"
+	fprintf(stderr, "usage: stall server ADDR PORT SECONDS\n"
+			"       stall client ADDR PORT SECONDS [PACE_US]\n"
 			"       stall duplex-server ADDR PORT SECONDS BYTES\n"
-			"       stall duplex-client ADDR PORT BYTES\n");
+			"       stall duplex-client ADDR PORT BYTES\n"
+			"       stall many-server ADDR PORT N SECONDS\n"
+			"       stall many-client ADDR PORT N SECONDS\n");
 	return 2;
 }

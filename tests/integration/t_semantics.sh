@@ -68,7 +68,7 @@ cat "$OUT_MD" | sed 's/^/    /'
 # Rows that must not differ (README): data, order, EOF, errors.
 for check in blocking_read nonblocking_read_empty msg_peek epoll_rdhup shutdown_wr_server \
 	epipe_after_shut_wr linger_zero splice_to_socket sendfile \
-	many_small_writes bidirectional_1mib; do
+	many_small_writes bidirectional_1mib send_timeout_stalled close_midtransfer slow_reader; do
 	s=$(awk -F'\t' -v c=$check '$1==c {print $2}' "$STOCK")
 	a=$(awk -F'\t' -v c=$check '$1==c {print $2}' "$ACCEL")
 	assert_eq "$check identical" "$s" "$a"

@@ -30,6 +30,10 @@ static void verbs_and_options(void **state)
 	assert_string_equal(a.cgroup, "/a");
 	assert_int_equal(PARSE(&a, "load", "--small-stream-window", "1000"), 0);
 	assert_int_equal(a.small_window_ms, 1000);
+	assert_int_equal(PARSE(&a, "load", "--stall-window", "250"), 0);
+	assert_int_equal(a.stall_ms, 250);
+	assert_int_equal(PARSE(&a, "enroll", "--netns", "/run/netns/x", "--max-unread", "64m"), 0);
+	assert_int_equal(a.max_unread, 64ull << 20);
 	assert_int_equal(PARSE(&a, "doctor", "--btf", "/tmp/vmlinux"), 0);
 	assert_string_equal(a.btf, "/tmp/vmlinux");
 	assert_int_equal(PARSE(&a, "-v", "status", "--json"), 0);
@@ -138,12 +142,38 @@ static void every_verb_has_usage(void **state)
 	}
 }
 
+static void byte_counts(void **state)
+{
+	(void)state;
+	uint64_t n = 7;
+
+	assert_int_equal(ob_parse_bytes("--x", "65536", OB_MAX_UNREAD_MIN, OB_MAX_UNREAD_MAX, &n), 0);
+	assert_int_equal(n, 65536);
+	assert_int_equal(ob_parse_bytes("--x", "64k", OB_MAX_UNREAD_MIN, OB_MAX_UNREAD_MAX, &n), 0);
+	assert_int_equal(n, 65536);
+	assert_int_equal(ob_parse_bytes("--x", "2G", OB_MAX_UNREAD_MIN, OB_MAX_UNREAD_MAX, &n), 0);
+	assert_int_equal(n, 2ull << 30);
+	assert_int_equal(ob_parse_bytes("--x", "1024g", OB_MAX_UNREAD_MIN, OB_MAX_UNREAD_MAX, &n), 0);
+	assert_int_equal(n, 1ull << 40);
+	n = 7;
+	/* out of range, negative, junk, suffix only, two suffixes, overflow */
+	const char *bad[] = { "1025g", "63k", "-1m", "12x", "m", "1mm", "", "1 m",
+			      "18446744073709551615k", "99999999999999999999" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(ob_parse_bytes("--max-unread", bad[i], OB_MAX_UNREAD_MIN,
+						OB_MAX_UNREAD_MAX, &n), -EINVAL);
+		assert_non_null(strstr(ob_err_msg(), "--max-unread"));
+	}
+	assert_int_equal(n, 7); /* untouched on error */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(verbs_and_options),
 		cmocka_unit_test(bad_input_is_refused),
 		cmocka_unit_test(names),
+		cmocka_unit_test(byte_counts),
 		cmocka_unit_test(every_verb_has_usage),
 	};
 

@@ -38,6 +38,7 @@ static struct ob_view sample(void)
 	two_ns[0].c.redirected_bytes = 123456789012ull;
 	two_ns[0].c.redirected_msgs = 7;
 	two_ns[0].c.tcp_msgs = 1;
+	two_ns[0].unread = -5; /* a drift must show, signed */
 	strcpy(two_ns[1].name, "we\"ird\\name");
 	two_ns[1].cookie = 9;
 	return v;
@@ -138,6 +139,7 @@ static void prometheus_exposition(void **state)
 	assert_non_null(strstr(out, "oci_bypass_sockets{netns=\"web\",cookie=\"4098\"} 2\n"));
 	assert_non_null(strstr(out, "netns=\"we\\\"ird\\\\name\""));
 	assert_non_null(strstr(out, "oci_bypass_loaded 1\n"));
+	assert_non_null(strstr(out, "oci_bypass_netns_unread_bytes{netns=\"web\",cookie=\"4098\"} -5\n"));
 	for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (!strncmp(line, "# TYPE ", 7)) {
 			sscanf(line + 7, "%127s", last_type);
@@ -153,7 +155,9 @@ static void prometheus_exposition(void **state)
 		assert_non_null(strrchr(line, ' '));
 		samples++;
 	}
-	assert_int_equal(samples, 4 + OB_COUNTER_FIELDS * 2);
+	/* 4 host gauges, 2 for unread bytes and budget, then per netns (2):
+	 * its unread bytes and every counter */
+	assert_int_equal(samples, 4 + 2 + 2 + OB_COUNTER_FIELDS * 2);
 	free(out);
 }
 

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# t_pushback.sh - push-back and budgets (bypass.h: "Push-back", "Budgets"):
+# a sender whose peer stops reading is blocked by TCP's window as with
+# stock TCP, a slow reader keeps its acceleration, and what a namespace's
+# sockets leave unread is bounded by its budget (enroll --max-unread),
+# never by the host's TCP memory (no ENOMEM). Stock TCP is measured in the
+# same run, side by side.
+. "$(dirname "$0")/../lib/common.sh"
+need_root
+need_datapath
+P=obpb
+STALL="$OB_BUILD/tests/stall"
+SEM="$OB_BUILD/tests/semantics"
+T=$(mktemp -d)
+SPID=
+trap 'ns_teardown $P 2; kill $SPID 2>/dev/null; rm -rf "$T"' EXIT
+ns_setup $P 2 >/dev/null || die "netns setup"
+ob_fresh_load
+A=$(ns_ip4 $P 1)
+N=32
+BUDGET=$((32 << 20))
+
+# stall_server NAME ARGS...: a stall server in ns 1, waiting until it listens
+stall_server() {
+	local out=$T/$1; shift
+	ip netns exec ${P}1 "$STALL" "$@" >"$out" 2>&1 &
+	SPID=$!
+	for _ in $(seq 100); do grep -q listening "$out" && return 0; sleep 0.05; done
+	die "stall server did not start: $(cat "$out")"
+}
+
+# many LABEL PORT: 32 connections towards a server that reads nothing for
+# 4 s; sets QUEUED and checks that every byte arrives once it reads.
+many() {
+	local label=$1 port=$2 out read
+	stall_server "$label.srv" many-server "$A" "$port" $N 4
+	out=$(ip netns exec ${P}2 "$STALL" many-client "$A" "$port" $N 10)
+	log "$label: $out"
+	grep -q ' 0 ENOMEM, 0 other errors$' <<<"$out" && log "ok: $label: EAGAIN only, no ENOMEM" ||
+		fail "$label: $out"
+	QUEUED=$(sed -n 's/.*queued \([0-9]*\) bytes.*/\1/p' <<<"$out")
+	if [ "$label" = accelerated ]; then
+		# while the server still sleeps: the budget holds
+		local u b
+		u=$(counter pb-b unread_bytes) b=$(counter pb-b unread_budget_bytes)
+		assert_eq "the namespace's budget, from --max-unread" $BUDGET "$b"
+		[ "$u" -le "$b" ] && log "ok: unread within the budget ($u <= $b)" ||
+			fail "unread past the budget: $u > $b"
+		[ "$(status_field unread_bytes)" -le "$(status_field unread_budget_bytes)" ] &&
+			log "ok: host within its budget" || fail "host past its budget"
+	fi
+	wait $SPID || fail "$label: server: $(cat "$T/$label.srv")"
+	SPID=
+	read=$(sed -n 's/.*many-server read \([0-9]*\) bytes in order.*/\1/p' "$T/$label.srv")
+	assert_eq "$label: every queued byte read, in order" "$QUEUED" "$read"
+}
+
+log "32 connections towards a server that reads nothing: stock TCP"
+many stock 7411
+STOCK=$QUEUED
+
+"$OB" enroll --netns /run/netns/${P}1 --name pb-a --trust >/dev/null || die "enroll a"
+"$OB" enroll --netns /run/netns/${P}2 --name pb-b --trust --max-unread 32m >/dev/null ||
+	die "enroll b"
+log "the same, both namespaces enrolled, the client's with --max-unread 32m"
+many accelerated 7412
+ACCEL=$QUEUED
+assert_gt "redirected before the budget ran out" 0 "$(counter pb-b redirected_bytes)"
+assert_gt "directions moved to TCP for the budget" 0 "$(counter pb-b over_budget)"
+# at most the budget redirected, then TCP's own buffers: about stock's
+# (measured: up to 1.6 times, the senders' buffers having grown while
+# they redirected), and one message in flight per connection
+limit=$((2 * STOCK + BUDGET + N * 65536))
+[ "$ACCEL" -le "$limit" ] &&
+	log "ok: accepted $ACCEL bytes, stock $STOCK (<= twice stock + the budget)" ||
+	fail "accepted $ACCEL bytes: more than twice stock ($STOCK) + the budget"
+for _ in $(seq 50); do
+	[ "$(counter pb-b unread_bytes)" = 0 ] && [ "$(status_field unread_bytes)" = 0 ] && break
+	sleep 0.1
+done
+assert_eq "every byte read: the namespace's count back to 0" 0 "$(counter pb-b unread_bytes)"
+assert_eq "and the host's" 0 "$(status_field unread_bytes)"
+for _ in $(seq 50); do [ "$(status_field ledger_entries)" = 0 ] && break; sleep 0.1; done
+assert_eq "every connection's ledger entry gone" 0 "$(status_field ledger_entries)"
+
+log "a paced sender, a peer that stops reading: push-back after the stall window"
+"$OB" withdraw pb-b >/dev/null || die "withdraw b"
+"$OB" enroll --netns /run/netns/${P}2 --name pb-b --trust >/dev/null || die "enroll b again"
+before=$(counter pb-b pushbacks)
+stall_server paced.srv server "$A" 7413 3
+out=$(ip netns exec ${P}2 "$STALL" client "$A" 7413 3 1000); rc=$?
+wait $SPID; SPID=
+log "$(echo $out)"
+assert_eq "the non-blocking sender gets EAGAIN, then its blocking writes wait" 0 $rc
+queued=$(sed -n 's/.*client queued \([0-9]*\) bytes.*/\1/p' <<<"$out")
+bound=$(status_field unread_bound_bytes)
+[ "$queued" -lt $((bound / 2)) ] && log "ok: pushed back early ($queued bytes, bound $bound)" ||
+	fail "not pushed back before the bound: $queued bytes"
+assert_eq "moved by push-back" 1 $(($(counter pb-b pushbacks) - before))
+assert_eq "every byte read in order" \
+	"$(sed -n 's/.*client total \([0-9]*\) bytes.*/\1/p' <<<"$out")" \
+	"$(sed -n 's/.*server read \([0-9]*\) bytes in order.*/\1/p' "$T/paced.srv")"
+
+# sem CHECK: one semantics check, accelerated, against a fresh server
+sem() {
+	local out=$T/sem.srv line
+	ip netns exec ${P}1 "$SEM" server --listen "$A" 0 --timeout 60 >"$out" 2>&1 &
+	SPID=$!
+	for _ in $(seq 100); do grep -q listening "$out" && break; sleep 0.05; done
+	line=$(ip netns exec ${P}2 "$SEM" client --connect "$A" "$(awk '/listening/ {print $NF}' "$out")" \
+		--only "$1" --timeout 10)
+	kill $SPID 2>/dev/null; wait $SPID 2>/dev/null; SPID=
+	cut -f2 <<<"$line"
+}
+
+log "a reader that keeps reading, slowly (64 KiB a millisecond)"
+before_b=$(counter pb-b redirected_bytes) before_p=$(counter pb-b pushbacks)
+before_m=$(( $(counter pb-b overflows) + $(counter pb-b over_budget) ))
+assert_eq "16 MiB arrive" ok "$(sem slow_reader)"
+assert_ge "all of them redirected" $((16 << 20)) $(($(counter pb-b redirected_bytes) - before_b))
+assert_eq "no push-back" 0 $(($(counter pb-b pushbacks) - before_p))
+assert_eq "nor any other move" 0 $(( $(counter pb-b overflows) + $(counter pb-b over_budget) - before_m))
+
+log "a blocking sender with SO_SNDTIMEO, a peer that never reads"
+before=$(( $(counter pb-b pushbacks) + $(counter pb-b overflows) + $(counter pb-b over_budget) ))
+assert_eq "the send times out, as with stock TCP" timeout "$(sem send_timeout_stalled)"
+assert_eq "after its direction moved to TCP" 1 \
+	$(( $(counter pb-b pushbacks) + $(counter pb-b overflows) + $(counter pb-b over_budget) - before))
+
+log "a peer that reads 256 KiB of a transfer, then closes"
+assert_eq "the sender's send fails (EPIPE or ECONNRESET)" error "$(sem close_midtransfer)"
+for _ in $(seq 50); do [ "$(status_field unread_bytes)" = 0 ] && break; sleep 0.1; done
+assert_eq "nothing left charged" 0 "$(status_field unread_bytes)"
+finish
