@@ -563,7 +563,11 @@ if [[ $SCALE == 1 && -n ${UP[netns]-} ]] && ((SCALE_DONE > 0)); then
 		ct_cleanup_all $CP >/dev/null 2>&1 # the podman containers' enrolments go with them
 		for n in "${ENROLLED[@]}"; do "$OB" withdraw "$n" >/dev/null 2>&1; done
 		ENROLLED=()
+		# the scale servers must be gone, their port free, before the
+		# sockhash-full run starts its own server on it
 		for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+		for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+		BG_PIDS=()
 		if "$OB" unload --wait 10 >/dev/null 2>&1 && "$OB" load --max-sockets "$FULL_MAX" >/dev/null &&
 			"$OB" enroll --netns /run/netns/${NP}1 --name ${NP}1 >/dev/null &&
 			"$OB" enroll --netns /run/netns/${NP}2 --name ${NP}2 >/dev/null; then
@@ -587,6 +591,8 @@ if [[ $SCALE == 1 && -n ${UP[netns]-} ]] && ((SCALE_DONE > 0)); then
 			fail_note "sockhash full: reload with --max-sockets $FULL_MAX failed"
 		fi
 		for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+		for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+		BG_PIDS=()
 		for n in "${ENROLLED[@]}"; do "$OB" withdraw "$n" >/dev/null 2>&1; done
 		ENROLLED=()
 	fi
