@@ -8,6 +8,13 @@ OB_BUILD=${OB_BUILD:-$PWD/build}
 export OB_BUILD
 pass=0 failed=0 skipped=0 failed_names=""
 
+# The host for the whole run (tests/lib/common.sh: ob_take_host): tests of
+# another checkout, whose BPF objects may have other map layouts, must not
+# run between ours.
+OB_ANY_KERNEL=1
+. tests/lib/common.sh
+unset OB_ANY_KERNEL
+
 run_one() {
 	local name=$1; shift
 	local start rc
