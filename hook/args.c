@@ -6,108 +6,6 @@
 
 #include "ob.h"
 
-static const struct {
-	enum ob_verb verb;
-	const char *name;
-	const char *usage;
-} verbs[] = {
-	{ OB_VERB_LOAD, "load",
-	  "oci-bypass load [--cgroup PATH] [--max-sockets N] [--small-stream-window MS]\n"
-	  "  Load the BPF programs, pin them under " OB_PIN_DIR "/ and attach\n"
-	  "  sock_ops to a cgroup v2 (default: the cgroup2 root from /proc/mounts).\n"
-	  "  --max-sockets sizes the sockhash (default 65536); when it is full, new\n"
-	  "  connections stay on stock TCP. --small-stream-window: a sender whose\n"
-	  "  1024 messages in a row under 32 bytes come within MS milliseconds\n"
-	  "  (default 4), with none from its peer between, moves to stock TCP, which\n"
-	  "  coalesces them; raise it where the CPU is slow. Loading the same build\n"
-	  "  again does nothing.\n" },
-	{ OB_VERB_UNLOAD, "unload",
-	  "oci-bypass unload [--wait SECONDS]\n"
-	  "  Stop new pairings at once and detach sock_ops. The sockhash stays\n"
-	  "  pinned until every redirecting socket has closed, so no byte is lost;\n"
-	  "  waits up to SECONDS (default 10) for that, then exits 75 if sockets\n"
-	  "  remain (run unload again later to finish).\n" },
-	{ OB_VERB_ENROLL, "enroll",
-	  "oci-bypass enroll --netns PATH [--name NAME] [--no-port PORT]... [--trust] [--allow-host]\n"
-	  "  Enrol a network namespace (/run/netns/NAME, /proc/PID/ns/net): TCP\n"
-	  "  connections opened from now on between two enrolled namespaces are\n"
-	  "  redirected. --no-port keeps connections to or from PORT on stock TCP.\n"
-	  "  A service (listening port) of this namespace is accelerated once one\n"
-	  "  of its connections has ended without a blocking shutdown(SHUT_WR);\n"
-	  "  --trust skips that probation (see README, Limitations).\n"
-	  "  The host's own namespace is refused unless --allow-host is given.\n" },
-	{ OB_VERB_WITHDRAW, "withdraw",
-	  "oci-bypass withdraw NAME | --netns PATH\n"
-	  "  Withdraw an enrolment: new connections stay on stock TCP, connections\n"
-	  "  already redirecting go on until they close.\n" },
-	{ OB_VERB_ENABLE, "enable",
-	  "oci-bypass enable\n  Allow new pairings (the default after load).\n" },
-	{ OB_VERB_DISABLE, "disable",
-	  "oci-bypass disable\n"
-	  "  Stop new pairings everywhere; connections already redirecting go on.\n" },
-	{ OB_VERB_STATUS, "status",
-	  "oci-bypass status [--json]\n"
-	  "  Global state and, per enrolled namespace, its counters.\n" },
-	{ OB_VERB_METRICS, "metrics",
-	  "oci-bypass metrics\n"
-	  "  The counters in Prometheus text format (node_exporter textfile).\n" },
-	{ OB_VERB_DOCTOR, "doctor",
-	  "oci-bypass doctor [--btf FILE]\n"
-	  "  Check kernel, BTF, bpffs, cgroup v2, privileges and each kernel feature\n"
-	  "  the datapath relies on (ok, missing, or the fallback in use), then load\n"
-	  "  the BPF object itself into this kernel without attaching it: doctor\n"
-	  "  fails wherever load would. Exits 1 if acceleration cannot work here.\n"
-	  "  --btf FILE resolves the object's CO-RE relocations against FILE (a\n"
-	  "  vmlinux or raw BTF) instead of this kernel's BTF, to check a kernel's\n"
-	  "  type layout before booting it.\n" },
-	{ OB_VERB_HOOK, "hook",
-	  "oci-bypass hook [create|teardown]\n"
-	  "  The OCI hook: reads the container state JSON on stdin. create (for the\n"
-	  "  createRuntime or prestart stage) enrols the container's network\n"
-	  "  namespace, loading the BPF programs on first use; teardown (poststop)\n"
-	  "  withdraws it when its last container is gone. Without a stage it is\n"
-	  "  inferred from the state's status. Fails open: errors are logged and\n"
-	  "  the container runs unaccelerated, unless the container's annotation\n"
-	  "  io.oci-bypass.mode is \"required\".\n" },
-	{ OB_VERB_INSTALL_HOOKS, "install-hooks",
-	  "oci-bypass install-hooks [--dir DIR] [--always] [--hook-path PATH] [--cdi]\n"
-	  "  Write the hooks.d file oci-bypass.json (default DIR\n"
-	  "  /etc/containers/oci/hooks.d). By default the hook runs for containers\n"
-	  "  with the annotation io.oci-bypass.mode=on|required; --always runs it for\n"
-	  "  every container (opt out with io.oci-bypass.mode=off). --cdi writes a\n"
-	  "  CDI spec oci-bypass.json instead (default DIR /etc/cdi), for containerd,\n"
-	  "  nerdctl and Docker: --device oci-bypass.io/net=on. PATH defaults to\n"
-	  "  this binary.\n" },
-	{ OB_VERB_GC, "gc",
-	  "oci-bypass gc\n"
-	  "  Repair what a killed hook or a container that died without poststop\n"
-	  "  left behind: records of gone containers and their enrolments.\n" },
-	{ OB_VERB_VERSION, "version", "oci-bypass version\n  Print the version and BPF build id.\n" },
-	{ OB_VERB_SANDBOX_TEST, "sandbox-test",
-	  "oci-bypass sandbox-test\n"
-	  "  Confine this process as the hook does, then check that execve, ptrace\n"
-	  "  and setuid fail with EPERM (used by the tests).\n" },
-	{ OB_VERB_HELP, "help", "oci-bypass help [VERB]\n" },
-};
-
-#define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
-
-const char *ob_verb_name(enum ob_verb v)
-{
-	for (size_t i = 0; i < N_VERBS; i++)
-		if (verbs[i].verb == v)
-			return verbs[i].name;
-	return "oci-bypass";
-}
-
-const char *ob_verb_usage(enum ob_verb v)
-{
-	for (size_t i = 0; i < N_VERBS; i++)
-		if (verbs[i].verb == v)
-			return verbs[i].usage;
-	return NULL;
-}
-
 /* Names become file names under OB_RUN_DIR: a conservative alphabet. */
 bool ob_name_valid(const char *name)
 {
@@ -166,99 +64,80 @@ static int parse_port(const char *s, uint16_t *out)
 	return 0;
 }
 
-/* Option table: which verb accepts which option, and whether it takes a value. */
-enum opt_id {
-	O_CGROUP,
-	O_WAIT,
-	O_NETNS,
-	O_NAME,
-	O_NOPORT,
-	O_ALLOW_HOST,
-	O_TRUST,
-	O_JSON,
-	O_DIR,
-	O_ALWAYS,
-	O_HOOK_PATH,
-	O_CDI,
-	O_MAX_SOCKETS,
-	O_BTF,
-	O_SMALL_WINDOW,
-};
+/* Every option, once: the verbs that accept one say so in ob_cmds[].opts. */
 static const struct {
 	const char *name;
-	enum opt_id id;
+	enum ob_cli_opt id;
 	bool value;
-	enum ob_verb verb;
 } opts[] = {
-	{ "--cgroup", O_CGROUP, true, OB_VERB_LOAD },
-	{ "--max-sockets", O_MAX_SOCKETS, true, OB_VERB_LOAD },
-	{ "--btf", O_BTF, true, OB_VERB_DOCTOR },
-	{ "--small-stream-window", O_SMALL_WINDOW, true, OB_VERB_LOAD },
-	{ "--wait", O_WAIT, true, OB_VERB_UNLOAD },
-	{ "--netns", O_NETNS, true, OB_VERB_ENROLL },
-	{ "--name", O_NAME, true, OB_VERB_ENROLL },
-	{ "--no-port", O_NOPORT, true, OB_VERB_ENROLL },
-	{ "--allow-host", O_ALLOW_HOST, false, OB_VERB_ENROLL },
-	{ "--trust", O_TRUST, false, OB_VERB_ENROLL },
-	{ "--netns", O_NETNS, true, OB_VERB_WITHDRAW },
-	{ "--json", O_JSON, false, OB_VERB_STATUS },
-	{ "--dir", O_DIR, true, OB_VERB_INSTALL_HOOKS },
-	{ "--always", O_ALWAYS, false, OB_VERB_INSTALL_HOOKS },
-	{ "--hook-path", O_HOOK_PATH, true, OB_VERB_INSTALL_HOOKS },
-	{ "--cdi", O_CDI, false, OB_VERB_INSTALL_HOOKS },
+	{ "--cgroup", OB_OPT_CGROUP, true },
+	{ "--max-sockets", OB_OPT_MAX_SOCKETS, true },
+	{ "--btf", OB_OPT_BTF, true },
+	{ "--small-stream-window", OB_OPT_SMALL_WINDOW, true },
+	{ "--wait", OB_OPT_WAIT, true },
+	{ "--netns", OB_OPT_NETNS, true },
+	{ "--name", OB_OPT_NAME, true },
+	{ "--no-port", OB_OPT_NOPORT, true },
+	{ "--allow-host", OB_OPT_ALLOW_HOST, false },
+	{ "--trust", OB_OPT_TRUST, false },
+	{ "--json", OB_OPT_JSON, false },
+	{ "--dir", OB_OPT_DIR, true },
+	{ "--always", OB_OPT_ALWAYS, false },
+	{ "--hook-path", OB_OPT_HOOK_PATH, true },
+	{ "--cdi", OB_OPT_CDI, false },
 };
 
-static int apply_opt(struct ob_args *a, enum opt_id id, const char *val)
+static int apply_opt(struct ob_args *a, enum ob_cli_opt id, const char *val)
 {
 	switch (id) {
-	case O_CGROUP:
+	case OB_OPT_CGROUP:
 		a->cgroup = val;
 		return 0;
-	case O_WAIT:
+	case OB_OPT_WAIT:
 		return parse_seconds(val, &a->wait_s);
-	case O_NETNS:
+	case OB_OPT_NETNS:
 		a->netns = val;
 		return 0;
-	case O_NAME:
+	case OB_OPT_NAME:
 		if (!ob_name_valid(val))
 			return ob_err(-EINVAL,
 				      "--name '%s': use 1-%d of [A-Za-z0-9._-], not starting with '.' or '-'",
 				      val, OB_NAME_MAX);
 		a->name = val;
 		return 0;
-	case O_NOPORT:
+	case OB_OPT_NOPORT:
 		if (a->n_noports >= (int)(sizeof(a->noports) / sizeof(a->noports[0])))
 			return ob_err(-E2BIG, "at most 16 --no-port options");
 		return parse_port(val, &a->noports[a->n_noports++]);
-	case O_ALLOW_HOST:
+	case OB_OPT_ALLOW_HOST:
 		a->allow_host = true;
 		return 0;
-	case O_TRUST:
+	case OB_OPT_TRUST:
 		a->trust = true;
 		return 0;
-	case O_JSON:
+	case OB_OPT_JSON:
 		a->json = true;
 		return 0;
-	case O_DIR:
+	case OB_OPT_DIR:
 		a->dir = val;
 		return 0;
-	case O_ALWAYS:
+	case OB_OPT_ALWAYS:
 		a->always = true;
 		return 0;
-	case O_HOOK_PATH:
+	case OB_OPT_HOOK_PATH:
 		if (val[0] != '/')
 			return ob_err(-EINVAL, "--hook-path must be absolute, not '%s'", val);
 		a->hook_path = val;
 		return 0;
-	case O_CDI:
+	case OB_OPT_CDI:
 		a->cdi = true;
 		return 0;
-	case O_BTF:
+	case OB_OPT_BTF:
 		a->btf = val;
 		return 0;
-	case O_SMALL_WINDOW:
+	case OB_OPT_SMALL_WINDOW:
 		return parse_uint("--small-stream-window", val, 1, 60000, " (ms)", &a->small_window_ms);
-	case O_MAX_SOCKETS:
+	case OB_OPT_MAX_SOCKETS:
 		return parse_uint("--max-sockets", val, 2, 1u << 22, "", &a->max_sockets);
 	}
 	return -EINVAL;
@@ -280,16 +159,8 @@ static int parse_verb_args(struct ob_args *a, int argc, char *const argv[], int 
 			continue;
 		}
 		if (arg[0] != '-') {
-			if (a->verb == OB_VERB_WITHDRAW && !a->target) {
-				a->target = arg;
-				continue;
-			}
-			if (a->verb == OB_VERB_HELP && !a->target) {
-				a->target = arg;
-				continue;
-			}
-			if (a->verb == OB_VERB_HOOK && !a->stage) {
-				a->stage = arg;
+			if (a->cmd->operand && !a->operand) {
+				a->operand = arg;
 				continue;
 			}
 			return ob_err(-EINVAL, "unexpected argument '%s'", arg);
@@ -297,7 +168,7 @@ static int parse_verb_args(struct ob_args *a, int argc, char *const argv[], int 
 		for (k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
 			size_t n = strlen(opts[k].name);
 
-			if (opts[k].verb != a->verb || strncmp(arg, opts[k].name, n))
+			if (!(a->cmd->opts & opts[k].id) || strncmp(arg, opts[k].name, n))
 				continue;
 			if (arg[n] == '=' && opts[k].value) {
 				val = arg + n + 1;
@@ -320,24 +191,34 @@ static int parse_verb_args(struct ob_args *a, int argc, char *const argv[], int 
 	return 0;
 }
 
-static int check_required(const struct ob_args *a)
+/* Rules beyond the options, named in ob_cmds[].check. */
+int ob_args_check_enroll(const struct ob_args *a)
 {
-	if (a->help)
-		return 0;
-	if (a->verb == OB_VERB_ENROLL && !a->netns)
+	if (!a->netns)
 		return ob_err(-EINVAL, "--netns PATH is required");
-	if (a->verb == OB_VERB_WITHDRAW && !!a->netns == !!a->target)
+	return 0;
+}
+
+int ob_args_check_withdraw(const struct ob_args *a)
+{
+	if (!!a->netns == !!a->operand)
 		return ob_err(-EINVAL, "give either NAME or --netns PATH");
-	if (a->verb == OB_VERB_WITHDRAW && a->target && !ob_name_valid(a->target))
-		return ob_err(-EINVAL, "'%s' is not a valid name", a->target);
-	if (a->verb == OB_VERB_INSTALL_HOOKS && a->always && a->cdi)
+	if (a->operand && !ob_name_valid(a->operand))
+		return ob_err(-EINVAL, "'%s' is not a valid name", a->operand);
+	return 0;
+}
+
+int ob_args_check_install(const struct ob_args *a)
+{
+	if (a->always && a->cdi)
 		return ob_err(-EINVAL, "--always applies to hooks.d, not to --cdi");
 	return 0;
 }
 
-int ob_parse_args(int argc, char *const argv[], struct ob_args *a)
+int ob_parse_args(const struct ob_cmd *cmds, int argc, char *const argv[], struct ob_args *a)
 {
-	int i = 1;
+	const char *verb;
+	int i = 1, err;
 
 	memset(a, 0, sizeof(*a));
 	a->wait_s = 10;
@@ -347,21 +228,21 @@ int ob_parse_args(int argc, char *const argv[], struct ob_args *a)
 	}
 	if (i >= argc)
 		return ob_err(-EINVAL, "no verb given (see 'oci-bypass --help')");
-	if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-		a->verb = OB_VERB_HELP;
-		return parse_verb_args(a, argc, argv, i + 1);
-	}
-	if (!strcmp(argv[i], "--version")) {
-		a->verb = OB_VERB_VERSION;
-		return 0;
-	}
-	for (size_t k = 0; k < N_VERBS; k++) {
-		if (!strcmp(argv[i], verbs[k].name)) {
-			a->verb = verbs[k].verb;
-			int err = parse_verb_args(a, argc, argv, i + 1);
-
-			return err ? err : check_required(a);
-		}
+	verb = argv[i];
+	if (!strcmp(verb, "--help") || !strcmp(verb, "-h"))
+		verb = "help";
+	else if (!strcmp(verb, "--version"))
+		verb = "version";
+	for (const struct ob_cmd *c = cmds; c->name; c++) {
+		if (strcmp(verb, c->name))
+			continue;
+		a->cmd = c;
+		if (!strcmp(argv[i], "--version"))
+			return 0;
+		err = parse_verb_args(a, argc, argv, i + 1);
+		if (!err && !a->help && c->check)
+			err = c->check(a);
+		return err;
 	}
 	return ob_err(-EINVAL, "unknown verb '%s' (see 'oci-bypass --help')", argv[i]);
 }

@@ -7,8 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-
 #include "ob.h"
 
 #define CGROUP_FILE OB_RUN_DIR "/cgroup" /* where load attached sock_ops */
@@ -61,7 +59,7 @@ int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char 
 		    size_t link_len)
 {
 	char attach[PATH_MAX];
-	int cgfd, prog, link, err;
+	int cgfd, err;
 
 	link_out[0] = '\0';
 	err = process_cgroup(pid, cg_out, cg_len);
@@ -74,20 +72,7 @@ int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char 
 	cgfd = open(cg_out, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0)
 		return ob_err(-errno, "cannot open cgroup %s: %s", cg_out, strerror(errno));
-	prog = bpf_obj_get(OB_PIN_PROG_SOCKOPS);
-	if (prog < 0) {
-		err = ob_err(-errno, "cannot open %s: %s", OB_PIN_PROG_SOCKOPS, strerror(errno));
-		close(cgfd);
-		return err;
-	}
-	link = bpf_link_create(prog, cgfd, BPF_CGROUP_SOCK_OPS, NULL);
-	if (link < 0)
-		err = ob_err(-errno, "cannot attach sock_ops to %s: %s", cg_out, strerror(errno));
-	else if (unlink(link_out), bpf_obj_pin(link, link_out))
-		err = ob_err(-errno, "cannot pin %s: %s", link_out, strerror(errno));
-	if (link >= 0)
-		close(link); /* pinned: stays attached; not pinned: detaches */
-	close(prog);
+	err = ob_sockops_link_pin(cgfd, cg_out, link_out);
 	close(cgfd);
 	if (err)
 		link_out[0] = '\0';

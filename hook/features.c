@@ -13,8 +13,6 @@
 #include "bypass.skel.h"
 #include "ob.h"
 
-#define BTF_PATH "/sys/kernel/btf/vmlinux"
-
 /* ---- libbpf's messages: shown with -v, and the telling one kept ---- */
 
 static char libbpf_why[256];
@@ -94,7 +92,7 @@ int ob_unread_fallback(const char *btf_path, bool *fallback)
 
 	if (!btf)
 		return ob_err(-errno, "cannot read %s (%s): %s", btf_path ? "the BTF file" : "the kernel's BTF",
-			      btf_path ? btf_path : BTF_PATH, strerror(errno));
+			      btf_path ? btf_path : OB_BTF_PATH, strerror(errno));
 	/* the CO-RE check KERNEL_COUNTS_UNREAD in bypass.bpf.c decides alike */
 	has = btf_has_member(btf, "sk_psock", "msg_tot_len");
 	btf__free(btf);
@@ -168,7 +166,7 @@ int ob_features(struct ob_feature *out, int max)
 			    ? OB_FEAT_OK
 			    : OB_FEAT_MISSING,
 		    NULL);
-	if (access(BTF_PATH, R_OK) == 0 && ob_unread_fallback(NULL, &fallback) == 0) {
+	if (access(OB_BTF_PATH, R_OK) == 0 && ob_unread_fallback(NULL, &fallback) == 0) {
 		ROW("unread bytes counted by the kernel (sk_psock.msg_tot_len)", "6.12, not 6.1",
 		    fallback ? OB_FEAT_FALLBACK : OB_FEAT_OK,
 		    fallback ? "counted by an fexit program on sk_msg_recvmsg instead" : NULL);
@@ -191,8 +189,8 @@ const char *ob_missing_feature(void)
 	struct ob_feature f[32];
 	int n;
 
-	if (access(BTF_PATH, R_OK))
-		return "kernel BTF (" BTF_PATH "; in Linux 5.4 and later): the programs read socket "
+	if (access(OB_BTF_PATH, R_OK))
+		return "kernel BTF (" OB_BTF_PATH "; in Linux 5.4 and later): the programs read socket "
 		       "fields through it; the kernel needs CONFIG_DEBUG_INFO_BTF=y";
 	n = ob_features(f, 32);
 	for (int i = 0; i < n && i < 32; i++)

@@ -1,11 +1,10 @@
-/* loader.c - the verbs load, unload, enable and disable: loads, pins and attaches the BPF object (through features.c and maps.c). */
+/* loader.c - loads, pins and attaches the BPF object (through features.c and maps.c), detaches and unpins it. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -93,7 +92,6 @@ int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, 
 	struct ob_settings s = { 0 };
 	char cg[PATH_MAX];
 	uint64_t id = ob_build_id();
-	__u32 zero = 0;
 	int cgfd = -1, existing, err;
 	bool fallback = false;
 
@@ -133,15 +131,13 @@ int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, 
 		s.build_id = id;
 		s.small_window_ns = (__u64)small_window_ms * 1000000;
 		ingress_bounds(&s);
-	} else if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.ob_settings), &zero, &s)) {
-		err = ob_err(-errno, "cannot read settings: %s", strerror(errno));
+	} else if ((err = ob_settings_read_fd(bpf_map__fd(skel->maps.ob_settings), &s))) {
 		goto cleanup;
 	}
 	s.draining = 0;
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.ob_settings), &zero, &s, BPF_ANY)) {
-		err = ob_err(-errno, "cannot write settings: %s", strerror(errno));
+	err = ob_settings_write_fd(bpf_map__fd(skel->maps.ob_settings), &s);
+	if (err)
 		goto cleanup;
-	}
 	if (bpf_prog_attach(bpf_program__fd(skel->progs.ob_msg),
 			    bpf_map__fd(skel->maps.ob_sockhash), BPF_SK_MSG_VERDICT, 0)) {
 		err = ob_err(-errno, "cannot attach sk_msg to the sockhash: %s", strerror(errno));
@@ -195,24 +191,15 @@ cleanup:
 	return err;
 }
 
-int ob_cmd_load(const struct ob_args *a)
+/* Detaches sock_ops: its link pin is the last reference. */
+void ob_sockops_detach(void)
 {
-	char cg[PATH_MAX];
-	bool already = false;
-	int err = ob_load(a->cgroup, a->max_sockets, a->small_window_ms, &already, cg, sizeof(cg));
-
-	if (err)
-		return err;
-	if (already)
-		printf("oci-bypass: already loaded (build %016llx)\n",
-		       (unsigned long long)ob_build_id());
-	else
-		printf("oci-bypass: loaded (build %016llx), sock_ops attached to %s\n",
-		       (unsigned long long)ob_build_id(), cg);
-	return 0;
+	unlink(OB_PIN_LINK_SOCKOPS);
+	unlink(OB_PIN_PROG_SOCKOPS);
 }
 
-static void unpin_all(void)
+/* Removes what is left pinned once the sockhash is empty. */
+void ob_unpin_all(void)
 {
 	ob_unpin_maps();
 	unlink(PIN_PROG_MSG);
@@ -221,99 +208,4 @@ static void unpin_all(void)
 	unlink(PIN_LINK_RECV);
 	rmdir(OB_PIN_DIR);
 	ob_attach_cgroup_forget();
-	ob_registry_clear();
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-int ob_cmd_unload(const struct ob_args *a)
-{
-	struct ob_settings s;
-	struct ob_maps m;
-	uint64_t left;
-	double deadline;
-	bool told = false;
-	int err = ob_open_maps(&m);
-
-	if (err == -ENOENT) {
-		printf("oci-bypass: not loaded\n");
-		return 0;
-	}
-	if (err)
-		return err;
-	err = ob_read_settings(&m, &s);
-	if (!err && !s.draining) {
-		/* New pairings stop at once; handshakes already under way
-		 * settle (refused) while sock_ops still runs. */
-		s.draining = 1;
-		err = ob_write_settings(&m, &s);
-		if (!err)
-			usleep(200 * 1000);
-	}
-	if (err)
-		goto out;
-	unlink(OB_PIN_LINK_SOCKOPS); /* last reference: sock_ops detaches */
-	unlink(OB_PIN_PROG_SOCKOPS);
-
-	/* Removing a live socket from the sockhash would purge bytes it has
-	 * not read yet (invariant 4): wait for them to close instead. */
-	deadline = now_s() + a->wait_s;
-	for (;;) {
-		left = ob_map_count(m.sockhash, sizeof(struct ob_sock_key));
-		if (m.parking >= 0) { /* every paired socket is there too */
-			uint64_t parked = ob_map_count(m.parking, sizeof(struct ob_sock_key));
-
-			left = parked > left ? parked : left;
-		}
-		if (left == 0 || now_s() >= deadline)
-			break;
-		if (!told) {
-			fprintf(stderr, "oci-bypass: waiting up to %.0f s for %llu redirecting sockets to close\n",
-				a->wait_s, (unsigned long long)left);
-			told = true;
-		}
-		usleep(100 * 1000);
-	}
-	if (left) {
-		printf("oci-bypass: detached; %llu sockets still redirecting keep the sockhash pinned "
-		       "until they close; run 'oci-bypass unload' again to finish\n",
-		       (unsigned long long)left);
-		err = -EAGAIN;
-		ob_err(err, "%llu sockets still open", (unsigned long long)left);
-		goto out;
-	}
-	ob_close_maps(&m);
-	unpin_all();
-	printf("oci-bypass: unloaded\n");
-	return 0;
-out:
-	ob_close_maps(&m);
-	return err;
-}
-
-int ob_cmd_enable(const struct ob_args *a, bool on)
-{
-	struct ob_settings s;
-	struct ob_maps m;
-	int err;
-
-	(void)a;
-	err = ob_open_maps(&m);
-	if (err)
-		return err;
-	err = ob_read_settings(&m, &s);
-	if (!err) {
-		s.enabled = on;
-		err = ob_write_settings(&m, &s);
-	}
-	ob_close_maps(&m);
-	if (!err)
-		printf("oci-bypass: %s\n", on ? "enabled" : "disabled (open connections go on)");
-	return err;
 }

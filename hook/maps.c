@@ -1,10 +1,11 @@
-/* maps.c - the pinned BPF maps: the only file that opens pins and reads or writes the datapath's maps for the verbs (bpffs, open/close, settings, counters, counting). */
+/* maps.c - the pinned BPF objects: the only file that opens pins and reads or writes the datapath's maps (bpffs, open/close, settings, counters, sizes, iterators, enrol/withdraw primitives). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -112,7 +113,7 @@ int ob_read_counters(const struct ob_maps *m, uint64_t cookie, struct ob_counter
 	return 0;
 }
 
-uint64_t ob_map_count(int map_fd, size_t key_size)
+static uint64_t ob_map_count(int map_fd, size_t key_size)
 {
 	unsigned char key[64], next[64];
 	uint64_t n = 0;
@@ -142,4 +143,228 @@ void ob_unpin_maps(void)
 		unlink(path);
 	}
 	unlink(OB_PIN_DIR "/ob_sk_state"); /* pinned, never opened here */
+}
+
+/* ---- settings through a map fd (load writes them before anything is pinned) ---- */
+
+int ob_settings_read_fd(int fd, struct ob_settings *s)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, s))
+		return ob_err(-errno, "cannot read settings: %s", strerror(errno));
+	return 0;
+}
+
+int ob_settings_write_fd(int fd, const struct ob_settings *s)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(fd, &zero, s, BPF_ANY))
+		return ob_err(-errno, "cannot write settings: %s", strerror(errno));
+	return 0;
+}
+
+/* ---- sizes ---- */
+
+void ob_map_sizes(const struct ob_maps *m, struct ob_map_sizes *z)
+{
+	z->sockhash = ob_map_count(m->sockhash, sizeof(struct ob_sock_key));
+	z->conns = ob_map_count(m->conns, sizeof(struct ob_conn_key));
+	z->parking = m->parking >= 0 ? ob_map_count(m->parking, sizeof(struct ob_sock_key)) : 0;
+}
+
+/* Sockets that still redirect: every paired socket is in parking too. */
+uint64_t ob_sockets_left(const struct ob_maps *m)
+{
+	uint64_t left = ob_map_count(m->sockhash, sizeof(struct ob_sock_key));
+
+	if (m->parking >= 0) {
+		uint64_t parked = ob_map_count(m->parking, sizeof(struct ob_sock_key));
+
+		left = parked > left ? parked : left;
+	}
+	return left;
+}
+
+/* ---- iterators: the keys are read first, so fn may delete ---- */
+
+int ob_netns_foreach(const struct ob_maps *m, int (*fn)(uint64_t cookie, void *ctx), void *ctx)
+{
+	uint64_t key, next, *prev = NULL, *all = NULL;
+	size_t n = 0;
+	int err = 0;
+
+	while (bpf_map_get_next_key(m->netns, prev, &next) == 0) {
+		uint64_t *grown = realloc(all, (n + 1) * sizeof(*all));
+
+		if (!grown) {
+			free(all);
+			return ob_err(-ENOMEM, "out of memory");
+		}
+		all = grown;
+		all[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < n && !err; i++)
+		err = fn(all[i], ctx);
+	free(all);
+	return err;
+}
+
+int ob_services_foreach(const struct ob_maps *m,
+			int (*fn)(uint64_t cookie, uint16_t port, uint32_t state, void *ctx),
+			void *ctx)
+{
+	struct ob_svc_key k, next, *prev = NULL;
+	struct ob_service sv;
+	int err = 0;
+
+	while (!err && bpf_map_get_next_key(m->services, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(m->services, &k, &sv))
+			continue;
+		err = fn(k.netns_cookie, k.port, sv.state, ctx);
+	}
+	return err;
+}
+
+/* ---- enrolment primitives on the maps (registry.c keeps the records) ---- */
+
+bool ob_netns_enrolled(const struct ob_maps *m, uint64_t cookie)
+{
+	struct ob_netns ns;
+
+	return bpf_map_lookup_elem(m->netns, &cookie, &ns) == 0;
+}
+
+static int new_token(const struct ob_maps *m, __u64 *token)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		uint64_t t, v;
+
+		if (getrandom(&t, sizeof(t), 0) != sizeof(t))
+			return ob_err(-errno, "getrandom failed: %s", strerror(errno));
+		if (t && bpf_map_lookup_elem(m->tokens, &t, &v)) {
+			*token = t;
+			return 0;
+		}
+	}
+	return ob_err(-EAGAIN, "could not draw a fresh token");
+}
+
+/* Enrols one netns in the maps (idempotent; *already: it was before).
+ * Counters and token go in first: the netns entry is what turns pairing on. */
+int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, const uint16_t *noports,
+		   int n_noports, bool *already)
+{
+	struct ob_counters *zero = NULL;
+	struct ob_netns ns = { 0 };
+	int ncpu = libbpf_num_possible_cpus();
+	bool made_counters;
+	int err = 0;
+
+	*already = false;
+	for (int i = 0; i < n_noports; i++) {
+		struct ob_svc_key pk = { .netns_cookie = cookie, .port = noports[i] };
+		__u8 one = 1;
+
+		if (bpf_map_update_elem(m->noports, &pk, &one, BPF_ANY))
+			return ob_err(-errno, "cannot record port %u to leave alone: %s", noports[i],
+				      strerror(errno));
+	}
+	if (ob_netns_enrolled(m, cookie)) {
+		*already = true;
+		return 0;
+	}
+	ns.flags = trust ? OB_NETNS_TRUST : 0;
+	zero = calloc(ncpu > 0 ? (size_t)ncpu : 1, sizeof(*zero));
+	if (!zero)
+		return ob_err(-ENOMEM, "out of memory");
+	err = new_token(m, &ns.token);
+	if (err)
+		goto out;
+	/* A concurrent enrolment of the same netns may get there first: its
+	 * counters are kept (NOEXIST), and its netns entry (EEXIST) means
+	 * enrolled already. Undo only what this call made. */
+	made_counters = bpf_map_update_elem(m->counters, &cookie, zero, BPF_NOEXIST) == 0;
+	if ((!made_counters && errno != EEXIST) ||
+	    bpf_map_update_elem(m->tokens, &ns.token, &cookie, BPF_NOEXIST) ||
+	    bpf_map_update_elem(m->netns, &cookie, &ns, BPF_NOEXIST)) {
+		int why = errno;
+
+		bpf_map_delete_elem(m->tokens, &ns.token);
+		if (why == EEXIST && ob_netns_enrolled(m, cookie)) {
+			*already = true;
+			goto out;
+		}
+		if (made_counters)
+			bpf_map_delete_elem(m->counters, &cookie);
+		if (why == E2BIG)
+			err = ob_err(-E2BIG, "too many enrolled namespaces (%d)", OB_MAX_NETNS);
+		else
+			err = ob_err(-why, "cannot enrol: %s", strerror(why));
+	}
+out:
+	free(zero);
+	return err;
+}
+
+/* Deletes every entry of a map keyed by struct ob_svc_key for one netns. */
+static void delete_svc_keys(int map_fd, uint64_t cookie)
+{
+	struct ob_svc_key k, next, *prev = NULL;
+
+	while (bpf_map_get_next_key(map_fd, prev, &next) == 0) {
+		k = next;
+		if (k.netns_cookie == cookie) {
+			bpf_map_delete_elem(map_fd, &k);
+			prev = NULL; /* restart: the walk lost its place */
+			continue;
+		}
+		prev = &k;
+	}
+}
+
+/* Withdrawing never touches the sockhash: connections already redirecting
+ * keep going until they close (invariant 4). Returns 1 if it was enrolled. */
+int ob_netns_withdraw(const struct ob_maps *m, uint64_t cookie)
+{
+	struct ob_netns ns;
+	int was = 0;
+
+	if (bpf_map_lookup_elem(m->netns, &cookie, &ns) == 0) {
+		bpf_map_delete_elem(m->netns, &cookie);
+		bpf_map_delete_elem(m->tokens, &ns.token);
+		was = 1;
+	}
+	delete_svc_keys(m->noports, cookie);
+	delete_svc_keys(m->services, cookie);
+	bpf_map_delete_elem(m->counters, &cookie);
+	return was;
+}
+
+/* ---- the sock_ops program pinned at load, attached to one more cgroup ---- */
+
+/* Attaches the pinned sock_ops program to the cgroup directory cgfd (named
+ * cg in messages) with a link pinned at link_path: it stays attached until
+ * the pin is removed. */
+int ob_sockops_link_pin(int cgfd, const char *cg, const char *link_path)
+{
+	int prog, link, err = 0;
+
+	prog = bpf_obj_get(OB_PIN_PROG_SOCKOPS);
+	if (prog < 0)
+		return ob_err(-errno, "cannot open %s: %s", OB_PIN_PROG_SOCKOPS, strerror(errno));
+	link = bpf_link_create(prog, cgfd, BPF_CGROUP_SOCK_OPS, NULL);
+	if (link < 0)
+		err = ob_err(-errno, "cannot attach sock_ops to %s: %s", cg, strerror(errno));
+	else if (unlink(link_path), bpf_obj_pin(link, link_path))
+		err = ob_err(-errno, "cannot pin %s: %s", link_path, strerror(errno));
+	if (link >= 0)
+		close(link); /* pinned: stays attached; not pinned: detaches */
+	close(prog);
+	return err;
 }

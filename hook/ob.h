@@ -16,6 +16,7 @@
 #define OB_PIN_LINK_SOCKOPS OB_PIN_DIR "/link_sockops"
 #define OB_RUN_DIR "/run/oci-bypass"
 #define OB_NAME_MAX 64
+#define OB_BTF_PATH "/sys/kernel/btf/vmlinux"
 
 /*
  * Error convention: a function that fails returns a negative errno and
@@ -35,29 +36,43 @@ void ob_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ob_mkdirs(const char *dir, mode_t mode);
 int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode);
 
-/* ---- args.c: command line (pure) ---- */
-enum ob_verb {
-	OB_VERB_NONE = 0,
-	OB_VERB_HELP,
-	OB_VERB_VERSION,
-	OB_VERB_LOAD,
-	OB_VERB_UNLOAD,
-	OB_VERB_ENROLL,
-	OB_VERB_WITHDRAW,
-	OB_VERB_ENABLE,
-	OB_VERB_DISABLE,
-	OB_VERB_STATUS,
-	OB_VERB_METRICS,
-	OB_VERB_DOCTOR,
-	OB_VERB_HOOK,
-	OB_VERB_INSTALL_HOOKS,
-	OB_VERB_GC,
-	OB_VERB_LAST = OB_VERB_GC,
-	OB_VERB_SANDBOX_TEST, /* hidden: proves the hook's confinement */
+/* ---- args.c: command line (pure); cmds.c: the verb table ---- */
+/* Options, as bits: ob_cmds[].opts says which a verb accepts. */
+enum ob_cli_opt {
+	OB_OPT_CGROUP = 1u << 0,
+	OB_OPT_WAIT = 1u << 1,
+	OB_OPT_NETNS = 1u << 2,
+	OB_OPT_NAME = 1u << 3,
+	OB_OPT_NOPORT = 1u << 4,
+	OB_OPT_ALLOW_HOST = 1u << 5,
+	OB_OPT_TRUST = 1u << 6,
+	OB_OPT_JSON = 1u << 7,
+	OB_OPT_DIR = 1u << 8,
+	OB_OPT_ALWAYS = 1u << 9,
+	OB_OPT_HOOK_PATH = 1u << 10,
+	OB_OPT_CDI = 1u << 11,
+	OB_OPT_MAX_SOCKETS = 1u << 12,
+	OB_OPT_BTF = 1u << 13,
+	OB_OPT_SMALL_WINDOW = 1u << 14,
 };
 
+struct ob_args;
+
+/* One verb: bpftool's {name, fn} plus its help and what it accepts. */
+struct ob_cmd {
+	const char *name;
+	int (*fn)(const struct ob_args *a);
+	const char *summary; /* its line in --help; NULL: not listed */
+	const char *usage;   /* VERB --help */
+	unsigned opts;	     /* enum ob_cli_opt bits accepted */
+	const char *operand; /* one positional argument (a->operand), or NULL */
+	int (*check)(const struct ob_args *a); /* rules beyond the options, or NULL */
+};
+extern const struct ob_cmd ob_cmds[]; /* cmds.c; ends with a NULL name */
+const struct ob_cmd *ob_cmd_find(const char *name);
+
 struct ob_args {
-	enum ob_verb verb;
+	const struct ob_cmd *cmd;
 	bool help;	 /* --help given to the verb */
 	bool verbose;	 /* -v */
 	bool json;	 /* status --json */
@@ -69,9 +84,8 @@ struct ob_args {
 	unsigned small_window_ms; /* load --small-stream-window, 0: the default */
 	const char *netns;
 	const char *name;
-	const char *target; /* withdraw NAME */
+	const char *operand; /* withdraw NAME, hook STAGE, help VERB */
 	double wait_s;	    /* unload --wait */
-	const char *stage;  /* hook [STAGE] */
 	const char *dir;    /* install-hooks --dir */
 	const char *hook_path; /* install-hooks --hook-path */
 	bool always;	    /* install-hooks --always */
@@ -80,10 +94,11 @@ struct ob_args {
 	int n_noports;
 };
 
-/* Fills *a from argv; returns 0 or a negative errno with ob_err() set. */
-int ob_parse_args(int argc, char *const argv[], struct ob_args *a);
-const char *ob_verb_name(enum ob_verb v);
-const char *ob_verb_usage(enum ob_verb v);
+/* Fills *a from argv, verbs from cmds; returns 0 or a negative errno with ob_err() set. */
+int ob_parse_args(const struct ob_cmd *cmds, int argc, char *const argv[], struct ob_args *a);
+int ob_args_check_enroll(const struct ob_args *a);
+int ob_args_check_withdraw(const struct ob_args *a);
+int ob_args_check_install(const struct ob_args *a);
 bool ob_name_valid(const char *name);
 
 /* ---- format.c: counters and their output (pure) ---- */
@@ -146,19 +161,35 @@ int ob_open_maps(struct ob_maps *m);
 void ob_close_maps(struct ob_maps *m);
 int ob_read_settings(const struct ob_maps *m, struct ob_settings *s);
 int ob_write_settings(const struct ob_maps *m, const struct ob_settings *s);
+int ob_settings_read_fd(int fd, struct ob_settings *s);
+int ob_settings_write_fd(int fd, const struct ob_settings *s);
 int ob_read_counters(const struct ob_maps *m, uint64_t cookie, struct ob_counters *out);
-uint64_t ob_map_count(int map_fd, size_t key_size);
+struct ob_map_sizes {
+	uint64_t sockhash, conns, parking;
+};
+void ob_map_sizes(const struct ob_maps *m, struct ob_map_sizes *z);
+uint64_t ob_sockets_left(const struct ob_maps *m);
+/* Iterators: the keys are read first, so fn may delete; a non-zero
+ * return of fn stops the walk and is returned. */
+int ob_netns_foreach(const struct ob_maps *m, int (*fn)(uint64_t cookie, void *ctx), void *ctx);
+int ob_services_foreach(const struct ob_maps *m,
+			int (*fn)(uint64_t cookie, uint16_t port, uint32_t state, void *ctx),
+			void *ctx);
+bool ob_netns_enrolled(const struct ob_maps *m, uint64_t cookie);
+int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, const uint16_t *noports,
+		   int n_noports, bool *already);
+int ob_netns_withdraw(const struct ob_maps *m, uint64_t cookie);
+int ob_sockops_link_pin(int cgfd, const char *cg, const char *link_path);
 bool ob_sockops_attached(void);
 int ob_ensure_bpffs(void);
 void ob_unpin_maps(void);
 
-/* ---- loader.c: the verbs load, unload, enable, disable ---- */
+/* ---- loader.c: load, pin, attach; detach, unpin ---- */
 uint64_t ob_build_id(void);
 int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, bool *already,
 	    char *cg_out, size_t cg_len);
-int ob_cmd_load(const struct ob_args *a);
-int ob_cmd_unload(const struct ob_args *a);
-int ob_cmd_enable(const struct ob_args *a, bool on);
+void ob_sockops_detach(void);
+void ob_unpin_all(void);
 
 /* ---- registry.c: enrolled netns records under OB_RUN_DIR/netns ---- */
 struct ob_enrolment {
@@ -172,14 +203,9 @@ struct ob_enrolment {
 int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_enrolment *e);
 int ob_withdraw_cookie(const struct ob_maps *m, uint64_t cookie);
 bool ob_registry_by_hook(uint64_t cookie);
-int ob_cmd_enroll(const struct ob_args *a);
-int ob_cmd_withdraw(const struct ob_args *a);
 int ob_registry_name(uint64_t cookie, char *name, size_t len);
+int ob_registry_find(const char *name, uint64_t *cookie);
 int ob_registry_clear(void);
-
-/* ---- status.c ---- */
-int ob_cmd_status(const struct ob_args *a);
-int ob_cmd_metrics(const struct ob_args *a);
 
 /* ---- records.c: one record per container under OB_RUN_DIR/containers ---- */
 struct ob_record {
@@ -213,16 +239,8 @@ void ob_attach_cgroup_forget(void);
 int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char *link_out,
 		    size_t link_len);
 
-/* ---- hook.c, install.c, sandbox.c ---- */
-#define OB_EXIT_REPORTED 1 /* a verb that printed its own error line */
-int ob_cmd_hook(const struct ob_args *a);
-int ob_cmd_gc(const struct ob_args *a);
-int ob_cmd_install_hooks(const struct ob_args *a);
+/* ---- sandbox.c ---- */
 int ob_sandbox_apply(void);
-int ob_cmd_sandbox_test(void);
-
-/* ---- doctor.c ---- */
-int ob_cmd_doctor(const struct ob_args *a);
 
 /* ---- features.c: what the datapath needs of the kernel ---- */
 enum ob_feat_state { OB_FEAT_OK, OB_FEAT_MISSING, OB_FEAT_FALLBACK };
@@ -251,5 +269,23 @@ int ob_load_object(struct bypass_bpf *skel);
 /* Loads the object with private maps, attaches nothing (the fexit
  * fallback for a moment), unloads: fails wherever load would. */
 int ob_verify_object(const char *btf_path, bool *fallback);
+
+/* ---- the verbs (cmd_*.c, cmds.c), called only through ob_cmds[] ---- */
+#define OB_EXIT_REPORTED 1 /* a verb that printed its own error line */
+int ob_cmd_load(const struct ob_args *a);	   /* cmd_load.c */
+int ob_cmd_unload(const struct ob_args *a);
+int ob_cmd_enable(const struct ob_args *a);
+int ob_cmd_disable(const struct ob_args *a);
+int ob_cmd_enroll(const struct ob_args *a);	   /* cmd_enroll.c */
+int ob_cmd_withdraw(const struct ob_args *a);
+int ob_cmd_status(const struct ob_args *a);	   /* cmd_status.c */
+int ob_cmd_metrics(const struct ob_args *a);
+int ob_cmd_doctor(const struct ob_args *a);	   /* cmd_doctor.c */
+int ob_cmd_hook(const struct ob_args *a);	   /* cmd_hook.c */
+int ob_cmd_gc(const struct ob_args *a);
+int ob_cmd_sandbox_test(const struct ob_args *a);
+int ob_cmd_install_hooks(const struct ob_args *a); /* cmd_install.c */
+int ob_cmd_help(const struct ob_args *a);	   /* cmds.c */
+int ob_cmd_version(const struct ob_args *a);
 
 #endif /* OB_H */

@@ -136,27 +136,3 @@ int ob_sandbox_apply(void)
 		return ob_err(err, "seccomp_load: %s", strerror(-err));
 	return 0;
 }
-
-/* Hidden verb "sandbox-test": confine, then try what must fail. */
-int ob_cmd_sandbox_test(void)
-{
-	char *const argv[] = { "true", NULL };
-	int failures = 0;
-
-	if (ob_sandbox_apply()) {
-		fprintf(stderr, "oci-bypass: sandbox-test: %s\n", ob_err_msg());
-		return OB_EXIT_REPORTED;
-	}
-	execv("/bin/true", argv);
-	printf("execve: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
-	failures += errno != EPERM;
-	errno = 0;
-	if (syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0) == 0 || errno != EPERM)
-		failures++;
-	printf("ptrace: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
-	errno = 0;
-	if (syscall(SYS_setuid, 0) == 0 || errno != EPERM)
-		failures++;
-	printf("setuid: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
-	return failures ? OB_EXIT_REPORTED : 0;
-}

@@ -9,10 +9,37 @@
 
 #include "ob.h"
 
-#define PARSE(a, ...)                                                          \
-	({                                                                     \
-		char *argv_[] = { "oci-bypass", __VA_ARGS__, NULL };           \
-		ob_parse_args((int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, (a)); \
+/* The real verb table, with the verbs themselves stubbed out. */
+#include "../../hook/cmds.c"
+#define STUB(fn)                                     \
+	int fn(const struct ob_args *a)              \
+	{                                            \
+		(void)a;                             \
+		return 0;                            \
+	}
+STUB(ob_cmd_load)
+STUB(ob_cmd_unload)
+STUB(ob_cmd_enable)
+STUB(ob_cmd_disable)
+STUB(ob_cmd_enroll)
+STUB(ob_cmd_withdraw)
+STUB(ob_cmd_status)
+STUB(ob_cmd_metrics)
+STUB(ob_cmd_doctor)
+STUB(ob_cmd_hook)
+STUB(ob_cmd_gc)
+STUB(ob_cmd_sandbox_test)
+STUB(ob_cmd_install_hooks)
+uint64_t ob_build_id(void)
+{
+	return 0;
+}
+
+#define PARSE(a, ...)                                                                   \
+	({                                                                              \
+		char *argv_[] = { "oci-bypass", __VA_ARGS__, NULL };                    \
+		ob_parse_args(ob_cmds, (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, \
+			      (a));                                                     \
 	})
 
 static void verbs_and_options(void **state)
@@ -21,7 +48,8 @@ static void verbs_and_options(void **state)
 	struct ob_args a;
 
 	assert_int_equal(PARSE(&a, "load"), 0);
-	assert_int_equal(a.verb, OB_VERB_LOAD);
+	assert_string_equal(a.cmd->name, "load");
+	assert_ptr_equal(a.cmd->fn, ob_cmd_load);
 	assert_null(a.cgroup);
 	assert_int_equal(PARSE(&a, "load", "--cgroup", "/sys/fs/cgroup/x"), 0);
 	assert_string_equal(a.cgroup, "/sys/fs/cgroup/x");
@@ -48,17 +76,19 @@ static void verbs_and_options(void **state)
 	assert_int_equal(a.noports[1], 6379);
 	assert_true(a.allow_host);
 	assert_int_equal(PARSE(&a, "withdraw", "web-1"), 0);
-	assert_string_equal(a.target, "web-1");
+	assert_string_equal(a.operand, "web-1");
 	assert_int_equal(PARSE(&a, "withdraw", "--netns", "/proc/1/ns/net"), 0);
 	assert_string_equal(a.netns, "/proc/1/ns/net");
 	assert_int_equal(PARSE(&a, "enroll", "--help"), 0); /* no --netns needed */
 	assert_true(a.help);
 	assert_int_equal(PARSE(&a, "--help"), 0);
-	assert_int_equal(a.verb, OB_VERB_HELP);
+	assert_string_equal(a.cmd->name, "help");
+	assert_int_equal(PARSE(&a, "--version"), 0);
+	assert_string_equal(a.cmd->name, "version");
 	assert_int_equal(PARSE(&a, "hook"), 0);
-	assert_null(a.stage);
+	assert_null(a.operand);
 	assert_int_equal(PARSE(&a, "hook", "teardown"), 0);
-	assert_string_equal(a.stage, "teardown");
+	assert_string_equal(a.operand, "teardown");
 	assert_int_equal(PARSE(&a, "install-hooks", "--dir", "/tmp/h", "--always", "--hook-path",
 			       "/usr/libexec/oci/hooks.d/oci-bypass"), 0);
 	assert_string_equal(a.dir, "/tmp/h");
@@ -66,7 +96,7 @@ static void verbs_and_options(void **state)
 	assert_int_equal(PARSE(&a, "install-hooks", "--cdi"), 0);
 	assert_true(a.cdi);
 	assert_int_equal(PARSE(&a, "gc"), 0);
-	assert_int_equal(a.verb, OB_VERB_GC);
+	assert_string_equal(a.cmd->name, "gc");
 }
 
 static void bad_input_is_refused(void **state)
@@ -105,7 +135,7 @@ static void bad_input_is_refused(void **state)
 	{
 		char *argv_[] = { "oci-bypass", NULL };
 
-		assert_int_equal(ob_parse_args(1, argv_, &a), -EINVAL);
+		assert_int_equal(ob_parse_args(ob_cmds, 1, argv_, &a), -EINVAL);
 	}
 }
 
@@ -132,10 +162,16 @@ static void names(void **state)
 static void every_verb_has_usage(void **state)
 {
 	(void)state;
-	for (int v = OB_VERB_HELP; v <= OB_VERB_LAST; v++) {
-		assert_non_null(ob_verb_usage((enum ob_verb)v));
-		assert_non_null(strstr(ob_verb_usage((enum ob_verb)v), ob_verb_name((enum ob_verb)v)));
+	int n = 0;
+
+	for (const struct ob_cmd *c = ob_cmds; c->name; c++, n++) {
+		assert_non_null(c->fn);
+		assert_non_null(c->usage);
+		assert_non_null(strstr(c->usage, c->name));
+		assert_ptr_equal(ob_cmd_find(c->name), c);
 	}
+	assert_int_equal(n, 15);
+	assert_null(ob_cmd_find("frobnicate"));
 }
 
 int main(void)

@@ -1,4 +1,4 @@
-/* doctor.c - says whether acceleration can work on this machine, and what to do if not. */
+/* cmd_doctor.c - the verb doctor: says whether acceleration can work on this machine, and what to do if not. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -46,8 +46,6 @@ static bool has_cap(int cap)
 	return d[cap / 32].effective & (1u << (cap % 32));
 }
 
-#define BTF_PATH "/sys/kernel/btf/vmlinux"
-
 int ob_cmd_doctor(const struct ob_args *a)
 {
 	struct check c = { 0 };
@@ -63,7 +61,7 @@ int ob_cmd_doctor(const struct ob_args *a)
 	/* what this kernel lacks is said feature by feature below */
 	snprintf(line, sizeof(line), "kernel %s (tested: 6.1, 6.12, 6.18)", u.release);
 	report(&c, 1, true, line, NULL);
-	report(&c, access(BTF_PATH, R_OK) == 0, true, "kernel BTF at " BTF_PATH,
+	report(&c, access(OB_BTF_PATH, R_OK) == 0, true, "kernel BTF at " OB_BTF_PATH,
 	       "the programs read socket fields through it: the kernel needs CONFIG_DEBUG_INFO_BTF=y");
 	report(&c, root_caps, true, "privileges (CAP_SYS_ADMIN, or CAP_BPF with CAP_NET_ADMIN)",
 	       "run as root");

@@ -1,4 +1,4 @@
-/* hook.c - the OCI hook: enrols a container's netns at create, withdraws it at teardown; gc. */
+/* cmd_hook.c - the verbs hook (enrols a container's netns at create, withdraws it at teardown), gc (repairs what killed hooks left) and sandbox-test. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -16,8 +16,6 @@
 
 #include "ob.h"
 #include "oci.h"
-
-#include <bpf/bpf.h>
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -345,7 +343,7 @@ int ob_cmd_hook(const struct ob_args *a)
 		return 0; /* we cannot even tell which container: fail open */
 	}
 	id = st.id;
-	stage = ob_stage_from(a->stage, &st, err, sizeof(err));
+	stage = ob_stage_from(a->operand, &st, err, sizeof(err));
 	if (stage == OB_STAGE_UNKNOWN) {
 		hlog(LOG_ERR, id, "%s", err);
 		return 0;
@@ -379,6 +377,24 @@ int ob_cmd_hook(const struct ob_args *a)
 	return 0;
 }
 
+struct gc_orphans {
+	const struct ob_maps *m;
+	int fixed;
+};
+
+/* A netns the hook enrolled that no container record names any more. */
+static int gc_orphan(uint64_t cookie, void *ctx)
+{
+	struct gc_orphans *o = ctx;
+
+	if (ob_registry_by_hook(cookie) && !ob_records_sharing(cookie, "")) {
+		ob_withdraw_cookie(o->m, cookie);
+		hlog(LOG_INFO, "gc", "withdrew netns cookie %" PRIu64 " (no container left)", cookie);
+		o->fixed++;
+	}
+	return 0;
+}
+
 /* gc: records of containers that are gone (poststop never ran, the hook
  * was killed), hook enrolments without a record, orphaned link pins. */
 int ob_cmd_gc(const struct ob_args *a)
@@ -403,9 +419,8 @@ int ob_cmd_gc(const struct ob_args *a)
 		} else if (!strcmp(r->state, "creating") &&
 			   (ob_pid_start(r->hook_pid) != r->hook_start || now - r->created > 60)) {
 			/* A hook killed mid-create: settle on what is true now. */
-			struct ob_netns ns;
 			bool opened = ob_open_maps(&m) == 0;
-			bool on = opened && bpf_map_lookup_elem(m.netns, &r->cookie, &ns) == 0;
+			bool on = opened && ob_netns_enrolled(&m, r->cookie);
 
 			if (opened) /* closed whether or not the lookup found it */
 				ob_close_maps(&m);
@@ -422,22 +437,37 @@ int ob_cmd_gc(const struct ob_args *a)
 	}
 	free(all);
 	if (ob_open_maps(&m) == 0) {
-		uint64_t key, next, *prev = NULL;
+		struct gc_orphans o = { &m, 0 };
 
-		while (bpf_map_get_next_key(m.netns, prev, &next) == 0) {
-			key = next;
-			if (ob_registry_by_hook(key) && !ob_records_sharing(key, "")) {
-				ob_withdraw_cookie(&m, key);
-				hlog(LOG_INFO, "gc", "withdrew netns cookie %" PRIu64
-						     " (no container left)", key);
-				fixed++;
-				prev = NULL;
-				continue;
-			}
-			prev = &key;
-		}
+		ob_netns_foreach(&m, gc_orphan, &o);
+		fixed += o.fixed;
 		ob_close_maps(&m);
 	}
 	printf("oci-bypass: gc: %d item(s) repaired\n", fixed);
 	return 0;
+}
+
+/* Hidden verb "sandbox-test": confine, then try what must fail. */
+int ob_cmd_sandbox_test(const struct ob_args *a)
+{
+	char *const argv[] = { "true", NULL };
+	int failures = 0;
+
+	(void)a;
+	if (ob_sandbox_apply()) {
+		fprintf(stderr, "oci-bypass: sandbox-test: %s\n", ob_err_msg());
+		return OB_EXIT_REPORTED;
+	}
+	execv("/bin/true", argv);
+	printf("execve: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
+	failures += errno != EPERM;
+	errno = 0;
+	if (syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0) == 0 || errno != EPERM)
+		failures++;
+	printf("ptrace: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
+	errno = 0;
+	if (syscall(SYS_setuid, 0) == 0 || errno != EPERM)
+		failures++;
+	printf("setuid: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
+	return failures ? OB_EXIT_REPORTED : 0;
 }

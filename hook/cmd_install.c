@@ -1,4 +1,4 @@
-/* install.c - writes the hooks.d file (podman, CRI-O) or the CDI spec (containerd, Docker). */
+/* cmd_install.c - the verb install-hooks: writes the hooks.d file (podman, CRI-O) or the CDI spec (containerd, Docker). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

@@ -1,0 +1,127 @@
+/* cmd_load.c - the verbs load, unload, enable and disable. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ob.h"
+
+int ob_cmd_load(const struct ob_args *a)
+{
+	char cg[PATH_MAX];
+	bool already = false;
+	int err = ob_load(a->cgroup, a->max_sockets, a->small_window_ms, &already, cg, sizeof(cg));
+
+	if (err)
+		return err;
+	if (already)
+		printf("oci-bypass: already loaded (build %016llx)\n",
+		       (unsigned long long)ob_build_id());
+	else
+		printf("oci-bypass: loaded (build %016llx), sock_ops attached to %s\n",
+		       (unsigned long long)ob_build_id(), cg);
+	return 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int ob_cmd_unload(const struct ob_args *a)
+{
+	struct ob_settings s;
+	struct ob_maps m;
+	uint64_t left;
+	double deadline;
+	bool told = false;
+	int err = ob_open_maps(&m);
+
+	if (err == -ENOENT) {
+		printf("oci-bypass: not loaded\n");
+		return 0;
+	}
+	if (err)
+		return err;
+	err = ob_read_settings(&m, &s);
+	if (!err && !s.draining) {
+		/* New pairings stop at once; handshakes already under way
+		 * settle (refused) while sock_ops still runs. */
+		s.draining = 1;
+		err = ob_write_settings(&m, &s);
+		if (!err)
+			usleep(200 * 1000);
+	}
+	if (err)
+		goto out;
+	ob_sockops_detach();
+
+	/* Removing a live socket from the sockhash would purge bytes it has
+	 * not read yet (invariant 4): wait for them to close instead. */
+	deadline = now_s() + a->wait_s;
+	for (;;) {
+		left = ob_sockets_left(&m);
+		if (left == 0 || now_s() >= deadline)
+			break;
+		if (!told) {
+			fprintf(stderr, "oci-bypass: waiting up to %.0f s for %llu redirecting sockets to close\n",
+				a->wait_s, (unsigned long long)left);
+			told = true;
+		}
+		usleep(100 * 1000);
+	}
+	if (left) {
+		printf("oci-bypass: detached; %llu sockets still redirecting keep the sockhash pinned "
+		       "until they close; run 'oci-bypass unload' again to finish\n",
+		       (unsigned long long)left);
+		err = -EAGAIN;
+		ob_err(err, "%llu sockets still open", (unsigned long long)left);
+		goto out;
+	}
+	ob_close_maps(&m);
+	ob_unpin_all();
+	ob_registry_clear();
+	printf("oci-bypass: unloaded\n");
+	return 0;
+out:
+	ob_close_maps(&m);
+	return err;
+}
+
+static int set_enabled(bool on)
+{
+	struct ob_settings s;
+	struct ob_maps m;
+	int err;
+
+	err = ob_open_maps(&m);
+	if (err)
+		return err;
+	err = ob_read_settings(&m, &s);
+	if (!err) {
+		s.enabled = on;
+		err = ob_write_settings(&m, &s);
+	}
+	ob_close_maps(&m);
+	if (!err)
+		printf("oci-bypass: %s\n", on ? "enabled" : "disabled (open connections go on)");
+	return err;
+}
+
+int ob_cmd_enable(const struct ob_args *a)
+{
+	(void)a;
+	return set_enabled(true);
+}
+
+int ob_cmd_disable(const struct ob_args *a)
+{
+	(void)a;
+	return set_enabled(false);
+}
