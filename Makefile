@@ -53,7 +53,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 	      -fdebug-prefix-map=$(CURDIR)=. \
 	      -Ibpf $(if $(MULTIARCH),-idirafter /usr/include/$(MULTIARCH))
 
-HOOK_SRCS := hook/main.c hook/cmds.c hook/args.c hook/errors.c hook/format.c hook/files.c \
+HOOK_SRCS := hook/main.c hook/cmds.c hook/args.c hook/log.c hook/format.c hook/files.c \
 	     hook/netns.c hook/maps.c hook/cgroup.c hook/features.c hook/loader.c hook/registry.c \
 	     hook/records.c hook/sandbox.c \
 	     hook/cmd_load.c hook/cmd_enroll.c hook/cmd_status.c hook/cmd_doctor.c hook/cmd_hook.c \
@@ -61,7 +61,7 @@ HOOK_SRCS := hook/main.c hook/cmds.c hook/args.c hook/errors.c hook/format.c hoo
 OCI_SRCS  := $(wildcard oci/*.c)
 HOOK_OBJS := $(HOOK_SRCS:hook/%.c=$(OUT)/hook/%.o) $(OCI_SRCS:oci/%.c=$(OUT)/oci/%.o)
 # Pure code (no BPF, no system calls that need root): unit-tested.
-PURE_SRCS := hook/args.c hook/errors.c hook/format.c $(OCI_SRCS)
+PURE_SRCS := hook/args.c hook/log.c hook/format.c $(OCI_SRCS)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall \

@@ -23,7 +23,7 @@ bool ob_name_valid(const char *name)
 	return true;
 }
 
-static int parse_seconds(const char *s, double *out)
+static int parse_seconds(const char *s, double *out, struct ob_error *e)
 {
 	char *end;
 	double d;
@@ -31,14 +31,14 @@ static int parse_seconds(const char *s, double *out)
 	errno = 0;
 	d = strtod(s, &end);
 	if (errno || end == s || *end || d < 0 || d > 86400)
-		return ob_err(-EINVAL, "--wait takes seconds from 0 to 86400, not '%s'", s);
+		return ob_err(e, -EINVAL, "--wait takes seconds from 0 to 86400, not '%s'", s);
 	*out = d;
 	return 0;
 }
 
 /* A whole number from min to max for option opt ("--x takes 2 to 9, not 'y'"). */
 static int parse_uint(const char *opt, const char *s, unsigned long min, unsigned long max,
-		      const char *unit, unsigned *out)
+		      const char *unit, unsigned *out, struct ob_error *e)
 {
 	char *end;
 	unsigned long n;
@@ -46,12 +46,12 @@ static int parse_uint(const char *opt, const char *s, unsigned long min, unsigne
 	errno = 0;
 	n = strtoul(s, &end, 10);
 	if (errno || end == s || *end || s[0] == '-' || n < min || n > max)
-		return ob_err(-EINVAL, "%s takes %lu to %lu%s, not '%s'", opt, min, max, unit, s);
+		return ob_err(e, -EINVAL, "%s takes %lu to %lu%s, not '%s'", opt, min, max, unit, s);
 	*out = (unsigned)n;
 	return 0;
 }
 
-static int parse_port(const char *s, uint16_t *out)
+static int parse_port(const char *s, uint16_t *out, struct ob_error *e)
 {
 	char *end;
 	long p;
@@ -59,7 +59,7 @@ static int parse_port(const char *s, uint16_t *out)
 	errno = 0;
 	p = strtol(s, &end, 10);
 	if (errno || end == s || *end || p < 1 || p > 65535)
-		return ob_err(-EINVAL, "--no-port takes a port from 1 to 65535, not '%s'", s);
+		return ob_err(e, -EINVAL, "--no-port takes a port from 1 to 65535, not '%s'", s);
 	*out = (uint16_t)p;
 	return 0;
 }
@@ -87,28 +87,28 @@ static const struct {
 	{ "--cdi", OB_OPT_CDI, false },
 };
 
-static int apply_opt(struct ob_args *a, enum ob_cli_opt id, const char *val)
+static int apply_opt(struct ob_args *a, enum ob_cli_opt id, const char *val, struct ob_error *e)
 {
 	switch (id) {
 	case OB_OPT_CGROUP:
 		a->cgroup = val;
 		return 0;
 	case OB_OPT_WAIT:
-		return parse_seconds(val, &a->wait_s);
+		return parse_seconds(val, &a->wait_s, e);
 	case OB_OPT_NETNS:
 		a->netns = val;
 		return 0;
 	case OB_OPT_NAME:
 		if (!ob_name_valid(val))
-			return ob_err(-EINVAL,
+			return ob_err(e, -EINVAL,
 				      "--name '%s': use 1-%d of [A-Za-z0-9._-], not starting with '.' or '-'",
 				      val, OB_NAME_MAX);
 		a->name = val;
 		return 0;
 	case OB_OPT_NOPORT:
 		if (a->n_noports >= (int)(sizeof(a->noports) / sizeof(a->noports[0])))
-			return ob_err(-E2BIG, "at most 16 --no-port options");
-		return parse_port(val, &a->noports[a->n_noports++]);
+			return ob_err(e, -E2BIG, "at most 16 --no-port options");
+		return parse_port(val, &a->noports[a->n_noports++], e);
 	case OB_OPT_ALLOW_HOST:
 		a->allow_host = true;
 		return 0;
@@ -126,7 +126,7 @@ static int apply_opt(struct ob_args *a, enum ob_cli_opt id, const char *val)
 		return 0;
 	case OB_OPT_HOOK_PATH:
 		if (val[0] != '/')
-			return ob_err(-EINVAL, "--hook-path must be absolute, not '%s'", val);
+			return ob_err(e, -EINVAL, "--hook-path must be absolute, not '%s'", val);
 		a->hook_path = val;
 		return 0;
 	case OB_OPT_CDI:
@@ -136,14 +136,15 @@ static int apply_opt(struct ob_args *a, enum ob_cli_opt id, const char *val)
 		a->btf = val;
 		return 0;
 	case OB_OPT_SMALL_WINDOW:
-		return parse_uint("--small-stream-window", val, 1, 60000, " (ms)", &a->small_window_ms);
+		return parse_uint("--small-stream-window", val, 1, 60000, " (ms)", &a->small_window_ms, e);
 	case OB_OPT_MAX_SOCKETS:
-		return parse_uint("--max-sockets", val, 2, 1u << 22, "", &a->max_sockets);
+		return parse_uint("--max-sockets", val, 2, 1u << 22, "", &a->max_sockets, e);
 	}
 	return -EINVAL;
 }
 
-static int parse_verb_args(struct ob_args *a, int argc, char *const argv[], int i)
+static int parse_verb_args(struct ob_args *a, int argc, char *const argv[], int i,
+			   struct ob_error *e)
 {
 	for (; i < argc; i++) {
 		const char *arg = argv[i];
@@ -163,7 +164,7 @@ static int parse_verb_args(struct ob_args *a, int argc, char *const argv[], int 
 				a->operand = arg;
 				continue;
 			}
-			return ob_err(-EINVAL, "unexpected argument '%s'", arg);
+			return ob_err(e, -EINVAL, "unexpected argument '%s'", arg);
 		}
 		for (k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
 			size_t n = strlen(opts[k].name);
@@ -178,13 +179,13 @@ static int parse_verb_args(struct ob_args *a, int argc, char *const argv[], int 
 				break;
 		}
 		if (k == sizeof(opts) / sizeof(opts[0]))
-			return ob_err(-EINVAL, "unknown option '%s' (see --help)", arg);
+			return ob_err(e, -EINVAL, "unknown option '%s' (see --help)", arg);
 		if (opts[k].value && !val) {
 			if (i + 1 >= argc)
-				return ob_err(-EINVAL, "%s needs a value", opts[k].name);
+				return ob_err(e, -EINVAL, "%s needs a value", opts[k].name);
 			val = argv[++i];
 		}
-		int err = apply_opt(a, opts[k].id, val);
+		int err = apply_opt(a, opts[k].id, val, e);
 		if (err)
 			return err;
 	}
@@ -192,30 +193,31 @@ static int parse_verb_args(struct ob_args *a, int argc, char *const argv[], int 
 }
 
 /* Rules beyond the options, named in ob_cmds[].check. */
-int ob_args_check_enroll(const struct ob_args *a)
+int ob_args_check_enroll(const struct ob_args *a, struct ob_error *e)
 {
 	if (!a->netns)
-		return ob_err(-EINVAL, "--netns PATH is required");
+		return ob_err(e, -EINVAL, "--netns PATH is required");
 	return 0;
 }
 
-int ob_args_check_withdraw(const struct ob_args *a)
+int ob_args_check_withdraw(const struct ob_args *a, struct ob_error *e)
 {
 	if (!!a->netns == !!a->operand)
-		return ob_err(-EINVAL, "give either NAME or --netns PATH");
+		return ob_err(e, -EINVAL, "give either NAME or --netns PATH");
 	if (a->operand && !ob_name_valid(a->operand))
-		return ob_err(-EINVAL, "'%s' is not a valid name", a->operand);
+		return ob_err(e, -EINVAL, "'%s' is not a valid name", a->operand);
 	return 0;
 }
 
-int ob_args_check_install(const struct ob_args *a)
+int ob_args_check_install(const struct ob_args *a, struct ob_error *e)
 {
 	if (a->always && a->cdi)
-		return ob_err(-EINVAL, "--always applies to hooks.d, not to --cdi");
+		return ob_err(e, -EINVAL, "--always applies to hooks.d, not to --cdi");
 	return 0;
 }
 
-int ob_parse_args(const struct ob_cmd *cmds, int argc, char *const argv[], struct ob_args *a)
+int ob_parse_args(const struct ob_cmd *cmds, int argc, char *const argv[], struct ob_args *a,
+		  struct ob_error *e)
 {
 	const char *verb;
 	int i = 1, err;
@@ -227,7 +229,7 @@ int ob_parse_args(const struct ob_cmd *cmds, int argc, char *const argv[], struc
 		i++;
 	}
 	if (i >= argc)
-		return ob_err(-EINVAL, "no verb given (see 'oci-bypass --help')");
+		return ob_err(e, -EINVAL, "no verb given (see 'oci-bypass --help')");
 	verb = argv[i];
 	if (!strcmp(verb, "--help") || !strcmp(verb, "-h"))
 		verb = "help";
@@ -239,10 +241,10 @@ int ob_parse_args(const struct ob_cmd *cmds, int argc, char *const argv[], struc
 		a->cmd = c;
 		if (!strcmp(argv[i], "--version"))
 			return 0;
-		err = parse_verb_args(a, argc, argv, i + 1);
+		err = parse_verb_args(a, argc, argv, i + 1, e);
 		if (!err && !a->help && c->check)
-			err = c->check(a);
+			err = c->check(a, e);
 		return err;
 	}
-	return ob_err(-EINVAL, "unknown verb '%s' (see 'oci-bypass --help')", argv[i]);
+	return ob_err(e, -EINVAL, "unknown verb '%s' (see 'oci-bypass --help')", argv[i]);
 }

@@ -46,13 +46,14 @@ static bool has_cap(int cap)
 	return d[cap / 32].effective & (1u << (cap % 32));
 }
 
-int ob_cmd_doctor(const struct ob_args *a)
+int ob_cmd_doctor(const struct ob_args *a, struct ob_error *e)
 {
 	struct check c = { 0 };
 	struct utsname u;
 	struct statfs st;
 	char cg[PATH_MAX], line[PATH_MAX + 128];
 	struct ob_feature f[32];
+	struct ob_error why = { 0 }; /* a failed check is a report line, not the verb's error */
 	int n, err;
 	bool fallback = false;
 	bool root_caps = has_cap(CAP_SYS_ADMIN) || (has_cap(CAP_BPF) && has_cap(CAP_NET_ADMIN));
@@ -70,7 +71,7 @@ int ob_cmd_doctor(const struct ob_args *a)
 	       !has_cap(CAP_SYS_ADMIN), "bpffs mounted at /sys/fs/bpf",
 	       has_cap(CAP_SYS_ADMIN) ? "'oci-bypass load' mounts it"
 				      : "mount it (mount -t bpf bpf /sys/fs/bpf): without CAP_SYS_ADMIN load cannot");
-	if (ob_find_cgroup2(cg, sizeof(cg)) == 0) {
+	if (ob_find_cgroup2(cg, sizeof(cg), NULL) == 0) {
 		snprintf(line, sizeof(line), "cgroup v2 mounted at %s", cg);
 		report(&c, 1, true, line, NULL);
 	} else {
@@ -92,16 +93,15 @@ int ob_cmd_doctor(const struct ob_args *a)
 	}
 	/* The proof: the very object load would load, verified by this
 	 * kernel (against --btf's BTF for its CO-RE relocations, if given). */
-	err = ob_verify_object(a->btf, &fallback);
+	err = ob_verify_object(a->btf, &fallback, &why);
 	snprintf(line, sizeof(line), "the BPF object loads on this kernel%s%s%s",
 		 a->btf ? " (CO-RE against " : "", a->btf ? a->btf : "", a->btf ? ")" : "");
-	report(&c, err == 0, true, line, err ? ob_err_msg() : NULL);
-	ob_err_clear();
+	report(&c, err == 0, true, line, err ? why.msg : NULL);
 out:
 	printf("%s: %d problem(s), %d warning(s)\n",
 	       c.fails ? "acceleration cannot work here" : "acceleration can work here", c.fails,
 	       c.warns);
 	if (c.fails)
-		return ob_err(-ENOTSUP, "%d check(s) failed", c.fails);
+		return ob_err(e, -ENOTSUP, "%d check(s) failed", c.fails);
 	return 0;
 }

@@ -18,31 +18,31 @@ static void default_name(const char *path, uint64_t cookie, char *out, size_t le
 		snprintf(out, len, "netns-%" PRIu64, cookie);
 }
 
-int ob_cmd_enroll(const struct ob_args *a)
+int ob_cmd_enroll(const struct ob_args *a, struct ob_error *e)
 {
 	char name[OB_NAME_MAX + 1];
 	struct ob_maps m;
 	uint64_t cookie, host;
 	bool already = false;
-	struct ob_enrolment e = { .name = name, .origin = "cli", .trust = a->trust,
+	struct ob_enrolment en = { .name = name, .origin = "cli", .trust = a->trust,
 				  .noports = a->noports, .n_noports = a->n_noports,
 				  .already = &already };
 	int err;
 
-	err = ob_netns_cookie(a->netns, &cookie);
+	err = ob_netns_cookie(a->netns, &cookie, e);
 	if (err)
 		return err;
 	if (!a->allow_host && ob_host_netns_cookie(&host) == 0 && host == cookie)
-		return ob_err(-EPERM, "%s is the host's network namespace; add --allow-host "
+		return ob_err(e, -EPERM, "%s is the host's network namespace; add --allow-host "
 				      "to accelerate host processes too", a->netns);
-	err = ob_open_maps(&m);
+	err = ob_open_maps(&m, e);
 	if (err)
 		return err;
 	if (a->name)
 		snprintf(name, sizeof(name), "%s", a->name);
 	else
 		default_name(a->netns, cookie, name, sizeof(name));
-	err = ob_enroll_cookie(&m, cookie, &e);
+	err = ob_enroll_cookie(&m, cookie, &en, e);
 	if (!err)
 		printf("oci-bypass: %s %s (cookie %" PRIu64 ")\n",
 		       already ? "already enrolled:" : "enrolled", name, cookie);
@@ -50,7 +50,7 @@ int ob_cmd_enroll(const struct ob_args *a)
 	return err;
 }
 
-int ob_cmd_withdraw(const struct ob_args *a)
+int ob_cmd_withdraw(const struct ob_args *a, struct ob_error *e)
 {
 	char name[OB_NAME_MAX + 1];
 	struct ob_maps m;
@@ -58,12 +58,12 @@ int ob_cmd_withdraw(const struct ob_args *a)
 	int err;
 
 	if (a->operand)
-		err = ob_registry_find(a->operand, &cookie);
+		err = ob_registry_find(a->operand, &cookie, e);
 	else
-		err = ob_netns_cookie(a->netns, &cookie);
+		err = ob_netns_cookie(a->netns, &cookie, e);
 	if (err)
 		return err;
-	err = ob_open_maps(&m);
+	err = ob_open_maps(&m, e);
 	if (err)
 		return err;
 	ob_registry_name(cookie, name, sizeof(name));

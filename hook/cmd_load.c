@@ -9,11 +9,12 @@
 
 #include "ob.h"
 
-int ob_cmd_load(const struct ob_args *a)
+int ob_cmd_load(const struct ob_args *a, struct ob_error *e)
 {
 	char cg[PATH_MAX];
 	bool already = false;
-	int err = ob_load(a->cgroup, a->max_sockets, a->small_window_ms, &already, cg, sizeof(cg));
+	int err = ob_load(a->cgroup, a->max_sockets, a->small_window_ms, &already, cg, sizeof(cg),
+			  e);
 
 	if (err)
 		return err;
@@ -34,27 +35,28 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int ob_cmd_unload(const struct ob_args *a)
+int ob_cmd_unload(const struct ob_args *a, struct ob_error *e)
 {
 	struct ob_settings s;
 	struct ob_maps m;
 	uint64_t left;
 	double deadline;
 	bool told = false;
-	int err = ob_open_maps(&m);
+	struct ob_error none = { 0 };
+	int err = ob_open_maps(&m, &none);
 
 	if (err == -ENOENT) {
 		printf("oci-bypass: not loaded\n");
 		return 0;
 	}
 	if (err)
-		return err;
-	err = ob_read_settings(&m, &s);
+		return ob_err(e, err, "%s", none.msg);
+	err = ob_read_settings(&m, &s, e);
 	if (!err && !s.draining) {
 		/* New pairings stop at once; handshakes already under way
 		 * settle (refused) while sock_ops still runs. */
 		s.draining = 1;
-		err = ob_write_settings(&m, &s);
+		err = ob_write_settings(&m, &s, e);
 		if (!err)
 			usleep(200 * 1000);
 	}
@@ -80,8 +82,8 @@ int ob_cmd_unload(const struct ob_args *a)
 		printf("oci-bypass: detached; %llu sockets still redirecting keep the sockhash pinned "
 		       "until they close; run 'oci-bypass unload' again to finish\n",
 		       (unsigned long long)left);
-		err = -EAGAIN;
-		ob_err(err, "%llu sockets still open", (unsigned long long)left);
+		err = ob_err(e, -EAGAIN, "%llu sockets still open", (unsigned long long)left);
+		e->exit = 75; /* documented in unload --help */
 		goto out;
 	}
 	ob_close_maps(&m);
@@ -94,19 +96,19 @@ out:
 	return err;
 }
 
-static int set_enabled(bool on)
+static int set_enabled(bool on, struct ob_error *e)
 {
 	struct ob_settings s;
 	struct ob_maps m;
 	int err;
 
-	err = ob_open_maps(&m);
+	err = ob_open_maps(&m, e);
 	if (err)
 		return err;
-	err = ob_read_settings(&m, &s);
+	err = ob_read_settings(&m, &s, e);
 	if (!err) {
 		s.enabled = on;
-		err = ob_write_settings(&m, &s);
+		err = ob_write_settings(&m, &s, e);
 	}
 	ob_close_maps(&m);
 	if (!err)
@@ -114,14 +116,14 @@ static int set_enabled(bool on)
 	return err;
 }
 
-int ob_cmd_enable(const struct ob_args *a)
+int ob_cmd_enable(const struct ob_args *a, struct ob_error *e)
 {
 	(void)a;
-	return set_enabled(true);
+	return set_enabled(true, e);
 }
 
-int ob_cmd_disable(const struct ob_args *a)
+int ob_cmd_disable(const struct ob_args *a, struct ob_error *e)
 {
 	(void)a;
-	return set_enabled(false);
+	return set_enabled(false, e);
 }

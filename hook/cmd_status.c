@@ -8,6 +8,7 @@
 struct gather {
 	struct ob_view *v;
 	const struct ob_maps *m;
+	struct ob_error *e;
 };
 
 static int add_ns(uint64_t cookie, void *ctx)
@@ -18,13 +19,13 @@ static int add_ns(uint64_t cookie, void *ctx)
 	struct ob_ns_view *n;
 
 	if (!grown)
-		return ob_err(-ENOMEM, "out of memory");
+		return ob_err(g->e, -ENOMEM, "out of memory");
 	v->ns = grown;
 	n = &v->ns[v->n_ns++];
 	memset(n, 0, sizeof(*n));
 	n->cookie = cookie;
 	ob_registry_name(cookie, n->name, sizeof(n->name));
-	ob_read_counters(g->m, cookie, &n->c);
+	ob_read_counters(g->m, cookie, &n->c, NULL); /* none: zeros */
 	return 0;
 }
 
@@ -35,29 +36,28 @@ static int add_svc(uint64_t cookie, uint16_t port, uint32_t state, void *ctx)
 	struct ob_svc_view *grown = realloc(v->svc, (size_t)(v->n_svc + 1) * sizeof(*v->svc));
 
 	if (!grown)
-		return ob_err(-ENOMEM, "out of memory");
+		return ob_err(g->e, -ENOMEM, "out of memory");
 	v->svc = grown;
 	v->svc[v->n_svc++] = (struct ob_svc_view){ cookie, port, state };
 	return 0;
 }
 
-static int gather(struct ob_view *v)
+static int gather(struct ob_view *v, struct ob_error *e)
 {
 	struct ob_settings s;
 	struct ob_map_sizes z;
 	struct ob_maps m;
-	struct gather g = { v, &m };
+	struct gather g = { v, &m, e };
+	struct ob_error none = { 0 };
 	int err;
 
 	memset(v, 0, sizeof(*v));
-	err = ob_open_maps(&m);
-	if (err == -ENOENT) {
-		ob_err_clear();
+	err = ob_open_maps(&m, &none);
+	if (err == -ENOENT)
 		return 0; /* not loaded is a state, not an error */
-	}
 	if (err)
-		return err;
-	err = ob_read_settings(&m, &s);
+		return ob_err(e, err, "%s", none.msg);
+	err = ob_read_settings(&m, &s, e);
 	if (err)
 		goto out;
 	v->pinned = true;
@@ -73,9 +73,9 @@ static int gather(struct ob_view *v)
 	v->sockhash_entries = z.sockhash;
 	v->conn_entries = z.conns;
 	v->parking_entries = z.parking;
-	err = ob_netns_foreach(&m, add_ns, &g);
+	err = ob_netns_foreach(&m, add_ns, &g, e);
 	if (!err)
-		err = ob_records_list(&v->ct, &v->n_ct);
+		err = ob_records_list(&v->ct, &v->n_ct, e);
 	if (!err)
 		err = ob_services_foreach(&m, add_svc, &g);
 out:
@@ -83,10 +83,10 @@ out:
 	return err;
 }
 
-int ob_cmd_status(const struct ob_args *a)
+int ob_cmd_status(const struct ob_args *a, struct ob_error *e)
 {
 	struct ob_view v;
-	int err = gather(&v);
+	int err = gather(&v, e);
 
 	if (!err)
 		err = a->json ? ob_format_json(stdout, &v) : ob_format_text(stdout, &v);
@@ -96,10 +96,10 @@ int ob_cmd_status(const struct ob_args *a)
 	return err;
 }
 
-int ob_cmd_metrics(const struct ob_args *a)
+int ob_cmd_metrics(const struct ob_args *a, struct ob_error *e)
 {
 	struct ob_view v;
-	int err = gather(&v);
+	int err = gather(&v, e);
 
 	(void)a;
 	if (!err)

@@ -165,10 +165,11 @@ static void print_usage(FILE *out)
 }
 
 /* help [VERB]: the usage of a listed verb, else the list. */
-int ob_cmd_help(const struct ob_args *a)
+int ob_cmd_help(const struct ob_args *a, struct ob_error *e)
 {
 	const struct ob_cmd *c = a->operand ? ob_cmd_find(a->operand) : NULL;
 
+	(void)e;
 	if (c && c->summary)
 		fputs(c->usage, stdout);
 	else
@@ -176,9 +177,9 @@ int ob_cmd_help(const struct ob_args *a)
 	return 0;
 }
 
-int ob_cmd_version(const struct ob_args *a)
+int ob_cmd_version(const struct ob_args *a, struct ob_error *e)
 {
-	(void)a;
+	(void)a, (void)e;
 	printf("oci-bypass %s (bpf build %016llx)\n", OB_VERSION, (unsigned long long)ob_build_id());
 	return 0;
 }

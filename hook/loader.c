@@ -27,11 +27,11 @@ uint64_t ob_build_id(void)
 	return ((uint64_t)crc << 32) | (uint32_t)sz;
 }
 
-static int pin_prog(struct bpf_program *p, const char *path)
+static int pin_prog(struct bpf_program *p, const char *path, struct ob_error *e)
 {
 	unlink(path);
 	if (bpf_program__pin(p, path))
-		return ob_err(-errno, "cannot pin %s: %s", path, strerror(errno));
+		return ob_err(e, -errno, "cannot pin %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -58,24 +58,23 @@ static void ingress_bounds(struct ob_settings *s)
 }
 
 /* Is there a loaded set, and is it ours? 1: same build, 0: none, <0: error. */
-static int check_existing(uint64_t id)
+static int check_existing(uint64_t id, struct ob_error *e)
 {
+	struct ob_error none = { 0 };
 	struct ob_settings s;
 	struct ob_maps m;
-	int err = ob_open_maps(&m);
+	int err = ob_open_maps(&m, &none);
 
-	if (err == -ENOENT) {
-		ob_err_clear();
-		return 0;
-	}
+	if (err == -ENOENT)
+		return 0; /* nothing loaded */
 	if (err)
-		return err;
-	err = ob_read_settings(&m, &s);
+		return ob_err(e, err, "%s", none.msg);
+	err = ob_read_settings(&m, &s, e);
 	ob_close_maps(&m);
 	if (err)
 		return err;
 	if (s.build_id != id)
-		return ob_err(-EEXIST,
+		return ob_err(e, -EEXIST,
 			      "a different build of oci-bypass (%016llx, this is %016llx) is loaded; "
 			      "run 'oci-bypass unload' (it waits for open connections), then load again",
 			      (unsigned long long)s.build_id, (unsigned long long)id);
@@ -85,7 +84,7 @@ static int check_existing(uint64_t id)
 /* Loads, pins and attaches; *already tells that the same build was
  * attached before (nothing done). cg_out gets the attach cgroup. */
 int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, bool *already,
-	    char *cg_out, size_t cg_len)
+	    char *cg_out, size_t cg_len, struct ob_error *e)
 {
 	struct bypass_bpf *skel = NULL;
 	struct bpf_link *link = NULL, *recv = NULL;
@@ -96,12 +95,12 @@ int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, 
 	bool fallback = false;
 
 	ob_libbpf_messages();
-	err = ob_ensure_bpffs();
+	err = ob_ensure_bpffs(e);
 	if (err)
 		return err;
 	if (mkdir(OB_PIN_DIR, 0700) && errno != EEXIST)
-		return ob_err(-errno, "cannot create %s: %s", OB_PIN_DIR, strerror(errno));
-	existing = check_existing(id);
+		return ob_err(e, -errno, "cannot create %s: %s", OB_PIN_DIR, strerror(errno));
+	existing = check_existing(id, e);
 	if (existing < 0)
 		return existing;
 	*already = existing && ob_sockops_attached();
@@ -110,20 +109,20 @@ int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, 
 
 	if (cgroup) {
 		if (strlen(cgroup) >= sizeof(cg))
-			return ob_err(-ENAMETOOLONG, "--cgroup path too long");
+			return ob_err(e, -ENAMETOOLONG, "--cgroup path too long");
 		strcpy(cg, cgroup);
 	} else {
-		err = ob_find_cgroup2(cg, sizeof(cg));
+		err = ob_find_cgroup2(cg, sizeof(cg), e);
 		if (err)
 			return err;
 	}
 	cgfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0)
-		return ob_err(-errno, "cannot open cgroup %s: %s", cg, strerror(errno));
+		return ob_err(e, -errno, "cannot open cgroup %s: %s", cg, strerror(errno));
 
-	err = ob_open_object(&skel, NULL, existing ? 0 : max_sockets, &fallback);
+	err = ob_open_object(&skel, NULL, existing ? 0 : max_sockets, &fallback, e);
 	if (!err)
-		err = ob_load_object(skel);
+		err = ob_load_object(skel, e);
 	if (err)
 		goto cleanup;
 	if (!existing) {
@@ -131,16 +130,16 @@ int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, 
 		s.build_id = id;
 		s.small_window_ns = (__u64)small_window_ms * 1000000;
 		ingress_bounds(&s);
-	} else if ((err = ob_settings_read_fd(bpf_map__fd(skel->maps.ob_settings), &s))) {
+	} else if ((err = ob_settings_read_fd(bpf_map__fd(skel->maps.ob_settings), &s, e))) {
 		goto cleanup;
 	}
 	s.draining = 0;
-	err = ob_settings_write_fd(bpf_map__fd(skel->maps.ob_settings), &s);
+	err = ob_settings_write_fd(bpf_map__fd(skel->maps.ob_settings), &s, e);
 	if (err)
 		goto cleanup;
 	if (bpf_prog_attach(bpf_program__fd(skel->progs.ob_msg),
 			    bpf_map__fd(skel->maps.ob_sockhash), BPF_SK_MSG_VERDICT, 0)) {
-		err = ob_err(-errno, "cannot attach sk_msg to the sockhash: %s", strerror(errno));
+		err = ob_err(e, -errno, "cannot attach sk_msg to the sockhash: %s", strerror(errno));
 		goto cleanup;
 	}
 	/* One counter only: an earlier load's fexit link, still pinned while
@@ -150,33 +149,33 @@ int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, 
 		unlink(PIN_LINK_RECV);
 	if (fallback && access(PIN_LINK_RECV, F_OK) != 0 &&
 	    !(recv = bpf_program__attach_trace(skel->progs.ob_recv_fexit))) {
-		err = ob_err(-errno, "cannot attach the fexit program on sk_msg_recvmsg: %s",
+		err = ob_err(e, -errno, "cannot attach the fexit program on sk_msg_recvmsg: %s",
 			     strerror(errno));
 		goto cleanup;
 	}
 	if (recv) {
 		if (bpf_link__pin(recv, PIN_LINK_RECV)) {
-			err = ob_err(-errno, "cannot pin %s: %s", PIN_LINK_RECV, strerror(errno));
+			err = ob_err(e, -errno, "cannot pin %s: %s", PIN_LINK_RECV, strerror(errno));
 			goto cleanup;
 		}
 	}
-	err = pin_prog(skel->progs.ob_msg, PIN_PROG_MSG);
+	err = pin_prog(skel->progs.ob_msg, PIN_PROG_MSG, e);
 	if (!err)
-		err = pin_prog(skel->progs.ob_sockops, OB_PIN_PROG_SOCKOPS);
+		err = pin_prog(skel->progs.ob_sockops, OB_PIN_PROG_SOCKOPS, e);
 	if (err)
 		goto cleanup;
 	link = bpf_program__attach_cgroup(skel->progs.ob_sockops, cgfd);
 	if (!link) {
-		err = ob_err(-errno, "cannot attach sock_ops to %s: %s", cg, strerror(errno));
+		err = ob_err(e, -errno, "cannot attach sock_ops to %s: %s", cg, strerror(errno));
 		goto cleanup;
 	}
 	if (bpf_link__pin(link, OB_PIN_LINK_SOCKOPS)) {
-		err = ob_err(-errno, "cannot pin %s: %s", OB_PIN_LINK_SOCKOPS, strerror(errno));
+		err = ob_err(e, -errno, "cannot pin %s: %s", OB_PIN_LINK_SOCKOPS, strerror(errno));
 		bpf_link__destroy(link); /* not pinned: this detaches */
 		link = NULL;
 		goto cleanup;
 	}
-	err = ob_attach_cgroup_save(cg);
+	err = ob_attach_cgroup_save(cg, e);
 	if (err)
 		goto cleanup;
 	snprintf(cg_out, cg_len, "%s", cg);

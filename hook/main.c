@@ -1,4 +1,4 @@
-/* main.c - the oci-bypass command: finds the verb in ob_cmds[], runs it, prints the one error line. */
+/* main.c - the oci-bypass command: finds the verb in ob_cmds[], runs it, and is the one place that prints an error. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,11 +7,12 @@
 
 int main(int argc, char **argv)
 {
+	struct ob_error e = { 0 };
 	struct ob_args a;
-	int err = ob_parse_args(ob_cmds, argc, argv, &a);
+	int err = ob_parse_args(ob_cmds, argc, argv, &a, &e);
 
 	if (err) {
-		fprintf(stderr, "oci-bypass: %s\n", ob_err_msg());
+		fprintf(stderr, "oci-bypass: %s\n", e.msg);
 		return 2;
 	}
 	ob_verbose = a.verbose;
@@ -19,13 +20,11 @@ int main(int argc, char **argv)
 		fputs(a.cmd->usage, stdout);
 		return 0;
 	}
-	err = a.cmd->fn(&a);
-	if (err > 0)
-		return err; /* the verb printed its own line */
-	if (err) {
-		fprintf(stderr, "oci-bypass: %s: %s\n", a.cmd->name,
-			ob_err_msg()[0] ? ob_err_msg() : strerror(-err));
-		return err == -EAGAIN && a.cmd->fn == ob_cmd_unload ? 75 : 1;
-	}
-	return 0;
+	err = a.cmd->fn(&a, &e);
+	if (!err)
+		return 0;
+	/* "oci-bypass: VERB: sentence", or the container id for the hook */
+	fprintf(stderr, "oci-bypass: %s: %s\n", e.where[0] ? e.where : a.cmd->name,
+		e.msg[0] ? e.msg : strerror(-err));
+	return e.exit ? e.exit : 1;
 }

@@ -18,14 +18,14 @@
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
-int ob_ensure_bpffs(void)
+int ob_ensure_bpffs(struct ob_error *e)
 {
 	struct statfs st;
 
 	if (statfs("/sys/fs/bpf", &st) == 0 && (uint32_t)st.f_type == BPF_FS_MAGIC)
 		return 0;
 	if (mount("bpf", "/sys/fs/bpf", "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700"))
-		return ob_err(-errno, "bpffs is not mounted at /sys/fs/bpf and mounting it failed: %s",
+		return ob_err(e, -errno, "bpffs is not mounted at /sys/fs/bpf and mounting it failed: %s",
 			      strerror(errno));
 	ob_log("mounted bpffs at /sys/fs/bpf");
 	return 0;
@@ -37,7 +37,7 @@ int ob_ensure_bpffs(void)
 #define MAP_NAME(n) "ob_" #n,
 static const char *const map_names[] = { OB_MAPS(MAP_NAME) };
 
-int ob_open_maps(struct ob_maps *m)
+int ob_open_maps(struct ob_maps *m, struct ob_error *e)
 {
 	int *fds[] = MAP_FDS(m);
 	char path[PATH_MAX];
@@ -54,8 +54,8 @@ int ob_open_maps(struct ob_maps *m)
 
 			ob_close_maps(m);
 			if (err == -ENOENT)
-				return ob_err(err, "oci-bypass is not loaded (run 'oci-bypass load')");
-			return ob_err(err, "cannot open %s: %s", path, strerror(-err));
+				return ob_err(e, err, "oci-bypass is not loaded (run 'oci-bypass load')");
+			return ob_err(e, err, "cannot open %s: %s", path, strerror(-err));
 		}
 	}
 	return 0;
@@ -72,44 +72,40 @@ void ob_close_maps(struct ob_maps *m)
 	}
 }
 
-int ob_read_settings(const struct ob_maps *m, struct ob_settings *s)
+int ob_read_settings(const struct ob_maps *m, struct ob_settings *s, struct ob_error *e)
 {
 	__u32 zero = 0;
 
 	if (bpf_map_lookup_elem(m->settings, &zero, s))
-		return ob_err(-errno, "cannot read settings: %s", strerror(errno));
+		return ob_err(e, -errno, "cannot read settings: %s", strerror(errno));
 	return 0;
 }
 
-int ob_write_settings(const struct ob_maps *m, const struct ob_settings *s)
+int ob_write_settings(const struct ob_maps *m, const struct ob_settings *s, struct ob_error *e)
 {
 	__u32 zero = 0;
 
 	if (bpf_map_update_elem(m->settings, &zero, s, BPF_EXIST))
-		return ob_err(-errno, "cannot write settings: %s", strerror(errno));
+		return ob_err(e, -errno, "cannot write settings: %s", strerror(errno));
 	return 0;
 }
 
-int ob_read_counters(const struct ob_maps *m, uint64_t cookie, struct ob_counters *out)
+int ob_read_counters(const struct ob_maps *m, uint64_t cookie, struct ob_counters *out,
+		     struct ob_error *e)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	struct ob_counters *per;
+	_cleanup_free_ struct ob_counters *per = NULL;
 
 	if (ncpu <= 0)
-		return ob_err(-EINVAL, "cannot count CPUs");
+		return ob_err(e, -EINVAL, "cannot count CPUs");
 	per = calloc((size_t)ncpu, sizeof(*per));
 	if (!per)
-		return ob_err(-ENOMEM, "out of memory");
+		return ob_err(e, -ENOMEM, "out of memory");
 	memset(out, 0, sizeof(*out));
-	if (bpf_map_lookup_elem(m->counters, &cookie, per)) {
-		int err = -errno;
-
-		free(per);
-		return err; /* no counters: caller shows zeros */
-	}
+	if (bpf_map_lookup_elem(m->counters, &cookie, per))
+		return -errno; /* no counters: caller shows zeros */
 	for (int i = 0; i < ncpu; i++)
 		ob_counters_add(out, &per[i]);
-	free(per);
 	return 0;
 }
 
@@ -147,21 +143,21 @@ void ob_unpin_maps(void)
 
 /* ---- settings through a map fd (load writes them before anything is pinned) ---- */
 
-int ob_settings_read_fd(int fd, struct ob_settings *s)
+int ob_settings_read_fd(int fd, struct ob_settings *s, struct ob_error *e)
 {
 	__u32 zero = 0;
 
 	if (bpf_map_lookup_elem(fd, &zero, s))
-		return ob_err(-errno, "cannot read settings: %s", strerror(errno));
+		return ob_err(e, -errno, "cannot read settings: %s", strerror(errno));
 	return 0;
 }
 
-int ob_settings_write_fd(int fd, const struct ob_settings *s)
+int ob_settings_write_fd(int fd, const struct ob_settings *s, struct ob_error *e)
 {
 	__u32 zero = 0;
 
 	if (bpf_map_update_elem(fd, &zero, s, BPF_ANY))
-		return ob_err(-errno, "cannot write settings: %s", strerror(errno));
+		return ob_err(e, -errno, "cannot write settings: %s", strerror(errno));
 	return 0;
 }
 
@@ -189,7 +185,8 @@ uint64_t ob_sockets_left(const struct ob_maps *m)
 
 /* ---- iterators: the keys are read first, so fn may delete ---- */
 
-int ob_netns_foreach(const struct ob_maps *m, int (*fn)(uint64_t cookie, void *ctx), void *ctx)
+int ob_netns_foreach(const struct ob_maps *m, int (*fn)(uint64_t cookie, void *ctx), void *ctx,
+		     struct ob_error *e)
 {
 	uint64_t key, next, *prev = NULL, *all = NULL;
 	size_t n = 0;
@@ -200,7 +197,7 @@ int ob_netns_foreach(const struct ob_maps *m, int (*fn)(uint64_t cookie, void *c
 
 		if (!grown) {
 			free(all);
-			return ob_err(-ENOMEM, "out of memory");
+			return ob_err(e, -ENOMEM, "out of memory");
 		}
 		all = grown;
 		all[n++] = next;
@@ -240,25 +237,25 @@ bool ob_netns_enrolled(const struct ob_maps *m, uint64_t cookie)
 	return bpf_map_lookup_elem(m->netns, &cookie, &ns) == 0;
 }
 
-static int new_token(const struct ob_maps *m, __u64 *token)
+static int new_token(const struct ob_maps *m, __u64 *token, struct ob_error *e)
 {
 	for (int tries = 0; tries < 8; tries++) {
 		uint64_t t, v;
 
 		if (getrandom(&t, sizeof(t), 0) != sizeof(t))
-			return ob_err(-errno, "getrandom failed: %s", strerror(errno));
+			return ob_err(e, -errno, "getrandom failed: %s", strerror(errno));
 		if (t && bpf_map_lookup_elem(m->tokens, &t, &v)) {
 			*token = t;
 			return 0;
 		}
 	}
-	return ob_err(-EAGAIN, "could not draw a fresh token");
+	return ob_err(e, -EAGAIN, "could not draw a fresh token");
 }
 
 /* Enrols one netns in the maps (idempotent; *already: it was before).
  * Counters and token go in first: the netns entry is what turns pairing on. */
 int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, const uint16_t *noports,
-		   int n_noports, bool *already)
+		   int n_noports, bool *already, struct ob_error *e)
 {
 	struct ob_counters *zero = NULL;
 	struct ob_netns ns = { 0 };
@@ -272,7 +269,7 @@ int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, const u
 		__u8 one = 1;
 
 		if (bpf_map_update_elem(m->noports, &pk, &one, BPF_ANY))
-			return ob_err(-errno, "cannot record port %u to leave alone: %s", noports[i],
+			return ob_err(e, -errno, "cannot record port %u to leave alone: %s", noports[i],
 				      strerror(errno));
 	}
 	if (ob_netns_enrolled(m, cookie)) {
@@ -282,8 +279,8 @@ int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, const u
 	ns.flags = trust ? OB_NETNS_TRUST : 0;
 	zero = calloc(ncpu > 0 ? (size_t)ncpu : 1, sizeof(*zero));
 	if (!zero)
-		return ob_err(-ENOMEM, "out of memory");
-	err = new_token(m, &ns.token);
+		return ob_err(e, -ENOMEM, "out of memory");
+	err = new_token(m, &ns.token, e);
 	if (err)
 		goto out;
 	/* A concurrent enrolment of the same netns may get there first: its
@@ -303,9 +300,9 @@ int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, const u
 		if (made_counters)
 			bpf_map_delete_elem(m->counters, &cookie);
 		if (why == E2BIG)
-			err = ob_err(-E2BIG, "too many enrolled namespaces (%d)", OB_MAX_NETNS);
+			err = ob_err(e, -E2BIG, "too many enrolled namespaces (%d)", OB_MAX_NETNS);
 		else
-			err = ob_err(-why, "cannot enrol: %s", strerror(why));
+			err = ob_err(e, -why, "cannot enrol: %s", strerror(why));
 	}
 out:
 	free(zero);
@@ -351,18 +348,18 @@ int ob_netns_withdraw(const struct ob_maps *m, uint64_t cookie)
 /* Attaches the pinned sock_ops program to the cgroup directory cgfd (named
  * cg in messages) with a link pinned at link_path: it stays attached until
  * the pin is removed. */
-int ob_sockops_link_pin(int cgfd, const char *cg, const char *link_path)
+int ob_sockops_link_pin(int cgfd, const char *cg, const char *link_path, struct ob_error *e)
 {
 	int prog, link, err = 0;
 
 	prog = bpf_obj_get(OB_PIN_PROG_SOCKOPS);
 	if (prog < 0)
-		return ob_err(-errno, "cannot open %s: %s", OB_PIN_PROG_SOCKOPS, strerror(errno));
+		return ob_err(e, -errno, "cannot open %s: %s", OB_PIN_PROG_SOCKOPS, strerror(errno));
 	link = bpf_link_create(prog, cgfd, BPF_CGROUP_SOCK_OPS, NULL);
 	if (link < 0)
-		err = ob_err(-errno, "cannot attach sock_ops to %s: %s", cg, strerror(errno));
+		err = ob_err(e, -errno, "cannot attach sock_ops to %s: %s", cg, strerror(errno));
 	else if (unlink(link_path), bpf_obj_pin(link, link_path))
-		err = ob_err(-errno, "cannot pin %s: %s", link_path, strerror(errno));
+		err = ob_err(e, -errno, "cannot pin %s: %s", link_path, strerror(errno));
 	if (link >= 0)
 		close(link); /* pinned: stays attached; not pinned: detaches */
 	close(prog);

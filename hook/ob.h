@@ -2,14 +2,18 @@
 #ifndef OB_H
 #define OB_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "bypass.h"
+#include "oci.h"
 
 #define OB_PIN_DIR "/sys/fs/bpf/oci-bypass"
 #define OB_PIN_PROG_SOCKOPS OB_PIN_DIR "/prog_sockops"
@@ -19,22 +23,45 @@
 #define OB_BTF_PATH "/sys/kernel/btf/vmlinux"
 
 /*
- * Error convention: a function that fails returns a negative errno and
- * records one human sentence with ob_err(); callers may prepend context
- * with ob_err_wrap(); only main() prints it, once, as
- * "oci-bypass: <verb>: <sentence>".
+ * Error convention (oci/oci.h): a function that fails returns a negative
+ * errno and fills the caller's struct ob_error *e with ob_err(); callers
+ * may prepend context with ob_err_wrap(); e is written only on failure
+ * and may be NULL; only main() prints it, once.
  */
-int ob_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int ob_err_wrap(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-const char *ob_err_msg(void);
-void ob_err_clear(void);
+
+/* Cleanup attributes (systemd's style): the variable is released when it
+ * goes out of scope, on every return path. */
+static inline void ob_freep(void *p)
+{
+	free(*(void **)p);
+}
+static inline void ob_closep(const int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+static inline void ob_fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+static inline void ob_closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
+#define _cleanup_free_ __attribute__((cleanup(ob_freep)))
+#define _cleanup_closedir_ __attribute__((cleanup(ob_closedirp)))
+#define _cleanup_close_ __attribute__((cleanup(ob_closep)))
+#define _cleanup_fclose_ __attribute__((cleanup(ob_fclosep)))
 
 extern int ob_verbose;
 void ob_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- files.c ---- */
-int ob_mkdirs(const char *dir, mode_t mode);
-int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode);
+int ob_mkdirs(const char *dir, mode_t mode, struct ob_error *e);
+int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+		    struct ob_error *e);
 
 /* ---- args.c: command line (pure); cmds.c: the verb table ---- */
 /* Options, as bits: ob_cmds[].opts says which a verb accepts. */
@@ -61,12 +88,12 @@ struct ob_args;
 /* One verb: bpftool's {name, fn} plus its help and what it accepts. */
 struct ob_cmd {
 	const char *name;
-	int (*fn)(const struct ob_args *a);
+	int (*fn)(const struct ob_args *a, struct ob_error *e);
 	const char *summary; /* its line in --help; NULL: not listed */
 	const char *usage;   /* VERB --help */
 	unsigned opts;	     /* enum ob_cli_opt bits accepted */
 	const char *operand; /* one positional argument (a->operand), or NULL */
-	int (*check)(const struct ob_args *a); /* rules beyond the options, or NULL */
+	int (*check)(const struct ob_args *a, struct ob_error *e); /* further rules, or NULL */
 };
 extern const struct ob_cmd ob_cmds[]; /* cmds.c; ends with a NULL name */
 const struct ob_cmd *ob_cmd_find(const char *name);
@@ -95,10 +122,11 @@ struct ob_args {
 };
 
 /* Fills *a from argv, verbs from cmds; returns 0 or a negative errno with ob_err() set. */
-int ob_parse_args(const struct ob_cmd *cmds, int argc, char *const argv[], struct ob_args *a);
-int ob_args_check_enroll(const struct ob_args *a);
-int ob_args_check_withdraw(const struct ob_args *a);
-int ob_args_check_install(const struct ob_args *a);
+int ob_parse_args(const struct ob_cmd *cmds, int argc, char *const argv[], struct ob_args *a,
+		  struct ob_error *e);
+int ob_args_check_enroll(const struct ob_args *a, struct ob_error *e);
+int ob_args_check_withdraw(const struct ob_args *a, struct ob_error *e);
+int ob_args_check_install(const struct ob_args *a, struct ob_error *e);
 bool ob_name_valid(const char *name);
 
 /* ---- format.c: counters and their output (pure) ---- */
@@ -142,8 +170,8 @@ int ob_format_json(FILE *f, const struct ob_view *v);
 int ob_format_prometheus(FILE *f, const struct ob_view *v);
 
 /* ---- netns.c ---- */
-int ob_netns_cookie(const char *path, uint64_t *cookie);
-int ob_netns_cookie_fd(int fd, const char *what, uint64_t *cookie);
+int ob_netns_cookie(const char *path, uint64_t *cookie, struct ob_error *e);
+int ob_netns_cookie_fd(int fd, const char *what, uint64_t *cookie, struct ob_error *e);
 int ob_host_netns_cookie(uint64_t *cookie);
 
 /* ---- maps.c: the pinned maps (the mechanism under the verbs) ---- */
@@ -157,13 +185,14 @@ struct ob_maps {
 	OB_MAPS(OB_MAP_FIELD)
 #undef OB_MAP_FIELD
 };
-int ob_open_maps(struct ob_maps *m);
+int ob_open_maps(struct ob_maps *m, struct ob_error *e);
 void ob_close_maps(struct ob_maps *m);
-int ob_read_settings(const struct ob_maps *m, struct ob_settings *s);
-int ob_write_settings(const struct ob_maps *m, const struct ob_settings *s);
-int ob_settings_read_fd(int fd, struct ob_settings *s);
-int ob_settings_write_fd(int fd, const struct ob_settings *s);
-int ob_read_counters(const struct ob_maps *m, uint64_t cookie, struct ob_counters *out);
+int ob_read_settings(const struct ob_maps *m, struct ob_settings *s, struct ob_error *e);
+int ob_write_settings(const struct ob_maps *m, const struct ob_settings *s, struct ob_error *e);
+int ob_settings_read_fd(int fd, struct ob_settings *s, struct ob_error *e);
+int ob_settings_write_fd(int fd, const struct ob_settings *s, struct ob_error *e);
+int ob_read_counters(const struct ob_maps *m, uint64_t cookie, struct ob_counters *out,
+		     struct ob_error *e);
 struct ob_map_sizes {
 	uint64_t sockhash, conns, parking;
 };
@@ -171,23 +200,24 @@ void ob_map_sizes(const struct ob_maps *m, struct ob_map_sizes *z);
 uint64_t ob_sockets_left(const struct ob_maps *m);
 /* Iterators: the keys are read first, so fn may delete; a non-zero
  * return of fn stops the walk and is returned. */
-int ob_netns_foreach(const struct ob_maps *m, int (*fn)(uint64_t cookie, void *ctx), void *ctx);
+int ob_netns_foreach(const struct ob_maps *m, int (*fn)(uint64_t cookie, void *ctx), void *ctx,
+		     struct ob_error *e);
 int ob_services_foreach(const struct ob_maps *m,
 			int (*fn)(uint64_t cookie, uint16_t port, uint32_t state, void *ctx),
 			void *ctx);
 bool ob_netns_enrolled(const struct ob_maps *m, uint64_t cookie);
 int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, const uint16_t *noports,
-		   int n_noports, bool *already);
+		   int n_noports, bool *already, struct ob_error *e);
 int ob_netns_withdraw(const struct ob_maps *m, uint64_t cookie);
-int ob_sockops_link_pin(int cgfd, const char *cg, const char *link_path);
+int ob_sockops_link_pin(int cgfd, const char *cg, const char *link_path, struct ob_error *e);
 bool ob_sockops_attached(void);
-int ob_ensure_bpffs(void);
+int ob_ensure_bpffs(struct ob_error *e);
 void ob_unpin_maps(void);
 
 /* ---- loader.c: load, pin, attach; detach, unpin ---- */
 uint64_t ob_build_id(void);
 int ob_load(const char *cgroup, unsigned max_sockets, unsigned small_window_ms, bool *already,
-	    char *cg_out, size_t cg_len);
+	    char *cg_out, size_t cg_len, struct ob_error *e);
 void ob_sockops_detach(void);
 void ob_unpin_all(void);
 
@@ -200,11 +230,12 @@ struct ob_enrolment {
 	int n_noports;
 	bool *already; /* out, optional: it was enrolled before */
 };
-int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_enrolment *e);
+int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_enrolment *en,
+		     struct ob_error *e);
 int ob_withdraw_cookie(const struct ob_maps *m, uint64_t cookie);
 bool ob_registry_by_hook(uint64_t cookie);
 int ob_registry_name(uint64_t cookie, char *name, size_t len);
-int ob_registry_find(const char *name, uint64_t *cookie);
+int ob_registry_find(const char *name, uint64_t *cookie, struct ob_error *e);
 int ob_registry_clear(void);
 
 /* ---- records.c: one record per container under OB_RUN_DIR/containers ---- */
@@ -222,25 +253,25 @@ struct ob_record {
 	char link[PATH_MAX];	      /* per-container sock_ops link pin, or "" */
 	char cgroup[PATH_MAX];
 };
-int ob_record_key(const char *id, const char *bundle, char *key, size_t len);
-int ob_record_write(const struct ob_record *r);
+int ob_record_key(const char *id, const char *bundle, char *key, size_t len, struct ob_error *e);
+int ob_record_write(const struct ob_record *r, struct ob_error *e);
 int ob_record_read(const char *key, struct ob_record *r);
-int ob_record_remove(const char *key);
-int ob_records_list(struct ob_record **out, int *n);
+int ob_record_remove(const char *key, struct ob_error *e);
+int ob_records_list(struct ob_record **out, int *n, struct ob_error *e);
 int ob_records_sharing(uint64_t cookie, const char *except);
 unsigned long long ob_pid_start(int pid);
 
 /* ---- cgroup.c ---- */
-int ob_find_cgroup2(char *buf, size_t len);
-int ob_attach_cgroup_save(const char *cg);
+int ob_find_cgroup2(char *buf, size_t len, struct ob_error *e);
+int ob_attach_cgroup_save(const char *cg, struct ob_error *e);
 /* The cgroup sock_ops was attached to at load ("" and <0 if unknown). */
 int ob_attach_cgroup(char *buf, size_t len);
 void ob_attach_cgroup_forget(void);
 int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char *link_out,
-		    size_t link_len);
+		    size_t link_len, struct ob_error *e);
 
 /* ---- sandbox.c ---- */
-int ob_sandbox_apply(void);
+int ob_sandbox_apply(struct ob_error *e);
 
 /* ---- features.c: what the datapath needs of the kernel ---- */
 enum ob_feat_state { OB_FEAT_OK, OB_FEAT_MISSING, OB_FEAT_FALLBACK };
@@ -256,36 +287,35 @@ int ob_features(struct ob_feature *out, int max);
 const char *ob_missing_feature(void);
 /* Does this kernel (or the BTF file btf_path) lack sk_psock.msg_tot_len,
  * so that the fexit fallback counts unread bytes? */
-int ob_unread_fallback(const char *btf_path, bool *fallback);
+int ob_unread_fallback(const char *btf_path, bool *fallback, struct ob_error *e);
 /* libbpf's messages go to stderr with -v; the reason for a failure is kept. */
 void ob_libbpf_messages(void);
 struct bypass_bpf;
 /* Opens the object as load and doctor load it (btf_path: NULL for the
  * running kernel's BTF; max_sockets: 0 for the default). */
 int ob_open_object(struct bypass_bpf **skel, const char *btf_path, unsigned max_sockets,
-		   bool *fallback);
+		   bool *fallback, struct ob_error *e);
 /* Loads it into the kernel; on failure the error names what is missing. */
-int ob_load_object(struct bypass_bpf *skel);
+int ob_load_object(struct bypass_bpf *skel, struct ob_error *e);
 /* Loads the object with private maps, attaches nothing (the fexit
  * fallback for a moment), unloads: fails wherever load would. */
-int ob_verify_object(const char *btf_path, bool *fallback);
+int ob_verify_object(const char *btf_path, bool *fallback, struct ob_error *e);
 
 /* ---- the verbs (cmd_*.c, cmds.c), called only through ob_cmds[] ---- */
-#define OB_EXIT_REPORTED 1 /* a verb that printed its own error line */
-int ob_cmd_load(const struct ob_args *a);	   /* cmd_load.c */
-int ob_cmd_unload(const struct ob_args *a);
-int ob_cmd_enable(const struct ob_args *a);
-int ob_cmd_disable(const struct ob_args *a);
-int ob_cmd_enroll(const struct ob_args *a);	   /* cmd_enroll.c */
-int ob_cmd_withdraw(const struct ob_args *a);
-int ob_cmd_status(const struct ob_args *a);	   /* cmd_status.c */
-int ob_cmd_metrics(const struct ob_args *a);
-int ob_cmd_doctor(const struct ob_args *a);	   /* cmd_doctor.c */
-int ob_cmd_hook(const struct ob_args *a);	   /* cmd_hook.c */
-int ob_cmd_gc(const struct ob_args *a);
-int ob_cmd_sandbox_test(const struct ob_args *a);
-int ob_cmd_install_hooks(const struct ob_args *a); /* cmd_install.c */
-int ob_cmd_help(const struct ob_args *a);	   /* cmds.c */
-int ob_cmd_version(const struct ob_args *a);
+int ob_cmd_load(const struct ob_args *a, struct ob_error *e);	   /* cmd_load.c */
+int ob_cmd_unload(const struct ob_args *a, struct ob_error *e);
+int ob_cmd_enable(const struct ob_args *a, struct ob_error *e);
+int ob_cmd_disable(const struct ob_args *a, struct ob_error *e);
+int ob_cmd_enroll(const struct ob_args *a, struct ob_error *e);	   /* cmd_enroll.c */
+int ob_cmd_withdraw(const struct ob_args *a, struct ob_error *e);
+int ob_cmd_status(const struct ob_args *a, struct ob_error *e);	   /* cmd_status.c */
+int ob_cmd_metrics(const struct ob_args *a, struct ob_error *e);
+int ob_cmd_doctor(const struct ob_args *a, struct ob_error *e);	   /* cmd_doctor.c */
+int ob_cmd_hook(const struct ob_args *a, struct ob_error *e);	   /* cmd_hook.c */
+int ob_cmd_gc(const struct ob_args *a, struct ob_error *e);
+int ob_cmd_sandbox_test(const struct ob_args *a, struct ob_error *e);
+int ob_cmd_install_hooks(const struct ob_args *a, struct ob_error *e); /* cmd_install.c */
+int ob_cmd_help(const struct ob_args *a, struct ob_error *e);	   /* cmds.c */
+int ob_cmd_version(const struct ob_args *a, struct ob_error *e);
 
 #endif /* OB_H */

@@ -15,16 +15,17 @@
 #define NETNS_DIR OB_RUN_DIR "/netns"
 
 /* The record is "name\norigin\n" (origin: cli or hook). */
-static int write_record(uint64_t cookie, const char *name, const char *origin)
+static int write_record(uint64_t cookie, const char *name, const char *origin,
+			struct ob_error *e)
 {
 	char path[PATH_MAX], text[OB_NAME_MAX + 16];
 	int n = snprintf(text, sizeof(text), "%s\n%s\n", name, origin);
-	int err = ob_mkdirs(NETNS_DIR, 0700);
+	int err = ob_mkdirs(NETNS_DIR, 0700, e);
 
 	if (err)
 		return err;
 	snprintf(path, sizeof(path), NETNS_DIR "/%" PRIu64, cookie);
-	return ob_write_atomic(path, text, (size_t)n, 0600);
+	return ob_write_atomic(path, text, (size_t)n, 0600, e);
 }
 
 /* The netns record of a cookie, NUL-terminated; length, or <= 0. */
@@ -59,61 +60,59 @@ int ob_registry_name(uint64_t cookie, char *name, size_t len)
 	return -ENOENT;
 }
 
-int ob_registry_find(const char *name, uint64_t *cookie)
+int ob_registry_find(const char *name, uint64_t *cookie, struct ob_error *e)
 {
-	DIR *d = opendir(NETNS_DIR);
-	struct dirent *e;
+	_cleanup_closedir_ DIR *d = opendir(NETNS_DIR);
+	struct dirent *de;
 	char have[OB_NAME_MAX + 1];
-	int err = ob_err(-ENOENT, "no enrolled network namespace is named '%s'", name);
 
 	if (!d)
-		return err;
-	while ((e = readdir(d))) {
+		return ob_err(e, -ENOENT, "no enrolled network namespace is named '%s'", name);
+	while ((de = readdir(d))) {
 		char *end;
 		uint64_t c;
 
-		if (e->d_name[0] == '.')
+		if (de->d_name[0] == '.')
 			continue;
 		errno = 0;
-		c = strtoull(e->d_name, &end, 10);
+		c = strtoull(de->d_name, &end, 10);
 		if (errno || *end)
 			continue;
 		if (ob_registry_name(c, have, sizeof(have)) == 0 && !strcmp(have, name)) {
 			*cookie = c;
-			err = 0;
-			break;
+			return 0;
 		}
 	}
-	closedir(d);
-	return err;
+	return ob_err(e, -ENOENT, "no enrolled network namespace is named '%s'", name);
 }
 
 int ob_registry_clear(void)
 {
 	DIR *d = opendir(NETNS_DIR);
-	struct dirent *e;
+	struct dirent *de;
 
 	if (!d)
 		return 0;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' || strstr(e->d_name, ".tmp"))
-			unlinkat(dirfd(d), e->d_name, 0);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' || strstr(de->d_name, ".tmp"))
+			unlinkat(dirfd(d), de->d_name, 0);
 	closedir(d);
 	rmdir(NETNS_DIR);
 	return 0;
 }
 
 /* Enrols one netns (idempotent) in the maps and records its name. */
-int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_enrolment *e)
+int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_enrolment *en,
+		     struct ob_error *e)
 {
 	bool already;
-	int err = ob_netns_enrol(m, cookie, e->trust, e->noports, e->n_noports, &already);
+	int err = ob_netns_enrol(m, cookie, en->trust, en->noports, en->n_noports, &already, e);
 
 	if (err)
 		return err;
-	if (e->already)
-		*e->already = already;
-	return write_record(cookie, e->name, e->origin);
+	if (en->already)
+		*en->already = already;
+	return write_record(cookie, en->name, en->origin, e);
 }
 
 /* Withdraws one netns from the maps (never from the sockhash: see

@@ -56,8 +56,7 @@ static struct json_object *string_array(const char *const *v, size_t n)
 }
 
 /* Serialises o, puts it and writes the text plus a newline to f. */
-static int emit(FILE *f, struct json_object *o, const char *what, bool validate, char *err,
-		size_t errlen)
+static int emit(FILE *f, struct json_object *o, const char *what, bool validate, struct ob_error *e)
 {
 	const char *text;
 	size_t len;
@@ -67,35 +66,35 @@ static int emit(FILE *f, struct json_object *o, const char *what, bool validate,
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text) {
 		json_object_put(o);
-		return ob_seterr(err, errlen, -ENOMEM, "%s: out of memory", what);
+		return ob_err(e, -ENOMEM, "%s: out of memory", what);
 	}
 	len = strlen(text);
 	if (validate) {
-		rc = ob_hooksd_validate(text, len, err, errlen);
+		rc = ob_hooksd_validate(text, len, e);
 		if (rc) {
 			json_object_put(o);
 			return rc; /* a bug here: the sentence says what */
 		}
 	}
 	if (fwrite(text, 1, len, f) != len || fputc('\n', f) == EOF || fflush(f) == EOF)
-		rc = ob_seterr(err, errlen, -EIO, "cannot write the %s", what);
+		rc = ob_err(e, -EIO, "cannot write the %s", what);
 	json_object_put(o);
 	return rc;
 }
 
-static int check_hook_path(const char *hook_path, char *err, size_t errlen)
+static int check_hook_path(const char *hook_path, struct ob_error *e)
 {
 	char q[OB_QUOTE_MAX];
 
 	if (hook_path && ob_path_valid(hook_path))
 		return 0;
 	ob_quote(q, sizeof(q), hook_path ? hook_path : "", hook_path ? strlen(hook_path) : 0);
-	return ob_seterr(
-		err, errlen, -EINVAL,
+	return ob_err(
+		e, -EINVAL,
 		"hook path %s is not an absolute path without \"..\" or control characters", q);
 }
 
-int ob_hooksd_write(FILE *f, const char *hook_path, bool always, char *err, size_t errlen)
+int ob_hooksd_write(FILE *f, const char *hook_path, bool always, struct ob_error *e)
 {
 	static const char *const args[] = {"oci-bypass", "hook"};
 	static const char *const stages[] = {"createRuntime", "poststop"};
@@ -103,8 +102,7 @@ int ob_hooksd_write(FILE *f, const char *hook_path, bool always, char *err, size
 	bool ok;
 	int rc;
 
-	ob_clearerr(err, errlen);
-	rc = check_hook_path(hook_path, err, errlen);
+	rc = check_hook_path(hook_path, e);
 	if (rc)
 		return rc;
 	root = json_object_new_object();
@@ -136,9 +134,9 @@ int ob_hooksd_write(FILE *f, const char *hook_path, bool always, char *err, size
 	json_object_put(when);
 	if (!ok) {
 		json_object_put(root);
-		return ob_seterr(err, errlen, -ENOMEM, "hooks.d file: out of memory");
+		return ob_err(e, -ENOMEM, "hooks.d file: out of memory");
 	}
-	return emit(f, root, "hooks.d file", true, err, errlen);
+	return emit(f, root, "hooks.d file", true, e);
 }
 
 static struct json_object *cdi_hook(const char *stage, const char *path, const char *verb)
@@ -158,14 +156,13 @@ static struct json_object *cdi_hook(const char *stage, const char *path, const c
 	return h;
 }
 
-int ob_cdi_write(FILE *f, const char *hook_path, char *err, size_t errlen)
+int ob_cdi_write(FILE *f, const char *hook_path, struct ob_error *e)
 {
 	struct json_object *root, *devices, *dev, *edits, *hooks;
 	bool ok;
 	int rc;
 
-	ob_clearerr(err, errlen);
-	rc = check_hook_path(hook_path, err, errlen);
+	rc = check_hook_path(hook_path, e);
 	if (rc)
 		return rc;
 	root = json_object_new_object();
@@ -200,9 +197,9 @@ int ob_cdi_write(FILE *f, const char *hook_path, char *err, size_t errlen)
 		json_object_put(devices);
 	if (!ok) {
 		json_object_put(root);
-		return ob_seterr(err, errlen, -ENOMEM, "CDI spec: out of memory");
+		return ob_err(e, -ENOMEM, "CDI spec: out of memory");
 	}
-	return emit(f, root, "CDI spec", false, err, errlen);
+	return emit(f, root, "CDI spec", false, e);
 }
 
 /* ---- validating ---- */
@@ -414,7 +411,7 @@ static enum regex_verdict regex_cheap(const char *re, size_t len)
 	return v;
 }
 
-static int check_regex(const char *what, const char *re, size_t len, char *err, size_t errlen)
+static int check_regex(const char *what, const char *re, size_t len, struct ob_error *e)
 {
 	char q[OB_QUOTE_MAX], why[128];
 	regex_t r;
@@ -422,29 +419,29 @@ static int check_regex(const char *what, const char *re, size_t len, char *err, 
 
 	ob_quote(q, sizeof(q), re, len);
 	if (len > OB_REGEX_MAX)
-		return ob_seterr(err, errlen, -E2BIG, WHAT ": %s %s is longer than %d bytes", what,
+		return ob_err(e, -E2BIG, WHAT ": %s %s is longer than %d bytes", what,
 				 q, OB_REGEX_MAX);
 	switch (regex_cheap(re, len)) {
 	case RE_CHEAP:
 		break;
 	case RE_TOO_BIG:
-		return ob_seterr(err, errlen, -E2BIG,
+		return ob_err(e, -E2BIG,
 				 WHAT
 				 ": %s %s repeats too much (it would expand to over %llu nodes)",
 				 what, q, REGEX_TREE_MAX);
 	case RE_EMPTY_LOOP:
-		return ob_seterr(err, errlen, -EINVAL,
+		return ob_err(e, -EINVAL,
 				 WHAT ": %s %s repeats with '*', '+' or {m,} something that can "
 				      "match nothing, which regcomp takes exponential time for",
 				 what, q);
 	case RE_TOO_DEEP:
-		return ob_seterr(err, errlen, -E2BIG, WHAT ": %s %s nests more than %d groups",
+		return ob_err(e, -E2BIG, WHAT ": %s %s nests more than %d groups",
 				 what, q, REGEX_GROUPS_MAX);
 	}
 	rc = regcomp(&r, re, REG_EXTENDED | REG_NOSUB);
 	if (rc) {
 		regerror(rc, &r, why, sizeof(why)); /* no regfree: regcomp failed */
-		return ob_seterr(err, errlen, -EINVAL, WHAT ": %s %s is not a valid regex: %s",
+		return ob_err(e, -EINVAL, WHAT ": %s %s is not a valid regex: %s",
 				 what, q, why);
 	}
 	regfree(&r);
@@ -453,27 +450,27 @@ static int check_regex(const char *what, const char *re, size_t len, char *err, 
 
 /* v must be an array of strings without NUL; each is checked as a regex if regex. */
 static int check_strings(struct json_object *v, const char *name, bool regex, size_t *count,
-			 char *err, size_t errlen)
+			 struct ob_error *e)
 {
 	size_t i, n;
 
 	*count = 0;
 	if (!json_object_is_type(v, json_type_array))
-		return ob_seterr(err, errlen, -EINVAL, WHAT ": %s is a JSON %s, not an array", name,
+		return ob_err(e, -EINVAL, WHAT ": %s is a JSON %s, not an array", name,
 				 ob_json_type_name(v));
 	n = json_object_array_length(v);
 	for (i = 0; i < n; i++) {
-		struct json_object *e = json_object_array_get_idx(v, i);
+		struct json_object *el = json_object_array_get_idx(v, i);
 		const char *s;
 		size_t len;
 		int rc;
 
-		if (!ob_json_string(e, &s, &len))
-			return ob_seterr(err, errlen, -EINVAL,
+		if (!ob_json_string(el, &s, &len))
+			return ob_err(e, -EINVAL,
 					 WHAT ": %s[%zu] is a JSON %s, not a string", name, i,
-					 ob_json_type_name(e));
+					 ob_json_type_name(el));
 		if (regex) {
-			rc = check_regex(name, s, len, err, errlen);
+			rc = check_regex(name, s, len, e);
 			if (rc)
 				return rc;
 		}
@@ -482,7 +479,7 @@ static int check_strings(struct json_object *v, const char *name, bool regex, si
 	return 0;
 }
 
-static int check_hook(struct json_object *root, char *err, size_t errlen)
+static int check_hook(struct json_object *root, struct ob_error *e)
 {
 	struct json_object *hook = ob_json_get(root, "hook"), *v;
 	char q[OB_QUOTE_MAX];
@@ -491,34 +488,34 @@ static int check_hook(struct json_object *root, char *err, size_t errlen)
 	int rc;
 
 	if (!hook)
-		return ob_seterr(err, errlen, -EINVAL, WHAT " has no \"hook\"");
+		return ob_err(e, -EINVAL, WHAT " has no \"hook\"");
 	if (!json_object_is_type(hook, json_type_object))
-		return ob_seterr(err, errlen, -EINVAL,
+		return ob_err(e, -EINVAL,
 				 WHAT ": \"hook\" is a JSON %s, not an object",
 				 ob_json_type_name(hook));
 	v = ob_json_get(hook, "path");
 	if (!v)
-		return ob_seterr(err, errlen, -EINVAL, WHAT " has no hook.path");
+		return ob_err(e, -EINVAL, WHAT " has no hook.path");
 	if (!ob_json_string(v, &s, &len))
-		return ob_seterr(err, errlen, -EINVAL,
+		return ob_err(e, -EINVAL,
 				 WHAT ": hook.path is a JSON %s, not a string",
 				 ob_json_type_name(v));
 	if (!ob_path_valid(s)) {
 		ob_quote(q, sizeof(q), s, len);
-		return ob_seterr(err, errlen, -EINVAL,
+		return ob_err(e, -EINVAL,
 				 WHAT ": hook.path %s is not an absolute path without \"..\" or "
 				      "control characters",
 				 q);
 	}
 	v = ob_json_get(hook, "args");
 	if (v) {
-		rc = check_strings(v, "hook.args", false, &n, err, errlen);
+		rc = check_strings(v, "hook.args", false, &n, e);
 		if (rc)
 			return rc;
 	}
 	v = ob_json_get(hook, "env");
 	if (v) {
-		rc = check_strings(v, "hook.env", false, &n, err, errlen);
+		rc = check_strings(v, "hook.env", false, &n, e);
 		if (rc)
 			return rc;
 	}
@@ -527,20 +524,19 @@ static int check_hook(struct json_object *root, char *err, size_t errlen)
 		int64_t t;
 
 		if (!json_object_is_type(v, json_type_int))
-			return ob_seterr(err, errlen, -EINVAL,
+			return ob_err(e, -EINVAL,
 					 WHAT ": hook.timeout is a JSON %s, not an integer",
 					 ob_json_type_name(v));
 		t = json_object_get_int64(v);
 		if (t < 1 || t > INT_MAX)
-			return ob_seterr(err, errlen, -EINVAL,
+			return ob_err(e, -EINVAL,
 					 WHAT ": hook.timeout %lld is not a number of seconds > 0",
 					 (long long)t);
 	}
 	return 0;
 }
 
-static int check_bool(struct json_object *when, const char *key, bool *present, char *err,
-		      size_t errlen)
+static int check_bool(struct json_object *when, const char *key, bool *present, struct ob_error *e)
 {
 	struct json_object *v = ob_json_get(when, key);
 
@@ -548,13 +544,13 @@ static int check_bool(struct json_object *when, const char *key, bool *present, 
 	if (!v)
 		return 0;
 	if (!json_object_is_type(v, json_type_boolean))
-		return ob_seterr(err, errlen, -EINVAL, WHAT ": when.%s is a JSON %s, not a boolean",
+		return ob_err(e, -EINVAL, WHAT ": when.%s is a JSON %s, not a boolean",
 				 key, ob_json_type_name(v));
 	*present = true;
 	return 0;
 }
 
-static int check_when(struct json_object *root, char *err, size_t errlen)
+static int check_when(struct json_object *root, struct ob_error *e)
 {
 	struct json_object *when = ob_json_get(root, "when"), *v;
 	bool always, bind, or ;
@@ -562,22 +558,22 @@ static int check_when(struct json_object *root, char *err, size_t errlen)
 	int rc;
 
 	if (!when)
-		return ob_seterr(err, errlen, -EINVAL, WHAT " has no \"when\"");
+		return ob_err(e, -EINVAL, WHAT " has no \"when\"");
 	if (!json_object_is_type(when, json_type_object))
-		return ob_seterr(err, errlen, -EINVAL,
+		return ob_err(e, -EINVAL,
 				 WHAT ": \"when\" is a JSON %s, not an object",
 				 ob_json_type_name(when));
-	rc = check_bool(when, "always", &always, err, errlen);
+	rc = check_bool(when, "always", &always, e);
 	if (!rc)
-		rc = check_bool(when, "hasBindMounts", &bind, err, errlen);
+		rc = check_bool(when, "hasBindMounts", &bind, e);
 	if (!rc)
-		rc = check_bool(when, "or", & or, err, errlen);
+		rc = check_bool(when, "or", & or, e);
 	if (rc)
 		return rc;
 	v = ob_json_get(when, "annotations");
 	if (v) {
 		if (!json_object_is_type(v, json_type_object))
-			return ob_seterr(err, errlen, -EINVAL,
+			return ob_err(e, -EINVAL,
 					 WHAT ": when.annotations is a JSON %s, not an object",
 					 ob_json_type_name(v));
 		json_object_object_foreach(v, key, val)
@@ -585,19 +581,19 @@ static int check_when(struct json_object *root, char *err, size_t errlen)
 			const char *s;
 			size_t len;
 
-			rc = check_regex("when.annotations key", key, strlen(key), err, errlen);
+			rc = check_regex("when.annotations key", key, strlen(key), e);
 			if (rc)
 				return rc;
 			if (!ob_json_string(val, &s, &len)) {
 				char q[OB_QUOTE_MAX];
 
 				ob_quote(q, sizeof(q), key, strlen(key));
-				return ob_seterr(err, errlen, -EINVAL,
+				return ob_err(e, -EINVAL,
 						 WHAT
 						 ": when.annotations %s is a JSON %s, not a string",
 						 q, ob_json_type_name(val));
 			}
-			rc = check_regex("when.annotations value", s, len, err, errlen);
+			rc = check_regex("when.annotations value", s, len, e);
 			if (rc)
 				return rc;
 			n_annot++;
@@ -605,18 +601,18 @@ static int check_when(struct json_object *root, char *err, size_t errlen)
 	}
 	v = ob_json_get(when, "commands");
 	if (v) {
-		rc = check_strings(v, "when.commands", true, &n_cmd, err, errlen);
+		rc = check_strings(v, "when.commands", true, &n_cmd, e);
 		if (rc)
 			return rc;
 	}
 	if (!always && !bind && !n_annot && !n_cmd)
-		return ob_seterr(err, errlen, -EINVAL,
+		return ob_err(e, -EINVAL,
 				 WHAT ": \"when\" sets no condition (always, annotations, commands "
 				      "or hasBindMounts)");
 	return 0;
 }
 
-static int check_stages(struct json_object *root, char *err, size_t errlen)
+static int check_stages(struct json_object *root, struct ob_error *e)
 {
 	struct json_object *v = ob_json_get(root, "stages");
 	const size_t nk = sizeof(known_stages) / sizeof(known_stages[0]);
@@ -626,12 +622,12 @@ static int check_stages(struct json_object *root, char *err, size_t errlen)
 	int rc;
 
 	if (!v)
-		return ob_seterr(err, errlen, -EINVAL, WHAT " has no \"stages\"");
-	rc = check_strings(v, "stages", false, &n, err, errlen);
+		return ob_err(e, -EINVAL, WHAT " has no \"stages\"");
+	rc = check_strings(v, "stages", false, &n, e);
 	if (rc)
 		return rc;
 	if (!n)
-		return ob_seterr(err, errlen, -EINVAL, WHAT ": \"stages\" is empty");
+		return ob_err(e, -EINVAL, WHAT ": \"stages\" is empty");
 	for (i = 0; i < n; i++) {
 		const char *s = json_object_get_string(json_object_array_get_idx(v, i));
 
@@ -640,20 +636,20 @@ static int check_stages(struct json_object *root, char *err, size_t errlen)
 				break;
 		ob_quote(q, sizeof(q), s, strlen(s));
 		if (k == nk)
-			return ob_seterr(err, errlen, -EINVAL,
+			return ob_err(e, -EINVAL,
 					 WHAT
 					 ": unknown stage %s (known: prestart, createRuntime, "
 					 "createContainer, startContainer, poststart, poststop)",
 					 q);
 		if (seen[k])
-			return ob_seterr(err, errlen, -EINVAL, WHAT ": stage %s is listed twice",
+			return ob_err(e, -EINVAL, WHAT ": stage %s is listed twice",
 					 q);
 		seen[k] = true;
 	}
 	return 0;
 }
 
-int ob_hooksd_validate(const char *buf, size_t len, char *err, size_t errlen)
+int ob_hooksd_validate(const char *buf, size_t len, struct ob_error *e)
 {
 	struct json_object *root, *v;
 	char q[OB_QUOTE_MAX];
@@ -661,28 +657,28 @@ int ob_hooksd_validate(const char *buf, size_t len, char *err, size_t errlen)
 	size_t slen;
 	int rc;
 
-	rc = ob_json_parse_object(buf, len, OB_HOOKSD_MAX, WHAT, &root, err, errlen);
+	rc = ob_json_parse_object(buf, len, OB_HOOKSD_MAX, WHAT, &root, e);
 	if (rc)
 		return rc;
 	v = ob_json_get(root, "version");
 	if (!v) {
-		rc = ob_seterr(err, errlen, -EINVAL, WHAT " has no \"version\" (want \"%s\")",
+		rc = ob_err(e, -EINVAL, WHAT " has no \"version\" (want \"%s\")",
 			       HOOKSD_VERSION);
 	} else if (!ob_json_string(v, &s, &slen)) {
-		rc = ob_seterr(err, errlen, -EINVAL,
+		rc = ob_err(e, -EINVAL,
 			       WHAT ": \"version\" is a JSON %s, not a string",
 			       ob_json_type_name(v));
 	} else if (strcmp(s, HOOKSD_VERSION)) {
 		ob_quote(q, sizeof(q), s, slen);
-		rc = ob_seterr(err, errlen, -EINVAL, WHAT ": version %s is not \"%s\"", q,
+		rc = ob_err(e, -EINVAL, WHAT ": version %s is not \"%s\"", q,
 			       HOOKSD_VERSION);
 	}
 	if (!rc)
-		rc = check_hook(root, err, errlen);
+		rc = check_hook(root, e);
 	if (!rc)
-		rc = check_when(root, err, errlen);
+		rc = check_when(root, e);
 	if (!rc)
-		rc = check_stages(root, err, errlen);
+		rc = check_stages(root, e);
 	json_object_put(root);
 	return rc;
 }

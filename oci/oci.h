@@ -10,11 +10,26 @@
 /*
  * Nothing in oci/ makes a system call of its own: callers read files and
  * stdin into buffers and pass them in, so all of it is unit-tested and
- * fuzzed without root. Error convention: a function returns 0 or a
- * negative errno and writes one sentence (lower case, no final period,
- * untrusted text quoted and escaped) into err[errlen]; err is "" on
- * success. err may be NULL when errlen is 0.
+ * fuzzed without root.
+ *
+ * The error convention of oci/ and hook/ alike: a function that fails
+ * returns a negative errno and fills the struct ob_error its caller
+ * passed (one sentence: lower case, no final period, untrusted text
+ * quoted and escaped) with ob_err(); a caller may prepend context with
+ * ob_err_wrap(). Nothing is written on success, so nothing needs
+ * clearing. e may be NULL where the caller does not want the sentence.
+ * Only main() prints it, once, as "oci-bypass: VERB: sentence".
  */
+struct ob_error {
+	int code;	/* the negative errno returned; 0 while nothing failed */
+	int exit;	/* exit status for main() instead of 1; 0: 1 */
+	char where[160]; /* what main() names instead of the verb (a container id), or "" */
+	char msg[512];
+};
+int ob_err(struct ob_error *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "context: " + the sentence already in e (or strerror(-code) if none). */
+int ob_err_wrap(struct ob_error *e, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #define OB_STATE_MAX	(64 * 1024)	  /* bytes of state JSON we accept */
 #define OB_CONFIG_MAX	(4 * 1024 * 1024) /* bytes of config.json we accept */
@@ -55,7 +70,7 @@ struct ob_state {
  * io.oci-bypass.mode annotation other than on/off/required. Unknown keys
  * are ignored. On failure *st is zeroed.
  */
-int ob_state_parse(const char *buf, size_t len, struct ob_state *st, char *err, size_t errlen);
+int ob_state_parse(const char *buf, size_t len, struct ob_state *st, struct ob_error *e);
 
 /*
  * Stage from an explicit argument ("create", "teardown", or the OCI stage
@@ -65,7 +80,7 @@ int ob_state_parse(const char *buf, size_t len, struct ob_state *st, char *err, 
  * create; stopped -> teardown; anything else -> OB_STAGE_UNKNOWN with a
  * sentence in err.
  */
-enum ob_stage ob_stage_from(const char *arg, const struct ob_state *st, char *err, size_t errlen);
+enum ob_stage ob_stage_from(const char *arg, const struct ob_state *st, struct ob_error *e);
 const char *ob_stage_name(enum ob_stage s); /* "create", "teardown", "unknown" */
 
 /* 1..128 chars of [A-Za-z0-9_.+-], not starting with '.' or '-', no "..". */
@@ -106,10 +121,10 @@ struct ob_policy {
  * io.oci-bypass.mode annotation wherever it stands, so that a container
  * that asks for "required" fails closed on any error in its config.json.
  */
-int ob_config_parse(const char *buf, size_t len, struct ob_policy *p, char *err, size_t errlen);
+int ob_config_parse(const char *buf, size_t len, struct ob_policy *p, struct ob_error *e);
 
 /* io.oci-bypass.no-ports value: ports 1..65535 separated by commas and/or blanks. */
-int ob_noports_parse(const char *s, uint16_t *ports, int *n, char *err, size_t errlen);
+int ob_noports_parse(const char *s, uint16_t *ports, int *n, struct ob_error *e);
 
 /*
  * hooks.d file (podman / CRI-O "version": "1.0.0"): stages
@@ -120,7 +135,7 @@ int ob_noports_parse(const char *s, uint16_t *ports, int *n, char *err, size_t e
  * hook's job). hook_path must pass ob_path_valid. Writes pretty JSON and a
  * newline to f; the text is checked with ob_hooksd_validate first.
  */
-int ob_hooksd_write(FILE *f, const char *hook_path, bool always, char *err, size_t errlen);
+int ob_hooksd_write(FILE *f, const char *hook_path, bool always, struct ob_error *e);
 
 /*
  * CDI spec: cdiVersion "0.6.0", kind "oci-bypass.io/net", one device "on"
@@ -129,7 +144,7 @@ int ob_hooksd_write(FILE *f, const char *hook_path, bool always, char *err, size
  * OB_HOOK_TIMEOUT. For containerd 2.x, nerdctl >= 2.1, Docker >= 28.2
  * (--device oci-bypass.io/net=on).
  */
-int ob_cdi_write(FILE *f, const char *hook_path, char *err, size_t errlen);
+int ob_cdi_write(FILE *f, const char *hook_path, struct ob_error *e);
 
 /*
  * Validates a hooks.d file as podman needs it: one JSON object (<=
@@ -146,6 +161,6 @@ int ob_cdi_write(FILE *f, const char *hook_path, char *err, size_t errlen);
  * around something that can match "" (glibc's regcomp is exponential in
  * both; Go's regexp, which podman uses, refuses "a**" and counts > 1000).
  */
-int ob_hooksd_validate(const char *buf, size_t len, char *err, size_t errlen);
+int ob_hooksd_validate(const char *buf, size_t len, struct ob_error *e);
 
 #endif /* OB_OCI_H */

@@ -92,14 +92,13 @@ static bool is_sep(char c)
 	return c == ',' || c == ' ' || c == '\t';
 }
 
-int ob_noports_parse(const char *s, uint16_t *ports, int *n, char *err, size_t errlen)
+int ob_noports_parse(const char *s, uint16_t *ports, int *n, struct ob_error *e)
 {
 	char q[OB_QUOTE_MAX];
 	const char *p = s;
 	int cnt = 0;
 
 	*n = 0;
-	ob_clearerr(err, errlen);
 	while (*p) {
 		const char *tok;
 		unsigned long v = 0;
@@ -117,7 +116,7 @@ int ob_noports_parse(const char *s, uint16_t *ports, int *n, char *err, size_t e
 					p++;
 				len = (size_t)(p - tok);
 				ob_quote(q, sizeof(q), tok, len);
-				return ob_seterr(err, errlen, -EINVAL,
+				return ob_err(e, -EINVAL,
 						 "%s is not a port number from 1 to 65535", q);
 			}
 			v = v * 10 + (unsigned long)(*p - '0');
@@ -126,7 +125,7 @@ int ob_noports_parse(const char *s, uint16_t *ports, int *n, char *err, size_t e
 		}
 		if (v < 1 || v > 65535) {
 			ob_quote(q, sizeof(q), tok, len);
-			return ob_seterr(err, errlen, -EINVAL,
+			return ob_err(e, -EINVAL,
 					 "%s is not a port number from 1 to 65535", q);
 		}
 		for (k = 0; k < cnt; k++)
@@ -135,7 +134,7 @@ int ob_noports_parse(const char *s, uint16_t *ports, int *n, char *err, size_t e
 		if (k < cnt)
 			continue; /* duplicates are harmless */
 		if (cnt >= OB_NOPORTS_MAX)
-			return ob_seterr(err, errlen, -E2BIG, "more than %d distinct ports",
+			return ob_err(e, -E2BIG, "more than %d distinct ports",
 					 OB_NOPORTS_MAX);
 		ports[cnt++] = (uint16_t)v;
 	}

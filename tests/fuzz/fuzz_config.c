@@ -11,11 +11,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ob_policy p;
-	char err[256];
+	struct ob_error e = { 0 };
 	int rc, i, j;
 
-	rc = ob_config_parse((const char *)data, size, &p, err, sizeof(err));
-	check_err(rc, err, sizeof(err));
+	rc = ob_config_parse((const char *)data, size, &p, &e);
+	check_err(rc, &e);
 	if (rc)
 		return 0;
 	FUZZ_CHECK(p.mode == OB_MODE_ON || p.mode == OB_MODE_OFF || p.mode == OB_MODE_REQUIRED);

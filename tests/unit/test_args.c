@@ -11,11 +11,11 @@
 
 /* The real verb table, with the verbs themselves stubbed out. */
 #include "../../hook/cmds.c"
-#define STUB(fn)                                     \
-	int fn(const struct ob_args *a)              \
-	{                                            \
-		(void)a;                             \
-		return 0;                            \
+#define STUB(fn)                                            \
+	int fn(const struct ob_args *a, struct ob_error *e) \
+	{                                                   \
+		(void)a, (void)e;                           \
+		return 0;                                   \
 	}
 STUB(ob_cmd_load)
 STUB(ob_cmd_unload)
@@ -35,11 +35,19 @@ uint64_t ob_build_id(void)
 	return 0;
 }
 
+static struct ob_error oe;
+
+static struct ob_error *fresh(void)
+{
+	memset(&oe, 0, sizeof(oe));
+	return &oe;
+}
+
 #define PARSE(a, ...)                                                                   \
 	({                                                                              \
 		char *argv_[] = { "oci-bypass", __VA_ARGS__, NULL };                    \
 		ob_parse_args(ob_cmds, (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, \
-			      (a));                                                     \
+			      (a), fresh());                                            \
 	})
 
 static void verbs_and_options(void **state)
@@ -105,13 +113,13 @@ static void bad_input_is_refused(void **state)
 	struct ob_args a;
 
 	assert_int_equal(PARSE(&a, "frobnicate"), -EINVAL);
-	assert_non_null(strstr(ob_err_msg(), "unknown verb"));
+	assert_non_null(strstr(oe.msg, "unknown verb"));
 	assert_int_equal(PARSE(&a, "load", "--json"), -EINVAL); /* option of another verb */
-	assert_non_null(strstr(ob_err_msg(), "unknown option"));
+	assert_non_null(strstr(oe.msg, "unknown option"));
 	assert_int_equal(PARSE(&a, "load", "--cgroup"), -EINVAL);
-	assert_non_null(strstr(ob_err_msg(), "needs a value"));
+	assert_non_null(strstr(oe.msg, "needs a value"));
 	assert_int_equal(PARSE(&a, "enroll"), -EINVAL);
-	assert_non_null(strstr(ob_err_msg(), "--netns"));
+	assert_non_null(strstr(oe.msg, "--netns"));
 	assert_int_equal(PARSE(&a, "enroll", "--netns", "/x", "--name", "../etc"), -EINVAL);
 	assert_int_equal(PARSE(&a, "enroll", "--netns", "/x", "--name", "a/b"), -EINVAL);
 	assert_int_equal(PARSE(&a, "enroll", "--netns", "/x", "--no-port", "0"), -EINVAL);
@@ -135,7 +143,7 @@ static void bad_input_is_refused(void **state)
 	{
 		char *argv_[] = { "oci-bypass", NULL };
 
-		assert_int_equal(ob_parse_args(ob_cmds, 1, argv_, &a), -EINVAL);
+		assert_int_equal(ob_parse_args(ob_cmds, 1, argv_, &a, fresh()), -EINVAL);
 	}
 }
 

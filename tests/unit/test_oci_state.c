@@ -10,13 +10,20 @@
 
 #include "oci.h"
 
-static char err[512];
+#define GOOD_MIN "{\"id\":\"c\",\"status\":\"creating\",\"pid\":1,\"bundle\":\"/b\"}"
+
+static struct ob_error oe;
+
+/* A fresh error object: whatever is in it afterwards, the call wrote. */
+static struct ob_error *fresh(void)
+{
+	memset(&oe, 0, sizeof(oe));
+	return &oe;
+}
 
 static int parse_n(const char *s, size_t len, struct ob_state *st)
 {
-	memset(err, 'X', sizeof(err));
-	err[sizeof(err) - 1] = '\0';
-	return ob_state_parse(s, len, st, err, sizeof(err));
+	return ob_state_parse(s, len, st, fresh());
 }
 
 static int parse(const char *s, struct ob_state *st)
@@ -24,7 +31,7 @@ static int parse(const char *s, struct ob_state *st)
 	return parse_n(s, strlen(s), st);
 }
 
-/* Parsing s fails with rc, *st is all zero and err mentions want. */
+/* Parsing s fails with rc, *st is all zero and oe.msg mentions want. */
 static void expect_fail(const char *s, int rc, const char *want)
 {
 	struct ob_state st, zero;
@@ -32,9 +39,9 @@ static void expect_fail(const char *s, int rc, const char *want)
 	memset(&zero, 0, sizeof(zero));
 	assert_int_equal(parse(s, &st), rc);
 	assert_memory_equal(&st, &zero, sizeof(st));
-	if (!strstr(err, want))
-		fail_msg("error '%s' does not mention '%s' (input %s)", err, want, s);
-	assert_null(strchr(err, '\n'));
+	if (!strstr(oe.msg, want))
+		fail_msg("error '%s' does not mention '%s' (input %s)", oe.msg, want, s);
+	assert_null(strchr(oe.msg, '\n'));
 }
 
 static void runc_create_runtime(void **state)
@@ -47,7 +54,7 @@ static void runc_create_runtime(void **state)
 			"\"io.kubernetes.cri.container-type\":\"container\"}}";
 
 	assert_int_equal(parse(s, &st), 0);
-	assert_string_equal(err, "");
+	assert_string_equal(oe.msg, "");
 	assert_string_equal(st.oci_version, "1.0.2-dev");
 	assert_string_equal(st.id, "web-1");
 	assert_string_equal(st.status, "creating");
@@ -56,8 +63,8 @@ static void runc_create_runtime(void **state)
 			    "/run/containerd/io.containerd.runtime.v2.task/default/web-1");
 	assert_string_equal(st.engine_hint, "containerd");
 	assert_string_equal(st.mode, "on");
-	assert_int_equal(ob_stage_from(NULL, &st, err, sizeof(err)), OB_STAGE_CREATE);
-	assert_string_equal(err, "");
+	assert_int_equal(ob_stage_from(NULL, &st, fresh()), OB_STAGE_CREATE);
+	assert_string_equal(oe.msg, "");
 
 	/* runc leaves out empty annotations; trailing newline and pretty printing are fine. */
 	s = "{\n  \"ociVersion\": \"1.0.2-dev\",\n  \"id\": \"a1b2c3\",\n  \"status\": "
@@ -93,7 +100,7 @@ static void crun_created(void **state)
 			    "/var/lib/containers/storage/overlay-containers/0123/userdata");
 	assert_string_equal(st.engine_hint, "podman");
 	assert_string_equal(st.mode, "required");
-	assert_int_equal(ob_stage_from(NULL, &st, err, sizeof(err)), OB_STAGE_CREATE);
+	assert_int_equal(ob_stage_from(NULL, &st, fresh()), OB_STAGE_CREATE);
 }
 
 static void podman_poststop(void **state)
@@ -116,7 +123,7 @@ static void podman_poststop(void **state)
 	assert_string_equal(st.status, "stopped");
 	assert_string_equal(st.engine_hint, "podman");
 	assert_string_equal(st.mode, "off");
-	assert_int_equal(ob_stage_from(NULL, &st, err, sizeof(err)), OB_STAGE_TEARDOWN);
+	assert_int_equal(ob_stage_from(NULL, &st, fresh()), OB_STAGE_TEARDOWN);
 
 	/* pid 0 */
 	snprintf(s, sizeof(s),
@@ -125,7 +132,7 @@ static void podman_poststop(void **state)
 		 annots);
 	assert_int_equal(parse(s, &st), 0);
 	assert_int_equal(st.pid, 0);
-	assert_int_equal(ob_stage_from(NULL, &st, err, sizeof(err)), OB_STAGE_TEARDOWN);
+	assert_int_equal(ob_stage_from(NULL, &st, fresh()), OB_STAGE_TEARDOWN);
 
 	/* pid null, empty annotations, annotations null */
 	assert_int_equal(
@@ -141,7 +148,7 @@ static void podman_poststop(void **state)
 			       "\"annotations\":null}",
 			       &st),
 			 0);
-	assert_int_equal(ob_stage_from(NULL, &st, err, sizeof(err)), OB_STAGE_TEARDOWN);
+	assert_int_equal(ob_stage_from(NULL, &st, fresh()), OB_STAGE_TEARDOWN);
 }
 
 static void engine_hints(void **state)
@@ -223,22 +230,21 @@ static void stage_inference(void **state)
 		memset(&st, 0, sizeof(st));
 		strcpy(st.status, cases[i].status);
 		st.pid = cases[i].pid;
-		err[0] = 'X';
-		assert_int_equal(ob_stage_from(NULL, &st, err, sizeof(err)), cases[i].want);
+		assert_int_equal(ob_stage_from(NULL, &st, fresh()), cases[i].want);
 		if (cases[i].want == OB_STAGE_UNKNOWN)
-			assert_true(strlen(err) > 10);
+			assert_true(strlen(oe.msg) > 10);
 		else
-			assert_string_equal(err, "");
+			assert_string_equal(oe.msg, "");
 	}
 	memset(&st, 0, sizeof(st));
 	strcpy(st.status, "creating");
-	assert_int_equal(ob_stage_from(NULL, &st, err, sizeof(err)), OB_STAGE_UNKNOWN);
-	assert_non_null(strstr(err, "no pid"));
+	assert_int_equal(ob_stage_from(NULL, &st, fresh()), OB_STAGE_UNKNOWN);
+	assert_non_null(strstr(oe.msg, "no pid"));
 	strcpy(st.status, "running");
-	assert_int_equal(ob_stage_from(NULL, &st, err, sizeof(err)), OB_STAGE_UNKNOWN);
-	assert_non_null(strstr(err, "'running'"));
-	assert_int_equal(ob_stage_from(NULL, NULL, err, sizeof(err)), OB_STAGE_UNKNOWN);
-	assert_non_null(strstr(err, "no state"));
+	assert_int_equal(ob_stage_from(NULL, &st, fresh()), OB_STAGE_UNKNOWN);
+	assert_non_null(strstr(oe.msg, "'running'"));
+	assert_int_equal(ob_stage_from(NULL, NULL, fresh()), OB_STAGE_UNKNOWN);
+	assert_non_null(strstr(oe.msg, "no state"));
 }
 
 static void stage_arguments(void **state)
@@ -262,17 +268,17 @@ static void stage_arguments(void **state)
 	memset(&st, 0, sizeof(st));
 	strcpy(st.status, "stopped");
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(ob_stage_from(cases[i].arg, &st, err, sizeof(err)), cases[i].want);
-		assert_int_equal(ob_stage_from(cases[i].arg, NULL, err, sizeof(err)),
+		assert_int_equal(ob_stage_from(cases[i].arg, &st, fresh()), cases[i].want);
+		assert_int_equal(ob_stage_from(cases[i].arg, NULL, fresh()),
 				 cases[i].want);
 		if (cases[i].want == OB_STAGE_UNKNOWN)
-			assert_non_null(strstr(err, "unknown hook stage"));
+			assert_non_null(strstr(oe.msg, "unknown hook stage"));
 		else
-			assert_string_equal(err, "");
+			assert_string_equal(oe.msg, "");
 	}
-	assert_int_equal(ob_stage_from("bogus\n\x1b[31m", NULL, err, sizeof(err)),
+	assert_int_equal(ob_stage_from("bogus\n\x1b[31m", NULL, fresh()),
 			 OB_STAGE_UNKNOWN);
-	assert_non_null(strstr(err, "'bogus\\x0a\\x1b[31m'"));
+	assert_non_null(strstr(oe.msg, "'bogus\\x0a\\x1b[31m'"));
 	assert_string_equal(ob_stage_name(OB_STAGE_CREATE), "create");
 	assert_string_equal(ob_stage_name(OB_STAGE_TEARDOWN), "teardown");
 	assert_string_equal(ob_stage_name(OB_STAGE_UNKNOWN), "unknown");
@@ -309,19 +315,19 @@ static void malformed_json(void **state)
 	/* Every proper prefix of a good state is rejected. */
 	for (i = 0; i < strlen(good); i++) {
 		assert_int_equal(parse_n(good, i, &st), -EINVAL);
-		assert_true(err[0] != '\0');
+		assert_true(oe.msg[0] != '\0');
 	}
 	assert_int_equal(parse_n(good, strlen(good), &st), 0);
 
 	/* A NUL byte inside len, even after the object. */
 	snprintf(s, sizeof(s), "%s", good);
 	assert_int_equal(parse_n(s, strlen(good) + 1, &st), -EINVAL);
-	assert_non_null(strstr(err, "NUL byte"));
+	assert_non_null(strstr(oe.msg, "NUL byte"));
 	s[7] = '\0';
 	assert_int_equal(parse_n(s, strlen(good), &st), -EINVAL);
-	assert_non_null(strstr(err, "NUL byte"));
-	assert_int_equal(ob_state_parse(NULL, 0, &st, err, sizeof(err)), -EINVAL);
-	assert_int_equal(ob_state_parse(NULL, 5, &st, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(oe.msg, "NUL byte"));
+	assert_int_equal(ob_state_parse(NULL, 0, &st, fresh()), -EINVAL);
+	assert_int_equal(ob_state_parse(NULL, 5, &st, fresh()), -EINVAL);
 }
 
 static void size_and_depth(void **state)
@@ -345,7 +351,7 @@ static void size_and_depth(void **state)
 	memset(buf + hl, 'a', OB_STATE_MAX + 1 - hl - 2);
 	memcpy(buf + OB_STATE_MAX + 1 - 2, "\"}", 2);
 	assert_int_equal(parse_n(buf, OB_STATE_MAX + 1, &st), -E2BIG);
-	assert_non_null(strstr(err, "65537 bytes"));
+	assert_non_null(strstr(oe.msg, "65537 bytes"));
 	free(buf);
 
 	/* Nesting 100 deep: rejected; 20 deep (under OB_JSON_DEPTH) in an unknown key: fine. */
@@ -478,7 +484,7 @@ static void bad_ids(void **state)
 	snprintf(s, sizeof(s), "{\"id\":\"%s\",\"status\":\"creating\",\"bundle\":\"/b\"}", id);
 	expect_fail(s, -ENAMETOOLONG, "longer than 128 bytes");
 	/* The error quotes at most 64 bytes of it. */
-	assert_true(strlen(err) < 200);
+	assert_true(strlen(oe.msg) < 200);
 	/* The escape "\\u0000" is a backslash and text, not a NUL. */
 	assert_int_equal(parse("{\"id\":\"c\",\"status\":\"creating\",\"bundle\":\"/b\","
 			       "\"x\":\"\\\\u0000\"}",
@@ -570,16 +576,16 @@ static void error_buffer(void **state)
 {
 	(void)state;
 	struct ob_state st;
-	char small[8];
 
-	/* A tiny or absent buffer is fine. */
-	assert_int_equal(ob_state_parse("[]", 2, &st, small, sizeof(small)), -EINVAL);
-	assert_int_equal(strlen(small), sizeof(small) - 1);
-	assert_int_equal(ob_state_parse("[]", 2, &st, NULL, 0), -EINVAL);
-	assert_int_equal(ob_stage_from("x", NULL, NULL, 0), OB_STAGE_UNKNOWN);
-	small[0] = 'X';
-	assert_int_equal(ob_state_parse("[]", 2, &st, small, 1), -EINVAL);
-	assert_int_equal(small[0], '\0');
+	/* An absent error object is fine; one is written only on failure. */
+	assert_int_equal(ob_state_parse("[]", 2, &st, NULL), -EINVAL);
+	assert_int_equal(ob_stage_from("x", NULL, NULL), OB_STAGE_UNKNOWN);
+	assert_int_equal(ob_state_parse("[]", 2, &st, fresh()), -EINVAL);
+	assert_int_equal(oe.code, -EINVAL);
+	assert_true(oe.msg[0] != '\0');
+	assert_int_equal(ob_state_parse(GOOD_MIN, strlen(GOOD_MIN), &st, fresh()), 0);
+	assert_int_equal(oe.code, 0);
+	assert_string_equal(oe.msg, "");
 }
 
 int main(void)
