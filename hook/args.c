@@ -6,23 +6,6 @@
 
 #include "ob.h"
 
-/* Names become file names under OB_RUN_DIR: a conservative alphabet. */
-bool ob_name_valid(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n == 0 || n > OB_NAME_MAX || name[0] == '.' || name[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-			return false;
-	}
-	return true;
-}
-
 static int parse_seconds(const char *s, double *out, struct ob_error *e)
 {
 	char *end;
@@ -99,10 +82,9 @@ static int apply_opt(struct ob_args *a, enum ob_cli_opt id, const char *val, str
 		a->netns = val;
 		return 0;
 	case OB_OPT_NAME:
-		if (!ob_name_valid(val))
-			return ob_err(e, -EINVAL,
-				      "--name '%s': use 1-%d of [A-Za-z0-9._-], not starting with '.' or '-'",
-				      val, OB_NAME_MAX);
+		if (!ob_name_valid(val, OB_NAME_MAX))
+			return ob_err(e, -EINVAL, "--name '%s': use 1-%d of " OB_NAME_CHARS, val,
+				      OB_NAME_MAX);
 		a->name = val;
 		return 0;
 	case OB_OPT_NOPORT:
@@ -204,7 +186,7 @@ int ob_args_check_withdraw(const struct ob_args *a, struct ob_error *e)
 {
 	if (!!a->netns == !!a->operand)
 		return ob_err(e, -EINVAL, "give either NAME or --netns PATH");
-	if (a->operand && !ob_name_valid(a->operand))
+	if (a->operand && !ob_name_valid(a->operand, OB_NAME_MAX))
 		return ob_err(e, -EINVAL, "'%s' is not a valid name", a->operand);
 	return 0;
 }

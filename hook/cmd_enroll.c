@@ -12,7 +12,7 @@ static void default_name(const char *path, uint64_t cookie, char *out, size_t le
 	const char *base = strrchr(path, '/');
 
 	base = base ? base + 1 : path;
-	if (!strncmp(path, "/run/netns/", 11) && ob_name_valid(base))
+	if (!strncmp(path, "/run/netns/", 11) && ob_name_valid(base, OB_NAME_MAX))
 		snprintf(out, len, "%s", base);
 	else
 		snprintf(out, len, "netns-%" PRIu64, cookie);

@@ -127,7 +127,6 @@ int ob_parse_args(const struct ob_cmd *cmds, int argc, char *const argv[], struc
 int ob_args_check_enroll(const struct ob_args *a, struct ob_error *e);
 int ob_args_check_withdraw(const struct ob_args *a, struct ob_error *e);
 int ob_args_check_install(const struct ob_args *a, struct ob_error *e);
-bool ob_name_valid(const char *name);
 
 /* ---- format.c: counters and their output (pure) ---- */
 struct ob_ns_view {

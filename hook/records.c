@@ -25,7 +25,7 @@ int ob_record_key(const char *id, const char *bundle, char *key, size_t len, str
 {
 	uLong crc = crc32(0L, Z_NULL, 0);
 
-	if (!ob_id_valid(id))
+	if (!ob_name_valid(id, OB_ID_MAX))
 		return ob_err(e, -EINVAL, "invalid container id");
 	crc = crc32(crc, (const Bytef *)bundle, (uInt)strlen(bundle));
 	if ((size_t)snprintf(key, len, "%s-%08lx", id, (unsigned long)crc) >= len)
@@ -100,7 +100,7 @@ static int parse_record(const char *key, const char *buf, struct ob_record *r)
 	if (json_object_object_get_ex(o, "hook_start", &v))
 		r->hook_start = json_object_get_uint64(v);
 	/* Only our own files are read, but never trust a path from one. */
-	if (!ob_id_valid(r->id) || (r->link[0] && strncmp(r->link, OB_PIN_DIR "/ct-", 20)))
+	if (!ob_name_valid(r->id, OB_ID_MAX) || (r->link[0] && strncmp(r->link, OB_PIN_DIR "/ct-", 20)))
 		err = -EINVAL;
 	json_object_put(o);
 	return err;

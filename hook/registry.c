@@ -51,7 +51,7 @@ int ob_registry_name(uint64_t cookie, char *name, size_t len)
 
 	if (read_record(cookie, buf, sizeof(buf)) > 0) {
 		buf[strcspn(buf, "\n")] = '\0';
-		if (ob_name_valid(buf)) {
+		if (ob_name_valid(buf, OB_NAME_MAX)) {
 			snprintf(name, len, "%s", buf);
 			return 0;
 		}

@@ -33,7 +33,6 @@ static int annot_mode(struct ob_policy *p, const char *key, const char *val, str
 {
 	if (!ob_mode_parse(val, &p->mode))
 		return bad_value(key, val, "on, off or required", e);
-	p->mode_set = true;
 	return 0;
 }
 
@@ -62,7 +61,7 @@ static int annot_allow_host(struct ob_policy *p, const char *key, const char *va
 
 static int annot_name(struct ob_policy *p, const char *key, const char *val, struct ob_error *e)
 {
-	if (!ob_id_valid(val))
+	if (!ob_name_valid(val, OB_ID_MAX))
 		return bad_value(key, val,
 				 "1-128 of [A-Za-z0-9_.+-], not starting with '.' or '-', "
 				 "without \"..\"",
@@ -195,8 +194,8 @@ static void mode_despite_error(struct json_object *root, struct ob_policy *p)
 	if (!a || !json_object_is_type(a, json_type_object))
 		return;
 	v = ob_json_get(a, OB_ANNOT_MODE);
-	if (v && ob_json_string(v, &s, &len) && ob_mode_parse(s, &p->mode))
-		p->mode_set = true;
+	if (v && ob_json_string(v, &s, &len))
+		ob_mode_parse(s, &p->mode);
 }
 
 int ob_config_parse(const char *buf, size_t len, struct ob_policy *p, struct ob_error *e)

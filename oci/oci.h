@@ -50,13 +50,10 @@ enum ob_mode { OB_MODE_ON = 0, OB_MODE_OFF, OB_MODE_REQUIRED };
 
 /* OCI runtime state, as given to hooks on stdin. */
 struct ob_state {
-	char oci_version[32];	  /* "" when absent */
-	char id[OB_ID_MAX + 1];	  /* validated, see ob_id_valid */
+	char id[OB_ID_MAX + 1];	  /* validated, see ob_name_valid */
 	char status[16];	  /* "creating", "created", "running", "stopped" (others kept) */
 	int pid;		  /* 0 when absent, null or 0 (poststop) */
 	char bundle[OB_PATH_MAX]; /* absolute path, validated (ob_path_valid) */
-	char engine_hint[32];	  /* "podman", "crio", "containerd" or "" (from annotations) */
-	char mode[16];		  /* io.oci-bypass.mode: "on", "off", "required" or "" */
 };
 
 /*
@@ -66,9 +63,9 @@ struct ob_state {
  * annotations). Rejects: len > OB_STATE_MAX, NUL bytes or \u0000 escapes,
  * not one object, trailing data, nesting deeper than OB_JSON_DEPTH,
  * missing or ill-typed id/status/bundle, id or bundle failing validation,
- * pid negative or not an int, annotations not an object of strings, an
- * io.oci-bypass.mode annotation other than on/off/required. Unknown keys
- * are ignored. On failure *st is zeroed.
+ * pid negative or not an int, annotations not an object of strings. The
+ * annotations are not read: the policy comes from config.json alone
+ * (ob_config_parse). Unknown keys are ignored. On failure *st is zeroed.
  */
 int ob_state_parse(const char *buf, size_t len, struct ob_state *st, struct ob_error *e);
 
@@ -83,8 +80,14 @@ int ob_state_parse(const char *buf, size_t len, struct ob_state *st, struct ob_e
 enum ob_stage ob_stage_from(const char *arg, const struct ob_state *st, struct ob_error *e);
 const char *ob_stage_name(enum ob_stage s); /* "create", "teardown", "unknown" */
 
-/* 1..128 chars of [A-Za-z0-9_.+-], not starting with '.' or '-', no "..". */
-bool ob_id_valid(const char *id);
+/*
+ * The one validator of names: container ids (max OB_ID_MAX), the
+ * io.oci-bypass.name annotation (OB_ID_MAX) and enrolment names, which
+ * become file names under /run/oci-bypass (max OB_NAME_MAX in hook/ob.h):
+ * 1..max chars of [A-Za-z0-9_.+-], not starting with '.' or '-', no "..".
+ */
+bool ob_name_valid(const char *name, size_t max);
+#define OB_NAME_CHARS "[A-Za-z0-9_.+-], not starting with '.' or '-', without \"..\""
 /*
  * Absolute, shorter than OB_PATH_MAX, no ".." component ("/../" or a
  * trailing "/.."), no control characters (< 0x20, 0x7f); "//" and "/./"
@@ -95,11 +98,13 @@ bool ob_path_valid(const char *path);
 /* "on" | "off" | "required", exactly; false for anything else. */
 bool ob_mode_parse(const char *s, enum ob_mode *m);
 const char *ob_mode_name(enum ob_mode m);
+/* "^(on|required)$": the values for which the hooks.d file runs the hook;
+ * 0, or -ENAMETOOLONG if buf is too short. */
+int ob_mode_hook_regex(char *buf, size_t len);
 
 /* From the bundle's config.json. */
 struct ob_policy {
-	enum ob_mode mode; /* io.oci-bypass.mode; absent: ON, mode_set false */
-	bool mode_set;
+	enum ob_mode mode; /* io.oci-bypass.mode; absent: ON */
 	uint16_t noports[OB_NOPORTS_MAX]; /* io.oci-bypass.no-ports "443,6379", deduplicated */
 	int n_noports;
 	bool trust;		      /* io.oci-bypass.trust "true": skip service probation */
@@ -117,9 +122,9 @@ struct ob_policy {
  * Missing or null "linux", "annotations", "namespaces" are fine; wrong
  * types (annotations not an object of strings, namespaces not an array of
  * objects with a string "type", a second network entry) are errors. On
- * failure *p is zeroed, except that mode and mode_set keep a valid
- * io.oci-bypass.mode annotation wherever it stands, so that a container
- * that asks for "required" fails closed on any error in its config.json.
+ * failure *p is zeroed, except that mode keeps a valid io.oci-bypass.mode
+ * annotation wherever it stands, so that a container that asks for
+ * "required" fails closed on any error in its config.json.
  */
 int ob_config_parse(const char *buf, size_t len, struct ob_policy *p, struct ob_error *e);
 

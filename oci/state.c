@@ -8,11 +8,6 @@
 
 #define WHAT "state JSON"
 
-static bool has_prefix(const char *s, const char *prefix)
-{
-	return !strncmp(s, prefix, strlen(prefix));
-}
-
 /* A required (or optional) string member, copied into dst[dstlen]. */
 static int get_string(struct json_object *root, const char *key, bool required, char *dst,
 		      size_t dstlen, struct ob_error *e)
@@ -68,48 +63,13 @@ static int get_pid(struct json_object *root, int *pid, struct ob_error *e)
 	return 0;
 }
 
-static int get_annotations(struct json_object *root, struct ob_state *st, struct ob_error *e)
+/* The annotations must be an object of strings; what they say is
+ * config.json's business (ob_config_parse), not the state's. */
+static int check_annotations(struct json_object *root, struct ob_error *e)
 {
 	struct json_object *a;
-	bool podman = false, crio = false, containerd = false;
-	char q[OB_QUOTE_MAX];
-	int rc;
 
-	rc = ob_json_annotations(root, WHAT, &a, e);
-	if (rc || !a)
-		return rc;
-	json_object_object_foreach(a, key, val)
-	{
-		const char *s = json_object_get_string(val);
-		enum ob_mode m;
-
-		if (has_prefix(key, "io.podman.") ||
-		    (!strcmp(key, "io.container.manager") && !strcmp(s, "libpod")))
-			podman = true;
-		else if (has_prefix(key, "io.kubernetes.cri-o."))
-			crio = true;
-		else if (has_prefix(key, "io.kubernetes.cri.") ||
-			 has_prefix(key, "io.containerd.") || has_prefix(key, "nerdctl/"))
-			containerd = true;
-
-		if (strcmp(key, OB_ANNOT_MODE))
-			continue;
-		if (!ob_mode_parse(s, &m)) {
-			ob_quote(q, sizeof(q), s, strlen(s));
-			return ob_err(e, -EINVAL,
-					 WHAT ": annotation " OB_ANNOT_MODE
-					      " is %s; expected on, off or required",
-					 q);
-		}
-		strcpy(st->mode, ob_mode_name(m));
-	}
-	if (podman)
-		strcpy(st->engine_hint, "podman");
-	else if (crio)
-		strcpy(st->engine_hint, "crio");
-	else if (containerd)
-		strcpy(st->engine_hint, "containerd");
-	return 0;
+	return ob_json_annotations(root, WHAT, &a, e);
 }
 
 static int parse(struct json_object *root, struct ob_state *st, struct ob_error *e)
@@ -118,13 +78,10 @@ static int parse(struct json_object *root, struct ob_state *st, struct ob_error 
 	size_t i;
 	int rc;
 
-	rc = get_string(root, "ociVersion", false, st->oci_version, sizeof(st->oci_version), e);
-	if (rc)
-		return rc;
 	rc = get_string(root, "id", true, st->id, sizeof(st->id), e);
 	if (rc)
 		return rc;
-	if (!ob_id_valid(st->id)) {
+	if (!ob_name_valid(st->id, OB_ID_MAX)) {
 		ob_quote(q, sizeof(q), st->id, strlen(st->id));
 		return ob_err(e, -EINVAL,
 				 WHAT ": container id %s is not 1-%d of [A-Za-z0-9_.+-] "
@@ -152,7 +109,7 @@ static int parse(struct json_object *root, struct ob_state *st, struct ob_error 
 		return ob_err(e, -EINVAL,
 				 WHAT ": bundle %s is not an absolute path without \"..\"", q);
 	}
-	return get_annotations(root, st, e);
+	return check_annotations(root, e);
 }
 
 int ob_state_parse(const char *buf, size_t len, struct ob_state *st, struct ob_error *e)

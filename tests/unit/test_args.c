@@ -152,19 +152,46 @@ static void names(void **state)
 	(void)state;
 	char longname[OB_NAME_MAX + 2];
 
-	assert_true(ob_name_valid("web"));
-	assert_true(ob_name_valid("a.b_c-1"));
-	assert_false(ob_name_valid(""));
-	assert_false(ob_name_valid("."));
-	assert_false(ob_name_valid(".."));
-	assert_false(ob_name_valid("-rf"));
-	assert_false(ob_name_valid("a b"));
-	assert_false(ob_name_valid("a\nb"));
+	assert_true(ob_name_valid("web", OB_NAME_MAX));
+	assert_true(ob_name_valid("a.b_c-1", OB_NAME_MAX));
+	assert_false(ob_name_valid("", OB_NAME_MAX));
+	assert_false(ob_name_valid(".", OB_NAME_MAX));
+	assert_false(ob_name_valid("..", OB_NAME_MAX));
+	assert_false(ob_name_valid("-rf", OB_NAME_MAX));
+	assert_false(ob_name_valid("a b", OB_NAME_MAX));
+	assert_false(ob_name_valid("a\nb", OB_NAME_MAX));
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	assert_false(ob_name_valid(longname));
+	assert_false(ob_name_valid(longname, OB_NAME_MAX));
 	longname[OB_NAME_MAX] = '\0';
-	assert_true(ob_name_valid(longname));
+	assert_true(ob_name_valid(longname, OB_NAME_MAX));
+	/* One validator for names and container ids (issue 13): '+' is
+	 * valid in both, ".." in neither. */
+	assert_true(ob_name_valid("web+1", OB_NAME_MAX));
+	assert_true(ob_name_valid("+x", OB_NAME_MAX));
+	assert_false(ob_name_valid("a..b", OB_NAME_MAX));
+	assert_false(ob_name_valid(NULL, OB_NAME_MAX));
+	assert_false(ob_name_valid("abc", 2));
+	assert_true(ob_name_valid("ab", 2));
+}
+
+/* The hook names a netns after the first 12 characters of the container
+ * id; whatever id the state parser accepts must give a name the registry
+ * accepts, or status shows netns-<cookie> (a '+' did, before). */
+static void container_ids_make_names(void **state)
+{
+	(void)state;
+	static const char *const ids[] = { "c1", "web+1", "+x", "a.b.c", "_x",
+					   "0123456789abcdef0123456789abcdef",
+					   "ab.+-_cdefghijkl" };
+	char name[OB_NAME_MAX + 1];
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		assert_true(ob_name_valid(ids[i], OB_ID_MAX));
+		snprintf(name, sizeof(name), "%.12s", ids[i]);
+		if (!ob_name_valid(name, OB_NAME_MAX))
+			fail_msg("id '%s' gives the name '%s', which is refused", ids[i], name);
+	}
 }
 
 static void every_verb_has_usage(void **state)
@@ -188,6 +215,7 @@ int main(void)
 		cmocka_unit_test(verbs_and_options),
 		cmocka_unit_test(bad_input_is_refused),
 		cmocka_unit_test(names),
+		cmocka_unit_test(container_ids_make_names),
 		cmocka_unit_test(every_verb_has_usage),
 	};
 

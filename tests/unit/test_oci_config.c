@@ -69,7 +69,6 @@ static void expect_fail(const char *s, int rc, const char *want)
 	assert_int_equal(parse(s, &p), rc);
 	/* all zero, but a valid mode annotation (oci.h) */
 	zero.mode = p.mode;
-	zero.mode_set = p.mode_set;
 	assert_memory_equal(&p, &zero, sizeof(p));
 	if (!strstr(oe.msg, want))
 		fail_msg("error '%s' does not mention '%s'", oe.msg, want);
@@ -88,7 +87,7 @@ static void defaults(void **state)
 	assert_int_equal(parse(config(NULL, NS_NEW), &p), 0);
 	assert_string_equal(oe.msg, "");
 	assert_int_equal(p.mode, OB_MODE_ON);
-	assert_false(p.mode_set);
+	assert_int_equal(p.mode, OB_MODE_ON);
 	assert_int_equal(p.n_noports, 0);
 	assert_false(p.trust);
 	assert_false(p.allow_host_network);
@@ -128,7 +127,6 @@ static void mode_values(void **state)
 		snprintf(a, sizeof(a), "{\"io.oci-bypass.mode\": \"%s\"}", good[i].val);
 		assert_int_equal(parse(config(a, NS_NEW), &p), 0);
 		assert_int_equal(p.mode, good[i].mode);
-		assert_true(p.mode_set);
 		assert_string_equal(ob_mode_name(p.mode), good[i].val);
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -148,7 +146,30 @@ static void mode_values(void **state)
 			     NS_NEW),
 		      &p),
 		0);
-	assert_false(p.mode_set);
+	assert_int_equal(p.mode, OB_MODE_ON);
+}
+
+/* One list of mode values (validate.c) gives the parser, the names and the
+ * regex the hooks.d file selects containers with. */
+static void mode_table(void **state)
+{
+	(void)state;
+	char re[64], tiny[8];
+	enum ob_mode m;
+
+	assert_int_equal(ob_mode_hook_regex(re, sizeof(re)), 0);
+	assert_string_equal(re, "^(on|required)$");
+	assert_int_equal(ob_mode_hook_regex(tiny, sizeof(tiny)), -ENAMETOOLONG);
+	for (m = OB_MODE_ON; m <= OB_MODE_REQUIRED; m++) {
+		enum ob_mode back;
+
+		assert_true(ob_mode_parse(ob_mode_name(m), &back));
+		assert_int_equal(back, m);
+		/* off is the one value the hooks.d file does not select */
+		assert_int_equal(strstr(re, ob_mode_name(m)) != NULL, m != OB_MODE_OFF);
+	}
+	assert_false(ob_mode_parse("ON", &m));
+	assert_false(ob_mode_parse(NULL, &m));
 }
 
 static void typo_keys(void **state)
@@ -180,7 +201,6 @@ static void required_despite_errors(void **state)
 			       &p),
 			 -EINVAL);
 	assert_int_equal(p.mode, OB_MODE_REQUIRED);
-	assert_true(p.mode_set);
 	assert_int_equal(parse(config("{\"io.oci-bypass.mode\": \"required\", "
 				      "\"io.oci-bypass.trust\": \"maybe\"}",
 				      NS_NEW),
@@ -197,7 +217,7 @@ static void required_despite_errors(void **state)
 	assert_int_equal(parse(config("{\"io.oci-bypass.mode\": \"require\"}", NS_NEW), &p),
 			 -EINVAL);
 	assert_int_equal(p.mode, OB_MODE_ON);
-	assert_false(p.mode_set);
+	assert_int_equal(p.mode, OB_MODE_ON);
 }
 
 static void noports(void **state)
@@ -420,7 +440,6 @@ static void everything(void **state)
 		      &p),
 		0);
 	assert_int_equal(p.mode, OB_MODE_REQUIRED);
-	assert_true(p.mode_set);
 	assert_int_equal(p.n_noports, 2);
 	assert_int_equal(p.noports[0], 5432);
 	assert_int_equal(p.noports[1], 6379);
@@ -436,6 +455,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(mode_values),
+		cmocka_unit_test(mode_table),
 		cmocka_unit_test(typo_keys),
 		cmocka_unit_test(required_despite_errors),
 		cmocka_unit_test(noports),
