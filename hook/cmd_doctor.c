@@ -21,6 +21,7 @@
 #endif
 
 struct check {
+	FILE *out;
 	int fails, warns;
 };
 
@@ -28,10 +29,10 @@ static void report(struct check *c, int ok, bool fatal, const char *what, const 
 {
 	const char *word = ok ? "ok  " : fatal ? "FAIL" : "warn";
 
-	printf("%s  %s", word, what);
+	fprintf(c->out, "%s  %s", word, what);
 	if (!ok && fix)
-		printf(" -- %s", fix);
-	putchar('\n');
+		fprintf(c->out, " -- %s", fix);
+	fputc('\n', c->out);
 	if (!ok)
 		fatal ? c->fails++ : c->warns++;
 }
@@ -46,9 +47,9 @@ static bool has_cap(int cap)
 	return d[cap / 32].effective & (1u << (cap % 32));
 }
 
-int ob_cmd_doctor(const struct ob_args *a, struct ob_error *e)
+int ob_cmd_doctor(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
-	struct check c = { 0 };
+	struct check c = { .out = out };
 	struct utsname u;
 	struct statfs st;
 	char cg[PATH_MAX], line[PATH_MAX + 128];
@@ -78,14 +79,14 @@ int ob_cmd_doctor(const struct ob_args *a, struct ob_error *e)
 		report(&c, 0, true, "cgroup v2 mounted", "mount -t cgroup2 none /sys/fs/cgroup/unified");
 	}
 	if (!root_caps) {
-		printf("skip  program, map and helper probes need privileges\n");
-		goto out;
+		fprintf(out, "skip  program, map and helper probes need privileges\n");
+		goto done;
 	}
 	n = ob_features(f, (int)(sizeof(f) / sizeof(f[0])));
 	for (int i = 0; i < n; i++) {
 		snprintf(line, sizeof(line), "%s (Linux %s)", f[i].name, f[i].since);
 		if (f[i].state == OB_FEAT_FALLBACK) {
-			printf("ok    %s -- fallback: %s\n", line, f[i].note);
+			fprintf(out, "ok    %s -- fallback: %s\n", line, f[i].note);
 			continue;
 		}
 		report(&c, f[i].state == OB_FEAT_OK, true, line,
@@ -97,8 +98,8 @@ int ob_cmd_doctor(const struct ob_args *a, struct ob_error *e)
 	snprintf(line, sizeof(line), "the BPF object loads on this kernel%s%s%s",
 		 a->btf ? " (CO-RE against " : "", a->btf ? a->btf : "", a->btf ? ")" : "");
 	report(&c, err == 0, true, line, err ? why.msg : NULL);
-out:
-	printf("%s: %d problem(s), %d warning(s)\n",
+done:
+	fprintf(out, "%s: %d problem(s), %d warning(s)\n",
 	       c.fails ? "acceleration cannot work here" : "acceleration can work here", c.fails,
 	       c.warns);
 	if (c.fails)

@@ -18,7 +18,7 @@ static void default_name(const char *path, uint64_t cookie, char *out, size_t le
 		snprintf(out, len, "netns-%" PRIu64, cookie);
 }
 
-int ob_cmd_enroll(const struct ob_args *a, struct ob_error *e)
+int ob_cmd_enroll(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	char name[OB_NAME_MAX + 1];
 	struct ob_maps m;
@@ -44,13 +44,13 @@ int ob_cmd_enroll(const struct ob_args *a, struct ob_error *e)
 		default_name(a->netns, cookie, name, sizeof(name));
 	err = ob_enroll_cookie(&m, cookie, &en, e);
 	if (!err)
-		printf("oci-bypass: %s %s (cookie %" PRIu64 ")\n",
+		fprintf(out, "oci-bypass: %s %s (cookie %" PRIu64 ")\n",
 		       already ? "already enrolled:" : "enrolled", name, cookie);
 	ob_close_maps(&m);
 	return err;
 }
 
-int ob_cmd_withdraw(const struct ob_args *a, struct ob_error *e)
+int ob_cmd_withdraw(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	char name[OB_NAME_MAX + 1];
 	struct ob_maps m;
@@ -68,9 +68,9 @@ int ob_cmd_withdraw(const struct ob_args *a, struct ob_error *e)
 		return err;
 	ob_registry_name(cookie, name, sizeof(name));
 	if (ob_withdraw_cookie(&m, cookie))
-		printf("oci-bypass: withdrew %s (cookie %" PRIu64 ")\n", name, cookie);
+		fprintf(out, "oci-bypass: withdrew %s (cookie %" PRIu64 ")\n", name, cookie);
 	else
-		printf("oci-bypass: %s (cookie %" PRIu64 ") was not enrolled\n", name, cookie);
+		fprintf(out, "oci-bypass: %s (cookie %" PRIu64 ") was not enrolled\n", name, cookie);
 	ob_close_maps(&m);
 	return 0;
 }

@@ -309,7 +309,7 @@ static int hook_teardown(const struct ob_state *st, const char *key)
 	return 0;
 }
 
-int ob_cmd_hook(const struct ob_args *a, struct ob_error *e)
+int ob_cmd_hook(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	struct ob_state st = { 0 };
 	struct ob_policy p = { 0 };
@@ -321,6 +321,7 @@ int ob_cmd_hook(const struct ob_args *a, struct ob_error *e)
 	size_t len;
 	int rc;
 
+	(void)out; /* the hook's lines are logs: hlog() writes syslog and stderr */
 	signal(SIGALRM, on_alarm);
 	alarm(HOOK_TIMEOUT_S);
 	openlog("oci-bypass", LOG_PID, LOG_DAEMON);
@@ -391,7 +392,7 @@ static int gc_orphan(uint64_t cookie, void *ctx)
 
 /* gc: records of containers that are gone (poststop never ran, the hook
  * was killed), hook enrolments without a record, orphaned link pins. */
-int ob_cmd_gc(const struct ob_args *a, struct ob_error *e)
+int ob_cmd_gc(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	_cleanup_free_ struct ob_record *all = NULL;
 	struct ob_maps m;
@@ -436,12 +437,12 @@ int ob_cmd_gc(const struct ob_args *a, struct ob_error *e)
 		fixed += o.fixed;
 		ob_close_maps(&m);
 	}
-	printf("oci-bypass: gc: %d item(s) repaired\n", fixed);
+	fprintf(out, "oci-bypass: gc: %d item(s) repaired\n", fixed);
 	return 0;
 }
 
 /* Hidden verb "sandbox-test": confine, then try what must fail. */
-int ob_cmd_sandbox_test(const struct ob_args *a, struct ob_error *e)
+int ob_cmd_sandbox_test(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	char *const argv[] = { "true", NULL };
 	int failures = 0;
@@ -450,16 +451,16 @@ int ob_cmd_sandbox_test(const struct ob_args *a, struct ob_error *e)
 	if (ob_sandbox_apply(e))
 		return e->code;
 	execv("/bin/true", argv);
-	printf("execve: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
+	fprintf(out, "execve: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
 	failures += errno != EPERM;
 	errno = 0;
 	if (syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0) == 0 || errno != EPERM)
 		failures++;
-	printf("ptrace: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
+	fprintf(out, "ptrace: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
 	errno = 0;
 	if (syscall(SYS_setuid, 0) == 0 || errno != EPERM)
 		failures++;
-	printf("setuid: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
+	fprintf(out, "setuid: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
 	if (failures)
 		return ob_err(e, -EPERM, "%d of 3 forbidden calls did not fail with EPERM", failures);
 	return 0;

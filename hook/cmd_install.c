@@ -14,7 +14,7 @@
 #define DEFAULT_HOOKS_DIR "/etc/containers/oci/hooks.d"
 #define DEFAULT_CDI_DIR "/etc/cdi"
 
-int ob_cmd_install_hooks(const struct ob_args *a, struct ob_error *e)
+int ob_cmd_install_hooks(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	const char *dir = a->dir ? a->dir : a->cdi ? DEFAULT_CDI_DIR : DEFAULT_HOOKS_DIR;
 	char self[PATH_MAX], path[PATH_MAX];
@@ -49,7 +49,7 @@ int ob_cmd_install_hooks(const struct ob_args *a, struct ob_error *e)
 	rc = ob_write_atomic(path, buf, len, 0644, e);
 	if (rc)
 		return rc;
-	printf("oci-bypass: wrote %s (hook %s%s)\n", path, hook,
+	fprintf(out, "oci-bypass: wrote %s (hook %s%s)\n", path, hook,
 	       a->cdi ? ", use --device oci-bypass.io/net=on"
 	       : a->always ? ", every container; opt out with io.oci-bypass.mode=off"
 			   : ", containers with io.oci-bypass.mode=on|required");

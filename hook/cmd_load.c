@@ -9,7 +9,7 @@
 
 #include "ob.h"
 
-int ob_cmd_load(const struct ob_args *a, struct ob_error *e)
+int ob_cmd_load(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	char cg[PATH_MAX];
 	bool already = false;
@@ -19,10 +19,10 @@ int ob_cmd_load(const struct ob_args *a, struct ob_error *e)
 	if (err)
 		return err;
 	if (already)
-		printf("oci-bypass: already loaded (build %016llx)\n",
+		fprintf(out, "oci-bypass: already loaded (build %016llx)\n",
 		       (unsigned long long)ob_build_id());
 	else
-		printf("oci-bypass: loaded (build %016llx), sock_ops attached to %s\n",
+		fprintf(out, "oci-bypass: loaded (build %016llx), sock_ops attached to %s\n",
 		       (unsigned long long)ob_build_id(), cg);
 	return 0;
 }
@@ -35,7 +35,7 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int ob_cmd_unload(const struct ob_args *a, struct ob_error *e)
+int ob_cmd_unload(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	struct ob_settings s;
 	struct ob_maps m;
@@ -46,7 +46,7 @@ int ob_cmd_unload(const struct ob_args *a, struct ob_error *e)
 	int err = ob_open_maps(&m, &none);
 
 	if (err == -ENOENT) {
-		printf("oci-bypass: not loaded\n");
+		fprintf(out, "oci-bypass: not loaded\n");
 		return 0;
 	}
 	if (err)
@@ -79,7 +79,7 @@ int ob_cmd_unload(const struct ob_args *a, struct ob_error *e)
 		usleep(100 * 1000);
 	}
 	if (left) {
-		printf("oci-bypass: detached; %llu sockets still redirecting keep the sockhash pinned "
+		fprintf(out, "oci-bypass: detached; %llu sockets still redirecting keep the sockhash pinned "
 		       "until they close; run 'oci-bypass unload' again to finish\n",
 		       (unsigned long long)left);
 		err = ob_err(e, -EAGAIN, "%llu sockets still open", (unsigned long long)left);
@@ -89,14 +89,14 @@ int ob_cmd_unload(const struct ob_args *a, struct ob_error *e)
 	ob_close_maps(&m);
 	ob_unpin_all();
 	ob_registry_clear();
-	printf("oci-bypass: unloaded\n");
+	fprintf(out, "oci-bypass: unloaded\n");
 	return 0;
 out:
 	ob_close_maps(&m);
 	return err;
 }
 
-static int set_enabled(bool on, struct ob_error *e)
+static int set_enabled(bool on, FILE *out, struct ob_error *e)
 {
 	struct ob_settings s;
 	struct ob_maps m;
@@ -112,18 +112,18 @@ static int set_enabled(bool on, struct ob_error *e)
 	}
 	ob_close_maps(&m);
 	if (!err)
-		printf("oci-bypass: %s\n", on ? "enabled" : "disabled (open connections go on)");
+		fprintf(out, "oci-bypass: %s\n", on ? "enabled" : "disabled (open connections go on)");
 	return err;
 }
 
-int ob_cmd_enable(const struct ob_args *a, struct ob_error *e)
+int ob_cmd_enable(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	(void)a;
-	return set_enabled(true, e);
+	return set_enabled(true, out, e);
 }
 
-int ob_cmd_disable(const struct ob_args *a, struct ob_error *e)
+int ob_cmd_disable(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	(void)a;
-	return set_enabled(false, e);
+	return set_enabled(false, out, e);
 }

@@ -83,27 +83,27 @@ out:
 	return err;
 }
 
-int ob_cmd_status(const struct ob_args *a, struct ob_error *e)
+int ob_cmd_status(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	struct ob_view v;
 	int err = gather(&v, e);
 
 	if (!err)
-		err = a->json ? ob_format_json(stdout, &v) : ob_format_text(stdout, &v);
+		err = a->json ? ob_format_json(out, &v) : ob_format_text(out, &v);
 	free(v.ns);
 	free(v.svc);
 	free(v.ct);
 	return err;
 }
 
-int ob_cmd_metrics(const struct ob_args *a, struct ob_error *e)
+int ob_cmd_metrics(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	struct ob_view v;
 	int err = gather(&v, e);
 
 	(void)a;
 	if (!err)
-		err = ob_format_prometheus(stdout, &v);
+		err = ob_format_prometheus(out, &v);
 	free(v.ns);
 	free(v.svc);
 	free(v.ct);

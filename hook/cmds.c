@@ -165,21 +165,21 @@ static void print_usage(FILE *out)
 }
 
 /* help [VERB]: the usage of a listed verb, else the list. */
-int ob_cmd_help(const struct ob_args *a, struct ob_error *e)
+int ob_cmd_help(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	const struct ob_cmd *c = a->operand ? ob_cmd_find(a->operand) : NULL;
 
 	(void)e;
 	if (c && c->summary)
-		fputs(c->usage, stdout);
+		fputs(c->usage, out);
 	else
-		print_usage(stdout);
+		print_usage(out);
 	return 0;
 }
 
-int ob_cmd_version(const struct ob_args *a, struct ob_error *e)
+int ob_cmd_version(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	(void)a, (void)e;
-	printf("oci-bypass %s (bpf build %016llx)\n", OB_VERSION, (unsigned long long)ob_build_id());
+	fprintf(out, "oci-bypass %s (bpf build %016llx)\n", OB_VERSION, (unsigned long long)ob_build_id());
 	return 0;
 }

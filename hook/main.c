@@ -20,7 +20,7 @@ int main(int argc, char **argv)
 		fputs(a.cmd->usage, stdout);
 		return 0;
 	}
-	err = a.cmd->fn(&a, &e);
+	err = a.cmd->fn(&a, stdout, &e);
 	if (!err)
 		return 0;
 	/* "oci-bypass: VERB: sentence", or the container id for the hook */

@@ -88,7 +88,7 @@ struct ob_args;
 /* One verb: bpftool's {name, fn} plus its help and what it accepts. */
 struct ob_cmd {
 	const char *name;
-	int (*fn)(const struct ob_args *a, struct ob_error *e);
+	int (*fn)(const struct ob_args *a, FILE *out, struct ob_error *e); /* output to out */
 	const char *summary; /* its line in --help; NULL: not listed */
 	const char *usage;   /* VERB --help */
 	unsigned opts;	     /* enum ob_cli_opt bits accepted */
@@ -300,21 +300,22 @@ int ob_load_object(struct bypass_bpf *skel, struct ob_error *e);
  * fallback for a moment), unloads: fails wherever load would. */
 int ob_verify_object(const char *btf_path, bool *fallback, struct ob_error *e);
 
-/* ---- the verbs (cmd_*.c, cmds.c), called only through ob_cmds[] ---- */
-int ob_cmd_load(const struct ob_args *a, struct ob_error *e);	   /* cmd_load.c */
-int ob_cmd_unload(const struct ob_args *a, struct ob_error *e);
-int ob_cmd_enable(const struct ob_args *a, struct ob_error *e);
-int ob_cmd_disable(const struct ob_args *a, struct ob_error *e);
-int ob_cmd_enroll(const struct ob_args *a, struct ob_error *e);	   /* cmd_enroll.c */
-int ob_cmd_withdraw(const struct ob_args *a, struct ob_error *e);
-int ob_cmd_status(const struct ob_args *a, struct ob_error *e);	   /* cmd_status.c */
-int ob_cmd_metrics(const struct ob_args *a, struct ob_error *e);
-int ob_cmd_doctor(const struct ob_args *a, struct ob_error *e);	   /* cmd_doctor.c */
-int ob_cmd_hook(const struct ob_args *a, struct ob_error *e);	   /* cmd_hook.c */
-int ob_cmd_gc(const struct ob_args *a, struct ob_error *e);
-int ob_cmd_sandbox_test(const struct ob_args *a, struct ob_error *e);
-int ob_cmd_install_hooks(const struct ob_args *a, struct ob_error *e); /* cmd_install.c */
-int ob_cmd_help(const struct ob_args *a, struct ob_error *e);	   /* cmds.c */
-int ob_cmd_version(const struct ob_args *a, struct ob_error *e);
+/* ---- the verbs (cmd_*.c, cmds.c), called only through ob_cmds[]: each writes its
+ * output to out and returns its error in e; main() prints errors ---- */
+int ob_cmd_load(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmd_load.c */
+int ob_cmd_unload(const struct ob_args *a, FILE *out, struct ob_error *e);
+int ob_cmd_enable(const struct ob_args *a, FILE *out, struct ob_error *e);
+int ob_cmd_disable(const struct ob_args *a, FILE *out, struct ob_error *e);
+int ob_cmd_enroll(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmd_enroll.c */
+int ob_cmd_withdraw(const struct ob_args *a, FILE *out, struct ob_error *e);
+int ob_cmd_status(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmd_status.c */
+int ob_cmd_metrics(const struct ob_args *a, FILE *out, struct ob_error *e);
+int ob_cmd_doctor(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmd_doctor.c */
+int ob_cmd_hook(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmd_hook.c */
+int ob_cmd_gc(const struct ob_args *a, FILE *out, struct ob_error *e);
+int ob_cmd_sandbox_test(const struct ob_args *a, FILE *out, struct ob_error *e);
+int ob_cmd_install_hooks(const struct ob_args *a, FILE *out, struct ob_error *e); /* cmd_install.c */
+int ob_cmd_help(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmds.c */
+int ob_cmd_version(const struct ob_args *a, FILE *out, struct ob_error *e);
 
 #endif /* OB_H */

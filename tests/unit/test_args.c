@@ -12,9 +12,9 @@
 /* The real verb table, with the verbs themselves stubbed out. */
 #include "../../hook/cmds.c"
 #define STUB(fn)                                            \
-	int fn(const struct ob_args *a, struct ob_error *e) \
+	int fn(const struct ob_args *a, FILE *out, struct ob_error *e) \
 	{                                                   \
-		(void)a, (void)e;                           \
+		(void)a, (void)out, (void)e;                \
 		return 0;                                   \
 	}
 STUB(ob_cmd_load)
