@@ -31,11 +31,34 @@ int ob_ensure_bpffs(struct ob_error *e)
 	return 0;
 }
 
-/* The fds of struct ob_maps and their pin names, from the one list OB_MAPS. */
-#define MAP_FD(n) &(m)->n,
+/* The fds of struct ob_maps, their pin names and layouts, from the one list OB_MAPS. */
+#define MAP_FD(n, k, v) &(m)->n,
 #define MAP_FDS(m) { OB_MAPS(MAP_FD) }
-#define MAP_NAME(n) "ob_" #n,
+#define MAP_NAME(n, k, v) "ob_" #n,
 static const char *const map_names[] = { OB_MAPS(MAP_NAME) };
+#define MAP_LAYOUT(n, k, v) { sizeof(k), sizeof(v) },
+static const struct {
+	__u32 key, value;
+} map_layouts[] = { OB_MAPS(MAP_LAYOUT) };
+
+/* A map pinned by a build whose layout differs: reading it into this
+ * build's structs would overrun them, so it is not opened at all. */
+static int check_layout(int fd, size_t i, const char *path, struct ob_error *e)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return ob_err(e, -errno, "cannot inspect %s: %s", path, strerror(errno));
+	if (info.key_size == map_layouts[i].key && info.value_size == map_layouts[i].value)
+		return 0;
+	return ob_err(e, -EPROTO,
+		      "%s was pinned by a build of oci-bypass with other map layouts (key %u, "
+		      "value %u bytes; this build: %u, %u): unload it with that build's "
+		      "'oci-bypass unload'",
+		      path, info.key_size, info.value_size, map_layouts[i].key,
+		      map_layouts[i].value);
+}
 
 int ob_open_maps(struct ob_maps *m, struct ob_error *e)
 {
@@ -45,17 +68,23 @@ int ob_open_maps(struct ob_maps *m, struct ob_error *e)
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		*fds[i] = -1;
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		int err;
+
 		snprintf(path, sizeof(path), OB_PIN_DIR "/%s", map_names[i]);
 		*fds[i] = bpf_obj_get(path);
 		if (*fds[i] < 0 && errno == ENOENT && fds[i] == &m->parking)
 			continue; /* an older build, to be unloaded */
 		if (*fds[i] < 0) {
-			int err = -errno;
-
+			err = -errno;
 			ob_close_maps(m);
 			if (err == -ENOENT)
 				return ob_err(e, err, "oci-bypass is not loaded (run 'oci-bypass load')");
 			return ob_err(e, err, "cannot open %s: %s", path, strerror(-err));
+		}
+		err = check_layout(*fds[i], i, path, e);
+		if (err) {
+			ob_close_maps(m);
+			return err;
 		}
 	}
 	return 0;

@@ -175,12 +175,22 @@ int ob_host_netns_cookie(uint64_t *cookie);
 
 /* ---- maps.c: the pinned maps (the mechanism under the verbs) ---- */
 /* Every map user space opens, in one list: the field of struct ob_maps,
- * pinned as "ob_" NAME. parking is -1 if an older build without it is
- * loaded. ob_sk_state is pinned too but never opened (ob_unpin_maps). */
-#define OB_MAPS(X) X(sockhash) X(conns) X(netns) X(tokens) X(counters) X(settings) \
-	X(noports) X(services) X(parking)
+ * pinned as "ob_" NAME, with its key and value types (as bypass.bpf.c
+ * declares them; ob_open_maps refuses pins of another layout). parking is
+ * -1 if an older build without it is loaded. ob_sk_state is pinned too but
+ * never opened (ob_unpin_maps). */
+#define OB_MAPS(X)                                                            \
+	X(sockhash, struct ob_sock_key, __u64)                                \
+	X(conns, struct ob_conn_key, struct ob_conn)                          \
+	X(netns, __u64, struct ob_netns)                                      \
+	X(tokens, __u64, __u64)                                               \
+	X(counters, __u64, struct ob_counters)                                \
+	X(settings, __u32, struct ob_settings)                                \
+	X(noports, struct ob_svc_key, __u8)                                   \
+	X(services, struct ob_svc_key, struct ob_service)                     \
+	X(parking, struct ob_sock_key, __u64)
 struct ob_maps {
-#define OB_MAP_FIELD(n) int n;
+#define OB_MAP_FIELD(n, k, v) int n;
 	OB_MAPS(OB_MAP_FIELD)
 #undef OB_MAP_FIELD
 };
