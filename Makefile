@@ -53,14 +53,15 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 	      -fdebug-prefix-map=$(CURDIR)=. \
 	      -Ibpf $(if $(MULTIARCH),-idirafter /usr/include/$(MULTIARCH))
 
-HOOK_SRCS := hook/main.c hook/args.c hook/errors.c hook/format.c hook/netns.c \
-	     hook/loader.c hook/registry.c hook/status.c hook/doctor.c hook/hook.c \
-	     hook/records.c hook/cgroup.c hook/sandbox.c hook/install.c hook/files.c \
-	     hook/features.c hook/maps.c
+HOOK_SRCS := hook/main.c hook/cmds.c hook/args.c hook/log.c hook/format.c hook/files.c \
+	     hook/netns.c hook/maps.c hook/cgroup.c hook/features.c hook/loader.c hook/registry.c \
+	     hook/records.c hook/sandbox.c \
+	     hook/cmd_load.c hook/cmd_enroll.c hook/cmd_status.c hook/cmd_doctor.c hook/cmd_hook.c \
+	     hook/cmd_install.c
 OCI_SRCS  := $(wildcard oci/*.c)
 HOOK_OBJS := $(HOOK_SRCS:hook/%.c=$(OUT)/hook/%.o) $(OCI_SRCS:oci/%.c=$(OUT)/oci/%.o)
 # Pure code (no BPF, no system calls that need root): unit-tested.
-PURE_SRCS := hook/args.c hook/errors.c hook/format.c $(OCI_SRCS)
+PURE_SRCS := hook/args.c hook/log.c hook/format.c $(OCI_SRCS)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall \
@@ -96,7 +97,7 @@ $(OUT)/oci-bypass: $(HOOK_OBJS)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS_H) $^ -o $@ $(HOOK_LIBS) -lpthread
 
 # Unit tests: pure code rebuilt with ASan and UBSan, linked with cmocka.
-$(OUT)/tests/test_%: tests/unit/test_%.c $(PURE_SRCS) hook/ob.h bpf/bypass.h $(wildcard oci/*.h) | $(OUT)/tests
+$(OUT)/tests/test_%: tests/unit/test_%.c $(PURE_SRCS) hook/cmds.c hook/ob.h bpf/bypass.h $(wildcard oci/*.h) | $(OUT)/tests
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(SAN_CFLAGS) $< $(PURE_SRCS) -o $@ $(PKG_LIBS) -lcmocka
 

@@ -7,38 +7,34 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-
 #include "ob.h"
 
 #define CGROUP_FILE OB_RUN_DIR "/cgroup" /* where load attached sock_ops */
 
 /* The cgroup v2 directory of a process ("0::/path" in /proc/PID/cgroup). */
-static int process_cgroup(int pid, char *out, size_t len)
+static int process_cgroup(int pid, char *out, size_t len, struct ob_error *e)
 {
 	char path[64], line[PATH_MAX + 8], mnt[PATH_MAX];
-	FILE *f;
-	int err = ob_err(-ENOENT, "process %d has no cgroup v2 entry", pid);
+	_cleanup_fclose_ FILE *f = NULL;
+	int err;
 
-	if (ob_find_cgroup2(mnt, sizeof(mnt)))
-		return -ENOENT;
+	err = ob_find_cgroup2(mnt, sizeof(mnt), e);
+	if (err)
+		return err;
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
 	f = fopen(path, "re");
 	if (!f)
-		return ob_err(-errno, "cannot read %s: %s", path, strerror(errno));
+		return ob_err(e, -errno, "cannot read %s: %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = '\0';
 		if (strncmp(line, "0::/", 4))
 			continue;
 		if (strstr(line, "/../") || (size_t)snprintf(out, len, "%s%s", mnt,
 							     strcmp(line + 3, "/") ? line + 3 : "") >= len)
-			err = ob_err(-EINVAL, "odd cgroup path for process %d", pid);
-		else
-			err = 0;
-		break;
+			return ob_err(e, -EINVAL, "odd cgroup path for process %d", pid);
+		return 0;
 	}
-	fclose(f);
-	return err;
+	return ob_err(e, -ENOENT, "process %d has no cgroup v2 entry", pid);
 }
 
 static bool path_under(const char *path, const char *dir)
@@ -58,37 +54,24 @@ static bool path_under(const char *path, const char *dir)
  * teardown removes. link_out is "" when the load-time attachment covers it.
  */
 int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char *link_out,
-		    size_t link_len)
+		    size_t link_len, struct ob_error *e)
 {
 	char attach[PATH_MAX];
-	int cgfd, prog, link, err;
+	_cleanup_close_ int cgfd = -1;
+	int err;
 
 	link_out[0] = '\0';
-	err = process_cgroup(pid, cg_out, cg_len);
+	err = process_cgroup(pid, cg_out, cg_len, e);
 	if (err)
 		return err;
 	if (ob_attach_cgroup(attach, sizeof(attach)) || path_under(cg_out, attach))
 		return 0;
 	if ((size_t)snprintf(link_out, link_len, OB_PIN_DIR "/ct-%s", key) >= link_len)
-		return ob_err(-ENAMETOOLONG, "link path too long");
+		return ob_err(e, -ENAMETOOLONG, "link path too long");
 	cgfd = open(cg_out, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0)
-		return ob_err(-errno, "cannot open cgroup %s: %s", cg_out, strerror(errno));
-	prog = bpf_obj_get(OB_PIN_PROG_SOCKOPS);
-	if (prog < 0) {
-		err = ob_err(-errno, "cannot open %s: %s", OB_PIN_PROG_SOCKOPS, strerror(errno));
-		close(cgfd);
-		return err;
-	}
-	link = bpf_link_create(prog, cgfd, BPF_CGROUP_SOCK_OPS, NULL);
-	if (link < 0)
-		err = ob_err(-errno, "cannot attach sock_ops to %s: %s", cg_out, strerror(errno));
-	else if (unlink(link_out), bpf_obj_pin(link, link_out))
-		err = ob_err(-errno, "cannot pin %s: %s", link_out, strerror(errno));
-	if (link >= 0)
-		close(link); /* pinned: stays attached; not pinned: detaches */
-	close(prog);
-	close(cgfd);
+		return ob_err(e, -errno, "cannot open cgroup %s: %s", cg_out, strerror(errno));
+	err = ob_sockops_link_pin(cgfd, cg_out, link_out, e);
 	if (err)
 		link_out[0] = '\0';
 	return err;
@@ -96,14 +79,14 @@ int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char 
 
 /* Where cgroup v2 is mounted: /sys/fs/cgroup (Debian 12), or below it on a
  * hybrid host (/sys/fs/cgroup/unified). */
-int ob_find_cgroup2(char *buf, size_t len)
+int ob_find_cgroup2(char *buf, size_t len, struct ob_error *e)
 {
 	FILE *f = fopen("/proc/mounts", "re");
 	char dev[256], dir[PATH_MAX], type[64];
 	int err = -ENOENT;
 
 	if (!f)
-		return ob_err(-errno, "cannot read /proc/mounts: %s", strerror(errno));
+		return ob_err(e, -errno, "cannot read /proc/mounts: %s", strerror(errno));
 	while (fscanf(f, "%255s %4095s %63s %*[^\n]", dev, dir, type) == 3) {
 		if (strcmp(type, "cgroup2"))
 			continue;
@@ -114,21 +97,21 @@ int ob_find_cgroup2(char *buf, size_t len)
 	}
 	fclose(f);
 	if (err == -ENAMETOOLONG)
-		return ob_err(err, "cgroup2 mount path too long");
+		return ob_err(e, err, "cgroup2 mount path too long");
 	if (err)
-		return ob_err(err, "no cgroup v2 file system is mounted (see /proc/mounts): mount one "
+		return ob_err(e, err, "no cgroup v2 file system is mounted (see /proc/mounts): mount one "
 			      "(mount -t cgroup2 none /sys/fs/cgroup) or give load --cgroup");
 	return 0;
 }
 
 /* Records the cgroup sock_ops is attached to at load. */
-int ob_attach_cgroup_save(const char *cg)
+int ob_attach_cgroup_save(const char *cg, struct ob_error *e)
 {
 	char line[PATH_MAX + 1];
 	int n = snprintf(line, sizeof(line), "%s\n", cg);
-	int err = ob_mkdirs(OB_RUN_DIR, 0700);
+	int err = ob_mkdirs(OB_RUN_DIR, 0700, e);
 
-	return err ? err : ob_write_atomic(CGROUP_FILE, line, (size_t)n, 0600);
+	return err ? err : ob_write_atomic(CGROUP_FILE, line, (size_t)n, 0600, e);
 }
 
 /* The cgroup sock_ops was attached to at load ("" if unknown). */

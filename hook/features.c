@@ -13,8 +13,6 @@
 #include "bypass.skel.h"
 #include "ob.h"
 
-#define BTF_PATH "/sys/kernel/btf/vmlinux"
-
 /* ---- libbpf's messages: shown with -v, and the telling one kept ---- */
 
 static char libbpf_why[256];
@@ -87,14 +85,14 @@ static int btf_has_member(const struct btf *btf, const char *type, const char *m
 	return 0;
 }
 
-int ob_unread_fallback(const char *btf_path, bool *fallback)
+int ob_unread_fallback(const char *btf_path, bool *fallback, struct ob_error *e)
 {
 	struct btf *btf = btf_path ? btf__parse(btf_path, NULL) : btf__load_vmlinux_btf();
 	int has;
 
 	if (!btf)
-		return ob_err(-errno, "cannot read %s (%s): %s", btf_path ? "the BTF file" : "the kernel's BTF",
-			      btf_path ? btf_path : BTF_PATH, strerror(errno));
+		return ob_err(e, -errno, "cannot read %s (%s): %s", btf_path ? "the BTF file" : "the kernel's BTF",
+			      btf_path ? btf_path : OB_BTF_PATH, strerror(errno));
 	/* the CO-RE check KERNEL_COUNTS_UNREAD in bypass.bpf.c decides alike */
 	has = btf_has_member(btf, "sk_psock", "msg_tot_len");
 	btf__free(btf);
@@ -168,7 +166,7 @@ int ob_features(struct ob_feature *out, int max)
 			    ? OB_FEAT_OK
 			    : OB_FEAT_MISSING,
 		    NULL);
-	if (access(BTF_PATH, R_OK) == 0 && ob_unread_fallback(NULL, &fallback) == 0) {
+	if (access(OB_BTF_PATH, R_OK) == 0 && ob_unread_fallback(NULL, &fallback, NULL) == 0) {
 		ROW("unread bytes counted by the kernel (sk_psock.msg_tot_len)", "6.12, not 6.1",
 		    fallback ? OB_FEAT_FALLBACK : OB_FEAT_OK,
 		    fallback ? "counted by an fexit program on sk_msg_recvmsg instead" : NULL);
@@ -179,7 +177,6 @@ int ob_features(struct ob_feature *out, int max)
 				    : OB_FEAT_MISSING,
 			    "CONFIG_DEBUG_INFO_BTF, CONFIG_FUNCTION_TRACER");
 	}
-	ob_err_clear();
 #undef ROW
 	libbpf_set_print(old);
 	return n;
@@ -191,8 +188,8 @@ const char *ob_missing_feature(void)
 	struct ob_feature f[32];
 	int n;
 
-	if (access(BTF_PATH, R_OK))
-		return "kernel BTF (" BTF_PATH "; in Linux 5.4 and later): the programs read socket "
+	if (access(OB_BTF_PATH, R_OK))
+		return "kernel BTF (" OB_BTF_PATH "; in Linux 5.4 and later): the programs read socket "
 		       "fields through it; the kernel needs CONFIG_DEBUG_INFO_BTF=y";
 	n = ob_features(f, 32);
 	for (int i = 0; i < n && i < 32; i++)
@@ -207,7 +204,7 @@ const char *ob_missing_feature(void)
 /* ---- the object itself ---- */
 
 int ob_open_object(struct bypass_bpf **out, const char *btf_path, unsigned max_sockets,
-		   bool *fallback)
+		   bool *fallback, struct ob_error *e)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = OB_PIN_DIR,
 		    .btf_custom_path = btf_path);
@@ -215,15 +212,15 @@ int ob_open_object(struct bypass_bpf **out, const char *btf_path, unsigned max_s
 	int err;
 
 	*out = NULL;
-	err = ob_unread_fallback(btf_path, fallback);
+	err = ob_unread_fallback(btf_path, fallback, e);
 	if (err && !btf_path && ob_missing_feature())
-		return ob_err(err, "the kernel cannot run the BPF programs: it lacks %s",
+		return ob_err(e, err, "the kernel cannot run the BPF programs: it lacks %s",
 			      ob_missing_feature());
 	if (err)
 		return err;
 	skel = bypass_bpf__open_opts(&opts);
 	if (!skel)
-		return ob_err(-errno, "cannot open the BPF object: %s", strerror(errno));
+		return ob_err(e, -errno, "cannot open the BPF object: %s", strerror(errno));
 	/* Only where the kernel does not count unread bytes (features.c). */
 	bpf_program__set_autoload(skel->progs.ob_recv_fexit, *fallback);
 	if (max_sockets && (bpf_map__set_max_entries(skel->maps.ob_sockhash, max_sockets) ||
@@ -231,13 +228,13 @@ int ob_open_object(struct bypass_bpf **out, const char *btf_path, unsigned max_s
 			    bpf_map__set_max_entries(skel->maps.ob_conns, max_sockets) ||
 			    bpf_map__set_max_entries(skel->maps.ob_ledger, max_sockets))) {
 		bypass_bpf__destroy(skel);
-		return ob_err(-EINVAL, "cannot size the sockhash");
+		return ob_err(e, -EINVAL, "cannot size the sockhash");
 	}
 	*out = skel;
 	return 0;
 }
 
-int ob_load_object(struct bypass_bpf *skel)
+int ob_load_object(struct bypass_bpf *skel, struct ob_error *e)
 {
 	int err;
 	const char *missing;
@@ -249,15 +246,15 @@ int ob_load_object(struct bypass_bpf *skel)
 		return 0;
 	missing = ob_missing_feature();
 	if (missing)
-		return ob_err(err, "the kernel refused the BPF programs: it lacks %s", missing);
+		return ob_err(e, err, "the kernel refused the BPF programs: it lacks %s", missing);
 	if (libbpf_why[0])
-		return ob_err(err, "the kernel refused the BPF programs (%s): %s", strerror(-err),
+		return ob_err(e, err, "the kernel refused the BPF programs (%s): %s", strerror(-err),
 			      libbpf_why);
-	return ob_err(err, "the kernel refused the BPF programs (%s); 'oci-bypass -v load' shows why",
+	return ob_err(e, err, "the kernel refused the BPF programs (%s); 'oci-bypass -v load' shows why",
 		      strerror(-err));
 }
 
-int ob_verify_object(const char *btf_path, bool *fallback)
+int ob_verify_object(const char *btf_path, bool *fallback, struct ob_error *e)
 {
 	struct bypass_bpf *skel = NULL;
 	struct bpf_link *l;
@@ -265,17 +262,17 @@ int ob_verify_object(const char *btf_path, bool *fallback)
 
 	/* Private maps: nothing pinned is touched, nothing is attached
 	 * except the fexit program, for a moment, to see that it can be. */
-	err = ob_open_object(&skel, btf_path, 0, fallback);
+	err = ob_open_object(&skel, btf_path, 0, fallback, e);
 	if (err)
 		return err;
 	for (struct bpf_map *m = bpf_object__next_map(skel->obj, NULL); m;
 	     m = bpf_object__next_map(skel->obj, m))
 		bpf_map__set_pin_path(m, NULL);
-	err = ob_load_object(skel);
+	err = ob_load_object(skel, e);
 	if (!err && *fallback) {
 		l = bpf_program__attach_trace(skel->progs.ob_recv_fexit);
 		if (!l)
-			err = ob_err(-errno, "cannot attach the fexit program on sk_msg_recvmsg: %s",
+			err = ob_err(e, -errno, "cannot attach the fexit program on sk_msg_recvmsg: %s",
 				     strerror(errno));
 		bpf_link__destroy(l);
 	}

@@ -11,12 +11,12 @@
 #include "ob.h"
 
 /* mkdir -p; directories that exist keep their mode. */
-int ob_mkdirs(const char *dir, mode_t mode)
+int ob_mkdirs(const char *dir, mode_t mode, struct ob_error *e)
 {
 	char buf[PATH_MAX];
 
 	if ((size_t)snprintf(buf, sizeof(buf), "%s", dir) >= sizeof(buf))
-		return ob_err(-ENAMETOOLONG, "directory path too long");
+		return ob_err(e, -ENAMETOOLONG, "directory path too long");
 	for (char *p = buf + 1;; p++) {
 		if (*p && *p != '/')
 			continue;
@@ -24,7 +24,7 @@ int ob_mkdirs(const char *dir, mode_t mode)
 
 		*p = '\0';
 		if (mkdir(buf, mode) && errno != EEXIST)
-			return ob_err(-errno, "cannot create %s: %s", buf, strerror(errno));
+			return ob_err(e, -errno, "cannot create %s: %s", buf, strerror(errno));
 		if (!c)
 			return 0;
 		*p = c;
@@ -35,7 +35,8 @@ int ob_mkdirs(const char *dir, mode_t mode)
  * digits, O_EXCL): two writers of one file at once must not share a temp
  * file, or one renames the other's away (issue 11: 727 of 6000 renames
  * failed with one fixed name). */
-static int open_unique(const char *path, const char *base, mode_t mode, char *tmp, size_t len)
+static int open_unique(const char *path, const char *base, mode_t mode, char *tmp, size_t len,
+		       struct ob_error *e)
 {
 	unsigned long long r;
 
@@ -43,39 +44,40 @@ static int open_unique(const char *path, const char *base, mode_t mode, char *tm
 		int fd;
 
 		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-			return ob_err(-EIO, "no random bytes for a temp file name");
+			return ob_err(e, -EIO, "no random bytes for a temp file name");
 		if ((size_t)snprintf(tmp, len, "%.*s/.%s.%016llx.tmp", (int)(base - path), path,
 				     base + 1, r) >= len)
-			return ob_err(-ENAMETOOLONG, "bad file path %s", path);
+			return ob_err(e, -ENAMETOOLONG, "bad file path %s", path);
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 		if (fd >= 0 || errno != EEXIST)
-			return fd >= 0 ? fd : ob_err(-errno, "cannot write %s: %s", tmp, strerror(errno));
+			return fd >= 0 ? fd : ob_err(e, -errno, "cannot write %s: %s", tmp, strerror(errno));
 	}
-	return ob_err(-EEXIST, "cannot find a free temp file name next to %s", path);
+	return ob_err(e, -EEXIST, "cannot find a free temp file name next to %s", path);
 }
 
 /* Writes buf to a temp file of its own next to path, fsyncs it and renames
  * it over path, so that a reader (or a hook killed half way) never sees
  * half a file, and concurrent writers never see each other's. The
  * directory must exist. */
-int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode)
+int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+		    struct ob_error *e)
 {
 	const char *base = strrchr(path, '/');
 	char tmp[PATH_MAX];
 	int fd, err = 0;
 
 	if (!base)
-		return ob_err(-EINVAL, "bad file path %s", path);
-	fd = open_unique(path, base, mode, tmp, sizeof(tmp));
+		return ob_err(e, -EINVAL, "bad file path %s", path);
+	fd = open_unique(path, base, mode, tmp, sizeof(tmp), e);
 	if (fd < 0)
 		return fd;
 	if (write(fd, buf, len) != (ssize_t)len || fsync(fd))
-		err = ob_err(errno ? -errno : -EIO, "cannot write %s: %s", tmp,
+		err = ob_err(e, errno ? -errno : -EIO, "cannot write %s: %s", tmp,
 			     strerror(errno ? errno : EIO));
 	if (close(fd) && !err)
-		err = ob_err(-errno, "cannot write %s: %s", tmp, strerror(errno));
+		err = ob_err(e, -errno, "cannot write %s: %s", tmp, strerror(errno));
 	if (!err && rename(tmp, path))
-		err = ob_err(-errno, "cannot rename %s: %s", tmp, strerror(errno));
+		err = ob_err(e, -errno, "cannot rename %s: %s", tmp, strerror(errno));
 	if (err)
 		unlink(tmp);
 	return err;

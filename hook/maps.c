@@ -1,10 +1,11 @@
-/* maps.c - the pinned BPF maps: the only file that opens pins and reads or writes the datapath's maps for the verbs (bpffs, open/close, settings, counters, counting). */
+/* maps.c - the pinned BPF objects: the only file that opens pins and reads or writes the datapath's maps (bpffs, open/close, settings, counters, sizes, iterators, enrol/withdraw primitives). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -17,26 +18,49 @@
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
-int ob_ensure_bpffs(void)
+int ob_ensure_bpffs(struct ob_error *e)
 {
 	struct statfs st;
 
 	if (statfs("/sys/fs/bpf", &st) == 0 && (uint32_t)st.f_type == BPF_FS_MAGIC)
 		return 0;
 	if (mount("bpf", "/sys/fs/bpf", "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700"))
-		return ob_err(-errno, "bpffs is not mounted at /sys/fs/bpf and mounting it failed: %s",
+		return ob_err(e, -errno, "bpffs is not mounted at /sys/fs/bpf and mounting it failed: %s",
 			      strerror(errno));
 	ob_log("mounted bpffs at /sys/fs/bpf");
 	return 0;
 }
 
-/* The fds of struct ob_maps and their pin names, from the one list OB_MAPS. */
-#define MAP_FD(n) &(m)->n,
+/* The fds of struct ob_maps, their pin names and layouts, from the one list OB_MAPS. */
+#define MAP_FD(n, k, v) &(m)->n,
 #define MAP_FDS(m) { OB_MAPS(MAP_FD) }
-#define MAP_NAME(n) "ob_" #n,
+#define MAP_NAME(n, k, v) "ob_" #n,
 static const char *const map_names[] = { OB_MAPS(MAP_NAME) };
+#define MAP_LAYOUT(n, k, v) { sizeof(k), sizeof(v) },
+static const struct {
+	__u32 key, value;
+} map_layouts[] = { OB_MAPS(MAP_LAYOUT) };
 
-int ob_open_maps(struct ob_maps *m)
+/* A map pinned by a build whose layout differs: reading it into this
+ * build's structs would overrun them, so it is not opened at all. */
+static int check_layout(int fd, size_t i, const char *path, struct ob_error *e)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return ob_err(e, -errno, "cannot inspect %s: %s", path, strerror(errno));
+	if (info.key_size == map_layouts[i].key && info.value_size == map_layouts[i].value)
+		return 0;
+	return ob_err(e, -EPROTO,
+		      "%s was pinned by a build of oci-bypass with other map layouts (key %u, "
+		      "value %u bytes; this build: %u, %u): unload it with that build's "
+		      "'oci-bypass unload'",
+		      path, info.key_size, info.value_size, map_layouts[i].key,
+		      map_layouts[i].value);
+}
+
+int ob_open_maps(struct ob_maps *m, struct ob_error *e)
 {
 	int *fds[] = MAP_FDS(m);
 	char path[PATH_MAX];
@@ -44,18 +68,24 @@ int ob_open_maps(struct ob_maps *m)
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		*fds[i] = -1;
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		int err;
+
 		snprintf(path, sizeof(path), OB_PIN_DIR "/%s", map_names[i]);
 		*fds[i] = bpf_obj_get(path);
 		if (*fds[i] < 0 && errno == ENOENT &&
 		    (fds[i] == &m->parking || fds[i] == &m->ledger || fds[i] == &m->usage))
 			continue; /* an older build, to be unloaded */
 		if (*fds[i] < 0) {
-			int err = -errno;
-
+			err = -errno;
 			ob_close_maps(m);
 			if (err == -ENOENT)
-				return ob_err(err, "oci-bypass is not loaded (run 'oci-bypass load')");
-			return ob_err(err, "cannot open %s: %s", path, strerror(-err));
+				return ob_err(e, err, "oci-bypass is not loaded (run 'oci-bypass load')");
+			return ob_err(e, err, "cannot open %s: %s", path, strerror(-err));
+		}
+		err = check_layout(*fds[i], i, path, e);
+		if (err) {
+			ob_close_maps(m);
+			return err;
 		}
 	}
 	return 0;
@@ -72,6 +102,33 @@ void ob_close_maps(struct ob_maps *m)
 	}
 }
 
+int ob_read_settings(const struct ob_maps *m, struct ob_settings *s, struct ob_error *e)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(m->settings, &zero, s))
+		return ob_err(e, -errno, "cannot read settings: %s", strerror(errno));
+	return 0;
+}
+
+int ob_write_settings(const struct ob_maps *m, const struct ob_settings *s, struct ob_error *e)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(m->settings, &zero, s, BPF_EXIST))
+		return ob_err(e, -errno, "cannot write settings: %s", strerror(errno));
+	return 0;
+}
+
+int ob_read_netns(const struct ob_maps *m, uint64_t cookie, struct ob_netns *ns,
+		  struct ob_error *e)
+{
+	if (bpf_map_lookup_elem(m->netns, &cookie, ns))
+		return ob_err(e, -errno, "cannot read the enrolment of netns %llu: %s",
+			      (unsigned long long)cookie, strerror(errno));
+	return 0;
+}
+
 /* Unread redirected bytes of the whole host (0 if not kept). */
 int64_t ob_read_usage(const struct ob_maps *m)
 {
@@ -83,56 +140,26 @@ int64_t ob_read_usage(const struct ob_maps *m)
 	return u.unread;
 }
 
-int ob_read_netns(const struct ob_maps *m, uint64_t cookie, struct ob_netns *ns)
-{
-	if (bpf_map_lookup_elem(m->netns, &cookie, ns))
-		return ob_err(-errno, "cannot read the enrolment of netns %llu: %s",
-			      (unsigned long long)cookie, strerror(errno));
-	return 0;
-}
-
-int ob_read_settings(const struct ob_maps *m, struct ob_settings *s)
-{
-	__u32 zero = 0;
-
-	if (bpf_map_lookup_elem(m->settings, &zero, s))
-		return ob_err(-errno, "cannot read settings: %s", strerror(errno));
-	return 0;
-}
-
-int ob_write_settings(const struct ob_maps *m, const struct ob_settings *s)
-{
-	__u32 zero = 0;
-
-	if (bpf_map_update_elem(m->settings, &zero, s, BPF_EXIST))
-		return ob_err(-errno, "cannot write settings: %s", strerror(errno));
-	return 0;
-}
-
-int ob_read_counters(const struct ob_maps *m, uint64_t cookie, struct ob_counters *out)
+int ob_read_counters(const struct ob_maps *m, uint64_t cookie, struct ob_counters *out,
+		     struct ob_error *e)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	struct ob_counters *per;
+	_cleanup_free_ struct ob_counters *per = NULL;
 
 	if (ncpu <= 0)
-		return ob_err(-EINVAL, "cannot count CPUs");
+		return ob_err(e, -EINVAL, "cannot count CPUs");
 	per = calloc((size_t)ncpu, sizeof(*per));
 	if (!per)
-		return ob_err(-ENOMEM, "out of memory");
+		return ob_err(e, -ENOMEM, "out of memory");
 	memset(out, 0, sizeof(*out));
-	if (bpf_map_lookup_elem(m->counters, &cookie, per)) {
-		int err = -errno;
-
-		free(per);
-		return err; /* no counters: caller shows zeros */
-	}
+	if (bpf_map_lookup_elem(m->counters, &cookie, per))
+		return -errno; /* no counters: caller shows zeros */
 	for (int i = 0; i < ncpu; i++)
 		ob_counters_add(out, &per[i]);
-	free(per);
 	return 0;
 }
 
-uint64_t ob_map_count(int map_fd, size_t key_size)
+static uint64_t ob_map_count(int map_fd, size_t key_size)
 {
 	unsigned char key[64], next[64];
 	uint64_t n = 0;
@@ -162,4 +189,231 @@ void ob_unpin_maps(void)
 		unlink(path);
 	}
 	unlink(OB_PIN_DIR "/ob_sk_state"); /* pinned, never opened here */
+}
+
+/* ---- settings through a map fd (load writes them before anything is pinned) ---- */
+
+int ob_settings_read_fd(int fd, struct ob_settings *s, struct ob_error *e)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, s))
+		return ob_err(e, -errno, "cannot read settings: %s", strerror(errno));
+	return 0;
+}
+
+int ob_settings_write_fd(int fd, const struct ob_settings *s, struct ob_error *e)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(fd, &zero, s, BPF_ANY))
+		return ob_err(e, -errno, "cannot write settings: %s", strerror(errno));
+	return 0;
+}
+
+/* ---- sizes ---- */
+
+void ob_map_sizes(const struct ob_maps *m, struct ob_map_sizes *z)
+{
+	z->sockhash = ob_map_count(m->sockhash, sizeof(struct ob_sock_key));
+	z->conns = ob_map_count(m->conns, sizeof(struct ob_conn_key));
+	z->parking = m->parking >= 0 ? ob_map_count(m->parking, sizeof(struct ob_sock_key)) : 0;
+	z->ledger = m->ledger >= 0 ? ob_map_count(m->ledger, sizeof(struct ob_conn_key)) : 0;
+}
+
+/* Sockets that still redirect: every paired socket is in parking too. */
+uint64_t ob_sockets_left(const struct ob_maps *m)
+{
+	uint64_t left = ob_map_count(m->sockhash, sizeof(struct ob_sock_key));
+
+	if (m->parking >= 0) {
+		uint64_t parked = ob_map_count(m->parking, sizeof(struct ob_sock_key));
+
+		left = parked > left ? parked : left;
+	}
+	return left;
+}
+
+/* ---- iterators: the keys are read first, so fn may delete ---- */
+
+int ob_netns_foreach(const struct ob_maps *m, int (*fn)(uint64_t cookie, void *ctx), void *ctx,
+		     struct ob_error *e)
+{
+	uint64_t key, next, *prev = NULL, *all = NULL;
+	size_t n = 0;
+	int err = 0;
+
+	while (bpf_map_get_next_key(m->netns, prev, &next) == 0) {
+		uint64_t *grown = realloc(all, (n + 1) * sizeof(*all));
+
+		if (!grown) {
+			free(all);
+			return ob_err(e, -ENOMEM, "out of memory");
+		}
+		all = grown;
+		all[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < n && !err; i++)
+		err = fn(all[i], ctx);
+	free(all);
+	return err;
+}
+
+int ob_services_foreach(const struct ob_maps *m,
+			int (*fn)(uint64_t cookie, uint16_t port, uint32_t state, void *ctx),
+			void *ctx)
+{
+	struct ob_svc_key k, next, *prev = NULL;
+	struct ob_service sv;
+	int err = 0;
+
+	while (!err && bpf_map_get_next_key(m->services, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(m->services, &k, &sv))
+			continue;
+		err = fn(k.netns_cookie, k.port, sv.state, ctx);
+	}
+	return err;
+}
+
+/* ---- enrolment primitives on the maps (registry.c keeps the records) ---- */
+
+bool ob_netns_enrolled(const struct ob_maps *m, uint64_t cookie)
+{
+	struct ob_netns ns;
+
+	return bpf_map_lookup_elem(m->netns, &cookie, &ns) == 0;
+}
+
+static int new_token(const struct ob_maps *m, __u64 *token, struct ob_error *e)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		uint64_t t, v;
+
+		if (getrandom(&t, sizeof(t), 0) != sizeof(t))
+			return ob_err(e, -errno, "getrandom failed: %s", strerror(errno));
+		if (t && bpf_map_lookup_elem(m->tokens, &t, &v)) {
+			*token = t;
+			return 0;
+		}
+	}
+	return ob_err(e, -EAGAIN, "could not draw a fresh token");
+}
+
+/* Enrols one netns in the maps (idempotent; *already: it was before).
+ * Counters and token go in first: the netns entry is what turns pairing on. */
+int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_t max_unread,
+		   const uint16_t *noports, int n_noports, bool *already, struct ob_error *e)
+{
+	struct ob_counters *zero = NULL;
+	struct ob_netns ns = { 0 };
+	int ncpu = libbpf_num_possible_cpus();
+	bool made_counters;
+	int err = 0;
+
+	*already = false;
+	for (int i = 0; i < n_noports; i++) {
+		struct ob_svc_key pk = { .netns_cookie = cookie, .port = noports[i] };
+		__u8 one = 1;
+
+		if (bpf_map_update_elem(m->noports, &pk, &one, BPF_ANY))
+			return ob_err(e, -errno, "cannot record port %u to leave alone: %s", noports[i],
+				      strerror(errno));
+	}
+	if (ob_netns_enrolled(m, cookie)) {
+		*already = true;
+		return 0;
+	}
+	ns.flags = trust ? OB_NETNS_TRUST : 0;
+	ns.max_unread = max_unread;
+	zero = calloc(ncpu > 0 ? (size_t)ncpu : 1, sizeof(*zero));
+	if (!zero)
+		return ob_err(e, -ENOMEM, "out of memory");
+	err = new_token(m, &ns.token, e);
+	if (err)
+		goto out;
+	/* A concurrent enrolment of the same netns may get there first: its
+	 * counters are kept (NOEXIST), and its netns entry (EEXIST) means
+	 * enrolled already. Undo only what this call made. */
+	made_counters = bpf_map_update_elem(m->counters, &cookie, zero, BPF_NOEXIST) == 0;
+	if ((!made_counters && errno != EEXIST) ||
+	    bpf_map_update_elem(m->tokens, &ns.token, &cookie, BPF_NOEXIST) ||
+	    bpf_map_update_elem(m->netns, &cookie, &ns, BPF_NOEXIST)) {
+		int why = errno;
+
+		bpf_map_delete_elem(m->tokens, &ns.token);
+		if (why == EEXIST && ob_netns_enrolled(m, cookie)) {
+			*already = true;
+			goto out;
+		}
+		if (made_counters)
+			bpf_map_delete_elem(m->counters, &cookie);
+		if (why == E2BIG)
+			err = ob_err(e, -E2BIG, "too many enrolled namespaces (%d)", OB_MAX_NETNS);
+		else
+			err = ob_err(e, -why, "cannot enrol: %s", strerror(why));
+	}
+out:
+	free(zero);
+	return err;
+}
+
+/* Deletes every entry of a map keyed by struct ob_svc_key for one netns. */
+static void delete_svc_keys(int map_fd, uint64_t cookie)
+{
+	struct ob_svc_key k, next, *prev = NULL;
+
+	while (bpf_map_get_next_key(map_fd, prev, &next) == 0) {
+		k = next;
+		if (k.netns_cookie == cookie) {
+			bpf_map_delete_elem(map_fd, &k);
+			prev = NULL; /* restart: the walk lost its place */
+			continue;
+		}
+		prev = &k;
+	}
+}
+
+/* Withdrawing never touches the sockhash: connections already redirecting
+ * keep going until they close (invariant 4). Returns 1 if it was enrolled. */
+int ob_netns_withdraw(const struct ob_maps *m, uint64_t cookie)
+{
+	struct ob_netns ns;
+	int was = 0;
+
+	if (bpf_map_lookup_elem(m->netns, &cookie, &ns) == 0) {
+		bpf_map_delete_elem(m->netns, &cookie);
+		bpf_map_delete_elem(m->tokens, &ns.token);
+		was = 1;
+	}
+	delete_svc_keys(m->noports, cookie);
+	delete_svc_keys(m->services, cookie);
+	bpf_map_delete_elem(m->counters, &cookie);
+	return was;
+}
+
+/* ---- the sock_ops program pinned at load, attached to one more cgroup ---- */
+
+/* Attaches the pinned sock_ops program to the cgroup directory cgfd (named
+ * cg in messages) with a link pinned at link_path: it stays attached until
+ * the pin is removed. */
+int ob_sockops_link_pin(int cgfd, const char *cg, const char *link_path, struct ob_error *e)
+{
+	int prog, link, err = 0;
+
+	prog = bpf_obj_get(OB_PIN_PROG_SOCKOPS);
+	if (prog < 0)
+		return ob_err(e, -errno, "cannot open %s: %s", OB_PIN_PROG_SOCKOPS, strerror(errno));
+	link = bpf_link_create(prog, cgfd, BPF_CGROUP_SOCK_OPS, NULL);
+	if (link < 0)
+		err = ob_err(e, -errno, "cannot attach sock_ops to %s: %s", cg, strerror(errno));
+	else if (unlink(link_path), bpf_obj_pin(link, link_path))
+		err = ob_err(e, -errno, "cannot pin %s: %s", link_path, strerror(errno));
+	if (link >= 0)
+		close(link); /* pinned: stays attached; not pinned: detaches */
+	close(prog);
+	return err;
 }

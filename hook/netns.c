@@ -49,7 +49,7 @@ static void *probe_thread(void *arg)
 
 /* fd: a netns file or a pidfd (Linux 5.8: setns() accepts a pidfd and
  * enters that process's netns, which cannot be a recycled PID's). */
-int ob_netns_cookie_fd(int fd, const char *what, uint64_t *cookie)
+int ob_netns_cookie_fd(int fd, const char *what, uint64_t *cookie, struct ob_error *e)
 {
 	struct probe p = { .fd = fd };
 	pthread_t t;
@@ -57,36 +57,33 @@ int ob_netns_cookie_fd(int fd, const char *what, uint64_t *cookie)
 
 	err = pthread_create(&t, NULL, probe_thread, &p);
 	if (err)
-		return ob_err(-err, "cannot start a thread: %s", strerror(err));
+		return ob_err(e, -err, "cannot start a thread: %s", strerror(err));
 	pthread_join(t, NULL);
 	if (p.err == -EINVAL)
-		return ob_err(p.err, "%s is not a network namespace", what);
+		return ob_err(e, p.err, "%s is not a network namespace", what);
 	if (p.err == -ENOPROTOOPT)
-		return ob_err(p.err, "this kernel has no SO_NETNS_COOKIE (needs Linux 5.14)");
+		return ob_err(e, p.err, "this kernel has no SO_NETNS_COOKIE (needs Linux 5.14)");
 	if (p.err)
-		return ob_err(p.err, "cannot read the netns cookie of %s: %s", what,
+		return ob_err(e, p.err, "cannot read the netns cookie of %s: %s", what,
 			      strerror(-p.err));
 	*cookie = p.cookie;
 	return 0;
 }
 
-int ob_netns_cookie(const char *path, uint64_t *cookie)
+int ob_netns_cookie(const char *path, uint64_t *cookie, struct ob_error *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int err;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return ob_err(-errno, "cannot open %s: %s", path, strerror(errno));
-	err = ob_netns_cookie_fd(fd, path, cookie);
-	close(fd);
-	return err;
+		return ob_err(e, -errno, "cannot open %s: %s", path, strerror(errno));
+	return ob_netns_cookie_fd(fd, path, cookie, e);
 }
 
 /* The host's netns is init's; where init's is out of reach (a sandbox),
  * ours: the runtime runs hooks in the host's netns. */
 int ob_host_netns_cookie(uint64_t *cookie)
 {
-	if (ob_netns_cookie("/proc/1/ns/net", cookie) == 0)
+	if (ob_netns_cookie("/proc/1/ns/net", cookie, NULL) == 0)
 		return 0;
-	return ob_netns_cookie("/proc/self/ns/net", cookie);
+	return ob_netns_cookie("/proc/self/ns/net", cookie, NULL);
 }

@@ -2,62 +2,106 @@
 #ifndef OB_H
 #define OB_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "bypass.h"
+#include "oci.h"
 
 #define OB_PIN_DIR "/sys/fs/bpf/oci-bypass"
 #define OB_PIN_PROG_SOCKOPS OB_PIN_DIR "/prog_sockops"
 #define OB_PIN_LINK_SOCKOPS OB_PIN_DIR "/link_sockops"
 #define OB_RUN_DIR "/run/oci-bypass"
 #define OB_NAME_MAX 64
+#define OB_BTF_PATH "/sys/kernel/btf/vmlinux"
 
 /*
- * Error convention: a function that fails returns a negative errno and
- * records one human sentence with ob_err(); callers may prepend context
- * with ob_err_wrap(); only main() prints it, once, as
- * "oci-bypass: <verb>: <sentence>".
+ * Error convention (oci/oci.h): a function that fails returns a negative
+ * errno and fills the caller's struct ob_error *e with ob_err(); callers
+ * may prepend context with ob_err_wrap(); e is written only on failure
+ * and may be NULL; only main() prints it, once.
  */
-int ob_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int ob_err_wrap(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-const char *ob_err_msg(void);
-void ob_err_clear(void);
+
+/* Cleanup attributes (systemd's style): the variable is released when it
+ * goes out of scope, on every return path. */
+static inline void ob_freep(void *p)
+{
+	free(*(void **)p);
+}
+static inline void ob_closep(const int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+static inline void ob_fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+static inline void ob_closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
+#define _cleanup_free_ __attribute__((cleanup(ob_freep)))
+#define _cleanup_closedir_ __attribute__((cleanup(ob_closedirp)))
+#define _cleanup_close_ __attribute__((cleanup(ob_closep)))
+#define _cleanup_fclose_ __attribute__((cleanup(ob_fclosep)))
 
 extern int ob_verbose;
 void ob_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- files.c ---- */
-int ob_mkdirs(const char *dir, mode_t mode);
-int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode);
+int ob_mkdirs(const char *dir, mode_t mode, struct ob_error *e);
+int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+		    struct ob_error *e);
 
-/* ---- args.c: command line (pure) ---- */
-enum ob_verb {
-	OB_VERB_NONE = 0,
-	OB_VERB_HELP,
-	OB_VERB_VERSION,
-	OB_VERB_LOAD,
-	OB_VERB_UNLOAD,
-	OB_VERB_ENROLL,
-	OB_VERB_WITHDRAW,
-	OB_VERB_ENABLE,
-	OB_VERB_DISABLE,
-	OB_VERB_STATUS,
-	OB_VERB_METRICS,
-	OB_VERB_DOCTOR,
-	OB_VERB_HOOK,
-	OB_VERB_INSTALL_HOOKS,
-	OB_VERB_GC,
-	OB_VERB_LAST = OB_VERB_GC,
-	OB_VERB_SANDBOX_TEST, /* hidden: proves the hook's confinement */
+/* ---- args.c: command line (pure); cmds.c: the verb table ---- */
+/* Options, as bits: ob_cmds[].opts says which a verb accepts. */
+enum ob_cli_opt {
+	OB_OPT_CGROUP = 1u << 0,
+	OB_OPT_WAIT = 1u << 1,
+	OB_OPT_NETNS = 1u << 2,
+	OB_OPT_NAME = 1u << 3,
+	OB_OPT_NOPORT = 1u << 4,
+	OB_OPT_ALLOW_HOST = 1u << 5,
+	OB_OPT_TRUST = 1u << 6,
+	OB_OPT_JSON = 1u << 7,
+	OB_OPT_DIR = 1u << 8,
+	OB_OPT_ALWAYS = 1u << 9,
+	OB_OPT_HOOK_PATH = 1u << 10,
+	OB_OPT_CDI = 1u << 11,
+	OB_OPT_MAX_SOCKETS = 1u << 12,
+	OB_OPT_BTF = 1u << 13,
+	OB_OPT_SMALL_WINDOW = 1u << 14,
+	OB_OPT_STALL_WINDOW = 1u << 15,
+	OB_OPT_MAX_UNREAD = 1u << 16,
 };
 
+struct ob_args;
+
+/* One verb: bpftool's {name, fn} plus its help and what it accepts. */
+struct ob_cmd {
+	const char *name;
+	int (*fn)(const struct ob_args *a, FILE *out, struct ob_error *e); /* output to out */
+	const char *summary; /* its line in --help; NULL: not listed */
+	const char *usage;   /* VERB --help */
+	unsigned opts;	     /* enum ob_cli_opt bits accepted */
+	const char *operand; /* one positional argument (a->operand), or NULL */
+	int (*check)(const struct ob_args *a, struct ob_error *e); /* further rules, or NULL */
+};
+extern const struct ob_cmd ob_cmds[]; /* cmds.c; ends with a NULL name */
+const struct ob_cmd *ob_cmd_find(const char *name);
+
 struct ob_args {
-	enum ob_verb verb;
+	const struct ob_cmd *cmd;
 	bool help;	 /* --help given to the verb */
 	bool verbose;	 /* -v */
 	bool json;	 /* status --json */
@@ -71,9 +115,8 @@ struct ob_args {
 	uint64_t max_unread;	  /* enroll --max-unread, 0: the default */
 	const char *netns;
 	const char *name;
-	const char *target; /* withdraw NAME */
+	const char *operand; /* withdraw NAME, hook STAGE, help VERB */
 	double wait_s;	    /* unload --wait */
-	const char *stage;  /* hook [STAGE] */
 	const char *dir;    /* install-hooks --dir */
 	const char *hook_path; /* install-hooks --hook-path */
 	bool always;	    /* install-hooks --always */
@@ -82,15 +125,17 @@ struct ob_args {
 	int n_noports;
 };
 
-/* Fills *a from argv; returns 0 or a negative errno with ob_err() set. */
-int ob_parse_args(int argc, char *const argv[], struct ob_args *a);
+/* Fills *a from argv, verbs from cmds; returns 0 or a negative errno with ob_err() set. */
+int ob_parse_args(const struct ob_cmd *cmds, int argc, char *const argv[], struct ob_args *a,
+		  struct ob_error *e);
+int ob_args_check_enroll(const struct ob_args *a, struct ob_error *e);
+int ob_args_check_withdraw(const struct ob_args *a, struct ob_error *e);
+int ob_args_check_install(const struct ob_args *a, struct ob_error *e);
 /* enroll --max-unread, io.oci-bypass.max-unread: 64 KiB to 1 TiB */
 #define OB_MAX_UNREAD_MIN (64ull << 10)
 #define OB_MAX_UNREAD_MAX (1ull << 40)
-int ob_parse_bytes(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
-const char *ob_verb_name(enum ob_verb v);
-const char *ob_verb_usage(enum ob_verb v);
-bool ob_name_valid(const char *name);
+int ob_parse_bytes(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out,
+		   struct ob_error *e);
 
 /* ---- format.c: counters and their output (pure) ---- */
 struct ob_ns_view {
@@ -140,43 +185,75 @@ int ob_format_json(FILE *f, const struct ob_view *v);
 int ob_format_prometheus(FILE *f, const struct ob_view *v);
 
 /* ---- netns.c ---- */
-int ob_netns_cookie(const char *path, uint64_t *cookie);
-int ob_netns_cookie_fd(int fd, const char *what, uint64_t *cookie);
+int ob_netns_cookie(const char *path, uint64_t *cookie, struct ob_error *e);
+int ob_netns_cookie_fd(int fd, const char *what, uint64_t *cookie, struct ob_error *e);
 int ob_host_netns_cookie(uint64_t *cookie);
 
 /* ---- maps.c: the pinned maps (the mechanism under the verbs) ---- */
 /* Every map user space opens, in one list: the field of struct ob_maps,
- * pinned as "ob_" NAME. parking is -1 if an older build without it is
- * loaded. ob_sk_state is pinned too but never opened (ob_unpin_maps). */
-#define OB_MAPS(X) X(sockhash) X(conns) X(netns) X(tokens) X(counters) X(settings) \
-	X(noports) X(services) X(parking) X(ledger) X(usage)
+ * pinned as "ob_" NAME, with its key and value types (as bypass.bpf.c
+ * declares them; ob_open_maps refuses pins of another layout). parking is
+ * -1 if an older build without it is loaded. ob_sk_state is pinned too but
+ * never opened (ob_unpin_maps). */
+#define OB_MAPS(X)                                                            \
+	X(sockhash, struct ob_sock_key, __u64)                                \
+	X(conns, struct ob_conn_key, struct ob_conn)                          \
+	X(netns, __u64, struct ob_netns)                                      \
+	X(tokens, __u64, __u64)                                               \
+	X(counters, __u64, struct ob_counters)                                \
+	X(settings, __u32, struct ob_settings)                                \
+	X(noports, struct ob_svc_key, __u8)                                   \
+	X(services, struct ob_svc_key, struct ob_service)                     \
+	X(parking, struct ob_sock_key, __u64)                                 \
+	X(ledger, struct ob_conn_key, struct ob_ledger)                       \
+	X(usage, __u32, struct ob_usage)
 struct ob_maps {
-#define OB_MAP_FIELD(n) int n;
+#define OB_MAP_FIELD(n, k, v) int n;
 	OB_MAPS(OB_MAP_FIELD)
 #undef OB_MAP_FIELD
 };
-int ob_open_maps(struct ob_maps *m);
+int ob_open_maps(struct ob_maps *m, struct ob_error *e);
 void ob_close_maps(struct ob_maps *m);
-int ob_read_settings(const struct ob_maps *m, struct ob_settings *s);
-int ob_write_settings(const struct ob_maps *m, const struct ob_settings *s);
-int ob_read_counters(const struct ob_maps *m, uint64_t cookie, struct ob_counters *out);
-int ob_read_netns(const struct ob_maps *m, uint64_t cookie, struct ob_netns *ns);
+int ob_read_settings(const struct ob_maps *m, struct ob_settings *s, struct ob_error *e);
+int ob_write_settings(const struct ob_maps *m, const struct ob_settings *s, struct ob_error *e);
+int ob_settings_read_fd(int fd, struct ob_settings *s, struct ob_error *e);
+int ob_settings_write_fd(int fd, const struct ob_settings *s, struct ob_error *e);
+int ob_read_counters(const struct ob_maps *m, uint64_t cookie, struct ob_counters *out,
+		     struct ob_error *e);
+int ob_read_netns(const struct ob_maps *m, uint64_t cookie, struct ob_netns *ns,
+		  struct ob_error *e);
 int64_t ob_read_usage(const struct ob_maps *m);
-uint64_t ob_map_count(int map_fd, size_t key_size);
+struct ob_map_sizes {
+	uint64_t sockhash, conns, parking, ledger;
+};
+void ob_map_sizes(const struct ob_maps *m, struct ob_map_sizes *z);
+uint64_t ob_sockets_left(const struct ob_maps *m);
+/* Iterators: the keys are read first, so fn may delete; a non-zero
+ * return of fn stops the walk and is returned. */
+int ob_netns_foreach(const struct ob_maps *m, int (*fn)(uint64_t cookie, void *ctx), void *ctx,
+		     struct ob_error *e);
+int ob_services_foreach(const struct ob_maps *m,
+			int (*fn)(uint64_t cookie, uint16_t port, uint32_t state, void *ctx),
+			void *ctx);
+bool ob_netns_enrolled(const struct ob_maps *m, uint64_t cookie);
+int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_t max_unread,
+		   const uint16_t *noports, int n_noports, bool *already, struct ob_error *e);
+int ob_netns_withdraw(const struct ob_maps *m, uint64_t cookie);
+int ob_sockops_link_pin(int cgfd, const char *cg, const char *link_path, struct ob_error *e);
 bool ob_sockops_attached(void);
-int ob_ensure_bpffs(void);
+int ob_ensure_bpffs(struct ob_error *e);
 void ob_unpin_maps(void);
 
-/* ---- loader.c: the verbs load, unload, enable, disable ---- */
+/* ---- loader.c: load, pin, attach; detach, unpin ---- */
 uint64_t ob_build_id(void);
 struct ob_load_opts {
 	const char *cgroup;
 	unsigned max_sockets, small_window_ms, stall_ms; /* 0: the defaults */
 };
-int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg_len);
-int ob_cmd_load(const struct ob_args *a);
-int ob_cmd_unload(const struct ob_args *a);
-int ob_cmd_enable(const struct ob_args *a, bool on);
+int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg_len,
+	    struct ob_error *e);
+void ob_sockops_detach(void);
+void ob_unpin_all(void);
 
 /* ---- registry.c: enrolled netns records under OB_RUN_DIR/netns ---- */
 struct ob_enrolment {
@@ -188,17 +265,13 @@ struct ob_enrolment {
 	int n_noports;
 	bool *already; /* out, optional: it was enrolled before */
 };
-int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_enrolment *e);
+int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_enrolment *en,
+		     struct ob_error *e);
 int ob_withdraw_cookie(const struct ob_maps *m, uint64_t cookie);
 bool ob_registry_by_hook(uint64_t cookie);
-int ob_cmd_enroll(const struct ob_args *a);
-int ob_cmd_withdraw(const struct ob_args *a);
 int ob_registry_name(uint64_t cookie, char *name, size_t len);
+int ob_registry_find(const char *name, uint64_t *cookie, struct ob_error *e);
 int ob_registry_clear(void);
-
-/* ---- status.c ---- */
-int ob_cmd_status(const struct ob_args *a);
-int ob_cmd_metrics(const struct ob_args *a);
 
 /* ---- records.c: one record per container under OB_RUN_DIR/containers ---- */
 struct ob_record {
@@ -215,33 +288,25 @@ struct ob_record {
 	char link[PATH_MAX];	      /* per-container sock_ops link pin, or "" */
 	char cgroup[PATH_MAX];
 };
-int ob_record_key(const char *id, const char *bundle, char *key, size_t len);
-int ob_record_write(const struct ob_record *r);
+int ob_record_key(const char *id, const char *bundle, char *key, size_t len, struct ob_error *e);
+int ob_record_write(const struct ob_record *r, struct ob_error *e);
 int ob_record_read(const char *key, struct ob_record *r);
-int ob_record_remove(const char *key);
-int ob_records_list(struct ob_record **out, int *n);
+int ob_record_remove(const char *key, struct ob_error *e);
+int ob_records_list(struct ob_record **out, int *n, struct ob_error *e);
 int ob_records_sharing(uint64_t cookie, const char *except);
 unsigned long long ob_pid_start(int pid);
 
 /* ---- cgroup.c ---- */
-int ob_find_cgroup2(char *buf, size_t len);
-int ob_attach_cgroup_save(const char *cg);
+int ob_find_cgroup2(char *buf, size_t len, struct ob_error *e);
+int ob_attach_cgroup_save(const char *cg, struct ob_error *e);
 /* The cgroup sock_ops was attached to at load ("" and <0 if unknown). */
 int ob_attach_cgroup(char *buf, size_t len);
 void ob_attach_cgroup_forget(void);
 int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char *link_out,
-		    size_t link_len);
+		    size_t link_len, struct ob_error *e);
 
-/* ---- hook.c, install.c, sandbox.c ---- */
-#define OB_EXIT_REPORTED 1 /* a verb that printed its own error line */
-int ob_cmd_hook(const struct ob_args *a);
-int ob_cmd_gc(const struct ob_args *a);
-int ob_cmd_install_hooks(const struct ob_args *a);
-int ob_sandbox_apply(void);
-int ob_cmd_sandbox_test(void);
-
-/* ---- doctor.c ---- */
-int ob_cmd_doctor(const struct ob_args *a);
+/* ---- sandbox.c ---- */
+int ob_sandbox_apply(struct ob_error *e);
 
 /* ---- features.c: what the datapath needs of the kernel ---- */
 enum ob_feat_state { OB_FEAT_OK, OB_FEAT_MISSING, OB_FEAT_FALLBACK };
@@ -255,20 +320,38 @@ struct ob_feature {
 int ob_features(struct ob_feature *out, int max);
 /* The first missing feature as a sentence, or NULL. */
 const char *ob_missing_feature(void);
+/* Does this kernel (or the BTF file btf_path) lack sk_psock.msg_tot_len,
+ * so that the fexit fallback counts unread bytes? */
+int ob_unread_fallback(const char *btf_path, bool *fallback, struct ob_error *e);
 /* libbpf's messages go to stderr with -v; the reason for a failure is kept. */
 void ob_libbpf_messages(void);
 struct bypass_bpf;
 /* Opens the object as load and doctor load it (btf_path: NULL for the
  * running kernel's BTF; max_sockets: 0 for the default). */
-/* Does this kernel (or the BTF file btf_path) lack sk_psock.msg_tot_len,
- * so that the fexit fallback counts unread bytes? */
-int ob_unread_fallback(const char *btf_path, bool *fallback);
 int ob_open_object(struct bypass_bpf **skel, const char *btf_path, unsigned max_sockets,
-		   bool *fallback);
+		   bool *fallback, struct ob_error *e);
 /* Loads it into the kernel; on failure the error names what is missing. */
-int ob_load_object(struct bypass_bpf *skel);
+int ob_load_object(struct bypass_bpf *skel, struct ob_error *e);
 /* Loads the object with private maps, attaches nothing (the fexit
  * fallback for a moment), unloads: fails wherever load would. */
-int ob_verify_object(const char *btf_path, bool *fallback);
+int ob_verify_object(const char *btf_path, bool *fallback, struct ob_error *e);
+
+/* ---- the verbs (cmd_*.c, cmds.c), called only through ob_cmds[]: each writes its
+ * output to out and returns its error in e; main() prints errors ---- */
+int ob_cmd_load(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmd_load.c */
+int ob_cmd_unload(const struct ob_args *a, FILE *out, struct ob_error *e);
+int ob_cmd_enable(const struct ob_args *a, FILE *out, struct ob_error *e);
+int ob_cmd_disable(const struct ob_args *a, FILE *out, struct ob_error *e);
+int ob_cmd_enroll(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmd_enroll.c */
+int ob_cmd_withdraw(const struct ob_args *a, FILE *out, struct ob_error *e);
+int ob_cmd_status(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmd_status.c */
+int ob_cmd_metrics(const struct ob_args *a, FILE *out, struct ob_error *e);
+int ob_cmd_doctor(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmd_doctor.c */
+int ob_cmd_hook(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmd_hook.c */
+int ob_cmd_gc(const struct ob_args *a, FILE *out, struct ob_error *e);
+int ob_cmd_sandbox_test(const struct ob_args *a, FILE *out, struct ob_error *e);
+int ob_cmd_install_hooks(const struct ob_args *a, FILE *out, struct ob_error *e); /* cmd_install.c */
+int ob_cmd_help(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmds.c */
+int ob_cmd_version(const struct ob_args *a, FILE *out, struct ob_error *e);
 
 #endif /* OB_H */

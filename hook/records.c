@@ -21,24 +21,24 @@
 
 /* The key names the record file: the id alone could collide between two
  * engines (or two runc roots), the bundle path tells them apart. */
-int ob_record_key(const char *id, const char *bundle, char *key, size_t len)
+int ob_record_key(const char *id, const char *bundle, char *key, size_t len, struct ob_error *e)
 {
 	uLong crc = crc32(0L, Z_NULL, 0);
 
-	if (!ob_id_valid(id))
-		return ob_err(-EINVAL, "invalid container id");
+	if (!ob_name_valid(id, OB_ID_MAX))
+		return ob_err(e, -EINVAL, "invalid container id");
 	crc = crc32(crc, (const Bytef *)bundle, (uInt)strlen(bundle));
 	if ((size_t)snprintf(key, len, "%s-%08lx", id, (unsigned long)crc) >= len)
-		return ob_err(-ENAMETOOLONG, "container id too long");
+		return ob_err(e, -ENAMETOOLONG, "container id too long");
 	return 0;
 }
 
-int ob_record_write(const struct ob_record *r)
+int ob_record_write(const struct ob_record *r, struct ob_error *e)
 {
 	char path[PATH_MAX];
 	json_object *o;
 	const char *text;
-	int err = ob_mkdirs(CT_DIR, 0700);
+	int err = ob_mkdirs(CT_DIR, 0700, e);
 
 	if (err)
 		return err;
@@ -57,7 +57,7 @@ int ob_record_write(const struct ob_record *r)
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 						      JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(path, sizeof(path), CT_DIR "/%s.json", r->key);
-	err = ob_write_atomic(path, text, strlen(text), 0600);
+	err = ob_write_atomic(path, text, strlen(text), 0600, e);
 	json_object_put(o);
 	return err;
 }
@@ -100,7 +100,7 @@ static int parse_record(const char *key, const char *buf, struct ob_record *r)
 	if (json_object_object_get_ex(o, "hook_start", &v))
 		r->hook_start = json_object_get_uint64(v);
 	/* Only our own files are read, but never trust a path from one. */
-	if (!ob_id_valid(r->id) || (r->link[0] && strncmp(r->link, OB_PIN_DIR "/ct-", 20)))
+	if (!ob_name_valid(r->id, OB_ID_MAX) || (r->link[0] && strncmp(r->link, OB_PIN_DIR "/ct-", 20)))
 		err = -EINVAL;
 	json_object_put(o);
 	return err;
@@ -124,61 +124,61 @@ int ob_record_read(const char *key, struct ob_record *r)
 	return parse_record(key, buf, r);
 }
 
-int ob_record_remove(const char *key)
+int ob_record_remove(const char *key, struct ob_error *e)
 {
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), CT_DIR "/%s.json", key);
 	if (unlink(path) && errno != ENOENT)
-		return ob_err(-errno, "cannot remove %s: %s", path, strerror(errno));
+		return ob_err(e, -errno, "cannot remove %s: %s", path, strerror(errno));
 	return 0;
 }
 
 /* All records; unreadable ones are skipped (gc reports them). */
-int ob_records_list(struct ob_record **out, int *n)
+int ob_records_list(struct ob_record **out, int *n, struct ob_error *e)
 {
-	DIR *d = opendir(CT_DIR);
-	struct dirent *e;
+	_cleanup_closedir_ DIR *d = opendir(CT_DIR);
+	struct dirent *de;
 
 	*out = NULL;
 	*n = 0;
 	if (!d)
 		return 0;
-	while ((e = readdir(d))) {
+	while ((de = readdir(d))) {
 		char key[sizeof(((struct ob_record *)0)->key)];
-		size_t len = strlen(e->d_name);
+		size_t len = strlen(de->d_name);
 		struct ob_record *grown;
 
-		if (e->d_name[0] == '.' || len < 6 || strcmp(e->d_name + len - 5, ".json") ||
+		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") ||
 		    len - 5 >= sizeof(key))
 			continue;
-		memcpy(key, e->d_name, len - 5);
+		memcpy(key, de->d_name, len - 5);
 		key[len - 5] = '\0';
 		grown = realloc(*out, (size_t)(*n + 1) * sizeof(**out));
 		if (!grown) {
-			closedir(d);
-			return ob_err(-ENOMEM, "out of memory");
+			free(*out); /* the caller has nothing to free on failure */
+			*out = NULL;
+			*n = 0;
+			return ob_err(e, -ENOMEM, "out of memory");
 		}
 		*out = grown;
 		if (ob_record_read(key, &(*out)[*n]) == 0)
 			(*n)++;
 	}
-	closedir(d);
 	return 0;
 }
 
 /* How many records other than `except` name this netns. */
 int ob_records_sharing(uint64_t cookie, const char *except)
 {
-	struct ob_record *all;
+	_cleanup_free_ struct ob_record *all = NULL;
 	int n, count = 0;
 
-	if (ob_records_list(&all, &n))
+	if (ob_records_list(&all, &n, NULL))
 		return 1; /* unsure: keep the enrolment */
 	for (int i = 0; i < n; i++)
 		if (all[i].cookie == cookie && strcmp(all[i].key, except))
 			count++;
-	free(all);
 	return count;
 }
 

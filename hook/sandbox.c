@@ -85,13 +85,13 @@ static const struct {
 	{ "prctl", "libc thread names" }, { "capget", "libbpf" },
 };
 
-static int drop_caps(void)
+static int drop_caps(struct ob_error *e)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
 
 	if (syscall(SYS_capget, &h, d))
-		return ob_err(-errno, "capget: %s", strerror(errno));
+		return ob_err(e, -errno, "capget: %s", strerror(errno));
 	for (int i = 0; i < 2; i++) {
 		__u32 keep = 0;
 
@@ -103,22 +103,22 @@ static int drop_caps(void)
 		d[i].inheritable = 0;
 	}
 	if (syscall(SYS_capset, &h, d))
-		return ob_err(-errno, "capset: %s", strerror(errno));
+		return ob_err(e, -errno, "capset: %s", strerror(errno));
 	return 0;
 }
 
-int ob_sandbox_apply(void)
+int ob_sandbox_apply(struct ob_error *e)
 {
 	scmp_filter_ctx ctx;
-	int err = drop_caps();
+	int err = drop_caps(e);
 
 	if (err)
 		return err;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		return ob_err(-errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		return ob_err(e, -errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 	ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
 	if (!ctx)
-		return ob_err(-ENOMEM, "seccomp_init failed");
+		return ob_err(e, -ENOMEM, "seccomp_init failed");
 	for (size_t i = 0; i < sizeof(allow) / sizeof(allow[0]); i++) {
 		int nr = seccomp_syscall_resolve_name(allow[i].name);
 
@@ -127,36 +127,12 @@ int ob_sandbox_apply(void)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 		if (err) {
 			seccomp_release(ctx);
-			return ob_err(err, "seccomp_rule_add(%s): %s", allow[i].name, strerror(-err));
+			return ob_err(e, err, "seccomp_rule_add(%s): %s", allow[i].name, strerror(-err));
 		}
 	}
 	err = seccomp_load(ctx);
 	seccomp_release(ctx);
 	if (err)
-		return ob_err(err, "seccomp_load: %s", strerror(-err));
+		return ob_err(e, err, "seccomp_load: %s", strerror(-err));
 	return 0;
-}
-
-/* Hidden verb "sandbox-test": confine, then try what must fail. */
-int ob_cmd_sandbox_test(void)
-{
-	char *const argv[] = { "true", NULL };
-	int failures = 0;
-
-	if (ob_sandbox_apply()) {
-		fprintf(stderr, "oci-bypass: sandbox-test: %s\n", ob_err_msg());
-		return OB_EXIT_REPORTED;
-	}
-	execv("/bin/true", argv);
-	printf("execve: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
-	failures += errno != EPERM;
-	errno = 0;
-	if (syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0) == 0 || errno != EPERM)
-		failures++;
-	printf("ptrace: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
-	errno = 0;
-	if (syscall(SYS_setuid, 0) == 0 || errno != EPERM)
-		failures++;
-	printf("setuid: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
-	return failures ? OB_EXIT_REPORTED : 0;
 }

@@ -9,78 +9,70 @@
 
 #define WHAT "config.json"
 
-static int bad_value(const char *key, const char *val, const char *expect, char *err, size_t errlen)
+static int bad_value(const char *key, const char *val, const char *expect, struct ob_error *e)
 {
 	char q[OB_QUOTE_MAX];
 
 	ob_quote(q, sizeof(q), val, strlen(val));
-	return ob_seterr(err, errlen, -EINVAL, WHAT ": annotation %s is %s; expected %s", key, q,
+	return ob_err(e, -EINVAL, WHAT ": annotation %s is %s; expected %s", key, q,
 			 expect);
 }
 
-static int parse_bool(const char *key, const char *val, bool *out, char *err, size_t errlen)
+static int parse_bool(const char *key, const char *val, bool *out, struct ob_error *e)
 {
 	if (!strcmp(val, "true"))
 		*out = true;
 	else if (!strcmp(val, "false"))
 		*out = false;
 	else
-		return bad_value(key, val, "true or false", err, errlen);
+		return bad_value(key, val, "true or false", e);
 	return 0;
 }
 
-static int annot_mode(struct ob_policy *p, const char *key, const char *val, char *err,
-		      size_t errlen)
+static int annot_mode(struct ob_policy *p, const char *key, const char *val, struct ob_error *e)
 {
 	if (!ob_mode_parse(val, &p->mode))
-		return bad_value(key, val, "on, off or required", err, errlen);
-	p->mode_set = true;
+		return bad_value(key, val, "on, off or required", e);
 	return 0;
 }
 
-static int annot_noports(struct ob_policy *p, const char *key, const char *val, char *err,
-			 size_t errlen)
+static int annot_noports(struct ob_policy *p, const char *key, const char *val, struct ob_error *e)
 {
-	char why[256];
-	int rc;
+	int rc = ob_noports_parse(val, p->noports, &p->n_noports, e);
 
-	rc = ob_noports_parse(val, p->noports, &p->n_noports, why, sizeof(why));
 	if (rc) {
 		char q[OB_QUOTE_MAX];
 
 		ob_quote(q, sizeof(q), val, strlen(val));
-		return ob_seterr(err, errlen, rc, WHAT ": annotation %s is %s: %s", key, q, why);
+		return ob_err_wrap(e, rc, WHAT ": annotation %s is %s", key, q);
 	}
 	return 0;
 }
 
-static int annot_trust(struct ob_policy *p, const char *key, const char *val, char *err,
-		       size_t errlen)
+static int annot_trust(struct ob_policy *p, const char *key, const char *val, struct ob_error *e)
 {
-	return parse_bool(key, val, &p->trust, err, errlen);
+	return parse_bool(key, val, &p->trust, e);
 }
 
-static int annot_allow_host(struct ob_policy *p, const char *key, const char *val, char *err,
-			    size_t errlen)
+static int annot_allow_host(struct ob_policy *p, const char *key, const char *val, struct ob_error *e)
 {
-	return parse_bool(key, val, &p->allow_host_network, err, errlen);
+	return parse_bool(key, val, &p->allow_host_network, e);
 }
 
-static int annot_name(struct ob_policy *p, const char *key, const char *val, char *err,
-		      size_t errlen)
+static int annot_name(struct ob_policy *p, const char *key, const char *val, struct ob_error *e)
 {
-	if (!ob_id_valid(val))
+	if (!ob_name_valid(val, OB_ID_MAX))
 		return bad_value(key, val,
 				 "1-128 of [A-Za-z0-9_.+-], not starting with '.' or '-', "
 				 "without \"..\"",
-				 err, errlen);
+				 e);
 	strcpy(p->id_hint, val); /* ob_id_valid bounds it to OB_ID_MAX */
 	return 0;
 }
 
 static const struct {
 	const char *key;
-	int (*fn)(struct ob_policy *p, const char *key, const char *val, char *err, size_t errlen);
+	int (*fn)(struct ob_policy *p, const char *key, const char *val, struct ob_error *e);
 } annots[] = {
 	{"io.oci-bypass.mode", annot_mode},
 	{"io.oci-bypass.no-ports", annot_noports},
@@ -89,14 +81,13 @@ static const struct {
 	{"io.oci-bypass.name", annot_name},
 };
 
-static int parse_annotations(struct json_object *root, struct ob_policy *p, char *err,
-			     size_t errlen)
+static int parse_annotations(struct json_object *root, struct ob_policy *p, struct ob_error *e)
 {
 	const size_t plen = strlen(OB_ANNOT_PREFIX);
 	struct json_object *a;
 	int rc;
 
-	rc = ob_json_annotations(root, WHAT, &a, err, errlen);
+	rc = ob_json_annotations(root, WHAT, &a, e);
 	if (rc || !a)
 		return rc;
 	json_object_object_foreach(a, key, val)
@@ -113,19 +104,19 @@ static int parse_annotations(struct json_object *root, struct ob_policy *p, char
 				break;
 		if (i == sizeof(annots) / sizeof(annots[0])) {
 			ob_quote(q, sizeof(q), key, strlen(key));
-			return ob_seterr(err, errlen, -EINVAL,
+			return ob_err(e, -EINVAL,
 					 WHAT ": unknown annotation %s (known: io.oci-bypass.mode, "
 					      "no-ports, trust, allow-host-network, name)",
 					 q);
 		}
-		rc = annots[i].fn(p, annots[i].key, s, err, errlen);
+		rc = annots[i].fn(p, annots[i].key, s, e);
 		if (rc)
 			return rc;
 	}
 	return 0;
 }
 
-static int parse_namespaces(struct json_object *root, struct ob_policy *p, char *err, size_t errlen)
+static int parse_namespaces(struct json_object *root, struct ob_policy *p, struct ob_error *e)
 {
 	struct json_object *linux_o, *ns;
 	char q[OB_QUOTE_MAX];
@@ -135,46 +126,46 @@ static int parse_namespaces(struct json_object *root, struct ob_policy *p, char 
 	if (!linux_o)
 		return 0;
 	if (!json_object_is_type(linux_o, json_type_object))
-		return ob_seterr(err, errlen, -EINVAL,
+		return ob_err(e, -EINVAL,
 				 WHAT ": \"linux\" is a JSON %s, not an object",
 				 ob_json_type_name(linux_o));
 	ns = ob_json_get(linux_o, "namespaces");
 	if (!ns)
 		return 0;
 	if (!json_object_is_type(ns, json_type_array))
-		return ob_seterr(err, errlen, -EINVAL,
+		return ob_err(e, -EINVAL,
 				 WHAT ": linux.namespaces is a JSON %s, not an array",
 				 ob_json_type_name(ns));
 	n = json_object_array_length(ns);
 	for (i = 0; i < n; i++) {
-		struct json_object *e = json_object_array_get_idx(ns, i), *t, *pv;
+		struct json_object *el = json_object_array_get_idx(ns, i), *t, *pv;
 		const char *type, *path;
 		size_t tlen, plen;
 
-		if (!e || !json_object_is_type(e, json_type_object))
-			return ob_seterr(err, errlen, -EINVAL,
+		if (!el || !json_object_is_type(el, json_type_object))
+			return ob_err(e, -EINVAL,
 					 WHAT ": linux.namespaces[%zu] is a JSON %s, not an object",
-					 i, ob_json_type_name(e));
-		t = ob_json_get(e, "type");
+					 i, ob_json_type_name(el));
+		t = ob_json_get(el, "type");
 		if (!t)
-			return ob_seterr(err, errlen, -EINVAL,
+			return ob_err(e, -EINVAL,
 					 WHAT ": linux.namespaces[%zu] has no \"type\"", i);
 		if (!ob_json_string(t, &type, &tlen))
-			return ob_seterr(err, errlen, -EINVAL,
+			return ob_err(e, -EINVAL,
 					 WHAT
 					 ": linux.namespaces[%zu].type is a JSON %s, not a string",
 					 i, ob_json_type_name(t));
 		if (strcmp(type, "network"))
 			continue;
 		if (p->has_netns)
-			return ob_seterr(err, errlen, -EINVAL,
+			return ob_err(e, -EINVAL,
 					 WHAT ": linux.namespaces lists \"network\" twice");
 		p->has_netns = true;
-		pv = ob_json_get(e, "path");
+		pv = ob_json_get(el, "path");
 		if (!pv)
 			continue;
 		if (!ob_json_string(pv, &path, &plen))
-			return ob_seterr(err, errlen, -EINVAL,
+			return ob_err(e, -EINVAL,
 					 WHAT
 					 ": the network namespace path is a JSON %s, not a string",
 					 ob_json_type_name(pv));
@@ -182,7 +173,7 @@ static int parse_namespaces(struct json_object *root, struct ob_policy *p, char 
 			continue; /* "" means a new namespace, as if absent */
 		if (!ob_path_valid(path)) {
 			ob_quote(q, sizeof(q), path, plen);
-			return ob_seterr(err, errlen, -EINVAL,
+			return ob_err(e, -EINVAL,
 					 WHAT ": network namespace path %s is not an absolute path "
 					      "without \"..\" or control characters",
 					 q);
@@ -203,23 +194,23 @@ static void mode_despite_error(struct json_object *root, struct ob_policy *p)
 	if (!a || !json_object_is_type(a, json_type_object))
 		return;
 	v = ob_json_get(a, OB_ANNOT_MODE);
-	if (v && ob_json_string(v, &s, &len) && ob_mode_parse(s, &p->mode))
-		p->mode_set = true;
+	if (v && ob_json_string(v, &s, &len))
+		ob_mode_parse(s, &p->mode);
 }
 
-int ob_config_parse(const char *buf, size_t len, struct ob_policy *p, char *err, size_t errlen)
+int ob_config_parse(const char *buf, size_t len, struct ob_policy *p, struct ob_error *e)
 {
 	struct json_object *root;
 	int rc;
 
 	memset(p, 0, sizeof(*p));
 	p->mode = OB_MODE_ON;
-	rc = ob_json_parse_object(buf, len, OB_CONFIG_MAX, WHAT, &root, err, errlen);
+	rc = ob_json_parse_object(buf, len, OB_CONFIG_MAX, WHAT, &root, e);
 	if (rc)
 		return rc; /* *p is all zero: mode OB_MODE_ON is 0 */
-	rc = parse_annotations(root, p, err, errlen);
+	rc = parse_annotations(root, p, e);
 	if (!rc)
-		rc = parse_namespaces(root, p, err, errlen);
+		rc = parse_namespaces(root, p, e);
 	if (rc) {
 		memset(p, 0, sizeof(*p));
 		mode_despite_error(root, p);

@@ -1,29 +1,10 @@
-/* jsonread.c - bounded, strict JSON parsing with json-c and the error sentences of oci/. */
+/* jsonread.c - bounded, strict JSON parsing with json-c, and quoting untrusted text for error sentences. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "oci.h"
 #include "ob_json.h"
-
-int ob_seterr(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return rc;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-void ob_clearerr(char *err, size_t errlen)
-{
-	if (err && errlen)
-		err[0] = '\0';
-}
 
 void ob_quote(char *dst, size_t dstlen, const char *s, size_t len)
 {
@@ -87,7 +68,7 @@ static bool has_nul_escape(const char *buf, size_t len)
 }
 
 int ob_json_parse_object(const char *buf, size_t len, size_t max, const char *what,
-			 struct json_object **out, char *err, size_t errlen)
+			 struct json_object **out, struct ob_error *e)
 {
 	struct json_tokener *tok;
 	struct json_object *o;
@@ -95,23 +76,22 @@ int ob_json_parse_object(const char *buf, size_t len, size_t max, const char *wh
 	size_t end;
 
 	*out = NULL;
-	ob_clearerr(err, errlen);
 	if (!buf && len)
-		return ob_seterr(err, errlen, -EINVAL, "%s: no buffer", what);
+		return ob_err(e, -EINVAL, "%s: no buffer", what);
 	if (len > max)
-		return ob_seterr(err, errlen, -E2BIG, "%s is %zu bytes, more than the %zu accepted",
+		return ob_err(e, -E2BIG, "%s is %zu bytes, more than the %zu accepted",
 				 what, len, max);
 	if (len == 0)
-		return ob_seterr(err, errlen, -EINVAL, "%s is empty", what);
+		return ob_err(e, -EINVAL, "%s is empty", what);
 	if (memchr(buf, '\0', len))
-		return ob_seterr(err, errlen, -EINVAL, "%s contains a NUL byte", what);
+		return ob_err(e, -EINVAL, "%s contains a NUL byte", what);
 	if (has_nul_escape(buf, len))
-		return ob_seterr(err, errlen, -EINVAL, "%s contains an escaped NUL (\\u0000)",
+		return ob_err(e, -EINVAL, "%s contains an escaped NUL (\\u0000)",
 				 what);
 
 	tok = json_tokener_new_ex(OB_JSON_DEPTH);
 	if (!tok)
-		return ob_seterr(err, errlen, -ENOMEM, "%s: out of memory", what);
+		return ob_err(e, -ENOMEM, "%s: out of memory", what);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	/* len <= max <= OB_CONFIG_MAX fits an int. */
 	o = json_tokener_parse_ex(tok, buf, (int)len);
@@ -128,27 +108,27 @@ int ob_json_parse_object(const char *buf, size_t len, size_t max, const char *wh
 			while (i < len && is_space(buf[i]))
 				i++;
 			if (i < len && buf[i] != '{')
-				return ob_seterr(err, errlen, -EINVAL, "%s is not an object", what);
-			return ob_seterr(err, errlen, -EINVAL,
+				return ob_err(e, -EINVAL, "%s is not an object", what);
+			return ob_err(e, -EINVAL,
 					 "%s ends early (truncated at byte %zu)", what, len);
 		}
 		if (jerr == json_tokener_error_depth)
-			return ob_seterr(err, errlen, -EINVAL, "%s nests deeper than %d levels",
+			return ob_err(e, -EINVAL, "%s nests deeper than %d levels",
 					 what, OB_JSON_DEPTH);
 		if (jerr == json_tokener_success) /* the literal null */
-			return ob_seterr(err, errlen, -EINVAL, "%s is null, not an object", what);
-		return ob_seterr(err, errlen, -EINVAL, "%s is not valid JSON (%s at byte %zu)",
+			return ob_err(e, -EINVAL, "%s is null, not an object", what);
+		return ob_err(e, -EINVAL, "%s is not valid JSON (%s at byte %zu)",
 				 what, json_tokener_error_desc(jerr), end);
 	}
 	for (; end < len; end++) {
 		if (!is_space(buf[end])) {
 			json_object_put(o);
-			return ob_seterr(err, errlen, -EINVAL,
+			return ob_err(e, -EINVAL,
 					 "%s has data after the object (at byte %zu)", what, end);
 		}
 	}
 	if (!json_object_is_type(o, json_type_object)) {
-		int rc = ob_seterr(err, errlen, -EINVAL, "%s is a JSON %s, not an object", what,
+		int rc = ob_err(e, -EINVAL, "%s is a JSON %s, not an object", what,
 				   ob_json_type_name(o));
 		json_object_put(o);
 		return rc;
@@ -206,7 +186,7 @@ const char *ob_json_type_name(struct json_object *v)
 }
 
 int ob_json_annotations(struct json_object *root, const char *what, struct json_object **out,
-			char *err, size_t errlen)
+			struct ob_error *e)
 {
 	struct json_object *a = ob_json_get(root, "annotations");
 	char q[OB_QUOTE_MAX];
@@ -215,7 +195,7 @@ int ob_json_annotations(struct json_object *root, const char *what, struct json_
 	if (!a)
 		return 0;
 	if (!json_object_is_type(a, json_type_object))
-		return ob_seterr(err, errlen, -EINVAL,
+		return ob_err(e, -EINVAL,
 				 "%s: \"annotations\" is a JSON %s, not an object", what,
 				 ob_json_type_name(a));
 	json_object_object_foreach(a, key, val)
@@ -226,9 +206,9 @@ int ob_json_annotations(struct json_object *root, const char *what, struct json_
 		if (!ob_json_string(val, &s, &len)) {
 			ob_quote(q, sizeof(q), key, strlen(key));
 			if (json_object_is_type(val, json_type_string))
-				return ob_seterr(err, errlen, -EINVAL,
+				return ob_err(e, -EINVAL,
 						 "%s: annotation %s contains a NUL", what, q);
-			return ob_seterr(err, errlen, -EINVAL,
+			return ob_err(e, -EINVAL,
 					 "%s: annotation %s is a JSON %s, not a string", what, q,
 					 ob_json_type_name(val));
 		}

@@ -7,11 +7,6 @@
 
 #include <json-c/json.h>
 
-/* Writes the sentence into err[errlen] (when errlen > 0) and returns rc. */
-int ob_seterr(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-void ob_clearerr(char *err, size_t errlen);
-
 /*
  * Quotes untrusted text for an error sentence: 'text', with control and
  * non-ASCII bytes as \xNN, quotes and backslashes escaped, cut to about 64
@@ -27,7 +22,7 @@ void ob_quote(char *dst, size_t dstlen, const char *s, size_t len);
  * what names the document in the sentence ("state JSON").
  */
 int ob_json_parse_object(const char *buf, size_t len, size_t max, const char *what,
-			 struct json_object **out, char *err, size_t errlen);
+			 struct json_object **out, struct ob_error *e);
 
 /* Member key of object o; NULL when absent or JSON null. */
 struct json_object *ob_json_get(struct json_object *o, const char *key);
@@ -42,6 +37,6 @@ const char *ob_json_type_name(struct json_object *v);
  * otherwise it must be an object whose values are all strings without NUL.
  */
 int ob_json_annotations(struct json_object *root, const char *what, struct json_object **out,
-			char *err, size_t errlen);
+			struct ob_error *e);
 
 #endif /* OB_OCI_JSON_H */

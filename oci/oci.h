@@ -10,11 +10,26 @@
 /*
  * Nothing in oci/ makes a system call of its own: callers read files and
  * stdin into buffers and pass them in, so all of it is unit-tested and
- * fuzzed without root. Error convention: a function returns 0 or a
- * negative errno and writes one sentence (lower case, no final period,
- * untrusted text quoted and escaped) into err[errlen]; err is "" on
- * success. err may be NULL when errlen is 0.
+ * fuzzed without root.
+ *
+ * The error convention of oci/ and hook/ alike: a function that fails
+ * returns a negative errno and fills the struct ob_error its caller
+ * passed (one sentence: lower case, no final period, untrusted text
+ * quoted and escaped) with ob_err(); a caller may prepend context with
+ * ob_err_wrap(). Nothing is written on success, so nothing needs
+ * clearing. e may be NULL where the caller does not want the sentence.
+ * Only main() prints it, once, as "oci-bypass: VERB: sentence".
  */
+struct ob_error {
+	int code;	/* the negative errno returned; 0 while nothing failed */
+	int exit;	/* exit status for main() instead of 1; 0: 1 */
+	char where[160]; /* what main() names instead of the verb (a container id), or "" */
+	char msg[512];
+};
+int ob_err(struct ob_error *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "context: " + the sentence already in e (or strerror(-code) if none). */
+int ob_err_wrap(struct ob_error *e, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #define OB_STATE_MAX	(64 * 1024)	  /* bytes of state JSON we accept */
 #define OB_CONFIG_MAX	(4 * 1024 * 1024) /* bytes of config.json we accept */
@@ -35,13 +50,10 @@ enum ob_mode { OB_MODE_ON = 0, OB_MODE_OFF, OB_MODE_REQUIRED };
 
 /* OCI runtime state, as given to hooks on stdin. */
 struct ob_state {
-	char oci_version[32];	  /* "" when absent */
-	char id[OB_ID_MAX + 1];	  /* validated, see ob_id_valid */
+	char id[OB_ID_MAX + 1];	  /* validated, see ob_name_valid */
 	char status[16];	  /* "creating", "created", "running", "stopped" (others kept) */
 	int pid;		  /* 0 when absent, null or 0 (poststop) */
 	char bundle[OB_PATH_MAX]; /* absolute path, validated (ob_path_valid) */
-	char engine_hint[32];	  /* "podman", "crio", "containerd" or "" (from annotations) */
-	char mode[16];		  /* io.oci-bypass.mode: "on", "off", "required" or "" */
 };
 
 /*
@@ -51,11 +63,11 @@ struct ob_state {
  * annotations). Rejects: len > OB_STATE_MAX, NUL bytes or \u0000 escapes,
  * not one object, trailing data, nesting deeper than OB_JSON_DEPTH,
  * missing or ill-typed id/status/bundle, id or bundle failing validation,
- * pid negative or not an int, annotations not an object of strings, an
- * io.oci-bypass.mode annotation other than on/off/required. Unknown keys
- * are ignored. On failure *st is zeroed.
+ * pid negative or not an int, annotations not an object of strings. The
+ * annotations are not read: the policy comes from config.json alone
+ * (ob_config_parse). Unknown keys are ignored. On failure *st is zeroed.
  */
-int ob_state_parse(const char *buf, size_t len, struct ob_state *st, char *err, size_t errlen);
+int ob_state_parse(const char *buf, size_t len, struct ob_state *st, struct ob_error *e);
 
 /*
  * Stage from an explicit argument ("create", "teardown", or the OCI stage
@@ -65,11 +77,17 @@ int ob_state_parse(const char *buf, size_t len, struct ob_state *st, char *err, 
  * create; stopped -> teardown; anything else -> OB_STAGE_UNKNOWN with a
  * sentence in err.
  */
-enum ob_stage ob_stage_from(const char *arg, const struct ob_state *st, char *err, size_t errlen);
+enum ob_stage ob_stage_from(const char *arg, const struct ob_state *st, struct ob_error *e);
 const char *ob_stage_name(enum ob_stage s); /* "create", "teardown", "unknown" */
 
-/* 1..128 chars of [A-Za-z0-9_.+-], not starting with '.' or '-', no "..". */
-bool ob_id_valid(const char *id);
+/*
+ * The one validator of names: container ids (max OB_ID_MAX), the
+ * io.oci-bypass.name annotation (OB_ID_MAX) and enrolment names, which
+ * become file names under /run/oci-bypass (max OB_NAME_MAX in hook/ob.h):
+ * 1..max chars of [A-Za-z0-9_.+-], not starting with '.' or '-', no "..".
+ */
+bool ob_name_valid(const char *name, size_t max);
+#define OB_NAME_CHARS "[A-Za-z0-9_.+-], not starting with '.' or '-', without \"..\""
 /*
  * Absolute, shorter than OB_PATH_MAX, no ".." component ("/../" or a
  * trailing "/.."), no control characters (< 0x20, 0x7f); "//" and "/./"
@@ -80,11 +98,13 @@ bool ob_path_valid(const char *path);
 /* "on" | "off" | "required", exactly; false for anything else. */
 bool ob_mode_parse(const char *s, enum ob_mode *m);
 const char *ob_mode_name(enum ob_mode m);
+/* "^(on|required)$": the values for which the hooks.d file runs the hook;
+ * 0, or -ENAMETOOLONG if buf is too short. */
+int ob_mode_hook_regex(char *buf, size_t len);
 
 /* From the bundle's config.json. */
 struct ob_policy {
-	enum ob_mode mode; /* io.oci-bypass.mode; absent: ON, mode_set false */
-	bool mode_set;
+	enum ob_mode mode; /* io.oci-bypass.mode; absent: ON */
 	uint16_t noports[OB_NOPORTS_MAX]; /* io.oci-bypass.no-ports "443,6379", deduplicated */
 	int n_noports;
 	bool trust;		      /* io.oci-bypass.trust "true": skip service probation */
@@ -102,14 +122,14 @@ struct ob_policy {
  * Missing or null "linux", "annotations", "namespaces" are fine; wrong
  * types (annotations not an object of strings, namespaces not an array of
  * objects with a string "type", a second network entry) are errors. On
- * failure *p is zeroed, except that mode and mode_set keep a valid
- * io.oci-bypass.mode annotation wherever it stands, so that a container
- * that asks for "required" fails closed on any error in its config.json.
+ * failure *p is zeroed, except that mode keeps a valid io.oci-bypass.mode
+ * annotation wherever it stands, so that a container that asks for
+ * "required" fails closed on any error in its config.json.
  */
-int ob_config_parse(const char *buf, size_t len, struct ob_policy *p, char *err, size_t errlen);
+int ob_config_parse(const char *buf, size_t len, struct ob_policy *p, struct ob_error *e);
 
 /* io.oci-bypass.no-ports value: ports 1..65535 separated by commas and/or blanks. */
-int ob_noports_parse(const char *s, uint16_t *ports, int *n, char *err, size_t errlen);
+int ob_noports_parse(const char *s, uint16_t *ports, int *n, struct ob_error *e);
 
 /*
  * hooks.d file (podman / CRI-O "version": "1.0.0"): stages
@@ -120,7 +140,7 @@ int ob_noports_parse(const char *s, uint16_t *ports, int *n, char *err, size_t e
  * hook's job). hook_path must pass ob_path_valid. Writes pretty JSON and a
  * newline to f; the text is checked with ob_hooksd_validate first.
  */
-int ob_hooksd_write(FILE *f, const char *hook_path, bool always, char *err, size_t errlen);
+int ob_hooksd_write(FILE *f, const char *hook_path, bool always, struct ob_error *e);
 
 /*
  * CDI spec: cdiVersion "0.6.0", kind "oci-bypass.io/net", one device "on"
@@ -129,7 +149,7 @@ int ob_hooksd_write(FILE *f, const char *hook_path, bool always, char *err, size
  * OB_HOOK_TIMEOUT. For containerd 2.x, nerdctl >= 2.1, Docker >= 28.2
  * (--device oci-bypass.io/net=on).
  */
-int ob_cdi_write(FILE *f, const char *hook_path, char *err, size_t errlen);
+int ob_cdi_write(FILE *f, const char *hook_path, struct ob_error *e);
 
 /*
  * Validates a hooks.d file as podman needs it: one JSON object (<=
@@ -146,6 +166,6 @@ int ob_cdi_write(FILE *f, const char *hook_path, char *err, size_t errlen);
  * around something that can match "" (glibc's regcomp is exponential in
  * both; Go's regexp, which podman uses, refuses "a**" and counts > 1000).
  */
-int ob_hooksd_validate(const char *buf, size_t len, char *err, size_t errlen);
+int ob_hooksd_validate(const char *buf, size_t len, struct ob_error *e);
 
 #endif /* OB_OCI_H */

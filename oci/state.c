@@ -8,14 +8,9 @@
 
 #define WHAT "state JSON"
 
-static bool has_prefix(const char *s, const char *prefix)
-{
-	return !strncmp(s, prefix, strlen(prefix));
-}
-
 /* A required (or optional) string member, copied into dst[dstlen]. */
 static int get_string(struct json_object *root, const char *key, bool required, char *dst,
-		      size_t dstlen, char *err, size_t errlen)
+		      size_t dstlen, struct ob_error *e)
 {
 	struct json_object *v = ob_json_get(root, key);
 	char q[OB_QUOTE_MAX];
@@ -25,20 +20,20 @@ static int get_string(struct json_object *root, const char *key, bool required, 
 	if (!v) {
 		if (!required)
 			return 0;
-		return ob_seterr(err, errlen, -EINVAL, WHAT " has no \"%s\"", key);
+		return ob_err(e, -EINVAL, WHAT " has no \"%s\"", key);
 	}
 	if (!ob_json_string(v, &s, &len))
-		return ob_seterr(err, errlen, -EINVAL, WHAT ": \"%s\" is a JSON %s, not a string",
+		return ob_err(e, -EINVAL, WHAT ": \"%s\" is a JSON %s, not a string",
 				 key, ob_json_type_name(v));
 	if (len >= dstlen) {
 		ob_quote(q, sizeof(q), s, len);
-		return ob_seterr(err, errlen, -ENAMETOOLONG,
+		return ob_err(e, -ENAMETOOLONG,
 				 WHAT ": \"%s\" %s is longer than %zu bytes", key, q, dstlen - 1);
 	}
 	for (i = 0; i < len; i++) {
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
 			ob_quote(q, sizeof(q), s, len);
-			return ob_seterr(err, errlen, -EINVAL,
+			return ob_err(e, -EINVAL,
 					 WHAT ": \"%s\" %s contains a control character", key, q);
 		}
 	}
@@ -46,7 +41,7 @@ static int get_string(struct json_object *root, const char *key, bool required, 
 	return 0;
 }
 
-static int get_pid(struct json_object *root, int *pid, char *err, size_t errlen)
+static int get_pid(struct json_object *root, int *pid, struct ob_error *e)
 {
 	struct json_object *v = ob_json_get(root, "pid");
 	int64_t n;
@@ -55,84 +50,45 @@ static int get_pid(struct json_object *root, int *pid, char *err, size_t errlen)
 	if (!v)
 		return 0;
 	if (!json_object_is_type(v, json_type_int))
-		return ob_seterr(err, errlen, -EINVAL,
+		return ob_err(e, -EINVAL,
 				 WHAT ": \"pid\" is a JSON %s, not an integer",
 				 ob_json_type_name(v));
 	/* json-c clamps out-of-range integers to INT64_MIN / INT64_MAX. */
 	n = json_object_get_int64(v);
 	if (n < 0 || n > INT_MAX)
-		return ob_seterr(err, errlen, -EINVAL,
+		return ob_err(e, -EINVAL,
 				 WHAT ": \"pid\" %lld is not a process id (0 to %d)", (long long)n,
 				 INT_MAX);
 	*pid = (int)n;
 	return 0;
 }
 
-static int get_annotations(struct json_object *root, struct ob_state *st, char *err, size_t errlen)
+/* The annotations must be an object of strings; what they say is
+ * config.json's business (ob_config_parse), not the state's. */
+static int check_annotations(struct json_object *root, struct ob_error *e)
 {
 	struct json_object *a;
-	bool podman = false, crio = false, containerd = false;
-	char q[OB_QUOTE_MAX];
-	int rc;
 
-	rc = ob_json_annotations(root, WHAT, &a, err, errlen);
-	if (rc || !a)
-		return rc;
-	json_object_object_foreach(a, key, val)
-	{
-		const char *s = json_object_get_string(val);
-		enum ob_mode m;
-
-		if (has_prefix(key, "io.podman.") ||
-		    (!strcmp(key, "io.container.manager") && !strcmp(s, "libpod")))
-			podman = true;
-		else if (has_prefix(key, "io.kubernetes.cri-o."))
-			crio = true;
-		else if (has_prefix(key, "io.kubernetes.cri.") ||
-			 has_prefix(key, "io.containerd.") || has_prefix(key, "nerdctl/"))
-			containerd = true;
-
-		if (strcmp(key, OB_ANNOT_MODE))
-			continue;
-		if (!ob_mode_parse(s, &m)) {
-			ob_quote(q, sizeof(q), s, strlen(s));
-			return ob_seterr(err, errlen, -EINVAL,
-					 WHAT ": annotation " OB_ANNOT_MODE
-					      " is %s; expected on, off or required",
-					 q);
-		}
-		strcpy(st->mode, ob_mode_name(m));
-	}
-	if (podman)
-		strcpy(st->engine_hint, "podman");
-	else if (crio)
-		strcpy(st->engine_hint, "crio");
-	else if (containerd)
-		strcpy(st->engine_hint, "containerd");
-	return 0;
+	return ob_json_annotations(root, WHAT, &a, e);
 }
 
-static int parse(struct json_object *root, struct ob_state *st, char *err, size_t errlen)
+static int parse(struct json_object *root, struct ob_state *st, struct ob_error *e)
 {
 	char q[OB_QUOTE_MAX];
 	size_t i;
 	int rc;
 
-	rc = get_string(root, "ociVersion", false, st->oci_version, sizeof(st->oci_version), err,
-			errlen);
+	rc = get_string(root, "id", true, st->id, sizeof(st->id), e);
 	if (rc)
 		return rc;
-	rc = get_string(root, "id", true, st->id, sizeof(st->id), err, errlen);
-	if (rc)
-		return rc;
-	if (!ob_id_valid(st->id)) {
+	if (!ob_name_valid(st->id, OB_ID_MAX)) {
 		ob_quote(q, sizeof(q), st->id, strlen(st->id));
-		return ob_seterr(err, errlen, -EINVAL,
+		return ob_err(e, -EINVAL,
 				 WHAT ": container id %s is not 1-%d of [A-Za-z0-9_.+-] "
 				      "starting with a letter, digit, '_' or '+', without \"..\"",
 				 q, OB_ID_MAX);
 	}
-	rc = get_string(root, "status", true, st->status, sizeof(st->status), err, errlen);
+	rc = get_string(root, "status", true, st->status, sizeof(st->status), e);
 	if (rc)
 		return rc;
 	for (i = 0; st->status[i]; i++)
@@ -140,32 +96,32 @@ static int parse(struct json_object *root, struct ob_state *st, char *err, size_
 			break;
 	if (!st->status[0] || st->status[i]) {
 		ob_quote(q, sizeof(q), st->status, strlen(st->status));
-		return ob_seterr(err, errlen, -EINVAL, WHAT ": status %s is not an OCI status", q);
+		return ob_err(e, -EINVAL, WHAT ": status %s is not an OCI status", q);
 	}
-	rc = get_pid(root, &st->pid, err, errlen);
+	rc = get_pid(root, &st->pid, e);
 	if (rc)
 		return rc;
-	rc = get_string(root, "bundle", true, st->bundle, sizeof(st->bundle), err, errlen);
+	rc = get_string(root, "bundle", true, st->bundle, sizeof(st->bundle), e);
 	if (rc)
 		return rc;
 	if (!ob_path_valid(st->bundle)) {
 		ob_quote(q, sizeof(q), st->bundle, strlen(st->bundle));
-		return ob_seterr(err, errlen, -EINVAL,
+		return ob_err(e, -EINVAL,
 				 WHAT ": bundle %s is not an absolute path without \"..\"", q);
 	}
-	return get_annotations(root, st, err, errlen);
+	return check_annotations(root, e);
 }
 
-int ob_state_parse(const char *buf, size_t len, struct ob_state *st, char *err, size_t errlen)
+int ob_state_parse(const char *buf, size_t len, struct ob_state *st, struct ob_error *e)
 {
 	struct json_object *root;
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	rc = ob_json_parse_object(buf, len, OB_STATE_MAX, WHAT, &root, err, errlen);
+	rc = ob_json_parse_object(buf, len, OB_STATE_MAX, WHAT, &root, e);
 	if (rc)
 		return rc;
-	rc = parse(root, st, err, errlen);
+	rc = parse(root, st, e);
 	json_object_put(root);
 	if (rc)
 		memset(st, 0, sizeof(*st));
@@ -181,31 +137,30 @@ static const struct {
 	{"teardown", OB_STAGE_TEARDOWN}, {"poststop", OB_STAGE_TEARDOWN},
 };
 
-enum ob_stage ob_stage_from(const char *arg, const struct ob_state *st, char *err, size_t errlen)
+enum ob_stage ob_stage_from(const char *arg, const struct ob_state *st, struct ob_error *e)
 {
 	char q[OB_QUOTE_MAX];
 	size_t i;
 
-	ob_clearerr(err, errlen);
 	if (arg) {
 		for (i = 0; i < sizeof(stage_args) / sizeof(stage_args[0]); i++)
 			if (!strcmp(arg, stage_args[i].name))
 				return stage_args[i].stage;
 		ob_quote(q, sizeof(q), arg, strlen(arg));
-		ob_seterr(err, errlen, -EINVAL,
+		ob_err(e, -EINVAL,
 			  "unknown hook stage %s (use create or teardown, or an OCI stage name: "
 			  "createRuntime, prestart, createContainer, poststop)",
 			  q);
 		return OB_STAGE_UNKNOWN;
 	}
 	if (!st) {
-		ob_seterr(err, errlen, -EINVAL, "no stage given and no state to infer it from");
+		ob_err(e, -EINVAL, "no stage given and no state to infer it from");
 		return OB_STAGE_UNKNOWN;
 	}
 	if (!strcmp(st->status, "creating") || !strcmp(st->status, "created")) {
 		if (st->pid > 0)
 			return OB_STAGE_CREATE;
-		ob_seterr(err, errlen, -EINVAL,
+		ob_err(e, -EINVAL,
 			  "state status is '%s' but it has no pid, so the stage is unclear "
 			  "(give create or teardown)",
 			  st->status);
@@ -214,7 +169,7 @@ enum ob_stage ob_stage_from(const char *arg, const struct ob_state *st, char *er
 	if (!strcmp(st->status, "stopped"))
 		return OB_STAGE_TEARDOWN;
 	ob_quote(q, sizeof(q), st->status, strnlen(st->status, sizeof(st->status)));
-	ob_seterr(err, errlen, -EINVAL,
+	ob_err(e, -EINVAL,
 		  "cannot infer the stage from state status %s: the hook runs at createRuntime "
 		  "(creating/created) and poststop (stopped)",
 		  q);

@@ -1,11 +1,12 @@
-/* validate.c - what a container id, a path, a mode and a port list may look like. */
+/* validate.c - what a name or container id, a path, a mode and a port list may look like. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "oci.h"
 #include "ob_json.h"
 
-bool ob_id_valid(const char *id)
+bool ob_name_valid(const char *id, size_t max)
 {
 	size_t i;
 
@@ -14,7 +15,7 @@ bool ob_id_valid(const char *id)
 	for (i = 0; id[i]; i++) {
 		char c = id[i];
 
-		if (i >= OB_ID_MAX)
+		if (i >= max)
 			return false;
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '_' || c == '.' || c == '+' || c == '-'))
@@ -46,32 +47,47 @@ bool ob_path_valid(const char *path)
 	return true;
 }
 
+/* The one list of io.oci-bypass.mode values: what each means, and
+ * whether the hooks.d file (without --always) runs the hook for it. */
+static const struct {
+	const char *name;
+	enum ob_mode mode;
+	bool runs_hook;
+} modes[] = {
+	{ "on", OB_MODE_ON, true },
+	{ "off", OB_MODE_OFF, false },
+	{ "required", OB_MODE_REQUIRED, true },
+};
+
 bool ob_mode_parse(const char *s, enum ob_mode *m)
 {
-	if (!s)
-		return false;
-	if (!strcmp(s, "on"))
-		*m = OB_MODE_ON;
-	else if (!strcmp(s, "off"))
-		*m = OB_MODE_OFF;
-	else if (!strcmp(s, "required"))
-		*m = OB_MODE_REQUIRED;
-	else
-		return false;
-	return true;
+	for (size_t i = 0; s && i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (!strcmp(s, modes[i].name)) {
+			*m = modes[i].mode;
+			return true;
+		}
+	return false;
 }
 
 const char *ob_mode_name(enum ob_mode m)
 {
-	switch (m) {
-	case OB_MODE_ON:
-		return "on";
-	case OB_MODE_OFF:
-		return "off";
-	case OB_MODE_REQUIRED:
-		return "required";
-	}
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (modes[i].mode == m)
+			return modes[i].name;
 	return "?";
+}
+
+int ob_mode_hook_regex(char *buf, size_t len)
+{
+	size_t n = (size_t)snprintf(buf, len, "^(");
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (modes[i].runs_hook && n < len)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n > 2 ? "|" : "",
+					      modes[i].name);
+	if (n < len)
+		n += (size_t)snprintf(buf + n, len - n, ")$");
+	return n < len ? 0 : -ENAMETOOLONG;
 }
 
 const char *ob_stage_name(enum ob_stage s)
@@ -92,14 +108,13 @@ static bool is_sep(char c)
 	return c == ',' || c == ' ' || c == '\t';
 }
 
-int ob_noports_parse(const char *s, uint16_t *ports, int *n, char *err, size_t errlen)
+int ob_noports_parse(const char *s, uint16_t *ports, int *n, struct ob_error *e)
 {
 	char q[OB_QUOTE_MAX];
 	const char *p = s;
 	int cnt = 0;
 
 	*n = 0;
-	ob_clearerr(err, errlen);
 	while (*p) {
 		const char *tok;
 		unsigned long v = 0;
@@ -117,7 +132,7 @@ int ob_noports_parse(const char *s, uint16_t *ports, int *n, char *err, size_t e
 					p++;
 				len = (size_t)(p - tok);
 				ob_quote(q, sizeof(q), tok, len);
-				return ob_seterr(err, errlen, -EINVAL,
+				return ob_err(e, -EINVAL,
 						 "%s is not a port number from 1 to 65535", q);
 			}
 			v = v * 10 + (unsigned long)(*p - '0');
@@ -126,7 +141,7 @@ int ob_noports_parse(const char *s, uint16_t *ports, int *n, char *err, size_t e
 		}
 		if (v < 1 || v > 65535) {
 			ob_quote(q, sizeof(q), tok, len);
-			return ob_seterr(err, errlen, -EINVAL,
+			return ob_err(e, -EINVAL,
 					 "%s is not a port number from 1 to 65535", q);
 		}
 		for (k = 0; k < cnt; k++)
@@ -135,7 +150,7 @@ int ob_noports_parse(const char *s, uint16_t *ports, int *n, char *err, size_t e
 		if (k < cnt)
 			continue; /* duplicates are harmless */
 		if (cnt >= OB_NOPORTS_MAX)
-			return ob_seterr(err, errlen, -E2BIG, "more than %d distinct ports",
+			return ob_err(e, -E2BIG, "more than %d distinct ports",
 					 OB_NOPORTS_MAX);
 		ports[cnt++] = (uint16_t)v;
 	}

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oci.h"
+
 /* Stops the run (libFuzzer records a crash) when cond is false. */
 #define FUZZ_CHECK(cond)                                                                           \
 	do {                                                                                       \
@@ -15,16 +17,17 @@
 		}                                                                                  \
 	} while (0)
 
-/* The sentence is one line of printable text; empty exactly when rc is 0. */
-static inline void check_err(int rc, const char *err, size_t errlen)
+/* The sentence is one line of printable text, written exactly when rc < 0. */
+static inline void check_err(int rc, const struct ob_error *e)
 {
-	size_t i, n = strnlen(err, errlen);
+	size_t i, n = strnlen(e->msg, sizeof(e->msg));
 
-	FUZZ_CHECK(n < errlen);
+	FUZZ_CHECK(n < sizeof(e->msg));
 	FUZZ_CHECK(rc <= 0);
 	FUZZ_CHECK((rc == 0) == (n == 0));
+	FUZZ_CHECK(e->code == rc);
 	for (i = 0; i < n; i++)
-		FUZZ_CHECK((unsigned char)err[i] >= 0x20 && (unsigned char)err[i] < 0x7f);
+		FUZZ_CHECK((unsigned char)e->msg[i] >= 0x20 && (unsigned char)e->msg[i] < 0x7f);
 }
 
 #endif /* OB_FUZZ_COMMON_H */

@@ -11,15 +11,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ob_policy p;
-	char err[256];
+	struct ob_error e = { 0 };
 	int rc, i, j;
 
-	rc = ob_config_parse((const char *)data, size, &p, err, sizeof(err));
-	check_err(rc, err, sizeof(err));
+	rc = ob_config_parse((const char *)data, size, &p, &e);
+	check_err(rc, &e);
 	if (rc)
 		return 0;
 	FUZZ_CHECK(p.mode == OB_MODE_ON || p.mode == OB_MODE_OFF || p.mode == OB_MODE_REQUIRED);
-	FUZZ_CHECK(p.mode_set || p.mode == OB_MODE_ON);
 	FUZZ_CHECK(p.n_noports >= 0 && p.n_noports <= OB_NOPORTS_MAX);
 	for (i = 0; i < p.n_noports; i++) {
 		FUZZ_CHECK(p.noports[i] != 0);
@@ -27,6 +26,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(p.noports[i] != p.noports[j]);
 	}
 	FUZZ_CHECK(!p.netns_path[0] || (p.has_netns && ob_path_valid(p.netns_path)));
-	FUZZ_CHECK(!p.id_hint[0] || ob_id_valid(p.id_hint));
+	FUZZ_CHECK(!p.id_hint[0] || ob_name_valid(p.id_hint, OB_ID_MAX));
 	return 0;
 }

@@ -14,7 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Whatever path the writers accept, they write a file the validator accepts. */
 static void write_with_path(const uint8_t *data, size_t size)
 {
-	char path[OB_PATH_MAX + 1], err[256], *text = NULL;
+	char path[OB_PATH_MAX + 1], *text = NULL;
+	struct ob_error e = { 0 };
 	size_t len = 0;
 	FILE *f;
 	int rc;
@@ -26,11 +27,11 @@ static void write_with_path(const uint8_t *data, size_t size)
 	f = open_memstream(&text, &len);
 	if (!f)
 		return;
-	rc = ob_hooksd_write(f, path, size & 1, err, sizeof(err));
-	check_err(rc, err, sizeof(err));
+	rc = ob_hooksd_write(f, path, size & 1, &e);
+	check_err(rc, &e);
 	FUZZ_CHECK((rc == 0) == ob_path_valid(path));
 	if (!rc)
-		rc = ob_cdi_write(f, path, err, sizeof(err));
+		rc = ob_cdi_write(f, path, &e);
 	FUZZ_CHECK(rc == 0 || !ob_path_valid(path));
 	fclose(f);
 	free(text);
@@ -38,11 +39,11 @@ static void write_with_path(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char err[256];
+	struct ob_error e = { 0 };
 	int rc;
 
-	rc = ob_hooksd_validate((const char *)data, size, err, sizeof(err));
-	check_err(rc, err, sizeof(err));
+	rc = ob_hooksd_validate((const char *)data, size, &e);
+	check_err(rc, &e);
 	if (size && data[0] == '/')
 		write_with_path(data, size);
 	return 0;

@@ -9,10 +9,45 @@
 
 #include "ob.h"
 
-#define PARSE(a, ...)                                                          \
-	({                                                                     \
-		char *argv_[] = { "oci-bypass", __VA_ARGS__, NULL };           \
-		ob_parse_args((int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, (a)); \
+/* The real verb table, with the verbs themselves stubbed out. */
+#include "../../hook/cmds.c"
+#define STUB(fn)                                            \
+	int fn(const struct ob_args *a, FILE *out, struct ob_error *e) \
+	{                                                   \
+		(void)a, (void)out, (void)e;                \
+		return 0;                                   \
+	}
+STUB(ob_cmd_load)
+STUB(ob_cmd_unload)
+STUB(ob_cmd_enable)
+STUB(ob_cmd_disable)
+STUB(ob_cmd_enroll)
+STUB(ob_cmd_withdraw)
+STUB(ob_cmd_status)
+STUB(ob_cmd_metrics)
+STUB(ob_cmd_doctor)
+STUB(ob_cmd_hook)
+STUB(ob_cmd_gc)
+STUB(ob_cmd_sandbox_test)
+STUB(ob_cmd_install_hooks)
+uint64_t ob_build_id(void)
+{
+	return 0;
+}
+
+static struct ob_error oe;
+
+static struct ob_error *fresh(void)
+{
+	memset(&oe, 0, sizeof(oe));
+	return &oe;
+}
+
+#define PARSE(a, ...)                                                                   \
+	({                                                                              \
+		char *argv_[] = { "oci-bypass", __VA_ARGS__, NULL };                    \
+		ob_parse_args(ob_cmds, (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, \
+			      (a), fresh());                                            \
 	})
 
 static void verbs_and_options(void **state)
@@ -21,7 +56,8 @@ static void verbs_and_options(void **state)
 	struct ob_args a;
 
 	assert_int_equal(PARSE(&a, "load"), 0);
-	assert_int_equal(a.verb, OB_VERB_LOAD);
+	assert_string_equal(a.cmd->name, "load");
+	assert_ptr_equal(a.cmd->fn, ob_cmd_load);
 	assert_null(a.cgroup);
 	assert_int_equal(PARSE(&a, "load", "--cgroup", "/sys/fs/cgroup/x"), 0);
 	assert_string_equal(a.cgroup, "/sys/fs/cgroup/x");
@@ -34,6 +70,7 @@ static void verbs_and_options(void **state)
 	assert_int_equal(a.stall_ms, 250);
 	assert_int_equal(PARSE(&a, "enroll", "--netns", "/run/netns/x", "--max-unread", "64m"), 0);
 	assert_int_equal(a.max_unread, 64ull << 20);
+	assert_int_equal(PARSE(&a, "load", "--max-unread", "64m"), -EINVAL); /* enroll's */
 	assert_int_equal(PARSE(&a, "doctor", "--btf", "/tmp/vmlinux"), 0);
 	assert_string_equal(a.btf, "/tmp/vmlinux");
 	assert_int_equal(PARSE(&a, "-v", "status", "--json"), 0);
@@ -52,17 +89,19 @@ static void verbs_and_options(void **state)
 	assert_int_equal(a.noports[1], 6379);
 	assert_true(a.allow_host);
 	assert_int_equal(PARSE(&a, "withdraw", "web-1"), 0);
-	assert_string_equal(a.target, "web-1");
+	assert_string_equal(a.operand, "web-1");
 	assert_int_equal(PARSE(&a, "withdraw", "--netns", "/proc/1/ns/net"), 0);
 	assert_string_equal(a.netns, "/proc/1/ns/net");
 	assert_int_equal(PARSE(&a, "enroll", "--help"), 0); /* no --netns needed */
 	assert_true(a.help);
 	assert_int_equal(PARSE(&a, "--help"), 0);
-	assert_int_equal(a.verb, OB_VERB_HELP);
+	assert_string_equal(a.cmd->name, "help");
+	assert_int_equal(PARSE(&a, "--version"), 0);
+	assert_string_equal(a.cmd->name, "version");
 	assert_int_equal(PARSE(&a, "hook"), 0);
-	assert_null(a.stage);
+	assert_null(a.operand);
 	assert_int_equal(PARSE(&a, "hook", "teardown"), 0);
-	assert_string_equal(a.stage, "teardown");
+	assert_string_equal(a.operand, "teardown");
 	assert_int_equal(PARSE(&a, "install-hooks", "--dir", "/tmp/h", "--always", "--hook-path",
 			       "/usr/libexec/oci/hooks.d/oci-bypass"), 0);
 	assert_string_equal(a.dir, "/tmp/h");
@@ -70,7 +109,7 @@ static void verbs_and_options(void **state)
 	assert_int_equal(PARSE(&a, "install-hooks", "--cdi"), 0);
 	assert_true(a.cdi);
 	assert_int_equal(PARSE(&a, "gc"), 0);
-	assert_int_equal(a.verb, OB_VERB_GC);
+	assert_string_equal(a.cmd->name, "gc");
 }
 
 static void bad_input_is_refused(void **state)
@@ -79,13 +118,13 @@ static void bad_input_is_refused(void **state)
 	struct ob_args a;
 
 	assert_int_equal(PARSE(&a, "frobnicate"), -EINVAL);
-	assert_non_null(strstr(ob_err_msg(), "unknown verb"));
+	assert_non_null(strstr(oe.msg, "unknown verb"));
 	assert_int_equal(PARSE(&a, "load", "--json"), -EINVAL); /* option of another verb */
-	assert_non_null(strstr(ob_err_msg(), "unknown option"));
+	assert_non_null(strstr(oe.msg, "unknown option"));
 	assert_int_equal(PARSE(&a, "load", "--cgroup"), -EINVAL);
-	assert_non_null(strstr(ob_err_msg(), "needs a value"));
+	assert_non_null(strstr(oe.msg, "needs a value"));
 	assert_int_equal(PARSE(&a, "enroll"), -EINVAL);
-	assert_non_null(strstr(ob_err_msg(), "--netns"));
+	assert_non_null(strstr(oe.msg, "--netns"));
 	assert_int_equal(PARSE(&a, "enroll", "--netns", "/x", "--name", "../etc"), -EINVAL);
 	assert_int_equal(PARSE(&a, "enroll", "--netns", "/x", "--name", "a/b"), -EINVAL);
 	assert_int_equal(PARSE(&a, "enroll", "--netns", "/x", "--no-port", "0"), -EINVAL);
@@ -109,7 +148,7 @@ static void bad_input_is_refused(void **state)
 	{
 		char *argv_[] = { "oci-bypass", NULL };
 
-		assert_int_equal(ob_parse_args(1, argv_, &a), -EINVAL);
+		assert_int_equal(ob_parse_args(ob_cmds, 1, argv_, &a, fresh()), -EINVAL);
 	}
 }
 
@@ -118,28 +157,61 @@ static void names(void **state)
 	(void)state;
 	char longname[OB_NAME_MAX + 2];
 
-	assert_true(ob_name_valid("web"));
-	assert_true(ob_name_valid("a.b_c-1"));
-	assert_false(ob_name_valid(""));
-	assert_false(ob_name_valid("."));
-	assert_false(ob_name_valid(".."));
-	assert_false(ob_name_valid("-rf"));
-	assert_false(ob_name_valid("a b"));
-	assert_false(ob_name_valid("a\nb"));
+	assert_true(ob_name_valid("web", OB_NAME_MAX));
+	assert_true(ob_name_valid("a.b_c-1", OB_NAME_MAX));
+	assert_false(ob_name_valid("", OB_NAME_MAX));
+	assert_false(ob_name_valid(".", OB_NAME_MAX));
+	assert_false(ob_name_valid("..", OB_NAME_MAX));
+	assert_false(ob_name_valid("-rf", OB_NAME_MAX));
+	assert_false(ob_name_valid("a b", OB_NAME_MAX));
+	assert_false(ob_name_valid("a\nb", OB_NAME_MAX));
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	assert_false(ob_name_valid(longname));
+	assert_false(ob_name_valid(longname, OB_NAME_MAX));
 	longname[OB_NAME_MAX] = '\0';
-	assert_true(ob_name_valid(longname));
+	assert_true(ob_name_valid(longname, OB_NAME_MAX));
+	/* One validator for names and container ids (issue 13): '+' is
+	 * valid in both, ".." in neither. */
+	assert_true(ob_name_valid("web+1", OB_NAME_MAX));
+	assert_true(ob_name_valid("+x", OB_NAME_MAX));
+	assert_false(ob_name_valid("a..b", OB_NAME_MAX));
+	assert_false(ob_name_valid(NULL, OB_NAME_MAX));
+	assert_false(ob_name_valid("abc", 2));
+	assert_true(ob_name_valid("ab", 2));
+}
+
+/* The hook names a netns after the first 12 characters of the container
+ * id; whatever id the state parser accepts must give a name the registry
+ * accepts, or status shows netns-<cookie> (a '+' did, before). */
+static void container_ids_make_names(void **state)
+{
+	(void)state;
+	static const char *const ids[] = { "c1", "web+1", "+x", "a.b.c", "_x",
+					   "0123456789abcdef0123456789abcdef",
+					   "ab.+-_cdefghijkl" };
+	char name[OB_NAME_MAX + 1];
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		assert_true(ob_name_valid(ids[i], OB_ID_MAX));
+		snprintf(name, sizeof(name), "%.12s", ids[i]);
+		if (!ob_name_valid(name, OB_NAME_MAX))
+			fail_msg("id '%s' gives the name '%s', which is refused", ids[i], name);
+	}
 }
 
 static void every_verb_has_usage(void **state)
 {
 	(void)state;
-	for (int v = OB_VERB_HELP; v <= OB_VERB_LAST; v++) {
-		assert_non_null(ob_verb_usage((enum ob_verb)v));
-		assert_non_null(strstr(ob_verb_usage((enum ob_verb)v), ob_verb_name((enum ob_verb)v)));
+	int n = 0;
+
+	for (const struct ob_cmd *c = ob_cmds; c->name; c++, n++) {
+		assert_non_null(c->fn);
+		assert_non_null(c->usage);
+		assert_non_null(strstr(c->usage, c->name));
+		assert_ptr_equal(ob_cmd_find(c->name), c);
 	}
+	assert_int_equal(n, 15);
+	assert_null(ob_cmd_find("frobnicate"));
 }
 
 static void byte_counts(void **state)
@@ -147,24 +219,25 @@ static void byte_counts(void **state)
 	(void)state;
 	uint64_t n = 7;
 
-	assert_int_equal(ob_parse_bytes("--x", "65536", OB_MAX_UNREAD_MIN, OB_MAX_UNREAD_MAX, &n), 0);
+#define BYTES(str) ob_parse_bytes("--max-unread", (str), OB_MAX_UNREAD_MIN, OB_MAX_UNREAD_MAX, &n, fresh())
+	assert_int_equal(BYTES("65536"), 0);
 	assert_int_equal(n, 65536);
-	assert_int_equal(ob_parse_bytes("--x", "64k", OB_MAX_UNREAD_MIN, OB_MAX_UNREAD_MAX, &n), 0);
+	assert_int_equal(BYTES("64k"), 0);
 	assert_int_equal(n, 65536);
-	assert_int_equal(ob_parse_bytes("--x", "2G", OB_MAX_UNREAD_MIN, OB_MAX_UNREAD_MAX, &n), 0);
+	assert_int_equal(BYTES("2G"), 0);
 	assert_int_equal(n, 2ull << 30);
-	assert_int_equal(ob_parse_bytes("--x", "1024g", OB_MAX_UNREAD_MIN, OB_MAX_UNREAD_MAX, &n), 0);
+	assert_int_equal(BYTES("1024g"), 0);
 	assert_int_equal(n, 1ull << 40);
 	n = 7;
 	/* out of range, negative, junk, suffix only, two suffixes, overflow */
 	const char *bad[] = { "1025g", "63k", "-1m", "12x", "m", "1mm", "", "1 m",
 			      "18446744073709551615k", "99999999999999999999" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(ob_parse_bytes("--max-unread", bad[i], OB_MAX_UNREAD_MIN,
-						OB_MAX_UNREAD_MAX, &n), -EINVAL);
-		assert_non_null(strstr(ob_err_msg(), "--max-unread"));
+		assert_int_equal(BYTES(bad[i]), -EINVAL);
+		assert_non_null(strstr(oe.msg, "--max-unread"));
 	}
 	assert_int_equal(n, 7); /* untouched on error */
+#undef BYTES
 }
 
 int main(void)
@@ -174,6 +247,7 @@ int main(void)
 		cmocka_unit_test(bad_input_is_refused),
 		cmocka_unit_test(names),
 		cmocka_unit_test(byte_counts),
+		cmocka_unit_test(container_ids_make_names),
 		cmocka_unit_test(every_verb_has_usage),
 	};
 

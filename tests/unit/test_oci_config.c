@@ -11,7 +11,14 @@
 
 #include "oci.h"
 
-static char err[512];
+static struct ob_error oe;
+
+/* A fresh error object: whatever is in it afterwards, the call wrote. */
+static struct ob_error *fresh(void)
+{
+	memset(&oe, 0, sizeof(oe));
+	return &oe;
+}
 static char doc[16384];
 
 /* A trimmed runc `spec` with the given annotations object and namespaces array (NULL: left out). */
@@ -51,9 +58,7 @@ static const char *config(const char *annots, const char *namespaces)
 
 static int parse(const char *s, struct ob_policy *p)
 {
-	memset(err, 'X', sizeof(err));
-	err[sizeof(err) - 1] = '\0';
-	return ob_config_parse(s, strlen(s), p, err, sizeof(err));
+	return ob_config_parse(s, strlen(s), p, fresh());
 }
 
 static void expect_fail(const char *s, int rc, const char *want)
@@ -64,11 +69,10 @@ static void expect_fail(const char *s, int rc, const char *want)
 	assert_int_equal(parse(s, &p), rc);
 	/* all zero, but a valid mode annotation (oci.h) */
 	zero.mode = p.mode;
-	zero.mode_set = p.mode_set;
 	assert_memory_equal(&p, &zero, sizeof(p));
-	if (!strstr(err, want))
-		fail_msg("error '%s' does not mention '%s'", err, want);
-	assert_null(strchr(err, '\n'));
+	if (!strstr(oe.msg, want))
+		fail_msg("error '%s' does not mention '%s'", oe.msg, want);
+	assert_null(strchr(oe.msg, '\n'));
 }
 
 #define NS_NEW                                                                                     \
@@ -81,9 +85,9 @@ static void defaults(void **state)
 	struct ob_policy p;
 
 	assert_int_equal(parse(config(NULL, NS_NEW), &p), 0);
-	assert_string_equal(err, "");
+	assert_string_equal(oe.msg, "");
 	assert_int_equal(p.mode, OB_MODE_ON);
-	assert_false(p.mode_set);
+	assert_int_equal(p.mode, OB_MODE_ON);
 	assert_int_equal(p.n_noports, 0);
 	assert_false(p.trust);
 	assert_false(p.allow_host_network);
@@ -123,7 +127,6 @@ static void mode_values(void **state)
 		snprintf(a, sizeof(a), "{\"io.oci-bypass.mode\": \"%s\"}", good[i].val);
 		assert_int_equal(parse(config(a, NS_NEW), &p), 0);
 		assert_int_equal(p.mode, good[i].mode);
-		assert_true(p.mode_set);
 		assert_string_equal(ob_mode_name(p.mode), good[i].val);
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -143,7 +146,30 @@ static void mode_values(void **state)
 			     NS_NEW),
 		      &p),
 		0);
-	assert_false(p.mode_set);
+	assert_int_equal(p.mode, OB_MODE_ON);
+}
+
+/* One list of mode values (validate.c) gives the parser, the names and the
+ * regex the hooks.d file selects containers with. */
+static void mode_table(void **state)
+{
+	(void)state;
+	char re[64], tiny[8];
+	enum ob_mode m;
+
+	assert_int_equal(ob_mode_hook_regex(re, sizeof(re)), 0);
+	assert_string_equal(re, "^(on|required)$");
+	assert_int_equal(ob_mode_hook_regex(tiny, sizeof(tiny)), -ENAMETOOLONG);
+	for (m = OB_MODE_ON; m <= OB_MODE_REQUIRED; m++) {
+		enum ob_mode back;
+
+		assert_true(ob_mode_parse(ob_mode_name(m), &back));
+		assert_int_equal(back, m);
+		/* off is the one value the hooks.d file does not select */
+		assert_int_equal(strstr(re, ob_mode_name(m)) != NULL, m != OB_MODE_OFF);
+	}
+	assert_false(ob_mode_parse("ON", &m));
+	assert_false(ob_mode_parse(NULL, &m));
 }
 
 static void typo_keys(void **state)
@@ -175,7 +201,6 @@ static void required_despite_errors(void **state)
 			       &p),
 			 -EINVAL);
 	assert_int_equal(p.mode, OB_MODE_REQUIRED);
-	assert_true(p.mode_set);
 	assert_int_equal(parse(config("{\"io.oci-bypass.mode\": \"required\", "
 				      "\"io.oci-bypass.trust\": \"maybe\"}",
 				      NS_NEW),
@@ -192,7 +217,7 @@ static void required_despite_errors(void **state)
 	assert_int_equal(parse(config("{\"io.oci-bypass.mode\": \"require\"}", NS_NEW), &p),
 			 -EINVAL);
 	assert_int_equal(p.mode, OB_MODE_ON);
-	assert_false(p.mode_set);
+	assert_int_equal(p.mode, OB_MODE_ON);
 }
 
 static void noports(void **state)
@@ -233,7 +258,7 @@ static void noports(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(a, sizeof(a), "{\"io.oci-bypass.no-ports\": \"%s\"}", bad[i]);
 		expect_fail(config(a, NS_NEW), -EINVAL, "io.oci-bypass.no-ports");
-		assert_non_null(strstr(err, "is not a port number from 1 to 65535"));
+		assert_non_null(strstr(oe.msg, "is not a port number from 1 to 65535"));
 	}
 	/* The bad token is named. */
 	expect_fail(config("{\"io.oci-bypass.no-ports\": \"443, 80x, 22\"}", NS_NEW), -EINVAL,
@@ -253,13 +278,13 @@ static void noports(void **state)
 	expect_fail(config(a, NS_NEW), -E2BIG, "more than 16 distinct ports");
 
 	/* The helper on its own. */
-	assert_int_equal(ob_noports_parse("8080 ,9090", pv, &n, err, sizeof(err)), 0);
+	assert_int_equal(ob_noports_parse("8080 ,9090", pv, &n, fresh()), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(pv[0], 8080);
 	assert_int_equal(pv[1], 9090);
-	assert_int_equal(ob_noports_parse("1,0", pv, &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(ob_noports_parse("1,0", pv, &n, fresh()), -EINVAL);
 	assert_int_equal(n, 0);
-	assert_string_equal(err, "'0' is not a port number from 1 to 65535");
+	assert_string_equal(oe.msg, "'0' is not a port number from 1 to 65535");
 }
 
 static void booleans_and_name(void **state)
@@ -390,12 +415,12 @@ static void wrong_types_and_limits(void **state)
 			     "{\"annotations\": {\"io.oci-bypass.mode\": \"required\"}, \"x\": \"");
 	memset(big + n, 'x', OB_CONFIG_MAX - n - 2);
 	memcpy(big + OB_CONFIG_MAX - 2, "\"}", 2);
-	assert_int_equal(ob_config_parse(big, OB_CONFIG_MAX, &p, err, sizeof(err)), 0);
+	assert_int_equal(ob_config_parse(big, OB_CONFIG_MAX, &p, fresh()), 0);
 	assert_int_equal(p.mode, OB_MODE_REQUIRED);
 	memset(big + n, 'x', OB_CONFIG_MAX + 1 - n - 2);
 	memcpy(big + OB_CONFIG_MAX + 1 - 2, "\"}", 2);
-	assert_int_equal(ob_config_parse(big, OB_CONFIG_MAX + 1, &p, err, sizeof(err)), -E2BIG);
-	assert_non_null(strstr(err, "4194305 bytes, more than the 4194304 accepted"));
+	assert_int_equal(ob_config_parse(big, OB_CONFIG_MAX + 1, &p, fresh()), -E2BIG);
+	assert_non_null(strstr(oe.msg, "4194305 bytes, more than the 4194304 accepted"));
 	free(big);
 }
 
@@ -415,7 +440,6 @@ static void everything(void **state)
 		      &p),
 		0);
 	assert_int_equal(p.mode, OB_MODE_REQUIRED);
-	assert_true(p.mode_set);
 	assert_int_equal(p.n_noports, 2);
 	assert_int_equal(p.noports[0], 5432);
 	assert_int_equal(p.noports[1], 6379);
@@ -431,6 +455,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(mode_values),
+		cmocka_unit_test(mode_table),
 		cmocka_unit_test(typo_keys),
 		cmocka_unit_test(required_despite_errors),
 		cmocka_unit_test(noports),

@@ -14,7 +14,14 @@
 
 #include "oci.h"
 
-static char err[512];
+static struct ob_error oe;
+
+/* A fresh error object: whatever is in it afterwards, the call wrote. */
+static struct ob_error *fresh(void)
+{
+	memset(&oe, 0, sizeof(oe));
+	return &oe;
+}
 static char *text;
 static size_t text_len;
 
@@ -29,7 +36,7 @@ static int write_hooksd(const char *path, bool always)
 	text = NULL;
 	f = open_memstream(&text, &text_len);
 	assert_non_null(f);
-	rc = ob_hooksd_write(f, path, always, err, sizeof(err));
+	rc = ob_hooksd_write(f, path, always, fresh());
 	assert_int_equal(fclose(f), 0);
 	return rc;
 }
@@ -43,7 +50,7 @@ static int write_cdi(const char *path)
 	text = NULL;
 	f = open_memstream(&text, &text_len);
 	assert_non_null(f);
-	rc = ob_cdi_write(f, path, err, sizeof(err));
+	rc = ob_cdi_write(f, path, fresh());
 	assert_int_equal(fclose(f), 0);
 	return rc;
 }
@@ -127,8 +134,8 @@ static void hooksd_by_annotation(void **state)
 	const char *key_re = NULL, *val_re = NULL;
 
 	assert_int_equal(write_hooksd(HOOK_PATH, false), 0);
-	assert_string_equal(err, "");
-	assert_int_equal(ob_hooksd_validate(text, text_len, err, sizeof(err)), 0);
+	assert_string_equal(oe.msg, "");
+	assert_int_equal(ob_hooksd_validate(text, text_len, fresh()), 0);
 	/* Pretty, with slashes left alone. */
 	assert_non_null(strstr(text, "\n  \"version\": \"1.0.0\",\n"));
 	assert_non_null(strstr(text, "\"" HOOK_PATH "\""));
@@ -171,7 +178,7 @@ static void hooksd_always(void **state)
 	struct json_object *root, *when;
 
 	assert_int_equal(write_hooksd("/opt/oci-bypass/bin/oci-bypass", true), 0);
-	assert_int_equal(ob_hooksd_validate(text, text_len, err, sizeof(err)), 0);
+	assert_int_equal(ob_hooksd_validate(text, text_len, fresh()), 0);
 	root = parse_back();
 	check_hook_object(root, "/opt/oci-bypass/bin/oci-bypass");
 	when = member(root, "when", json_type_object);
@@ -196,14 +203,14 @@ static void bad_hook_paths(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(write_hooksd(bad[i], false), -EINVAL);
 		assert_int_equal(text_len, 0);
-		assert_non_null(strstr(err, "hook path"));
-		assert_null(strchr(err, '\n'));
+		assert_non_null(strstr(oe.msg, "hook path"));
+		assert_null(strchr(oe.msg, '\n'));
 		assert_int_equal(write_cdi(bad[i]), -EINVAL);
 		assert_int_equal(text_len, 0);
 	}
 	assert_int_equal(write_hooksd(NULL, true), -EINVAL);
 	assert_string_equal(
-		err, "hook path '' is not an absolute path without \"..\" or control characters");
+		oe.msg, "hook path '' is not an absolute path without \"..\" or control characters");
 	assert_int_equal(write_cdi(NULL), -EINVAL);
 }
 
@@ -214,11 +221,11 @@ static void write_error(void **state)
 
 	if (!f)
 		skip();
-	assert_int_equal(ob_hooksd_write(f, HOOK_PATH, false, err, sizeof(err)), -EIO);
-	assert_string_equal(err, "cannot write the hooks.d file");
+	assert_int_equal(ob_hooksd_write(f, HOOK_PATH, false, fresh()), -EIO);
+	assert_string_equal(oe.msg, "cannot write the hooks.d file");
 	clearerr(f);
-	assert_int_equal(ob_cdi_write(f, HOOK_PATH, err, sizeof(err)), -EIO);
-	assert_string_equal(err, "cannot write the CDI spec");
+	assert_int_equal(ob_cdi_write(f, HOOK_PATH, fresh()), -EIO);
+	assert_string_equal(oe.msg, "cannot write the CDI spec");
 	fclose(f);
 }
 
@@ -230,7 +237,7 @@ static void cdi_spec(void **state)
 	struct json_object *root, *devs, *dev, *edits, *hooks, *h;
 
 	assert_int_equal(write_cdi(HOOK_PATH), 0);
-	assert_string_equal(err, "");
+	assert_string_equal(oe.msg, "");
 	assert_non_null(strstr(text, "\"kind\": \"oci-bypass.io/net\""));
 	root = parse_back();
 	assert_int_equal(json_object_object_length(root), 3);
@@ -268,9 +275,7 @@ static void cdi_spec(void **state)
 
 static int validate(const char *s)
 {
-	memset(err, 'X', sizeof(err));
-	err[sizeof(err) - 1] = '\0';
-	return ob_hooksd_validate(s, strlen(s), err, sizeof(err));
+	return ob_hooksd_validate(s, strlen(s), fresh());
 }
 
 #define HOOK  "\"hook\": {\"path\": \"/usr/bin/x\", \"args\": [\"x\", \"hook\"]}"
@@ -289,7 +294,7 @@ static void validator_accepts(void **state)
 			 "  \"when\": {\n    \"always\": true,\n    \"commands\": [\".*\"]\n  },\n"
 			 "  \"stages\": [\"prestart\"]\n}\n"),
 		0);
-	assert_string_equal(err, "");
+	assert_string_equal(oe.msg, "");
 	assert_int_equal(
 		validate("{\"version\": \"1.0.0\", \"hook\": {\"path\": \"/x\"}, \"when\": "
 			 "{\"hasBindMounts\": true}, \"stages\": [\"poststart\"]}"),
@@ -422,10 +427,10 @@ static void validator_rejects(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int rc = validate(cases[i].doc);
 
-		if (rc >= 0 || !strstr(err, cases[i].want))
-			fail_msg("case %zu: rc %d, error '%s', want '%s'", i, rc, err,
+		if (rc >= 0 || !strstr(oe.msg, cases[i].want))
+			fail_msg("case %zu: rc %d, error '%s', want '%s'", i, rc, oe.msg,
 				 cases[i].want);
-		assert_null(strchr(err, '\n'));
+		assert_null(strchr(oe.msg, '\n'));
 	}
 }
 
@@ -460,8 +465,8 @@ static void validator_limits(void **state)
 		 "}",
 		 re);
 	assert_int_equal(validate(doc), -E2BIG);
-	assert_non_null(strstr(err, "is longer than 1024 bytes"));
-	assert_true(strlen(err) < 300);
+	assert_non_null(strstr(oe.msg, "is longer than 1024 bytes"));
+	assert_true(strlen(oe.msg) < 300);
 	/* Modest counted repetitions and ordinary loops are fine. */
 	for (i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
 		snprintf(doc, OB_HOOKSD_MAX,
@@ -469,7 +474,7 @@ static void validator_limits(void **state)
 			 ", \"when\": {\"commands\": [\"%s\"]}, " STAGE "}",
 			 fine[i]);
 		if (validate(doc))
-			fail_msg("'%s' refused: %s", fine[i], err);
+			fail_msg("'%s' refused: %s", fine[i], oe.msg);
 	}
 
 	/* Size cap. */
@@ -477,10 +482,10 @@ static void validator_limits(void **state)
 			     "{\"version\": \"1.0.0\", " HOOK ", " WHEN ", " STAGE ", \"pad\": \"");
 	memset(doc + n, 'p', OB_HOOKSD_MAX + 1 - n - 2);
 	memcpy(doc + OB_HOOKSD_MAX + 1 - 2, "\"}", 2);
-	assert_int_equal(ob_hooksd_validate(doc, OB_HOOKSD_MAX + 1, err, sizeof(err)), -E2BIG);
-	assert_int_equal(ob_hooksd_validate(doc, OB_HOOKSD_MAX + 1 - 1, err, sizeof(err)), -EINVAL);
+	assert_int_equal(ob_hooksd_validate(doc, OB_HOOKSD_MAX + 1, fresh()), -E2BIG);
+	assert_int_equal(ob_hooksd_validate(doc, OB_HOOKSD_MAX + 1 - 1, fresh()), -EINVAL);
 	memcpy(doc + OB_HOOKSD_MAX - 2, "\"}", 2);
-	assert_int_equal(ob_hooksd_validate(doc, OB_HOOKSD_MAX, err, sizeof(err)), 0);
+	assert_int_equal(ob_hooksd_validate(doc, OB_HOOKSD_MAX, fresh()), 0);
 	free(doc);
 }
 

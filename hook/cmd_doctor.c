@@ -1,4 +1,4 @@
-/* doctor.c - says whether acceleration can work on this machine, and what to do if not. */
+/* cmd_doctor.c - the verb doctor: says whether acceleration can work on this machine, and what to do if not. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -21,6 +21,7 @@
 #endif
 
 struct check {
+	FILE *out;
 	int fails, warns;
 };
 
@@ -28,10 +29,10 @@ static void report(struct check *c, int ok, bool fatal, const char *what, const 
 {
 	const char *word = ok ? "ok  " : fatal ? "FAIL" : "warn";
 
-	printf("%s  %s", word, what);
+	fprintf(c->out, "%s  %s", word, what);
 	if (!ok && fix)
-		printf(" -- %s", fix);
-	putchar('\n');
+		fprintf(c->out, " -- %s", fix);
+	fputc('\n', c->out);
 	if (!ok)
 		fatal ? c->fails++ : c->warns++;
 }
@@ -46,15 +47,14 @@ static bool has_cap(int cap)
 	return d[cap / 32].effective & (1u << (cap % 32));
 }
 
-#define BTF_PATH "/sys/kernel/btf/vmlinux"
-
-int ob_cmd_doctor(const struct ob_args *a)
+int ob_cmd_doctor(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
-	struct check c = { 0 };
+	struct check c = { .out = out };
 	struct utsname u;
 	struct statfs st;
 	char cg[PATH_MAX], line[PATH_MAX + 128];
 	struct ob_feature f[32];
+	struct ob_error why = { 0 }; /* a failed check is a report line, not the verb's error */
 	int n, err;
 	bool fallback = false;
 	bool root_caps = has_cap(CAP_SYS_ADMIN) || (has_cap(CAP_BPF) && has_cap(CAP_NET_ADMIN));
@@ -63,7 +63,7 @@ int ob_cmd_doctor(const struct ob_args *a)
 	/* what this kernel lacks is said feature by feature below */
 	snprintf(line, sizeof(line), "kernel %s (tested: 6.1, 6.12, 6.18)", u.release);
 	report(&c, 1, true, line, NULL);
-	report(&c, access(BTF_PATH, R_OK) == 0, true, "kernel BTF at " BTF_PATH,
+	report(&c, access(OB_BTF_PATH, R_OK) == 0, true, "kernel BTF at " OB_BTF_PATH,
 	       "the programs read socket fields through it: the kernel needs CONFIG_DEBUG_INFO_BTF=y");
 	report(&c, root_caps, true, "privileges (CAP_SYS_ADMIN, or CAP_BPF with CAP_NET_ADMIN)",
 	       "run as root");
@@ -72,21 +72,21 @@ int ob_cmd_doctor(const struct ob_args *a)
 	       !has_cap(CAP_SYS_ADMIN), "bpffs mounted at /sys/fs/bpf",
 	       has_cap(CAP_SYS_ADMIN) ? "'oci-bypass load' mounts it"
 				      : "mount it (mount -t bpf bpf /sys/fs/bpf): without CAP_SYS_ADMIN load cannot");
-	if (ob_find_cgroup2(cg, sizeof(cg)) == 0) {
+	if (ob_find_cgroup2(cg, sizeof(cg), NULL) == 0) {
 		snprintf(line, sizeof(line), "cgroup v2 mounted at %s", cg);
 		report(&c, 1, true, line, NULL);
 	} else {
 		report(&c, 0, true, "cgroup v2 mounted", "mount -t cgroup2 none /sys/fs/cgroup/unified");
 	}
 	if (!root_caps) {
-		printf("skip  program, map and helper probes need privileges\n");
-		goto out;
+		fprintf(out, "skip  program, map and helper probes need privileges\n");
+		goto done;
 	}
 	n = ob_features(f, (int)(sizeof(f) / sizeof(f[0])));
 	for (int i = 0; i < n; i++) {
 		snprintf(line, sizeof(line), "%s (Linux %s)", f[i].name, f[i].since);
 		if (f[i].state == OB_FEAT_FALLBACK) {
-			printf("ok    %s -- fallback: %s\n", line, f[i].note);
+			fprintf(out, "ok    %s -- fallback: %s\n", line, f[i].note);
 			continue;
 		}
 		report(&c, f[i].state == OB_FEAT_OK, true, line,
@@ -94,16 +94,15 @@ int ob_cmd_doctor(const struct ob_args *a)
 	}
 	/* The proof: the very object load would load, verified by this
 	 * kernel (against --btf's BTF for its CO-RE relocations, if given). */
-	err = ob_verify_object(a->btf, &fallback);
+	err = ob_verify_object(a->btf, &fallback, &why);
 	snprintf(line, sizeof(line), "the BPF object loads on this kernel%s%s%s",
 		 a->btf ? " (CO-RE against " : "", a->btf ? a->btf : "", a->btf ? ")" : "");
-	report(&c, err == 0, true, line, err ? ob_err_msg() : NULL);
-	ob_err_clear();
-out:
-	printf("%s: %d problem(s), %d warning(s)\n",
+	report(&c, err == 0, true, line, err ? why.msg : NULL);
+done:
+	fprintf(out, "%s: %d problem(s), %d warning(s)\n",
 	       c.fails ? "acceleration cannot work here" : "acceleration can work here", c.fails,
 	       c.warns);
 	if (c.fails)
-		return ob_err(-ENOTSUP, "%d check(s) failed", c.fails);
+		return ob_err(e, -ENOTSUP, "%d check(s) failed", c.fails);
 	return 0;
 }

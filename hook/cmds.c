@@ -1,0 +1,194 @@
+/* cmds.c - the one table of verbs: name, function, one-line summary, usage, accepted options; help and version. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ob.h"
+
+#ifndef OB_VERSION
+#define OB_VERSION "0.1.0"
+#endif
+
+/* One entry per verb, in the order --help lists them. A new verb is one
+ * entry here and its ob_cmd_* function in a cmd_*.c file. */
+const struct ob_cmd ob_cmds[] = {
+	{ .name = "load",
+	  .fn = ob_cmd_load,
+	  .summary = "load and attach the BPF programs",
+	  .opts = OB_OPT_CGROUP | OB_OPT_MAX_SOCKETS | OB_OPT_SMALL_WINDOW | OB_OPT_STALL_WINDOW,
+	  .usage = "oci-bypass load [--cgroup PATH] [--max-sockets N] [--small-stream-window MS]\n"
+		   "                [--stall-window MS]\n"
+		   "  Load the BPF programs, pin them under " OB_PIN_DIR "/ and attach\n"
+		   "  sock_ops to a cgroup v2 (default: the cgroup2 root from /proc/mounts).\n"
+		   "  --max-sockets sizes the sockhash (default 65536); when it is full, new\n"
+		   "  connections stay on stock TCP. --small-stream-window: a sender whose\n"
+		   "  1024 messages in a row under 32 bytes come within MS milliseconds\n"
+		   "  (default 4), with none from its peer between, moves to stock TCP, which\n"
+		   "  coalesces them; raise it where the CPU is slow. --stall-window: a\n"
+		   "  sender whose peer has more than its receive buffer unread and has read\n"
+		   "  nothing for MS milliseconds (default 100) moves to stock TCP, whose\n"
+		   "  window then blocks it (push-back). Loading the same build again does\n"
+		   "  nothing.\n" },
+	{ .name = "unload",
+	  .fn = ob_cmd_unload,
+	  .summary = "detach; keep the sockhash until its sockets close",
+	  .opts = OB_OPT_WAIT,
+	  .usage = "oci-bypass unload [--wait SECONDS]\n"
+		   "  Stop new pairings at once and detach sock_ops. The sockhash stays\n"
+		   "  pinned until every redirecting socket has closed, so no byte is lost;\n"
+		   "  waits up to SECONDS (default 10) for that, then exits 75 if sockets\n"
+		   "  remain (run unload again later to finish).\n" },
+	{ .name = "enroll",
+	  .fn = ob_cmd_enroll,
+	  .summary = "enrol a network namespace",
+	  .opts = OB_OPT_NETNS | OB_OPT_NAME | OB_OPT_NOPORT | OB_OPT_ALLOW_HOST | OB_OPT_TRUST |
+		  OB_OPT_MAX_UNREAD,
+	  .check = ob_args_check_enroll,
+	  .usage = "oci-bypass enroll --netns PATH [--name NAME] [--no-port PORT]... [--trust] [--allow-host]\n"
+		   "                  [--max-unread BYTES]\n"
+		   "  Enrol a network namespace (/run/netns/NAME, /proc/PID/ns/net): TCP\n"
+		   "  connections opened from now on between two enrolled namespaces are\n"
+		   "  redirected. --no-port keeps connections to or from PORT on stock TCP.\n"
+		   "  A service (listening port) of this namespace is accelerated once one\n"
+		   "  of its connections has ended without a blocking shutdown(SHUT_WR);\n"
+		   "  --trust skips that probation (see README, Limitations).\n"
+		   "  --max-unread: the namespace's budget of redirected bytes its peers\n"
+		   "  have not read yet (k, m, g suffixes; default 256m, or the host's\n"
+		   "  budget where that is smaller); past it, its connections go by TCP.\n"
+		   "  The host's own namespace is refused unless --allow-host is given.\n" },
+	{ .name = "withdraw",
+	  .fn = ob_cmd_withdraw,
+	  .summary = "withdraw an enrolment",
+	  .opts = OB_OPT_NETNS,
+	  .operand = "NAME",
+	  .check = ob_args_check_withdraw,
+	  .usage = "oci-bypass withdraw NAME | --netns PATH\n"
+		   "  Withdraw an enrolment: new connections stay on stock TCP, connections\n"
+		   "  already redirecting go on until they close.\n" },
+	{ .name = "enable",
+	  .fn = ob_cmd_enable,
+	  .summary = "allow new pairings",
+	  .usage = "oci-bypass enable\n  Allow new pairings (the default after load).\n" },
+	{ .name = "disable",
+	  .fn = ob_cmd_disable,
+	  .summary = "stop new pairings (open connections go on)",
+	  .usage = "oci-bypass disable\n"
+		   "  Stop new pairings everywhere; connections already redirecting go on.\n" },
+	{ .name = "status",
+	  .fn = ob_cmd_status,
+	  .summary = "show state and counters (--json)",
+	  .opts = OB_OPT_JSON,
+	  .usage = "oci-bypass status [--json]\n"
+		   "  Global state and, per enrolled namespace, its counters.\n" },
+	{ .name = "metrics",
+	  .fn = ob_cmd_metrics,
+	  .summary = "counters in Prometheus text format",
+	  .usage = "oci-bypass metrics\n"
+		   "  The counters in Prometheus text format (node_exporter textfile).\n" },
+	{ .name = "doctor",
+	  .fn = ob_cmd_doctor,
+	  .summary = "check that this machine can accelerate",
+	  .opts = OB_OPT_BTF,
+	  .usage = "oci-bypass doctor [--btf FILE]\n"
+		   "  Check kernel, BTF, bpffs, cgroup v2, privileges and each kernel feature\n"
+		   "  the datapath relies on (ok, missing, or the fallback in use), then load\n"
+		   "  the BPF object itself into this kernel without attaching it: doctor\n"
+		   "  fails wherever load would. Exits 1 if acceleration cannot work here.\n"
+		   "  --btf FILE resolves the object's CO-RE relocations against FILE (a\n"
+		   "  vmlinux or raw BTF) instead of this kernel's BTF, to check a kernel's\n"
+		   "  type layout before booting it.\n" },
+	{ .name = "hook",
+	  .fn = ob_cmd_hook,
+	  .summary = "the OCI hook (createRuntime/prestart, poststop)",
+	  .operand = "STAGE",
+	  .usage = "oci-bypass hook [create|teardown]\n"
+		   "  The OCI hook: reads the container state JSON on stdin. create (for the\n"
+		   "  createRuntime or prestart stage) enrols the container's network\n"
+		   "  namespace, loading the BPF programs on first use; teardown (poststop)\n"
+		   "  withdraws it when its last container is gone. Without a stage it is\n"
+		   "  inferred from the state's status. Fails open: errors are logged and\n"
+		   "  the container runs unaccelerated, unless the container's annotation\n"
+		   "  io.oci-bypass.mode is \"required\".\n" },
+	{ .name = "install-hooks",
+	  .fn = ob_cmd_install_hooks,
+	  .summary = "write the hooks.d file (or a CDI spec)",
+	  .opts = OB_OPT_DIR | OB_OPT_ALWAYS | OB_OPT_HOOK_PATH | OB_OPT_CDI,
+	  .check = ob_args_check_install,
+	  .usage = "oci-bypass install-hooks [--dir DIR] [--always] [--hook-path PATH] [--cdi]\n"
+		   "  Write the hooks.d file oci-bypass.json (default DIR\n"
+		   "  /etc/containers/oci/hooks.d). By default the hook runs for containers\n"
+		   "  with the annotation io.oci-bypass.mode=on|required; --always runs it for\n"
+		   "  every container (opt out with io.oci-bypass.mode=off). --cdi writes a\n"
+		   "  CDI spec oci-bypass.json instead (default DIR /etc/cdi), for containerd,\n"
+		   "  nerdctl and Docker: --device oci-bypass.io/net=on. PATH defaults to\n"
+		   "  this binary.\n" },
+	{ .name = "gc",
+	  .fn = ob_cmd_gc,
+	  .summary = "repair what killed hooks or vanished containers left",
+	  .usage = "oci-bypass gc\n"
+		   "  Repair what a killed hook or a container that died without poststop\n"
+		   "  left behind: records of gone containers and their enrolments.\n" },
+	{ .name = "version",
+	  .fn = ob_cmd_version,
+	  .summary = "print the version",
+	  .usage = "oci-bypass version\n  Print the version and BPF build id.\n" },
+	{ .name = "sandbox-test",
+	  .fn = ob_cmd_sandbox_test,
+	  .summary = NULL /* hidden */,
+	  .usage = "oci-bypass sandbox-test\n"
+		   "  Confine this process as the hook does, then check that execve, ptrace\n"
+		   "  and setuid fail with EPERM (used by the tests).\n" },
+	{ .name = "help",
+	  .fn = ob_cmd_help,
+	  .summary = NULL /* hidden */,
+	  .operand = "VERB",
+	  .usage = "oci-bypass help [VERB]\n" },
+	{ .name = NULL },
+};
+
+const struct ob_cmd *ob_cmd_find(const char *name)
+{
+	for (const struct ob_cmd *c = ob_cmds; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+static void print_usage(FILE *out)
+{
+	fputs("Usage: oci-bypass [-v] VERB [OPTIONS]\n"
+	      "Same-host TCP acceleration between enrolled network namespaces (sockmap).\n"
+	      "\n"
+	      "Verbs:\n",
+	      out);
+	for (const struct ob_cmd *c = ob_cmds; c->name; c++) {
+		size_t n = strlen(c->name);
+
+		if (c->summary)
+			fprintf(out, "  %s%*s%s\n", c->name, n < 10 ? (int)(11 - n) : 2, "",
+				c->summary);
+	}
+	fputs("\n"
+	      "'oci-bypass VERB --help' describes a verb. -v shows libbpf messages.\n"
+	      "Exit status: 0 ok, 1 error, 2 usage error, 75 unload left sockets open.\n",
+	      out);
+}
+
+/* help [VERB]: the usage of a listed verb, else the list. */
+int ob_cmd_help(const struct ob_args *a, FILE *out, struct ob_error *e)
+{
+	const struct ob_cmd *c = a->operand ? ob_cmd_find(a->operand) : NULL;
+
+	(void)e;
+	if (c && c->summary)
+		fputs(c->usage, out);
+	else
+		print_usage(out);
+	return 0;
+}
+
+int ob_cmd_version(const struct ob_args *a, FILE *out, struct ob_error *e)
+{
+	(void)a, (void)e;
+	fprintf(out, "oci-bypass %s (bpf build %016llx)\n", OB_VERSION, (unsigned long long)ob_build_id());
+	return 0;
+}

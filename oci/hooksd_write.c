@@ -1,0 +1,200 @@
+/* hooksd_write.c - writes the hooks.d file (podman, CRI-O) and the CDI spec (containerd, Docker) that run the hook. */
+#include <errno.h>
+#include <string.h>
+
+#include "oci.h"
+#include "ob_json.h"
+#include "hooksd.h"
+
+#define CDI_VERSION	 "0.6.0"
+#define CDI_KIND	 "oci-bypass.io/net"
+#define MODE_KEY_REGEX	 "^io\\.oci-bypass\\.mode$"
+
+/* Adds val to o under key; takes the reference to val, also on failure. */
+static bool add(struct json_object *o, const char *key, struct json_object *val)
+{
+	if (!val)
+		return false;
+	if (json_object_object_add(o, key, val)) {
+		json_object_put(val);
+		return false;
+	}
+	return true;
+}
+
+static bool push(struct json_object *arr, struct json_object *val)
+{
+	if (!val)
+		return false;
+	if (json_object_array_add(arr, val)) {
+		json_object_put(val);
+		return false;
+	}
+	return true;
+}
+
+static struct json_object *string_array(const char *const *v, size_t n)
+{
+	struct json_object *a = json_object_new_array();
+	size_t i;
+
+	if (!a)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (!push(a, json_object_new_string(v[i]))) {
+			json_object_put(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* Serialises o, puts it and writes the text plus a newline to f. */
+static int emit(FILE *f, struct json_object *o, const char *what, bool validate, struct ob_error *e)
+{
+	const char *text;
+	size_t len;
+	int rc = 0;
+
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!text) {
+		json_object_put(o);
+		return ob_err(e, -ENOMEM, "%s: out of memory", what);
+	}
+	len = strlen(text);
+	if (validate) {
+		rc = ob_hooksd_validate(text, len, e);
+		if (rc) {
+			json_object_put(o);
+			return rc; /* a bug here: the sentence says what */
+		}
+	}
+	if (fwrite(text, 1, len, f) != len || fputc('\n', f) == EOF || fflush(f) == EOF)
+		rc = ob_err(e, -EIO, "cannot write the %s", what);
+	json_object_put(o);
+	return rc;
+}
+
+static int check_hook_path(const char *hook_path, struct ob_error *e)
+{
+	char q[OB_QUOTE_MAX];
+
+	if (hook_path && ob_path_valid(hook_path))
+		return 0;
+	ob_quote(q, sizeof(q), hook_path ? hook_path : "", hook_path ? strlen(hook_path) : 0);
+	return ob_err(
+		e, -EINVAL,
+		"hook path %s is not an absolute path without \"..\" or control characters", q);
+}
+
+int ob_hooksd_write(FILE *f, const char *hook_path, bool always, struct ob_error *e)
+{
+	static const char *const args[] = {"oci-bypass", "hook"};
+	static const char *const stages[] = {"createRuntime", "poststop"};
+	struct json_object *root, *hook, *when, *annots;
+	char modes[64];
+	bool ok;
+	int rc;
+
+	rc = check_hook_path(hook_path, e);
+	if (rc)
+		return rc;
+	if (ob_mode_hook_regex(modes, sizeof(modes)))
+		return ob_err(e, -ENAMETOOLONG, "hooks.d file: the mode regex is too long");
+	root = json_object_new_object();
+	hook = json_object_new_object();
+	when = json_object_new_object();
+	ok = root && hook && when;
+	ok = ok && add(hook, "path", json_object_new_string(hook_path));
+	ok = ok && add(hook, "args", string_array(args, 2));
+	ok = ok && add(hook, "timeout", json_object_new_int(OB_HOOK_TIMEOUT));
+	if (ok && always) {
+		ok = add(when, "always", json_object_new_boolean(1));
+	} else if (ok) {
+		annots = json_object_new_object();
+		ok = annots &&
+		     add(annots, MODE_KEY_REGEX, json_object_new_string(modes));
+		ok = add(when, "annotations", annots) && ok;
+	}
+	ok = ok && add(root, "version", json_object_new_string(HOOKSD_VERSION));
+	if (ok) {
+		ok = add(root, "hook", hook);
+		hook = NULL;
+	}
+	if (ok) {
+		ok = add(root, "when", when);
+		when = NULL;
+	}
+	ok = ok && add(root, "stages", string_array(stages, 2));
+	json_object_put(hook);
+	json_object_put(when);
+	if (!ok) {
+		json_object_put(root);
+		return ob_err(e, -ENOMEM, "hooks.d file: out of memory");
+	}
+	return emit(f, root, "hooks.d file", true, e);
+}
+
+static struct json_object *cdi_hook(const char *stage, const char *path, const char *verb)
+{
+	const char *const args[] = {"oci-bypass", "hook", verb};
+	struct json_object *h = json_object_new_object();
+	bool ok;
+
+	ok = h && add(h, "hookName", json_object_new_string(stage));
+	ok = ok && add(h, "path", json_object_new_string(path));
+	ok = ok && add(h, "args", string_array(args, 3));
+	ok = ok && add(h, "timeout", json_object_new_int(OB_HOOK_TIMEOUT));
+	if (!ok) {
+		json_object_put(h);
+		return NULL;
+	}
+	return h;
+}
+
+int ob_cdi_write(FILE *f, const char *hook_path, struct ob_error *e)
+{
+	struct json_object *root, *devices, *dev, *edits, *hooks;
+	bool ok;
+	int rc;
+
+	rc = check_hook_path(hook_path, e);
+	if (rc)
+		return rc;
+	root = json_object_new_object();
+	ok = root && add(root, "cdiVersion", json_object_new_string(CDI_VERSION));
+	ok = ok && add(root, "kind", json_object_new_string(CDI_KIND));
+	hooks = json_object_new_array();
+	ok = ok && hooks;
+	ok = ok && push(hooks, cdi_hook("createRuntime", hook_path, "create"));
+	ok = ok && push(hooks, cdi_hook("poststop", hook_path, "teardown"));
+	edits = json_object_new_object();
+	ok = edits && ok;
+	if (ok)
+		ok = add(edits, "hooks", hooks);
+	else
+		json_object_put(hooks);
+	dev = json_object_new_object();
+	ok = dev && ok;
+	ok = ok && add(dev, "name", json_object_new_string("on"));
+	if (ok)
+		ok = add(dev, "containerEdits", edits);
+	else
+		json_object_put(edits);
+	devices = json_object_new_array();
+	ok = devices && ok;
+	if (ok)
+		ok = push(devices, dev);
+	else
+		json_object_put(dev);
+	if (ok)
+		ok = add(root, "devices", devices);
+	else
+		json_object_put(devices);
+	if (!ok) {
+		json_object_put(root);
+		return ob_err(e, -ENOMEM, "CDI spec: out of memory");
+	}
+	return emit(f, root, "CDI spec", false, e);
+}
