@@ -34,31 +34,6 @@ static int parse_uint(const char *opt, const char *s, unsigned long min, unsigne
 	return 0;
 }
 
-/* A byte count with an optional k, m or g suffix (powers of 1024). */
-int ob_parse_bytes(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out,
-		   struct ob_error *e)
-{
-	unsigned long long n;
-	char *end;
-	int shift = 0;
-
-	errno = 0;
-	n = strtoull(s, &end, 10);
-	if (!errno && end != s && s[0] != '-' && end[0] && !end[1]) {
-		switch (end[0]) {
-		case 'k': case 'K': shift = 10; end++; break;
-		case 'm': case 'M': shift = 20; end++; break;
-		case 'g': case 'G': shift = 30; end++; break;
-		}
-	}
-	if (errno || end == s || *end || s[0] == '-' || n > (max >> shift) || (n << shift) < min)
-		return ob_err(e, -EINVAL,
-			      "%s takes %llu to %llu bytes (k, m, g suffixes allowed), not '%s'", opt,
-			      (unsigned long long)min, (unsigned long long)max, s);
-	*out = (uint64_t)n << shift;
-	return 0;
-}
-
 static int parse_port(const char *s, uint16_t *out, struct ob_error *e)
 {
 	char *end;

@@ -218,6 +218,7 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 	uint64_t cookie, host;
 	bool already = false, enrolled = false;
 	struct ob_enrolment en = { .name = name, .origin = "hook", .trust = p->trust,
+				  .max_unread = p->max_unread,
 				  .noports = p->noports, .n_noports = p->n_noports,
 				  .already = &already };
 	int err, lock;

@@ -131,11 +131,6 @@ int ob_parse_args(const struct ob_cmd *cmds, int argc, char *const argv[], struc
 int ob_args_check_enroll(const struct ob_args *a, struct ob_error *e);
 int ob_args_check_withdraw(const struct ob_args *a, struct ob_error *e);
 int ob_args_check_install(const struct ob_args *a, struct ob_error *e);
-/* enroll --max-unread, io.oci-bypass.max-unread: 64 KiB to 1 TiB */
-#define OB_MAX_UNREAD_MIN (64ull << 10)
-#define OB_MAX_UNREAD_MAX (1ull << 40)
-int ob_parse_bytes(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out,
-		   struct ob_error *e);
 
 /* ---- format.c: counters and their output (pure) ---- */
 struct ob_ns_view {

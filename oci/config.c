@@ -54,6 +54,14 @@ static int annot_trust(struct ob_policy *p, const char *key, const char *val, st
 	return parse_bool(key, val, &p->trust, e);
 }
 
+static int annot_max_unread(struct ob_policy *p, const char *key, const char *val,
+			    struct ob_error *e)
+{
+	int rc = ob_parse_bytes(key, val, OB_MAX_UNREAD_MIN, OB_MAX_UNREAD_MAX, &p->max_unread, e);
+
+	return rc ? ob_err_wrap(e, rc, WHAT ": annotation") : 0;
+}
+
 static int annot_allow_host(struct ob_policy *p, const char *key, const char *val, struct ob_error *e)
 {
 	return parse_bool(key, val, &p->allow_host_network, e);
@@ -77,6 +85,7 @@ static const struct {
 	{"io.oci-bypass.mode", annot_mode},
 	{"io.oci-bypass.no-ports", annot_noports},
 	{"io.oci-bypass.trust", annot_trust},
+	{"io.oci-bypass.max-unread", annot_max_unread},
 	{"io.oci-bypass.allow-host-network", annot_allow_host},
 	{"io.oci-bypass.name", annot_name},
 };
@@ -106,7 +115,7 @@ static int parse_annotations(struct json_object *root, struct ob_policy *p, stru
 			ob_quote(q, sizeof(q), key, strlen(key));
 			return ob_err(e, -EINVAL,
 					 WHAT ": unknown annotation %s (known: io.oci-bypass.mode, "
-					      "no-ports, trust, allow-host-network, name)",
+					      "no-ports, trust, max-unread, allow-host-network, name)",
 					 q);
 		}
 		rc = annots[i].fn(p, annots[i].key, s, e);

@@ -103,11 +103,20 @@ const char *ob_mode_name(enum ob_mode m);
 int ob_mode_hook_regex(char *buf, size_t len);
 
 /* From the bundle's config.json. */
+/* enroll --max-unread, io.oci-bypass.max-unread: 64 KiB to 1 TiB */
+#define OB_MAX_UNREAD_MIN (64ull << 10)
+#define OB_MAX_UNREAD_MAX (1ull << 40)
+/* A byte count from min to max with an optional k, m or g suffix (powers
+ * of 1024); the error names opt. */
+int ob_parse_bytes(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out,
+		   struct ob_error *e);
+
 struct ob_policy {
 	enum ob_mode mode; /* io.oci-bypass.mode; absent: ON */
 	uint16_t noports[OB_NOPORTS_MAX]; /* io.oci-bypass.no-ports "443,6379", deduplicated */
 	int n_noports;
 	bool trust;		      /* io.oci-bypass.trust "true": skip service probation */
+	uint64_t max_unread;	      /* io.oci-bypass.max-unread "64m"; 0: the default */
 	bool allow_host_network;      /* io.oci-bypass.allow-host-network "true"/"false" */
 	bool has_netns;		      /* linux.namespaces has an entry of type "network" */
 	char netns_path[OB_PATH_MAX]; /* its "path" (an existing netns), validated; "" if new */
@@ -117,7 +126,7 @@ struct ob_policy {
 /*
  * Parses config.json. Same caps (OB_CONFIG_MAX, OB_JSON_DEPTH, no NUL).
  * An annotation under the io.oci-bypass. prefix (compared without case)
- * that is not one of mode, no-ports, trust, allow-host-network, name is an
+ * that is not one of mode, no-ports, trust, max-unread, allow-host-network, name is an
  * error naming the key; an invalid value is an error naming key and value.
  * Missing or null "linux", "annotations", "namespaces" are fine; wrong
  * types (annotations not an object of strings, namespaces not an array of

@@ -1,6 +1,7 @@
 /* validate.c - what a name or container id, a path, a mode and a port list may look like. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "oci.h"
@@ -155,5 +156,30 @@ int ob_noports_parse(const char *s, uint16_t *ports, int *n, struct ob_error *e)
 		ports[cnt++] = (uint16_t)v;
 	}
 	*n = cnt;
+	return 0;
+}
+
+/* A byte count with an optional k, m or g suffix (powers of 1024). */
+int ob_parse_bytes(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out,
+		   struct ob_error *e)
+{
+	unsigned long long n;
+	char *end;
+	int shift = 0;
+
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (!errno && end != s && s[0] != '-' && end[0] && !end[1]) {
+		switch (end[0]) {
+		case 'k': case 'K': shift = 10; end++; break;
+		case 'm': case 'M': shift = 20; end++; break;
+		case 'g': case 'G': shift = 30; end++; break;
+		}
+	}
+	if (errno || end == s || *end || s[0] == '-' || n > (max >> shift) || (n << shift) < min)
+		return ob_err(e, -EINVAL,
+			      "%s takes %llu to %llu bytes (k, m, g suffixes allowed), not '%s'", opt,
+			      (unsigned long long)min, (unsigned long long)max, s);
+	*out = (uint64_t)n << shift;
 	return 0;
 }

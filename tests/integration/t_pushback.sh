@@ -12,9 +12,9 @@ P=obpb
 STALL="$OB_BUILD/tests/stall"
 SEM="$OB_BUILD/tests/semantics"
 T=$(mktemp -d)
-SPID=
-trap 'ns_teardown $P 2; kill $SPID 2>/dev/null; rm -rf "$T"' EXIT
-ns_setup $P 2 >/dev/null || die "netns setup"
+SPID= CPID=
+trap 'kill $CPID 2>/dev/null; ns_teardown $P 3; kill $SPID 2>/dev/null; rm -rf "$T"' EXIT
+ns_setup $P 3 >/dev/null || die "netns setup"
 ob_fresh_load
 A=$(ns_ip4 $P 1)
 N=32
@@ -131,4 +131,17 @@ log "a peer that reads 256 KiB of a transfer, then closes"
 assert_eq "the sender's send fails (EPIPE or ECONNRESET)" error "$(sem close_midtransfer)"
 for _ in $(seq 50); do [ "$(status_field unread_bytes)" = 0 ] && break; sleep 0.1; done
 assert_eq "nothing left charged" 0 "$(status_field unread_bytes)"
+
+log "a container's budget, from its io.oci-bypass.max-unread annotation"
+oci_bundle "$T/b1" /run/netns/${P}3 '{"io.oci-bypass.max-unread":"1m"}'
+ip netns exec ${P}3 sleep 120 & CPID=$!
+out=$(oci_state pb-ct creating $CPID "$T/b1" | "$OB" hook create 2>&1) || fail "hook create: $out"
+assert_eq "its namespace's budget" 1048576 \
+	"$("$OB" status --json | jq -r '.netns[] | select(.name == "pb-ct") | .unread_budget_bytes')"
+oci_state pb-ct stopped $CPID "$T/b1" | "$OB" hook teardown >/dev/null 2>&1
+oci_bundle "$T/b2" /run/netns/${P}3 '{"io.oci-bypass.mode":"required","io.oci-bypass.max-unread":"1t"}'
+out=$(oci_state pb-ct2 creating $CPID "$T/b2" | "$OB" hook create 2>&1); rc=$?
+[ $rc -ne 0 ] && grep -q 'io.oci-bypass.max-unread takes 65536 to' <<<"$out" &&
+	log "ok: required, with a budget out of range: refused ($out)" ||
+	fail "required with max-unread=1t: exit $rc: $out"
 finish

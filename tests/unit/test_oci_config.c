@@ -324,6 +324,21 @@ static void booleans_and_name(void **state)
 		    "io.oci-bypass.name is ''");
 }
 
+static void max_unread(void **state)
+{
+	(void)state;
+	struct ob_policy p;
+
+	assert_int_equal(parse(config("{\"io.oci-bypass.max-unread\": \"64m\"}", NS_NEW), &p), 0);
+	assert_int_equal(p.max_unread, 64ull << 20);
+	assert_int_equal(parse(config("{\"io.oci-bypass.mode\": \"on\"}", NS_NEW), &p), 0);
+	assert_int_equal(p.max_unread, 0); /* absent: the load's default */
+	expect_fail(config("{\"io.oci-bypass.max-unread\": \"2t\"}", NS_NEW), -EINVAL,
+		    "annotation: io.oci-bypass.max-unread takes 65536 to 1099511627776 bytes");
+	expect_fail(config("{\"io.oci-bypass.max-unread\": \"1k\"}", NS_NEW), -EINVAL,
+		    "not '1k'");
+}
+
 static void namespaces(void **state)
 {
 	(void)state;
@@ -460,6 +475,7 @@ int main(void)
 		cmocka_unit_test(required_despite_errors),
 		cmocka_unit_test(noports),
 		cmocka_unit_test(booleans_and_name),
+		cmocka_unit_test(max_unread),
 		cmocka_unit_test(namespaces),
 		cmocka_unit_test(wrong_types_and_limits),
 		cmocka_unit_test(everything),
