@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 P=obg
-CG=$(awk '$3=="cgroup2" {print $2; exit}' /proc/mounts)
+CG=$(cgroup2_root)
 [ -n "$CG" ] || skip "no cgroup2 mount"
 W=$(mktemp -d)
 PIDS=()
@@ -34,12 +34,8 @@ ct() {
 	PIDS+=($LAST_PID)
 	echo $LAST_PID >"$CG/obg-ct$n/cgroup.procs"
 }
-hook() { printf '%s' "$1" | "$OB" hook 2>/dev/null; }
-st() { printf '{"ociVersion":"1.0","id":"%s","status":"%s","pid":%s,"bundle":"%s/%s"}' "$1" "$2" "$3" "$W" "$1"; }
-for n in 1 2; do
-	mkdir -p "$W/cg$n"
-	printf '{"linux":{"namespaces":[{"type":"network","path":"/run/netns/%s%s"}]}}' $P $n >"$W/cg$n/config.json"
-done
+st() { oci_state "$1" "$2" "$3" "$W/$1"; }
+for n in 1 2; do oci_bundle "$W/cg$n" /run/netns/$P$n; done
 
 A=$(ns_ip4 $P 1)
 ct 1 sleep 600

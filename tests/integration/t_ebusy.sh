@@ -16,7 +16,7 @@ command -v bpftool >/dev/null || skip "bpftool is not installed (make deps insta
 OTHER_OBJ=$OB_BUILD/tests/other_sockmap.bpf.o
 [ -f "$OTHER_OBJ" ] || die "$OTHER_OBJ missing (make tools)"
 P=obe
-CGROOT=$(awk '$3=="cgroup2" {print $2; exit}' /proc/mounts)
+CGROOT=$(cgroup2_root)
 [ -n "$CGROOT" ] || skip "no cgroup2 mount"
 CG=$CGROOT/obe-other
 PIN=/sys/fs/bpf/obe-other

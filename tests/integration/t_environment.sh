@@ -19,7 +19,7 @@ cleanup() {
 trap cleanup EXIT
 ns_setup $P 1 >/dev/null || die "netns setup"
 # where cgroup v2 lives: /sys/fs/cgroup (Debian 12) or below it (hybrid)
-CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
+CG2=$(cgroup2_root)
 [ -n "$CG2" ] || skip "no cgroup v2 mounted"
 ip netns exec ${P}1 sleep 600 >/dev/null 2>&1 &
 CPID=$!

@@ -24,7 +24,6 @@ bundle() { oci_bundle "$WORK/$1" "$2" "${3-}" && echo "$WORK/$1"; }
 # proc_in NS: a process living in netns NS (the "container process"), pid in LAST_PID
 proc_in() { ip netns exec "$1" sleep 600 >/dev/null 2>&1 & LAST_PID=$!; PIDS+=($LAST_PID); }
 state() { oci_state "$@"; }
-hook() { local s=$1; shift; printf '%s' "$s" | "$OB" hook "$@"; }
 records() { ls "$CT_DIR" 2>/dev/null | grep -c '\.json$'; }
 enrolled() { "$OB" status --json | jq '.netns | length'; }
 
