@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 command -v unshare >/dev/null && command -v setpriv >/dev/null || skip "unshare/setpriv (util-linux) missing"
-P=obv
+P=obenv
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {

@@ -6,7 +6,8 @@
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 P=obi
-trap 'ns_teardown $P 2; kill $SRV_PID $TOGGLER 2>/dev/null' EXIT
+W=$(mktemp -d)
+trap 'ns_teardown $P 2; kill $SRV_PID $TOGGLER 2>/dev/null; rm -rf "$W"' EXIT
 TOGGLER=
 setup_enrolled $P 2 int-a int-b
 A=$(ns_ip4 $P 1)
@@ -47,7 +48,7 @@ start_server ${P}1 --listen "$A" 0 --mode stream --count 9 --timeout 120
 port=$(server_port)
 warm_up ${P}2 "$A" "$port"
 ip netns exec ${P}2 "$SC" client --connect "$A" "$port" --mode stream --conns 8 \
-	--bytes 268435456 --seed 99 --timeout 120 >/tmp/$P.cl 2>&1 &
+	--bytes 268435456 --seed 99 --timeout 120 >"$W/cl" 2>&1 &
 cpid=$!
 sleep 0.5
 n=$(status_field sockhash_entries)
@@ -57,9 +58,8 @@ rc=$?
 assert_eq "unload with open connections exits 75" 75 "$rc"
 assert_eq "status: sock_ops detached" false "$(status_field loaded)"
 assert_eq "status: draining" true "$(status_field draining)"
-wait $cpid && log "$(tail -n 1 /tmp/$P.cl)" || fail "client during unload: $(tail -n 3 /tmp/$P.cl)"
+wait $cpid && log "$(tail -n 1 "$W/cl")" || fail "client during unload: $(tail -n 3 "$W/cl")"
 wait_server
-rm -f /tmp/$P.cl
 sleep 0.2
 "$OB" unload --wait 5 >/dev/null 2>&1
 assert_eq "second unload completes" 0 "$?"
