@@ -1,7 +1,11 @@
 # oci-bypass - build, test and demo. All output goes under build/.
 # `make V=1` shows full commands.
 
-OUT        := build
+# SAN=1: the oci-bypass binary built with ASan and UBSan, under build-asan/
+# unless OUT says otherwise (make test runs part of the integration suite
+# on it, tests/run.sh).
+SAN        ?= 0
+OUT        ?= $(if $(filter 1,$(SAN)),build-asan,build)
 CC         ?= gcc
 CLANG      ?= clang
 BPFTOOL    ?= bpftool
@@ -43,11 +47,19 @@ endif
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 	    -Wmissing-prototypes -Wvla -Wno-missing-field-initializers -Wno-format-truncation
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ifeq ($(SAN),1)
+CFLAGS   ?= -O1 -g
+# without _FORTIFY_SOURCE: its checks abort before ASan can report
+HOOK_SAN := $(SAN_FLAGS) -U_FORTIFY_SOURCE
+HARDEN   := $(filter-out -D_FORTIFY_SOURCE=2,$(HARDEN))
+else
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) $(HARDEN) -I$(OUT) -Ibpf -Ihook -Ioci $(PKG_CFLAGS)
+HOOK_SAN :=
+endif
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(HOOK_SAN) $(WARN) $(HARDEN) -I$(OUT) -Ibpf -Ihook -Ioci $(PKG_CFLAGS)
 LDFLAGS_H  := -pie -Wl,-z,relro,-z,now
-SAN_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-	      -fno-sanitize-recover=all $(WARN) -I$(OUT) -Ibpf -Ihook -Ioci $(PKG_CFLAGS)
+SAN_CFLAGS := -std=gnu11 -O1 -g $(SAN_FLAGS) $(WARN) -I$(OUT) -Ibpf -Ihook -Ioci $(PKG_CFLAGS)
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -fdebug-prefix-map=$(CURDIR)=. \
@@ -141,9 +153,17 @@ check-root:
 unit: $(UNIT_TESTS)
 	$(Q)for t in $(UNIT_TESTS); do $$t || exit 1; done
 
+# The integration tests that run a second time against the ASan + UBSan
+# build of the binary ($(OUT)-asan): those that drive the binary hardest
+# (every verb, the hook, its records and races, install, doctor), not the
+# long traffic tests, whose work is done in the kernel.
+ASAN_TESTS := t_cli t_hook t_hook_race t_install t_security t_doctor t_environment t_kernel t_cgroup
+
 test: check-root deps
 	$(Q)$(MAKE) --no-print-directory all tools $(UNIT_TESTS)
-	$(Q)OB_BUILD=$(CURDIR)/$(OUT) bash tests/run.sh
+	$(Q)$(MAKE) --no-print-directory SAN=1 OUT=$(OUT)-asan all tools
+	$(Q)OB_BUILD=$(CURDIR)/$(OUT) OB_ASAN_BUILD=$(CURDIR)/$(OUT)-asan \
+		OB_ASAN_TESTS="$(ASAN_TESTS)" bash tests/run.sh
 
 # The kernel matrix: the integration suite on Debian 12's 6.1 and 6.12 under
 # qemu and on the host's kernel, as a table (tests/kernels/matrix.sh).

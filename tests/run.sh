@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh - runs every test: cmocka unit tests, then integration tests on
-# real network namespaces. Prints one line per test and a closing
+# real network namespaces, then (OB_ASAN_BUILD) some of them again against
+# the ASan + UBSan build. Prints one line per test and a closing
 # "N passed, N failed, N skipped" line; exits non-zero if any failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -40,6 +41,42 @@ for t in tests/integration/t_*.sh; do
 	if [ -n "$filter" ] && ! [[ " $filter " == *" $name "* ]]; then continue; fi
 	run_one "integration/$name" timeout --kill-after=10 600 bash "$t"
 done
+
+# The same tests against the ASan + UBSan build of the binary (make SAN=1):
+# OB_ASAN_BUILD is its build directory, OB_ASAN_TESTS the tests to run
+# there (those that exercise the binary most, not the long traffic ones).
+# Any sanitizer report fails the test: the process stops at the first one
+# (halt_on_error, -fno-sanitize-recover) with exit code 86, and ASan's
+# reports also go to files (log_path) that a test must not leave behind,
+# so that one from a command whose exit status or stderr the test ignores
+# still fails it. UBSan's go to stderr only: with ASan in the same binary
+# gcc's libubsan ignores log_path. abort_on_error stays 0: abort() needs
+# tgkill(), which the hook's seccomp filter denies.
+run_asan() {
+	local name=$1 t=$2 logs rc
+	logs=$(mktemp -d /tmp/ob-san.XXXXXX)
+	chmod 755 "$logs"
+	ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:exitcode=86:detect_leaks=1:log_path=$logs/asan" \
+		UBSAN_OPTIONS="halt_on_error=1:abort_on_error=0:exitcode=86:print_stacktrace=1:log_path=$logs/ubsan" \
+		OB_BUILD=$OB_ASAN_BUILD OB_SAN=1 timeout --kill-after=10 600 bash "$t"
+	rc=$?
+	if [ -n "$(ls -A "$logs")" ]; then
+		echo "  [$name] FAIL: sanitizer reports:" >&2
+		head -n 40 "$logs"/* >&2
+		[ "$rc" -ne 0 ] || rc=1
+	fi
+	rm -rf "$logs"
+	return "$rc"
+}
+if [ -n "${OB_ASAN_BUILD:-}" ]; then
+	for name in ${OB_ASAN_TESTS:-}; do
+		t=tests/integration/$name.sh
+		[ -f "$t" ] || { run_one "integration/asan/$name" false; continue; }
+		if [ -n "$filter" ] && ! [[ " $filter " == *" $name "* ]]; then continue; fi
+		run_one "integration/asan/$name" run_asan "$name" "$t"
+	done
+	"$OB_ASAN_BUILD/oci-bypass" unload --wait 5 >/dev/null 2>&1
+fi
 
 # Leave the machine as we found it.
 "$OB_BUILD/oci-bypass" unload --wait 5 >/dev/null 2>&1

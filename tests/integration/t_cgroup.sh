@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 P=obg
-CG=$(awk '$3=="cgroup2" {print $2; exit}' /proc/mounts)
+CG=$(cgroup2_root)
 [ -n "$CG" ] || skip "no cgroup2 mount"
 W=$(mktemp -d)
 PIDS=()
@@ -34,20 +34,16 @@ ct() {
 	PIDS+=($LAST_PID)
 	echo $LAST_PID >"$CG/obg-ct$n/cgroup.procs"
 }
-hook() { printf '%s' "$1" | "$OB" hook 2>/dev/null; }
-st() { printf '{"ociVersion":"1.0","id":"%s","status":"%s","pid":%s,"bundle":"%s/%s"}' "$1" "$2" "$3" "$W" "$1"; }
-for n in 1 2; do
-	mkdir -p "$W/cg$n"
-	printf '{"linux":{"namespaces":[{"type":"network","path":"/run/netns/%s%s"}]}}' $P $n >"$W/cg$n/config.json"
-done
+st() { oci_state "$1" "$2" "$3" "$W/$1"; }
+for n in 1 2; do oci_bundle "$W/cg$n" /run/netns/$P$n; done
 
 A=$(ns_ip4 $P 1)
 ct 1 sleep 600
 C1=$LAST_PID
 ct 2 sleep 600
 C2=$LAST_PID
-hook "$(st cg1 created $C1)"
-hook "$(st cg2 created $C2)"
+hook "$(st cg1 created $C1)" 2>/dev/null || fail "hook: create cg1"
+hook "$(st cg2 created $C2)" 2>/dev/null || fail "hook: create cg2"
 assert_eq "two containers, each with its own link" "container cgroup container cgroup" \
 	"$("$OB" status --json | jq -r '[.containers[].sock_ops] | join(" ")')"
 assert_eq "two link pins" 2 "$(ls /sys/fs/bpf/oci-bypass | grep -c '^ct-')"
@@ -61,8 +57,8 @@ ct 2 "$SC" client --connect "$A" 7400 --conns 1 --bytes 4194304 --timeout 30
 wait $LAST_PID || fail "client"
 wait $SRV || fail "server"
 assert_ge "redirected through the per-container links" 4194304 "$(counter cg2 redirected_bytes)"
-hook "$(st cg1 stopped 0)"
-hook "$(st cg2 stopped 0)"
+hook "$(st cg1 stopped 0)" 2>/dev/null || fail "hook: teardown cg1"
+hook "$(st cg2 stopped 0)" 2>/dev/null || fail "hook: teardown cg2"
 assert_eq "link pins removed at teardown" 0 "$(ls /sys/fs/bpf/oci-bypass | grep -c '^ct-')"
 assert_eq "no container left" 0 "$("$OB" status --json | jq '.containers | length')"
 "$OB" unload --wait 5 >/dev/null 2>&1

@@ -29,7 +29,7 @@ out=$("$OB" load) || fail "second load failed"
 grep -q "already loaded" <<<"$out" && log "ok: second load is a no-op" || fail "second load: $out"
 assert_eq "loaded" true "$(status_field loaded)"
 assert_eq "enabled" true "$(status_field enabled)"
-assert_eq "attached to the cgroup2 root" "$(awk '$3=="cgroup2"{print $2; exit}' /proc/mounts)" "$(status_field cgroup)"
+assert_eq "attached to the cgroup2 root" "$(cgroup2_root)" "$(status_field cgroup)"
 
 expect_err 2 "unknown verb" frob
 expect_err 2 "unknown option" load --bogus

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 command -v unshare >/dev/null && command -v setpriv >/dev/null || skip "unshare/setpriv (util-linux) missing"
-P=obv
+P=obenv
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -19,7 +19,7 @@ cleanup() {
 trap cleanup EXIT
 ns_setup $P 1 >/dev/null || die "netns setup"
 # where cgroup v2 lives: /sys/fs/cgroup (Debian 12) or below it (hybrid)
-CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
+CG2=$(cgroup2_root)
 [ -n "$CG2" ] || skip "no cgroup v2 mounted"
 ip netns exec ${P}1 sleep 600 >/dev/null 2>&1 &
 CPID=$!
@@ -63,9 +63,29 @@ missing() {
 
 	assert_eq "$what: nothing pinned" 0 "$(pins)"
 	assert_eq "$what: no record" 0 "$(ls /run/oci-bypass/containers 2>/dev/null | wc -l)"
-	assert_eq "$what: nothing attached to the cgroup" "" \
-		"$(bpftool cgroup show "$CG2" | grep ob_sockops)"
+	sockops_on_cg2
+	assert_eq "$what: nothing attached to the cgroup" "" "$ATTACHED"
 }
+
+# sockops_on_cg2: ATTACHED is our sock_ops program's line in what bpftool
+# lists as attached to the cgroup2 root, where load attaches it; a bpftool
+# that cannot list that cgroup fails the test (it would list nothing, always).
+sockops_on_cg2() {
+	local out
+	ATTACHED=
+	out=$(bpftool cgroup show "$CG2" 2>&1) || { fail "bpftool cgroup show $CG2: $out"; return; }
+	ATTACHED=$(grep ob_sockops <<<"$out")
+}
+
+# The check above must be able to see the program: after a plain load it
+# lists ob_sockops on the cgroup2 root, and after unload it does not.
+"$OB" unload --wait 5 >/dev/null 2>&1
+"$OB" load >/dev/null || die "load"
+sockops_on_cg2
+assert_eq "a plain load: ob_sockops attached to $CG2 once" 1 "$(grep -c . <<<"$ATTACHED")"
+"$OB" unload --wait 5 >/dev/null || fail "unload"
+sockops_on_cg2
+assert_eq "after unload: nothing attached to $CG2" "" "$ATTACHED"
 
 log "a kernel without BTF (CO-RE reads in sock_ops need it)"
 missing "no BTF" "mount -t tmpfs -o ro none /sys/kernel/btf" "CONFIG_DEBUG_INFO_BTF"

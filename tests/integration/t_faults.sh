@@ -10,7 +10,8 @@
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 P=obq
-trap 'ns_teardown $P 2; kill $SRV_PID 2>/dev/null' EXIT
+W=$(mktemp -d)
+trap 'ns_teardown $P 2; kill $SRV_PID 2>/dev/null; rm -rf "$W"' EXIT
 setup_enrolled $P 2 flt-a flt-b -- --trust
 A=$(ns_ip4 $P 1)
 STALL="$OB_BUILD/tests/stall"
@@ -27,9 +28,9 @@ assert_eq "the non-blocking bound, from tcp_mem" $want "$BOUND"
 assert_eq "the blocking bound, from tcp_mem" $want_b "$BOUND_B"
 
 log "a reader that stops reading for 3 s"
-ip netns exec ${P}1 "$STALL" server "$A" 7301 3 >/tmp/$P.srv 2>&1 &
+ip netns exec ${P}1 "$STALL" server "$A" 7301 3 >"$W/srv" 2>&1 &
 SRV_PID=$!
-sleep 0.3
+wait_listening "$W/srv" $SRV_PID "stall server"
 out=$(ip netns exec ${P}2 "$STALL" client "$A" 7301 2); rc=$?
 wait $SRV_PID
 log "$(echo $out)"
@@ -42,21 +43,20 @@ assert_gt "bytes queued before the sender blocked" 0 "$queued"
 [ "$queued" -le $((BOUND + (16 << 20))) ] && log "ok: backlog bounded ($queued <= $BOUND + 16 MiB)" ||
 	fail "unbounded backlog: $queued bytes"
 assert_eq "every byte read, in order, once the reader resumed" "$total" \
-	"$(sed -n 's/.*server read \([0-9]*\) bytes in order.*/\1/p' /tmp/$P.srv)"
+	"$(sed -n 's/.*server read \([0-9]*\) bytes in order.*/\1/p' "$W/srv")"
 assert_eq "the direction moved to TCP once" 1 "$(counter flt-b overflows)"
 assert_eq "a non-blocking sender teaches the service nothing" accelerated "$(service_state 7301)"
-rm -f /tmp/$P.srv
 
 # duplex SECONDS BYTES: one connection of a blocking duplex client to a
 # server that stalls SECONDS; logs the outcome, fails on a lost byte.
 duplex() {
 	local out
-	ip netns exec ${P}1 "$STALL" duplex-server "$A" 7302 "$1" "$2" >/tmp/$P.srv 2>&1 &
+	ip netns exec ${P}1 "$STALL" duplex-server "$A" 7302 "$1" "$2" >"$W/srv" 2>&1 &
 	SRV_PID=$!
-	sleep 0.3
+	wait_listening "$W/srv" $SRV_PID "stall duplex server"
 	out=$(ip netns exec ${P}2 "$STALL" duplex-client "$A" 7302 "$2") || fail "duplex client: $out"
-	wait $SRV_PID || fail "duplex server: $(cat /tmp/$P.srv)"
-	log "$(echo $out $(cat /tmp/$P.srv))"
+	wait $SRV_PID || fail "duplex server: $(cat "$W/srv")"
+	log "$(echo $out $(cat "$W/srv"))"
 	EAGAINS=$(sed -n 's/.*reader saw \([0-9]*\) spurious.*/\1/p' <<<"$out")
 }
 log "a blocking sender with a reader thread, its peer stalled for 3 s (320 MiB)"
@@ -70,7 +70,6 @@ redir=$(counter flt-b redirected_bytes)
 duplex 1 $((64 << 20))
 assert_eq "it starts on TCP: nothing redirected" "$redir" "$(counter flt-b redirected_bytes)"
 assert_eq "its reader saw no spurious EAGAIN" 0 "$EAGAINS"
-rm -f /tmp/$P.srv
 
 log "bpffs pins removed while 8 connections stream"
 # At most the blocking bound per stream, and the 16 directions together
@@ -83,18 +82,17 @@ bytes=$((BOUND_B < (256 << 20) ? BOUND_B : (256 << 20)))
 start_server ${P}1 --listen "$A" 0 --mode stream --count 8 --timeout 60
 port=$(server_port)
 ip netns exec ${P}2 "$SC" client --connect "$A" "$port" --mode stream --conns 8 \
-	--bytes $bytes --timeout 60 >/tmp/$P.cl 2>&1 &
+	--bytes $bytes --timeout 60 >"$W/cl" 2>&1 &
 cpid=$!
 sleep 0.5
 assert_gt "sockets redirecting" 0 "$(status_field sockhash_entries)"
 rm -rf /sys/fs/bpf/oci-bypass
-wait $cpid && log "$(tail -n 1 /tmp/$P.cl)" || fail "client across pin removal: $(tail -n 2 /tmp/$P.cl)"
+wait $cpid && log "$(tail -n 1 "$W/cl")" || fail "client across pin removal: $(tail -n 2 "$W/cl")"
 wait_server
-rm -f /tmp/$P.cl
 assert_eq "status after pin removal" false "$(status_field loaded)"
 "$OB" load >/dev/null && log "ok: load after pin removal" || fail "load after pin removal"
-"$OB" enroll --netns /run/netns/${P}1 --name flt-a >/dev/null
-"$OB" enroll --netns /run/netns/${P}2 --name flt-b >/dev/null
+"$OB" enroll --netns /run/netns/${P}1 --name flt-a >/dev/null || fail "enroll flt-a"
+"$OB" enroll --netns /run/netns/${P}2 --name flt-b >/dev/null || fail "enroll flt-b"
 start_server ${P}1 --listen "$A" 0 --mode stream --count 2 --timeout 60
 port=$(server_port)
 warm_up ${P}2 "$A" "$port"

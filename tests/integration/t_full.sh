@@ -4,7 +4,8 @@
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 P=obfl
-trap 'ns_teardown $P 2; kill $SRV_PID 2>/dev/null; "$OB" unload --wait 5 >/dev/null 2>&1' EXIT
+W=$(mktemp -d)
+trap 'ns_teardown $P 2; kill $SRV_PID 2>/dev/null; "$OB" unload --wait 5 >/dev/null 2>&1; rm -rf "$W"' EXIT
 ns_setup $P 2 >/dev/null || die "netns setup"
 "$OB" unload --wait 5 >/dev/null 2>&1
 "$OB" load --max-sockets 4 >/dev/null || die "load --max-sockets"
@@ -14,13 +15,12 @@ A=$(ns_ip4 $P 1)
 start_server ${P}1 --listen "$A" 0 --mode stream --count 6 --timeout 60
 port=$(server_port)
 ip netns exec ${P}2 "$SC" client --connect "$A" "$port" --mode stream --conns 6 \
-	--bytes 67108864 --max-chunk 4096 --timeout 60 >/tmp/$P.cl 2>&1 &
+	--bytes 67108864 --max-chunk 4096 --timeout 60 >"$W/cl" 2>&1 &
 cpid=$!
 sleep 0.3
 assert_eq "sockhash at its size while six connections stream" 4 "$(status_field sockhash_entries)"
-wait $cpid && log "$(tail -n 1 /tmp/$P.cl)" || fail "client: $(tail -n 2 /tmp/$P.cl)"
+wait $cpid && log "$(tail -n 1 "$W/cl")" || fail "client: $(tail -n 2 "$W/cl")"
 wait_server
-rm -f /tmp/$P.cl
 # Each of the other four connections is counted once: as full, or, when
 # its client wrote before the server side was established (and the server
 # never got to try the full sockhash), as client_first; which one is timing.

@@ -24,7 +24,6 @@ bundle() { oci_bundle "$WORK/$1" "$2" "${3-}" && echo "$WORK/$1"; }
 # proc_in NS: a process living in netns NS (the "container process"), pid in LAST_PID
 proc_in() { ip netns exec "$1" sleep 600 >/dev/null 2>&1 & LAST_PID=$!; PIDS+=($LAST_PID); }
 state() { oci_state "$@"; }
-hook() { local s=$1; shift; printf '%s' "$s" | "$OB" hook "$@"; }
 records() { ls "$CT_DIR" 2>/dev/null | grep -c '\.json$'; }
 enrolled() { "$OB" status --json | jq '.netns | length'; }
 
@@ -53,33 +52,33 @@ out=$(hook "$(state c1 stopped 0 "$B1")" 2>&1); assert_eq "teardown without crea
 log "same id from two engines (two bundles) does not collide"
 B1b=$(bundle b1b /run/netns/${P}2)
 proc_in ${P}2; PID2=$LAST_PID
-hook "$(state same creating $PID1 "$B1")" 2>/dev/null
-hook "$(state same creating $PID2 "$B1b")" 2>/dev/null
+hook "$(state same creating $PID1 "$B1")" 2>/dev/null || fail "hook same creating: exit $?"
+hook "$(state same creating $PID2 "$B1b")" 2>/dev/null || fail "hook same creating: exit $?"
 assert_eq "two records" 2 "$(records)"
 assert_eq "two netns" 2 "$(enrolled)"
-hook "$(state same stopped 0 "$B1")" 2>/dev/null
+hook "$(state same stopped 0 "$B1")" 2>/dev/null || fail "hook same stopped: exit $?"
 assert_eq "the other engine's container stays" 1 "$(enrolled)"
-hook "$(state same stopped 0 "$B1b")" 2>/dev/null
+hook "$(state same stopped 0 "$B1b")" 2>/dev/null || fail "hook same stopped: exit $?"
 assert_eq "all withdrawn" 0 "$(enrolled)"
 
 log "a pod: two containers share one netns, torn down one at a time"
 Ba=$(bundle pa /run/netns/${P}3) Bb=$(bundle pb /run/netns/${P}3)
 proc_in ${P}3; PID3=$LAST_PID
-hook "$(state pod-a creating $PID3 "$Ba")" 2>/dev/null
-hook "$(state pod-b creating $PID3 "$Bb")" 2>/dev/null
+hook "$(state pod-a creating $PID3 "$Ba")" 2>/dev/null || fail "hook pod-a creating: exit $?"
+hook "$(state pod-b creating $PID3 "$Bb")" 2>/dev/null || fail "hook pod-b creating: exit $?"
 assert_eq "pod: one netns" 1 "$(enrolled)"
-hook "$(state pod-a stopped 0 "$Ba")" 2>/dev/null
+hook "$(state pod-a stopped 0 "$Ba")" 2>/dev/null || fail "hook pod-a stopped: exit $?"
 assert_eq "pod: still enrolled after the first teardown" 1 "$(enrolled)"
-hook "$(state pod-b stopped 0 "$Bb")" 2>/dev/null
+hook "$(state pod-b stopped 0 "$Bb")" 2>/dev/null || fail "hook pod-b stopped: exit $?"
 assert_eq "pod: withdrawn after the last" 0 "$(enrolled)"
 
 log "teardown after the netns is gone"
 ip netns add ${P}x; ip -n ${P}x link set lo up
 Bx=$(bundle bx /run/netns/${P}x)
 proc_in ${P}x; PIDX=$LAST_PID
-hook "$(state gone creating $PIDX "$Bx")" 2>/dev/null
+hook "$(state gone creating $PIDX "$Bx")" 2>/dev/null || fail "hook gone creating: exit $?"
 kill $PIDX; ip netns del ${P}x
-hook "$(state gone stopped 0 "$Bx")" 2>/dev/null
+hook "$(state gone stopped 0 "$Bx")" 2>/dev/null || fail "hook gone stopped: exit $?"
 assert_eq "withdrawn without its netns" 0 "$(enrolled)"
 assert_eq "no record" 0 "$(records)"
 
@@ -108,7 +107,7 @@ for i in $(seq $N); do
 done
 assert_eq "parallel: loaded once" 1 "$(cat "$WORK"/par*.out | grep -c 'loaded the BPF programs')"
 assert_eq "parallel: 20 enrolled" $N "$(enrolled)"
-for i in $(seq $N); do hook "$(state par-$i stopped 0 "$WORK/par$i")" 2>/dev/null; done
+for i in $(seq $N); do hook "$(state par-$i stopped 0 "$WORK/par$i")" 2>/dev/null || fail "teardown par-$i: exit $?"; done
 assert_eq "parallel: all withdrawn" 0 "$(enrolled)"
 
 log "a hook killed mid-create, then gc"
@@ -120,9 +119,9 @@ assert_eq "record of the killed hook" creating "$("$OB" status --json | jq -r '.
 "$OB" gc >/dev/null; assert_eq "gc exit" 0 $?
 assert_eq "gc: record repaired" 0 "$(records)"
 log "gc: a container that died without poststop"
-hook "$(state died creating $PID2 "$B1b")" 2>/dev/null
+hook "$(state died creating $PID2 "$B1b")" 2>/dev/null || fail "hook died creating: exit $?"
 kill $PID2; sleep 0.2
-"$OB" gc >/dev/null
+"$OB" gc >/dev/null || fail "gc: exit $?"
 assert_eq "gc: dead container's record removed" 0 "$(records)"
 assert_eq "gc: its netns withdrawn" 0 "$(enrolled)"
 
@@ -144,7 +143,7 @@ assert_eq "required + a config.json error: fails closed" 1 $rc
 assert_eq "required + a config.json error: one line" 1 "$(printf '%s\n' "$out" | wc -l)"
 grep -q "required and .*io.oci-bypass.no-port" <<<"$out" && log "ok: $out" || fail "message: $out"
 Boff=$(bundle off /run/netns/${P}1 '{"io.oci-bypass.mode":"off"}')
-hook "$(state offc creating $PID1 "$Boff")" 2>/dev/null
+hook "$(state offc creating $PID1 "$Boff")" 2>/dev/null || fail "hook offc creating: exit $?"
 assert_eq "mode off: not enrolled" 0 "$(enrolled)"
 Btypo=$(bundle typo /run/netns/${P}1 '{"io.oci-bypass.mdoe":"on"}')
 out=$(hook "$(state typo creating $PID1 "$Btypo")" 2>&1); rc=$?
@@ -156,7 +155,7 @@ out=$(head -c 100000 /dev/zero | tr '\0' ' ' | "$OB" hook 2>&1); rc=$?
 assert_eq "oversized state: fail open" 0 $rc
 grep -q "larger than" <<<"$out" && log "ok: $out" || fail "oversized: $out"
 log "a different build's maps are pinned: fail open; required fails closed"
-"$OB" load >/dev/null
+"$OB" load >/dev/null || die "load"
 other_build_loaded || die "bpftool"
 rm -f /sys/fs/bpf/oci-bypass/link_sockops # as if that build were half unloaded
 out=$(hook "$(state other creating $PID1 "$B1")" 2>&1); rc=$?

@@ -7,7 +7,7 @@
 # "cannot rename", and a teardown could withdraw the netns under a create).
 . "$(dirname "$0")/../lib/common.sh"
 need_root
-P=obr
+P=obhr
 N=20 ROUNDS=${RACE_ROUNDS:-50}
 WORK=$(mktemp -d)
 PIDS=()

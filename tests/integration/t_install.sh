@@ -6,12 +6,13 @@ OB_ANY_KERNEL=1
 . "$(dirname "$0")/../lib/common.sh"
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
-make -s -C "$TESTS_DIR/.." install DESTDIR="$D" PREFIX=/usr OUT="$OB_BUILD" >/dev/null ||
+make -s -C "$TESTS_DIR/.." install DESTDIR="$D" PREFIX=/usr OUT="$OB_BUILD" SAN="${OB_SAN:-0}" >/dev/null ||
 	die "make install failed"
 [ -x "$D/usr/libexec/oci/hooks.d/oci-bypass" ] && log "ok: binary installed" || fail "binary missing"
 [ "$(readlink "$D/usr/bin/oci-bypass")" = ../libexec/oci/hooks.d/oci-bypass ] &&
 	log "ok: bin link" || fail "bin link: $(ls -l "$D/usr/bin")"
-"$D/usr/bin/oci-bypass" version | grep -q "oci-bypass" && log "ok: installed binary runs" || fail "version"
+out=$("$D/usr/bin/oci-bypass" version 2>&1) && grep -q "^oci-bypass " <<<"$out" &&
+	log "ok: installed binary runs: $out" || fail "version: $out"
 man -l "$D/usr/share/man/man8/oci-bypass.8" 2>/dev/null | grep -q "OCI-BYPASS(8)" &&
 	log "ok: man page renders" || fail "man page"
 H="$D/etc/containers/oci/hooks.d/oci-bypass.json"

@@ -7,7 +7,8 @@
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 P=obv
-trap 'ns_teardown $P 2; kill $SRV_PID $OLD 2>/dev/null' EXIT
+W=$(mktemp -d)
+trap 'ns_teardown $P 2; kill $SRV_PID $OLD 2>/dev/null; rm -rf "$W"' EXIT
 OLD=
 ns_setup $P 2 || die "netns setup"
 ob_fresh_load
@@ -17,12 +18,12 @@ log "a connection opened before enrolment stays on TCP"
 start_server ${P}1 --listen "$A" 0 --mode stream --count 1 --timeout 60
 port=$(server_port)
 ip netns exec ${P}2 "$SC" client --connect "$A" "$port" --mode stream --conns 1 \
-	--bytes 33554432 --max-chunk 4096 --timeout 60 >/tmp/$P.old 2>&1 &
+	--bytes 33554432 --max-chunk 4096 --timeout 60 >"$W/old" 2>&1 &
 OLD=$!
 sleep 0.3
 "$OB" enroll --netns /run/netns/${P}1 --name inv-a >/dev/null || die "enroll a"
 "$OB" enroll --netns /run/netns/${P}2 --name inv-b >/dev/null || die "enroll b"
-wait $OLD && log "$(tail -n 1 /tmp/$P.old)" || fail "old connection: $(tail -n 2 /tmp/$P.old)"
+wait $OLD && log "$(tail -n 1 "$W/old")" || fail "old connection: $(tail -n 2 "$W/old")"
 OLD=
 wait_server
 assert_eq "bytes of the old connection redirected" 0 "$(counter inv-a redirected_bytes)"
@@ -85,14 +86,13 @@ port=$(server_port)
 warm_up ${P}2 "$A" "$port"
 before_a=$(counter inv-a redirected_bytes)
 ip netns exec ${P}2 "$SC" client --connect "$A" "$port" --mode stream --conns 2 \
-	--bytes 33554432 --max-chunk 4096 --timeout 60 >/tmp/$P.old 2>&1 &
+	--bytes 33554432 --max-chunk 4096 --timeout 60 >"$W/old" 2>&1 &
 OLD=$!
 sleep 0.3
 "$OB" withdraw inv-b >/dev/null || fail "withdraw by name"
-wait $OLD && log "$(tail -n 1 /tmp/$P.old)" || fail "open connection across withdraw: $(tail -n 2 /tmp/$P.old)"
+wait $OLD && log "$(tail -n 1 "$W/old")" || fail "open connection across withdraw: $(tail -n 2 "$W/old")"
 OLD=
 wait_server
-rm -f /tmp/$P.old
 assert_ge "open connections kept redirecting across withdraw" $((2 * 33554432)) $(($(counter inv-a redirected_bytes) - before_a))
 before_a=$(counter inv-a redirected_bytes)
 start_server ${P}1 --listen "$A" 0 --mode stream --count 1 --timeout 60

@@ -7,7 +7,7 @@
 OB_ANY_KERNEL=1
 . "$(dirname "$0")/../lib/common.sh"
 need_root
-P=obk
+P=obkn
 WORK=$(mktemp -d)
 cleanup() {
 	[ -n "${CPID:-}" ] && kill "$CPID" 2>/dev/null

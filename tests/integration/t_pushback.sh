@@ -25,8 +25,7 @@ stall_server() {
 	local out=$T/$1; shift
 	ip netns exec ${P}1 "$STALL" "$@" >"$out" 2>&1 &
 	SPID=$!
-	for _ in $(seq 100); do grep -q listening "$out" && return 0; sleep 0.05; done
-	die "stall server did not start: $(cat "$out")"
+	wait_listening "$out" $SPID "stall server"
 }
 
 # many LABEL PORT: 32 connections towards a server that reads nothing for
@@ -106,7 +105,7 @@ sem() {
 	local out=$T/sem.srv line
 	ip netns exec ${P}1 "$SEM" server --listen "$A" 0 --timeout 60 >"$out" 2>&1 &
 	SPID=$!
-	for _ in $(seq 100); do grep -q listening "$out" && break; sleep 0.05; done
+	wait_listening "$out" $SPID "semantics server"
 	line=$(ip netns exec ${P}2 "$SEM" client --connect "$A" "$(awk '/listening/ {print $NF}' "$out")" \
 		--only "$1" --timeout 10)
 	kill $SPID 2>/dev/null; wait $SPID 2>/dev/null; SPID=

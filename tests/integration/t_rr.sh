@@ -33,7 +33,7 @@ assert_eq "half-close connections redirected nothing (client)" "$before_b" "$(co
 assert_ge "connections guarded" 590 "$(counter rr-a guarded)"
 
 log "the same with enrolled <-> non-enrolled: stock TCP throughout"
-"$OB" withdraw rr-b >/dev/null
+"$OB" withdraw rr-b >/dev/null || fail "withdraw rr-b"
 start_server ${P}1 --listen "$A" 0 --mode rr --timeout 300
 port=$(server_port)
 client ${P}2 --connect "$A" "$port" --mode rr --halfclose --rounds 300 --conns 2 --timeout 120

@@ -11,7 +11,6 @@ need_root
 P=obk
 container_test $P 6 runc crun podman jq # oci-bypass unloaded: the first hook loads it
 
-name12() { printf '%.12s' "$1"; } # the netns name the hook gives
 containers() { "$OB" status --json | jq -r '[.containers[].id] | sort | join(" ")'; }
 
 run_runtime() { # RUNTIME FIRST-NETNS-INDEX PORT

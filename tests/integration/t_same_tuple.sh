@@ -4,7 +4,8 @@
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 P=obt
-trap 'ns_teardown $P 2; kill $S1 $S2 2>/dev/null' EXIT
+W=$(mktemp -d)
+trap 'ns_teardown $P 2; kill $S1 $S2 2>/dev/null; rm -rf "$W"' EXIT
 setup_enrolled $P 2 tup-a tup-b
 
 PORT=7411 SPORT=40411 BYTES=8388608
@@ -30,10 +31,10 @@ for round in 1 2 3; do
 		sleep 0.1
 	fi
 	ip netns exec ${P}1 "$SC" client --connect 127.0.0.1 $PORT --source-port $SPORT --seed 111 \
-		--mode stream --conns 1 --bytes $BYTES --max-chunk 64 --start-delay 200 --timeout $T >/tmp/$P.c1 2>&1 &
+		--mode stream --conns 1 --bytes $BYTES --max-chunk 64 --start-delay 200 --timeout $T >"$W/c1" 2>&1 &
 	C1=$!
 	ip netns exec ${P}2 "$SC" client --connect 127.0.0.1 $PORT --source-port $SPORT --seed 222 \
-		--mode stream --conns 1 --bytes $BYTES --max-chunk 64 --start-delay 200 --timeout $T >/tmp/$P.c2 2>&1 &
+		--mode stream --conns 1 --bytes $BYTES --max-chunk 64 --start-delay 200 --timeout $T >"$W/c2" 2>&1 &
 	C2=$!
 	# Both connections are open with the same tuple at the same time; the
 	# clients wait 200 ms before their first byte, so that under qemu too
@@ -46,12 +47,11 @@ for round in 1 2 3; do
 	else
 		fail "round $round: not simultaneous (tuple held: $h1/$h2, sockhash $n)"
 	fi
-	wait $C1 || fail "round $round: client a: $(tail -n 2 /tmp/$P.c1)"
-	wait $C2 || fail "round $round: client b: $(tail -n 2 /tmp/$P.c2)"
+	wait $C1 || fail "round $round: client a: $(tail -n 2 "$W/c1")"
+	wait $C2 || fail "round $round: client b: $(tail -n 2 "$W/c2")"
 	SRV_PID=$S1 SRV_OUT=$O1 wait_server
 	SRV_PID=$S2 SRV_OUT=$O2 wait_server
 done
-rm -f /tmp/$P.c1 /tmp/$P.c2
 # Both directions of each connection lie inside one netns (loopback).
 assert_ge "tup-a redirected" $((3 * 2 * BYTES)) "$(counter tup-a redirected_bytes)"
 assert_ge "tup-b redirected" $((3 * 2 * BYTES)) "$(counter tup-b redirected_bytes)"

@@ -16,7 +16,8 @@ need_root
 P=obm
 SS=$OB_BUILD/tests/smallstream
 [ -x "$SS" ] || die "$SS missing (make tools)"
-trap 'ns_teardown $P 2; kill $SRV 2>/dev/null' EXIT
+W=$(mktemp -d)
+trap 'ns_teardown $P 2; kill $SRV 2>/dev/null; rm -rf "$W"' EXIT
 OB_LOAD_ARGS="--small-stream-window 1000" setup_enrolled $P 2 sm-srv sm-cli -- --trust
 A=$(ns_ip4 $P 1)
 assert_eq "the window reached the datapath's settings" 1000 "$(status_field small_stream_window_ms)"
@@ -25,12 +26,12 @@ assert_eq "the window reached the datapath's settings" 1000 "$(status_field smal
 run() {
 	local port=$1 out
 	shift
-	ip netns exec ${P}1 "$SS" server "$A" "$port" 3 >/tmp/$P.srv 2>&1 &
+	ip netns exec ${P}1 "$SS" server "$A" "$port" 3 >"$W/srv" 2>&1 &
 	SRV=$!
-	for _ in $(seq 50); do grep -q listening /tmp/$P.srv && break; sleep 0.05; done
+	wait_listening "$W/srv" $SRV "smallstream server"
 	out=$(timeout 120 ip netns exec ${P}2 "$SS" client "$A" "$port" 3 "$@" 2>&1) &&
 		log "$(tail -n 1 <<<"$out")" || fail "client $*: $(tail -n 3 <<<"$out")"
-	wait $SRV && log "$(tail -n 1 /tmp/$P.srv)" || fail "server: $(tail -n 3 /tmp/$P.srv)"
+	wait $SRV && log "$(tail -n 1 "$W/srv")" || fail "server: $(tail -n 3 "$W/srv")"
 }
 c() { counter sm-cli "$1"; }
 
@@ -60,5 +61,4 @@ assert_eq "nothing moved" 6 "$(c small_streams)"
 assert_eq "no sockhash entry left" 0 "$(status_field sockhash_entries)"
 assert_eq "no parking entry left" 0 "$(status_field parking_entries)"
 assert_eq "no socket counted as redirecting" 0 "$(c sockets)"
-rm -f /tmp/$P.srv
 finish

@@ -7,10 +7,9 @@
 # is left: no record, no enrolment, no sockhash or connection entry.
 . "$(dirname "$0")/../lib/common.sh"
 need_root
-P=obs
+P=obst
 container_test $P 6 runc jq
 
-name12() { printf '%.12s' "$1"; } # the netns name the hook gives
 # ct ID NETNS-INDEX ARGS...: a runc container with the hook (trusted: no
 # probation) running `streamcheck ARGS...` as its process.
 ct() {

@@ -64,6 +64,8 @@ assert_eq() { [ "$2" = "$3" ] && log "ok: $1 ($3)" || fail "$1: expected '$2', g
 # assert_ge WHAT MIN ACTUAL
 assert_ge() { [ "$3" -ge "$2" ] 2>/dev/null && log "ok: $1 ($3 >= $2)" || fail "$1: expected >= $2, got '$3'"; }
 assert_gt() { [ "$3" -gt "$2" ] 2>/dev/null && log "ok: $1 ($3 > $2)" || fail "$1: expected > $2, got '$3'"; }
+# assert_le WHAT MAX ACTUAL
+assert_le() { [ "$3" -le "$2" ] 2>/dev/null && log "ok: $1 ($3 <= $2)" || fail "$1: expected <= $2, got '$3'"; }
 
 # Loads a fresh set of BPF objects: earlier tests may have left enrolments.
 # OB_LOAD_ARGS: more options for load.
@@ -92,6 +94,21 @@ counter() {
 }
 status_field() { "$OB" status --json | jq -r ".$1"; }
 
+# wait_listening OUT PID [WHAT]: waits (5 s at most) until the server PID,
+# whose output goes to file OUT, says "listening" (streamcheck, stall,
+# smallstream and semantics all do, once they listen); dies with its output
+# if it exits or stays silent.
+wait_listening() {
+	local out=$1 pid=$2 what=${3:-server}
+	for _ in $(seq 100); do
+		grep -q listening "$out" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$out" >&2
+	die "$what did not start listening"
+}
+
 # Runs a streamcheck server in netns $1 in the background and waits for it
 # to listen; sets SRV_PID and SRV_OUT. Remaining args go to the server.
 start_server() {
@@ -99,13 +116,7 @@ start_server() {
 	SRV_OUT=$(mktemp)
 	ip netns exec "$ns" "$SC" server "$@" >"$SRV_OUT" 2>&1 &
 	SRV_PID=$!
-	for _ in $(seq 100); do
-		grep -q listening "$SRV_OUT" && return 0
-		kill -0 "$SRV_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	cat "$SRV_OUT" >&2
-	die "server in $ns did not start"
+	wait_listening "$SRV_OUT" "$SRV_PID" "server in $ns"
 }
 
 # wait_server: waits for the background server, fails the test if it failed.
@@ -181,6 +192,17 @@ oci_bundle() {
 }
 # oci_state ID STATUS PID BUNDLE: the state JSON a runtime gives its hooks.
 oci_state() { printf '{"ociVersion":"1.0.2-dev","id":"%s","status":"%s","pid":%s,"bundle":"%s"}' "$@"; }
+# hook STATE-JSON [HOOK-ARGS...]: the hook run as a runtime runs it, the
+# state on its stdin; its exit status and output are the caller's.
+hook() { local s=$1; shift; printf '%s' "$s" | "$OB" hook "$@"; }
+# name12 ID: the name the hook gives a container's netns (its id's first 12
+# characters, as engines show ids).
+name12() { printf '%.12s' "$1"; }
+
+# cgroup2_root: where cgroup v2 is mounted (/sys/fs/cgroup on Debian 12,
+# /sys/fs/cgroup/unified on a hybrid host): the first cgroup2 line of
+# /proc/mounts, as oci-bypass itself finds it (hook/cgroup.c). Empty if none.
+cgroup2_root() { awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts; }
 
 # container_test PREFIX N TOOL...: the preamble of a test with real
 # containers (tests/lib/containers.sh): skips unless every TOOL is
