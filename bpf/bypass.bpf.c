@@ -564,13 +564,17 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 
 /* Server side refuses to pair: the client must leave the sockhash before
  * anything reaches it by TCP, and learns REFUSED at its first sendmsg. */
-static __always_inline void refuse(struct ob_conn *conn, struct ob_sock_key *client)
+/* Returns the state it found: NEW if this refusal is what kept the
+ * connection on TCP, CLIENT_TCP if the client's first write did (and was
+ * counted as client_first) in the meantime. */
+static __always_inline __u32 refuse(struct ob_conn *conn, struct ob_sock_key *client)
 {
 	__u32 old = __sync_val_compare_and_swap(&conn->state, OB_CONN_NEW, OB_CONN_REFUSED);
 
 	unpair(client);
 	if (old == OB_CONN_CLIENT_TCP || old == OB_CONN_LEARN)
 		bpf_map_delete_elem(&ob_conns, &client->conn);
+	return old;
 }
 
 /* Server side: the ACK that completes the handshake is in hand. */
@@ -578,6 +582,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 {
 	struct ob_sock_key key = {}, client = {};
 	struct ob_ledger ledger = {};
+	struct bpf_sock *sk;
 	struct ob_counters *c;
 	struct ob_sk_state *st;
 	struct ob_netns *ns;
@@ -596,9 +601,8 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 		return; /* the client is not pairing with us */
 	c = bpf_map_lookup_elem(&ob_counters, &cookie);
 	ns = bpf_map_lookup_elem(&ob_netns, &cookie);
-	st = skops->sk ? bpf_sk_storage_get(&ob_sk_state, skops->sk, 0,
-					    BPF_SK_STORAGE_GET_F_CREATE)
-		       : NULL;
+	sk = skops->sk;
+	st = sk ? bpf_sk_storage_get(&ob_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE) : NULL;
 	if (!ns || !st || !pairing_allowed() || !connection_is_clean(skops) ||
 	    port_excluded(cookie, skops->local_port)) {
 		COUNT(c, refused, 1);
@@ -648,8 +652,10 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	err = bpf_sock_hash_update(skops, &ob_sockhash, &key, BPF_NOEXIST);
 	if (err) {
 		st->dir = OB_DIR_TCP;
-		count_insert_error(c, err);
-		refuse(conn, &client);
+		/* each connection counted once: if the client wrote first
+		 * meanwhile, it was counted as client_first */
+		if (refuse(conn, &client) == OB_CONN_NEW)
+			count_insert_error(c, err);
 		return;
 	}
 	park_too(skops, &key, st);
@@ -661,9 +667,9 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	ledger.refs = 2;
 	if (bpf_map_update_elem(&ob_ledger, &key.conn, &ledger, BPF_NOEXIST)) {
 		st->dir = OB_DIR_TCP;
-		COUNT(c, full, 1);
 		unpair(&key);
-		refuse(conn, &client);
+		if (refuse(conn, &client) == OB_CONN_NEW)
+			COUNT(c, full, 1);
 		return;
 	}
 	st->flags |= OB_SK_LEDGER;
