@@ -1,5 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /* bypass.bpf.c - sock_ops pairs sockets of enrolled netns, sk_msg redirects their messages. */
+/*
+ * Reading order: the maps; the accounts (ledger, budgets) and the two
+ * functions that own every state change, conn_step() for ob_conns and
+ * svc_learn() for ob_services; pairing (sock_ops, from the SYN to the
+ * handshake's end); the verdict (sk_msg, each sendmsg); leaving
+ * (half-closes, closes, the way out of the sockhash); the entry points.
+ * Keys, values and the design are in bypass.h.
+ */
 #include <linux/bpf.h>
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
@@ -65,6 +73,8 @@ struct sk_psock___ob {
 } __attribute__((preserve_access_index));
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* ======== Maps ======== */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
@@ -168,6 +178,8 @@ struct {
 		if (c)                                                         \
 			(c)->field += (n);                                     \
 	} while (0)
+
+/* ======== Accounts, budgets and the owners of each state ======== */
 
 static __always_inline int pairing_allowed(void)
 {
@@ -344,6 +356,50 @@ static __always_inline int pairing_over_budget(__u64 cookie)
 	return host_over_budget(s, 0) || ns_over_budget(bpf_map_lookup_elem(&ob_netns, &cookie), s, 0);
 }
 
+/*
+ * The one place an ob_conns entry changes (enum ob_conn_state): from
+ * `from` to `to` by compare-and-swap, or away (to == OB_CONN_GONE, from
+ * any state; conn may then be NULL). Returns the state it found.
+ */
+static __always_inline __u32 conn_step(const struct ob_conn_key *k, struct ob_conn *conn,
+				       __u32 from, __u32 to)
+{
+	__u32 old;
+
+	if (to == OB_CONN_GONE) {
+		old = conn ? conn->state : OB_CONN_GONE;
+		bpf_map_delete_elem(&ob_conns, k);
+		return old;
+	}
+	if (!conn)
+		return OB_CONN_GONE;
+	return __sync_val_compare_and_swap(&conn->state, from, to);
+}
+
+/*
+ * The one place a service's state changes (enum ob_svc_state): to GOOD
+ * only from PROBATION; to HALFCLOSE from any other state; to OVERFLOW
+ * from PROBATION or GOOD. HALFCLOSE and OVERFLOW are for good. Returns
+ * 1 if it changed. Compare-and-swap, retried: a half-close learned at the
+ * instant another connection vouches for the service must win.
+ */
+static __always_inline int svc_learn(struct ob_service *sv, __u32 to)
+{
+	for (int i = 0; i < 3 && sv; i++) {
+		__u32 old = sv->state;
+
+		if (old == to || old == OB_SVC_HALFCLOSE ||
+		    (to == OB_SVC_GOOD && old != OB_SVC_PROBATION) ||
+		    (to == OB_SVC_OVERFLOW && old == OB_SVC_OVERFLOW))
+			return 0;
+		if (__sync_val_compare_and_swap(&sv->state, old, to) == old)
+			return 1;
+	}
+	return 0;
+}
+
+/* ======== Pairing (sock_ops): from the SYN to the end of the handshake ======== */
+
 /* Takes a socket out of both sockhashes, at once (pairing failed). */
 static __always_inline void unpair(struct ob_sock_key *key)
 {
@@ -402,7 +458,7 @@ static __always_inline __u32 service_state(struct ob_svc_key *svc, struct ob_net
 		bpf_map_update_elem(&ob_services, svc, &fresh, BPF_NOEXIST);
 		sv = bpf_map_lookup_elem(&ob_services, svc);
 	}
-	return sv ? sv->state : OB_SVC_HALFCLOSE; /* table full: stay stock */
+	return sv ? sv->state : OB_SVC_UNTRACKED; /* table full: stay stock */
 }
 
 static __always_inline void hdr_opt_len(struct bpf_sock_ops *skops, __u64 cookie)
@@ -549,7 +605,7 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 	}
 	err = bpf_sock_hash_update(skops, &ob_sockhash, &key, BPF_NOEXIST);
 	if (err) {
-		bpf_map_delete_elem(&ob_conns, &key.conn);
+		conn_step(&key.conn, NULL, 0, OB_CONN_GONE);
 		count_insert_error(c, err);
 		return;
 	}
@@ -569,11 +625,11 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
  * counted as client_first) in the meantime. */
 static __always_inline __u32 refuse(struct ob_conn *conn, struct ob_sock_key *client)
 {
-	__u32 old = __sync_val_compare_and_swap(&conn->state, OB_CONN_NEW, OB_CONN_REFUSED);
+	__u32 old = conn_step(&client->conn, conn, OB_CONN_NEW, OB_CONN_REFUSED);
 
 	unpair(client);
 	if (old == OB_CONN_CLIENT_TCP || old == OB_CONN_LEARN)
-		bpf_map_delete_elem(&ob_conns, &client->conn);
+		conn_step(&client->conn, conn, 0, OB_CONN_GONE);
 	return old;
 }
 
@@ -621,15 +677,19 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 		 * sockhash: stock TCP, watched by state_change(). */
 		if (svc_state == OB_SVC_PROBATION || svc_state == OB_SVC_GOOD)
 			COUNT(c, probation, 1);
+		else if (svc_state == OB_SVC_UNTRACKED)
+			COUNT(c, full, 1);
 		else
 			COUNT(c, guarded, 1);
-		bpf_map_delete_elem(&ob_conns, &key.conn);
+		conn_step(&key.conn, conn, 0, OB_CONN_GONE);
 		return;
 	}
 	if (svc_state != OB_SVC_GOOD) {
 		/* stock TCP, watched by state_change() */
 		if (svc_state == OB_SVC_PROBATION)
 			COUNT(c, probation, 1);
+		else if (svc_state == OB_SVC_UNTRACKED)
+			COUNT(c, full, 1);
 		else
 			COUNT(c, guarded, 1);
 		refuse(conn, &client);
@@ -644,7 +704,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 		/* The client already wrote by TCP: it leaves the sockhash
 		 * before anything of ours can reach it. */
 		unpair(&client);
-		bpf_map_delete_elem(&ob_conns, &key.conn);
+		conn_step(&key.conn, conn, 0, OB_CONN_GONE);
 		return;
 	}
 
@@ -675,7 +735,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	st->flags |= OB_SK_LEDGER;
 	conn->server_psock = own_psock(skops);
 	st->peer_psock = conn->client_psock;
-	old = __sync_val_compare_and_swap(&conn->state, OB_CONN_NEW, OB_CONN_SERVER_READY);
+	old = conn_step(&key.conn, conn, OB_CONN_NEW, OB_CONN_SERVER_READY);
 	if (old != OB_CONN_NEW) {
 		/* The client wrote first, in the instant between our check and
 		 * the insert. Nothing was redirected to us: leave again. */
@@ -684,7 +744,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 		bpf_map_delete_elem(&ob_ledger, &key.conn);
 		unpair(&key);
 		unpair(&client);
-		bpf_map_delete_elem(&ob_conns, &key.conn);
+		conn_step(&key.conn, conn, 0, OB_CONN_GONE);
 		return;
 	}
 	st->active = 1;
@@ -707,160 +767,7 @@ static __always_inline int file_blocking(struct sock___ob *sk)
 	return !(file->f_flags & OB_O_NONBLOCK);
 }
 
-/* shutdown(SHUT_WR) on a socket whose file is blocking: the case that
- * makes tcp_bpf_recvmsg() return a spurious EAGAIN (see bypass.h). A
- * close() has set RCV_SHUTDOWN too and leaves no reader behind. */
-static __always_inline int blocking_half_close(struct bpf_sock_ops *skops)
-{
-	struct sock___ob *sk;
-
-	if (!skops->sk)
-		return 0;
-	sk = (struct sock___ob *)bpf_skc_to_tcp_sock(skops->sk);
-	if (!sk || (sk->sk_shutdown & OB_RCV_SHUTDOWN))
-		return 0;
-	return file_blocking(sk);
-}
-
-static __always_inline void state_change(struct bpf_sock_ops *skops)
-{
-	struct ob_service *sv;
-	struct ob_sk_state *st;
-	struct ob_counters *c;
-
-	if (!skops->sk)
-		return;
-	if (skops->args[0] == OB_TCP_ESTABLISHED && skops->args[1] == OB_TCP_FIN_WAIT1) {
-		st = bpf_sk_storage_get(&ob_sk_state, skops->sk, 0, 0);
-		if (!st || !st->svc.netns_cookie || !blocking_half_close(skops))
-			return;
-		st->flags |= OB_SK_HALFCLOSED;
-		sv = bpf_map_lookup_elem(&ob_services, &st->svc);
-		if (sv && sv->state != OB_SVC_HALFCLOSE) {
-			sv->state = OB_SVC_HALFCLOSE;
-			c = bpf_map_lookup_elem(&ob_counters, &st->svc.netns_cookie);
-			COUNT(c, halfcloses, 1);
-		}
-		return;
-	}
-	if (skops->args[1] != OB_TCP_CLOSE)
-		return;
-	st = bpf_sk_storage_get(&ob_sk_state, skops->sk, 0, 0);
-	if (!st)
-		return;
-	/* Every FIN of this connection, and so any half-close, came before
-	 * this: a connection that ends without one vouches for its service. */
-	if (st->svc.netns_cookie && !(st->flags & OB_SK_HALFCLOSED)) {
-		sv = bpf_map_lookup_elem(&ob_services, &st->svc);
-		if (sv)
-			__sync_val_compare_and_swap(&sv->state, OB_SVC_PROBATION, OB_SVC_GOOD);
-	}
-	if (st->role == OB_ROLE_CLIENT &&
-	    (st->dir == OB_DIR_PENDING || (st->flags & OB_SK_OWNS_CONN)))
-		bpf_map_delete_elem(&ob_conns, &st->peer.conn);
-	ledger_release(st);
-	if (st->active) {
-		st->active = 0;
-		c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
-		if (c)
-			c->sockets -= 1;
-	}
-}
-
-/* An RTT sample: an ACK of our TCP data. Moves a leaving socket along
- * (bypass.h, "Leaving"). */
-static __always_inline void rtt_sample(struct bpf_sock_ops *skops)
-{
-	struct ob_sock_key own = {};
-	struct ob_counters *c;
-	struct ob_sk_state *st;
-	struct ob_ledger *l;
-	__u64 now;
-
-	if (!skops->sk)
-		return;
-	st = bpf_sk_storage_get(&ob_sk_state, skops->sk, 0, 0);
-	if (!st)
-		return;
-	if (!(st->flags & OB_SK_LEAVING) || (st->flags & OB_SK_NOPARK)) {
-		/* On TCP and not leaving (refused, wrote first, cannot
-		 * park): out of both sockhashes already, or staying; no more
-		 * callbacks for its ACKs. */
-		if (st->dir == OB_DIR_TCP)
-			bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
-								 ~BPF_SOCK_OPS_RTT_CB_FLAG);
-		return;
-	}
-	own.conn = st->peer.conn;
-	own.role = st->role;
-	now = bpf_ktime_get_ns();
-	if (!(st->flags & OB_SK_PARKED)) {
-		bpf_map_delete_elem(&ob_sockhash, &own);
-		st->flags |= OB_SK_PARKED;
-		st->left_at = now;
-		return;
-	}
-	if (now - st->left_at < OB_LEAVE_GRACE_NS)
-		return;
-	if (KERNEL_COUNTS_UNREAD) {
-		if (psock_unread(own_psock(skops)))
-			return;
-	} else {
-		l = bpf_map_lookup_elem(&ob_ledger, &st->peer.conn);
-		if (l && ledger_unread(l, OB_IDX(st->role)))
-			return;
-	}
-	bpf_map_delete_elem(&ob_parking, &own);
-	st->flags &= ~OB_SK_LEAVING;
-	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_RTT_CB_FLAG);
-	if (st->active) { /* it redirected: a departure */
-		c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
-		st->active = 0;
-		if (c) {
-			c->sockets -= 1;
-			c->departures += 1;
-		}
-	}
-}
-
-SEC("sockops")
-int ob_sockops(struct bpf_sock_ops *skops)
-{
-	__u64 cookie;
-
-	if (skops->family != AF_INET && skops->family != AF_INET6)
-		return 1;
-	switch (skops->op) {
-	case BPF_SOCK_OPS_TCP_CONNECT_CB:
-	case BPF_SOCK_OPS_TCP_LISTEN_CB:
-		cookie = bpf_get_netns_cookie(skops);
-		if (bpf_map_lookup_elem(&ob_netns, &cookie) && pairing_allowed())
-			bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
-								 BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
-		break;
-	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
-		hdr_opt_len(skops, bpf_get_netns_cookie(skops));
-		break;
-	case BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
-		write_hdr_opt(skops, bpf_get_netns_cookie(skops));
-		break;
-	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
-		if (skops->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG)
-			active_established(skops, bpf_get_netns_cookie(skops));
-		break;
-	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
-		if (skops->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG)
-			passive_established(skops, bpf_get_netns_cookie(skops));
-		break;
-	case BPF_SOCK_OPS_STATE_CB:
-		state_change(skops);
-		break;
-	case BPF_SOCK_OPS_RTT_CB:
-		rtt_sample(skops);
-		break;
-	}
-	return 1;
-}
+/* ======== The verdict (sk_msg): redirect, or move to TCP for good ======== */
 
 /* The client's first sendmsg settles the connection for good. */
 static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_counters *c)
@@ -869,11 +776,10 @@ static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_cou
 	__u32 old = OB_CONN_REFUSED;
 
 	if (conn)
-		old = __sync_val_compare_and_swap(&conn->state, OB_CONN_NEW,
-						  OB_CONN_CLIENT_TCP);
+		old = conn_step(&st->peer.conn, conn, OB_CONN_NEW, OB_CONN_CLIENT_TCP);
 	if (old == OB_CONN_SERVER_READY) {
 		st->peer_psock = conn->server_psock;
-		bpf_map_delete_elem(&ob_conns, &st->peer.conn);
+		conn_step(&st->peer.conn, conn, 0, OB_CONN_GONE);
 		st->active = 1;
 		COUNT(c, sockets, 1);
 		COUNT(c, paired, 1);
@@ -886,7 +792,7 @@ static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_cou
 	if (old == OB_CONN_NEW)
 		COUNT(c, client_first, 1);
 	else if (conn)
-		bpf_map_delete_elem(&ob_conns, &st->peer.conn);
+		conn_step(&st->peer.conn, conn, 0, OB_CONN_GONE);
 	/* Should the server side never get to take us out (its socket is
 	 * outside the sock_ops cgroup), we leave by ourselves. */
 	st->flags |= OB_SK_LEAVING;
@@ -1030,10 +936,7 @@ static __always_inline void go_tcp(struct ob_sk_state *st)
  * meet a spurious EAGAIN; the service's next connections start on TCP. */
 static __always_inline void learn_overflow(struct ob_sk_state *st)
 {
-	struct ob_service *sv = bpf_map_lookup_elem(&ob_services, &st->svc);
-
-	if (sv)
-		sv->state = OB_SVC_OVERFLOW;
+	svc_learn(bpf_map_lookup_elem(&ob_services, &st->svc), OB_SVC_OVERFLOW);
 }
 
 static __always_inline void count_move(struct ob_counters *c, enum ob_move why)
@@ -1136,6 +1039,162 @@ int ob_msg(struct sk_msg_md *msg)
 	COUNT(c, redirected_msgs, 1);
 	COUNT(c, redirected_bytes, size);
 	return SK_PASS;
+}
+
+/* ======== Leaving: half-closes, closes, and the way out of the sockhash ======== */
+
+/* shutdown(SHUT_WR) on a socket whose file is blocking: the case that
+ * makes tcp_bpf_recvmsg() return a spurious EAGAIN (see bypass.h). A
+ * close() has set RCV_SHUTDOWN too and leaves no reader behind. */
+static __always_inline int blocking_half_close(struct bpf_sock_ops *skops)
+{
+	struct sock___ob *sk;
+
+	if (!skops->sk)
+		return 0;
+	sk = (struct sock___ob *)bpf_skc_to_tcp_sock(skops->sk);
+	if (!sk || (sk->sk_shutdown & OB_RCV_SHUTDOWN))
+		return 0;
+	return file_blocking(sk);
+}
+
+static __always_inline void state_change(struct bpf_sock_ops *skops)
+{
+	struct ob_service *sv;
+	struct ob_sk_state *st;
+	struct ob_counters *c;
+
+	if (!skops->sk)
+		return;
+	if (skops->args[0] == OB_TCP_ESTABLISHED && skops->args[1] == OB_TCP_FIN_WAIT1) {
+		st = bpf_sk_storage_get(&ob_sk_state, skops->sk, 0, 0);
+		if (!st || !st->svc.netns_cookie || !blocking_half_close(skops))
+			return;
+		st->flags |= OB_SK_HALFCLOSED;
+		sv = bpf_map_lookup_elem(&ob_services, &st->svc);
+		if (svc_learn(sv, OB_SVC_HALFCLOSE)) {
+			c = bpf_map_lookup_elem(&ob_counters, &st->svc.netns_cookie);
+			COUNT(c, halfcloses, 1);
+		}
+		return;
+	}
+	if (skops->args[1] != OB_TCP_CLOSE)
+		return;
+	st = bpf_sk_storage_get(&ob_sk_state, skops->sk, 0, 0);
+	if (!st)
+		return;
+	/* Every FIN of this connection, and so any half-close, came before
+	 * this: a connection that ends without one vouches for its service. */
+	if (st->svc.netns_cookie && !(st->flags & OB_SK_HALFCLOSED)) {
+		svc_learn(bpf_map_lookup_elem(&ob_services, &st->svc), OB_SVC_GOOD);
+	}
+	if (st->role == OB_ROLE_CLIENT &&
+	    (st->dir == OB_DIR_PENDING || (st->flags & OB_SK_OWNS_CONN)))
+		conn_step(&st->peer.conn, NULL, 0, OB_CONN_GONE);
+	ledger_release(st);
+	if (st->active) {
+		st->active = 0;
+		c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
+		if (c)
+			c->sockets -= 1;
+	}
+}
+
+/* An RTT sample: an ACK of our TCP data. Moves a leaving socket along
+ * (bypass.h, "Leaving"). */
+static __always_inline void rtt_sample(struct bpf_sock_ops *skops)
+{
+	struct ob_sock_key own = {};
+	struct ob_counters *c;
+	struct ob_sk_state *st;
+	struct ob_ledger *l;
+	__u64 now;
+
+	if (!skops->sk)
+		return;
+	st = bpf_sk_storage_get(&ob_sk_state, skops->sk, 0, 0);
+	if (!st)
+		return;
+	if (!(st->flags & OB_SK_LEAVING) || (st->flags & OB_SK_NOPARK)) {
+		/* On TCP and not leaving (refused, wrote first, cannot
+		 * park): out of both sockhashes already, or staying; no more
+		 * callbacks for its ACKs. */
+		if (st->dir == OB_DIR_TCP)
+			bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
+								 ~BPF_SOCK_OPS_RTT_CB_FLAG);
+		return;
+	}
+	own.conn = st->peer.conn;
+	own.role = st->role;
+	now = bpf_ktime_get_ns();
+	if (!(st->flags & OB_SK_PARKED)) {
+		bpf_map_delete_elem(&ob_sockhash, &own);
+		st->flags |= OB_SK_PARKED;
+		st->left_at = now;
+		return;
+	}
+	if (now - st->left_at < OB_LEAVE_GRACE_NS)
+		return;
+	if (KERNEL_COUNTS_UNREAD) {
+		if (psock_unread(own_psock(skops)))
+			return;
+	} else {
+		l = bpf_map_lookup_elem(&ob_ledger, &st->peer.conn);
+		if (l && ledger_unread(l, OB_IDX(st->role)))
+			return;
+	}
+	bpf_map_delete_elem(&ob_parking, &own);
+	st->flags &= ~OB_SK_LEAVING;
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_RTT_CB_FLAG);
+	if (st->active) { /* it redirected: a departure */
+		c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
+		st->active = 0;
+		if (c) {
+			c->sockets -= 1;
+			c->departures += 1;
+		}
+	}
+}
+
+/* ======== Entry points ======== */
+
+SEC("sockops")
+int ob_sockops(struct bpf_sock_ops *skops)
+{
+	__u64 cookie;
+
+	if (skops->family != AF_INET && skops->family != AF_INET6)
+		return 1;
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+	case BPF_SOCK_OPS_TCP_LISTEN_CB:
+		cookie = bpf_get_netns_cookie(skops);
+		if (bpf_map_lookup_elem(&ob_netns, &cookie) && pairing_allowed())
+			bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
+								 BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+		break;
+	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
+		hdr_opt_len(skops, bpf_get_netns_cookie(skops));
+		break;
+	case BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
+		write_hdr_opt(skops, bpf_get_netns_cookie(skops));
+		break;
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		if (skops->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG)
+			active_established(skops, bpf_get_netns_cookie(skops));
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		if (skops->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG)
+			passive_established(skops, bpf_get_netns_cookie(skops));
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		state_change(skops);
+		break;
+	case BPF_SOCK_OPS_RTT_CB:
+		rtt_sample(skops);
+		break;
+	}
+	return 1;
 }
 
 /*

@@ -89,6 +89,8 @@ enum ob_conn_state {
 				   * the client stays out of the sockhash; the
 				   * entry only tells the server that its peer
 				   * is enrolled, so that it learns from it */
+	OB_CONN_GONE = 255,	  /* not a state: the entry is deleted
+				   * (conn_step() in bypass.bpf.c) */
 };
 
 struct ob_conn {
@@ -161,6 +163,9 @@ enum ob_svc_state {
 	 * a reader waited on the sender's socket: that connection moved to
 	 * TCP, the service's next ones start there */
 	OB_SVC_OVERFLOW = 3,
+	/* not stored: ob_services is full, the service cannot be tracked;
+	 * its connections stay on stock TCP, counted as full */
+	OB_SVC_UNTRACKED = 255,
 };
 
 struct ob_service {
