@@ -44,7 +44,10 @@ assert_gt "bytes queued before the sender blocked" 0 "$queued"
 	fail "unbounded backlog: $queued bytes"
 assert_eq "every byte read, in order, once the reader resumed" "$total" \
 	"$(sed -n 's/.*server read \([0-9]*\) bytes in order.*/\1/p' "$W/srv")"
-assert_eq "the direction moved to TCP once" 1 "$(counter flt-b overflows)"
+# by its bound, or by push-back where the sender is slow enough that the
+# stall window ends first (qemu's TCG)
+assert_eq "the direction moved to TCP once" 1 \
+	$(($(counter flt-b overflows) + $(counter flt-b pushbacks)))
 assert_eq "a non-blocking sender teaches the service nothing" accelerated "$(service_state 7301)"
 
 # duplex SECONDS BYTES: one connection of a blocking duplex client to a
