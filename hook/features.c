@@ -20,24 +20,41 @@ static char libbpf_why[256];
 /* Keeps the most telling line of why libbpf gave up on a program: a CO-RE
  * relocation the BTF cannot satisfy (it names the field; it sits deep in
  * the verifier log, which libbpf hands over as one message) beats any
- * other; else the first failed load. */
+ * other; then the verifier's own reason (the line before its "processed
+ * N insns"); else the first failed load. */
 static void keep_reason(const char *msg)
 {
+	/* by rank; VERIFIER stands for the verifier's own last word */
 	static const char *const marks[] = { "failed to resolve CO-RE", "failed to find kernel BTF",
-					     "failed to load" };
+					     "VERIFIER", "failed to load" };
+	enum { VERIFIER = 2 };
 	static size_t kept = sizeof(marks) / sizeof(marks[0]); /* rank of what is kept */
+	const char *prev = NULL;
+	size_t prev_len = 0;
 
 	if (!libbpf_why[0])
 		kept = sizeof(marks) / sizeof(marks[0]);
 	for (const char *line = msg; *line;) {
 		size_t len = strcspn(line, "\n");
 
+		/* The verifier's log ends with its reason, then "processed N
+		 * insns ...": that line is why it refused the program. */
+		if (kept > VERIFIER && prev && len > 10 && !strncmp(line, "processed ", 10) &&
+		    memmem(line, len, " insns", 6)) {
+			snprintf(libbpf_why, sizeof(libbpf_why), "the verifier: %.*s", (int)prev_len,
+				 prev);
+			kept = VERIFIER;
+		}
 		for (size_t i = 0; i < kept; i++)
-			if (memmem(line, len, marks[i], strlen(marks[i]))) {
+			if (i != VERIFIER && memmem(line, len, marks[i], strlen(marks[i]))) {
 				snprintf(libbpf_why, sizeof(libbpf_why), "%.*s", (int)len, line);
 				kept = i;
 				break;
 			}
+		if (len) {
+			prev = line;
+			prev_len = len;
+		}
 		line += len + (line[len] == '\n');
 	}
 }

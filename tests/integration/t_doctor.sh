@@ -2,8 +2,10 @@
 # t_doctor.sh - doctor loads the real BPF object without attaching it: it passes on
 # this kernel and against its own BTF, FAILs naming the field against a copy of the
 # kernel's BTF whose struct sock lacks sk_wq (the layout otherwise exact: the
-# verifier still checks reads against the running kernel), FAILs naming a
-# missing --btf file, and leaves nothing behind.
+# verifier still checks reads against the running kernel), FAILs with the
+# verifier's own reason against a copy whose sk_rcvbuf lies beyond the real
+# struct (the verifier refuses the read), FAILs naming a missing --btf
+# file, and leaves nothing behind.
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 [ -e /sys/kernel/btf/vmlinux ] || skip "no kernel BTF (/sys/kernel/btf/vmlinux)"
@@ -35,6 +37,18 @@ lacks_sk_wq() {
 		fail "$1: no FAIL line for the object naming sk_wq; doctor said:"$'\n'"$OUT"
 }
 lacks_sk_wq "kernel BTF, sk_wq renamed" "$WORK/renamed.btf"
+
+# The kernel's own BTF with sock.sk_rcvbuf moved beyond the end of the
+# real struct: CO-RE relocates the read there, the verifier refuses it.
+perl "$TESTS_DIR/lib/btf_move_member.pl" /sys/kernel/btf/vmlinux "$WORK/moved.btf" sock sk_rcvbuf 30000 ||
+	die "cannot find sock.sk_rcvbuf in the kernel's BTF"
+doctor --btf "$WORK/moved.btf"
+assert_eq "verifier-rejected: doctor --btf exits" 1 $RC
+assert_eq "verifier-rejected: FAIL lines" 1 "$(grep -c . <<<"$FAILS")"
+# the documented one line (README, Kernels): the kernel refused the BPF
+# programs (ERRNO): the verifier: ITS REASON
+grep -qE 'the BPF object loads.* -- the kernel refused the BPF programs \([^)]+\): the verifier: access beyond struct [a-z_]+ at off 30000' <<<"$FAILS" &&
+	log "ok: $FAILS" || fail "no one-line verifier reason; doctor said:"$'\n'"$OUT"
 
 doctor --btf /sys/kernel/btf/vmlinux
 assert_eq "doctor --btf /sys/kernel/btf/vmlinux exits" 0 $RC
