@@ -829,15 +829,19 @@ static __always_inline struct sock___ob *msg_sock(struct sk_msg_md *msg)
 
 /* Could a reader blocked on this socket meet the spurious EAGAIN if its
  * direction moved to TCP (bypass.h, enum ob_svc_state)? A blocking socket
- * on which a reader has been seen waiting, now or at any message before:
- * the reader of a full-duplex application is not on the wait queue at
- * every instant (it may be copying what it got), so one sighting counts
- * for the life of the socket. */
-static __always_inline int reader_at_risk(struct sock___ob *sk, struct ob_sk_state *st)
+ * that reads too: its peer has sent it something, or a reader has been
+ * seen waiting on it, now or at any message before. Only a sighting is
+ * not enough: the reader of a full-duplex application is not on the wait
+ * queue at every instant (it may be copying what it got, or waiting for a
+ * CPU: under qemu's TCG, 16 full-duplex streams met the EAGAIN that way),
+ * so what the socket received counts as well, for the life of the
+ * socket. A blocking socket that only writes is not at risk. */
+static __always_inline int reader_at_risk(struct sock___ob *sk, struct ob_sk_state *st,
+					  struct ob_ledger *l)
 {
 	if (!sk || !file_blocking(sk))
 		return 0;
-	if (someone_waiting(sk))
+	if (someone_waiting(sk) || l->sent[OB_IDX(st->role)])
 		st->flags |= OB_SK_READER;
 	return (st->flags & OB_SK_READER) != 0;
 }
@@ -869,7 +873,7 @@ static __always_inline enum ob_move peer_backlog(struct sk_msg_md *msg, struct o
 	__u64 after = unread + size, read = l->read[peer & 1];
 	__u64 max = OB_INGRESS_MAX, max_blocking = OB_INGRESS_MAX_BLOCKING, stall = OB_STALL_NS;
 	struct sock___ob *sk = msg_sock(msg);
-	int blocking = sk && file_blocking(sk), risk = reader_at_risk(sk, st);
+	int blocking = sk && file_blocking(sk), risk = reader_at_risk(sk, st, l);
 
 	if (s) {
 		if (s->ingress_max)
@@ -907,6 +911,7 @@ static __always_inline int small_stream(struct sk_msg_md *msg, struct ob_sk_stat
 {
 	__u64 peer_sends = l->sends[(OB_IDX(st->role) ^ 1) & 1];
 	__u64 window = s && s->small_window_ns ? s->small_window_ns : OB_SMALL_WINDOW_NS;
+	struct sock___ob *sk;
 
 	if (size >= OB_SMALL_MSG) {
 		st->run = 0;
@@ -921,7 +926,11 @@ static __always_inline int small_stream(struct sk_msg_md *msg, struct ob_sk_stat
 	if (++st->run < OB_SMALL_RUN)
 		return 0;
 	st->run = 0;
-	return !reader_at_risk(msg_sock(msg), st);
+	/* not reader_at_risk(): a small-message stream seldom fills its
+	 * send buffer by TCP, and only ACKs that free a full one wake a
+	 * reader; a reader waiting right now is the risk left */
+	sk = msg_sock(msg);
+	return !(sk && file_blocking(sk) && someone_waiting(sk));
 }
 
 /* This direction goes to TCP for good, and the socket leaves the sockhash

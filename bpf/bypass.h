@@ -181,7 +181,7 @@ struct ob_service {
 #define OB_SK_REFS_PARKING 16 /* never set (see ob_msg) */
 #define OB_SK_OWNS_CONN 32 /* client: its LEARN conn entry goes at its close */
 #define OB_SK_LEDGER 64	   /* holds a reference on its ob_ledger entry */
-#define OB_SK_READER 128   /* blocking, a reader was seen waiting on it */
+#define OB_SK_READER 128   /* blocking, and it reads too (reader_at_risk()) */
 
 /*
  * Leaving the sockhash. A socket whose direction went to TCP for good
@@ -365,15 +365,16 @@ static inline __u16 ob_remote_port(__u32 remote_port)
  * Push-back. TCP stops a sender once its peer's receive window is full:
  * about the peer's receive buffer (sk_rcvbuf, tcp_rmem[1] unless set)
  * unread. A redirect has no window, so the sender's direction moves to TCP
- * (for good, which keeps the order: see peer_backlog_full()) once its peer
+ * (for good, which keeps the order: see peer_backlog()) once its peer
  * has more than its receive buffer unread and has read nothing for
  * OB_STALL_NS (ob_settings.stall_ns): TCP's window then blocks the sender,
  * its send timeout fires and a close by the peer reaches it as an error. A
  * reader that is only slower keeps reading within that time, and keeps the
  * redirect up to the bounds above; the time also covers a reader that has
- * not been scheduled yet (both ends on one CPU). Not for a blocking sender
- * with a reader waiting on its socket: that reader could meet the spurious
- * EAGAIN (enum ob_svc_state), so it keeps the bounds above.
+ * not been scheduled yet (both ends on one CPU). Not for a blocking socket
+ * that also reads (reader_at_risk() in bypass.bpf.c): its reader could
+ * meet the spurious EAGAIN (enum ob_svc_state), so it keeps the bounds
+ * above.
  */
 #define OB_STALL_NS (100ull * 1000 * 1000)
 

@@ -44,7 +44,7 @@ start_server ${P}1 --listen "$A" 0 --mode stream --count 1 --timeout 60
 port=$(server_port)
 ip netns exec ${P}2 bash -c "exec 3<>/dev/tcp/$A/$port && sleep 1" &
 HOLD=$!
-sleep 0.5
+for _ in $(seq 100); do [ -n "$(service_state "$port")" ] && break; sleep 0.1; done
 assert_eq "service state while its first connection is open" probation "$(service_state "$port")"
 assert_eq "sockhash entries while it is open" 0 "$(status_field sockhash_entries)"
 assert_eq "conn entries while it is open (the server took the client's)" 0 "$(status_field conn_entries)"
