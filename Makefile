@@ -67,7 +67,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 HOOK_SRCS := hook/main.c hook/cmds.c hook/args.c hook/log.c hook/format.c hook/files.c \
 	     hook/netns.c hook/maps.c hook/cgroup.c hook/features.c hook/loader.c hook/registry.c \
-	     hook/records.c hook/sandbox.c \
+	     hook/records.c hook/sandbox.c hook/runtime.c \
 	     hook/cmd_load.c hook/cmd_enroll.c hook/cmd_status.c hook/cmd_doctor.c hook/cmd_hook.c \
 	     hook/cmd_install.c
 OCI_SRCS  := $(wildcard oci/*.c)
@@ -82,7 +82,7 @@ TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall
 .DELETE_ON_ERROR:
 .PHONY: all deps test test-kernels unit integration demo bench soak clean format install tools check-root
 
-all: $(OUT)/oci-bypass
+all: $(OUT)/oci-bypass $(OUT)/oci-bypass-runtime
 
 $(OUT)/bpf $(OUT)/hook $(OUT)/oci $(OUT)/tests:
 	$(Q)mkdir -p $@
@@ -107,6 +107,10 @@ $(OUT)/oci/%.o: oci/%.c $(wildcard oci/*.h) | $(OUT)/oci
 $(OUT)/oci-bypass: $(HOOK_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS_H) $^ -o $@ $(HOOK_LIBS) -lpthread
+
+# The runtime shim for Docker and containerd is the same binary, by name.
+$(OUT)/oci-bypass-runtime: $(OUT)/oci-bypass
+	$(Q)ln -sf oci-bypass $@
 
 # Unit tests: pure code rebuilt with ASan and UBSan, linked with cmocka.
 $(OUT)/tests/test_%: tests/unit/test_%.c $(PURE_SRCS) hook/cmds.c hook/ob.h bpf/bypass.h $(wildcard oci/*.h) | $(OUT)/tests
@@ -192,10 +196,12 @@ format:
 # The hooks.d file is rendered and validated by the binary itself.
 HOOKS_DIR ?= /etc/containers/oci/hooks.d
 MAN_DIR   ?= $(PREFIX)/share/man/man8
-install: $(OUT)/oci-bypass
+install: $(OUT)/oci-bypass $(OUT)/oci-bypass-runtime
 	install -D -m 0755 $(OUT)/oci-bypass $(DESTDIR)$(PREFIX)/libexec/oci/hooks.d/oci-bypass
 	install -d $(DESTDIR)$(PREFIX)/bin
 	ln -sf ../libexec/oci/hooks.d/oci-bypass $(DESTDIR)$(PREFIX)/bin/oci-bypass
+	ln -sf oci-bypass $(DESTDIR)$(PREFIX)/libexec/oci/hooks.d/oci-bypass-runtime
+	ln -sf ../libexec/oci/hooks.d/oci-bypass-runtime $(DESTDIR)$(PREFIX)/bin/oci-bypass-runtime
 	install -D -m 0644 docs/oci-bypass.8 $(DESTDIR)$(MAN_DIR)/oci-bypass.8
 	$(OUT)/oci-bypass install-hooks --dir $(DESTDIR)$(HOOKS_DIR) \
 		--hook-path $(PREFIX)/libexec/oci/hooks.d/oci-bypass
