@@ -49,6 +49,8 @@ snapshot() { # the host state dockerd could change
 	ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^(docker0|br-)' | sort >"$1.links"
 }
 snapshot "$W/before"
+# containerd's shims put their sockets under /run/containerd/s whatever the root.
+RUN_CTD_BEFORE=$([ -e /run/containerd ] && echo 1)
 
 docker() { timeout -k 5 120 "$DOCKER_BIN" -H "unix://$W/docker.sock" "$@"; }
 
@@ -79,6 +81,7 @@ cleanup() {
 	awk -v w="$W" 'index($2, w) == 1 {print $2}' /proc/self/mounts | sort -r |
 		while read -r m; do umount -l "$m" 2>/dev/null; done
 	ip link del "$BR" 2>/dev/null
+	[ -n "$RUN_CTD_BEFORE" ] || rmdir /run/containerd/s /run/containerd 2>/dev/null
 	# The cgroups runc made for our containers: deepest first, empty by now.
 	find /sys/fs/cgroup -maxdepth 3 -type d -name "${CG#/}" 2>/dev/null | while read -r d; do
 		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
