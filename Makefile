@@ -21,6 +21,9 @@ DEB_PACKAGES := build-essential pkg-config clang llvm bpftool libbpf-dev libelf-
 # The kernel matrix and the guest smoke: Debian's kernels under qemu (TCG);
 # installed without recommends (qemu's pull in a desktop's worth).
 DEB_PACKAGES_NR := qemu-system-x86 kmod xz-utils cpio
+# Docker and containerd as Debian 12 ships them (20.10, 1.6), for
+# t_docker and t_containerd; the tests start private daemons of their own.
+DEB_PACKAGES_ENGINES := docker.io containerd
 
 ifeq ($(V),1)
 Q :=
@@ -130,12 +133,15 @@ $(OUT)/tests/%: tests/%.c tests/addr.h | $(OUT)/tests
 
 tools: $(TOOLS)
 
-# Installs what is missing (Debian), idempotent.
+# Installs what is missing (Debian), idempotent. docker.io's postinst
+# would start a system dockerd (docker0, iptables FORWARD DROP) where no
+# systemd is there to hold it back: a policy-rc.d that denies service
+# starts is put in place for the install, unless there is one already.
 deps:
 	$(Q)missing=$$(for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
 	done); \
-	missing_nr=$$(for p in $(DEB_PACKAGES_NR); do \
+	missing_nr=$$(for p in $(DEB_PACKAGES_NR) $(DEB_PACKAGES_ENGINES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing$$missing_nr" ]; then \
@@ -143,9 +149,14 @@ deps:
 		[ "$$(id -u)" = 0 ] || { echo "make deps: run as root (sudo make deps)" >&2; exit 1; }; \
 		apt-get update -qq || exit 1; \
 		if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			$$missing >/dev/null || exit 1; fi; \
-		if [ -n "$$missing_nr" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends $$missing_nr >/dev/null || exit 1; fi; \
+			-o DPkg::Lock::Timeout=600 $$missing >/dev/null || exit 1; fi; \
+		if [ -n "$$missing_nr" ]; then \
+			policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then policy=1; \
+				printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; fi; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 \
+				--no-install-recommends $$missing_nr >/dev/null; rc=$$?; \
+			[ -z "$$policy" ] || rm -f /usr/sbin/policy-rc.d; [ $$rc = 0 ] || exit 1; \
+		fi; \
 	fi
 	$(Q)bash -c '. tests/kernels/lib.sh && for s in $$OBK_SERIES; do \
 		v=$$(obk_fetch $$s) && echo "  KERNEL   $$v (Debian 12, for the guests)"; done' || \
