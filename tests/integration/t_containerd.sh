@@ -10,7 +10,8 @@
 # network namespaces on a bridge (ns_setup), as --with-ns does for anyone
 # running ctr. Checks: a server and a client through the shim are
 # accelerated (bytes redirected, data checked by streamcheck); a container
-# with plain runc, and one with OCI_BYPASS_MODE=off, are not enrolled;
+# with plain runc, and one annotated io.oci-bypass.mode=off (which wins
+# over its OCI_BYPASS_MODE=on), are not enrolled;
 # ctr task kill + task rm withdraw the namespace and leave no record;
 # OCI_BYPASS_MODE=required on a host where loading fails does not start,
 # and says why.
@@ -155,7 +156,9 @@ run $P-srv 1 "${SHIMRUN[@]}" -- /bin/streamcheck server --listen 0.0.0.0 7013 --
 	die "server: $(cat "$W/$P-srv.out")"
 run $P-cli 2 "${SHIMRUN[@]}" -- sleep 3600 || die "client: $(cat "$W/$P-cli.out")"
 run $P-pln 3 -- sleep 3600 || die "container without the shim: $(cat "$W/$P-pln.out")"
-run $P-off 4 "${SHIMRUN[@]}" --env OCI_BYPASS_MODE=off -- sleep 3600 || die "OCI_BYPASS_MODE=off: $(cat "$W/$P-off.out")"
+# The annotation (ctr can set one) wins over the environment.
+run $P-off 4 "${SHIMRUN[@]}" --annotation io.oci-bypass.mode=off --env OCI_BYPASS_MODE=on -- sleep 3600 ||
+	die "annotation mode=off: $(cat "$W/$P-off.out")"
 for _ in $(seq 100); do grep -q listening "$W/$P-srv.log" 2>/dev/null && break; sleep 0.1; done
 grep -q listening "$W/$P-srv.log" || die "server not listening: $(tail -n 3 "$W/$P-srv.log")"
 
@@ -166,7 +169,7 @@ assert_eq "status lists the two shim containers" "$P-cli $P-srv" "$(containers)"
 assert_eq "the shim added both hooks to the bundle" "oci-bypass hook create,oci-bypass hook teardown" \
 	"$(ours_in "$(bundle $P-srv)")"
 assert_eq "no hooks in a bundle of plain runc" "" "$(ours_in "$(bundle $P-pln)")"
-assert_eq "no hooks with OCI_BYPASS_MODE=off" "" "$(ours_in "$(bundle $P-off)")"
+assert_eq "no hooks with annotation mode=off (over OCI_BYPASS_MODE=on)" "" "$(ours_in "$(bundle $P-off)")"
 
 EX=0
 sc() { # CONTAINER CLIENT-ARGS...
