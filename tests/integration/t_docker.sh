@@ -22,88 +22,18 @@ need_root
 for tool in dockerd containerd runc jq iptables-save; do
 	command -v $tool >/dev/null || skip "$tool is not installed (make deps installs docker.io)"
 done
-# Debian's client (20.10) next to Debian's daemon, even if a newer one comes first in PATH.
-DOCKER_BIN=/usr/bin/docker
-[ -x $DOCKER_BIN ] || DOCKER_BIN=$(command -v docker) || skip "no docker client (docker.io)"
+[ -x /usr/bin/docker ] || command -v docker >/dev/null || skip "no docker client (docker.io)"
 . "$TESTS_DIR/lib/containers.sh"
+. "$TESTS_DIR/lib/docker.sh"
 ct_rootfs >/dev/null || die "ct_rootfs"
 
 P=ob12d
-BR=${P}br0
-SUBNET=10.231.12
-CG=/ob12docker
 W=$(mktemp -d /tmp/ob12-docker.XXXXXX)
 SHIM=$OB_BUILD/oci-bypass-runtime
-DPID=
-
-snapshot() { # the host state dockerd could change
-	{
-		iptables-save 2>/dev/null | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]//'
-		ip6tables-save 2>/dev/null | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]//'
-	} >"$1.ipt"
-	for s in net.ipv4.ip_forward net.ipv6.conf.all.forwarding net.bridge.bridge-nf-call-iptables \
-		net.bridge.bridge-nf-call-ip6tables; do
-		echo "$s=$(sysctl -n $s 2>/dev/null)"
-	done >"$1.sysctl"
-	# Docker's own bridges (docker0, br-ID of user networks); other links come and go
-	ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^(docker0|br-)' | sort >"$1.links"
-}
-snapshot "$W/before"
-# containerd's shims put their sockets under /run/containerd/s whatever the root.
-RUN_CTD_BEFORE=$([ -e /run/containerd ] && echo 1)
-
-docker() { timeout -k 5 120 "$DOCKER_BIN" -H "unix://$W/docker.sock" "$@"; }
-
-# Processes of ours still alive: anything whose command line names $W
-# (dockerd, its containerd, containerd-shim-runc-v2, container processes).
-our_pids() {
-	local p
-	for p in /proc/[0-9]*; do
-		{ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "$W" && echo "${p#/proc/}"
-	done
-}
-
 cleanup() {
-	local i s
 	trap - EXIT
-	if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
-		docker rm -f $(docker ps -aq 2>/dev/null) >/dev/null 2>&1
-		kill "$DPID" 2>/dev/null
-		for i in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.2; done
-		kill -9 "$DPID" 2>/dev/null
-	fi
-	for i in 1 2 3; do
-		for s in $(our_pids); do kill -9 "$s" 2>/dev/null; done
-		[ -z "$(our_pids)" ] && break
-		sleep 0.5
-	done
-	# Mounts under W (vfs has none; netns files and shm may), deepest first.
-	awk -v w="$W" 'index($2, w) == 1 {print $2}' /proc/self/mounts | sort -r |
-		while read -r m; do umount -l "$m" 2>/dev/null; done
-	ip link del "$BR" 2>/dev/null
-	[ -n "$RUN_CTD_BEFORE" ] || rmdir /run/containerd/s /run/containerd 2>/dev/null
-	# The cgroups runc made for our containers: deepest first, empty by now.
-	find /sys/fs/cgroup -maxdepth 3 -type d -name "${CG#/}" 2>/dev/null | while read -r d; do
-		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	# Anything dockerd changed despite the options: undo it.
-	snapshot "$W/after"
-	if ! cmp -s "$W/before.sysctl" "$W/after.sysctl"; then
-		while IFS== read -r s v; do [ -n "$v" ] && sysctl -qw "$s=$v"; done <"$W/before.sysctl"
-	fi
-	for t in filter nat; do
-		for s in $(iptables -t $t -S 2>/dev/null | awk '/^-N DOCKER/ {print $2}'); do
-			grep -q -- "-N $s\$" "$W/before.ipt" && continue
-			iptables -t $t -S | grep -- "-j $s\( \|\$\)" | sed 's/^-A/-D/' |
-				while read -r r; do eval "iptables -t $t $r"; done
-			iptables -t $t -F "$s"; iptables -t $t -X "$s"
-		done
-	done
-	pol=$(awk '/^:FORWARD/ {print $2; exit}' "$W/before.ipt")
-	[ -n "$pol" ] && iptables -P FORWARD "$pol" 2>/dev/null
-	grep -qx docker0 "$W/before.links" || ip link del docker0 2>/dev/null
+	if [ -n "$DK_DIR" ]; then dk_stop; else rm -rf "$W"; fi
 	"$OB" unload --wait 5 >/dev/null 2>&1
-	rm -rf "$W"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -124,20 +54,8 @@ assert_eq "invalid daemon.json left as it was" '{"debug": tru' "$(cat "$W/bad.js
 assert_eq "a new daemon.json with --default" "oci-bypass $SHIM" \
 	"$(jq -r '."default-runtime" + " " + .runtimes["oci-bypass"].path' "$W/new/daemon.json")"
 
-log "dockerd $(dockerd --version | awk '{print $3}' | tr -d ,) on bridge $BR, iptables off"
-ip link add "$BR" type bridge && ip addr add $SUBNET.1/24 dev "$BR" && ip link set "$BR" up ||
-	die "bridge $BR"
-dockerd --config-file "$W/daemon.json" --data-root "$W/root" --exec-root "$W/exec" \
-	--pidfile "$W/docker.pid" -H "unix://$W/docker.sock" --bridge "$BR" \
-	--iptables=false --ip-forward=false --ip-masq=false --storage-driver vfs \
-	--cgroup-parent "$CG" >"$W/dockerd.log" 2>&1 &
-DPID=$!
-for _ in $(seq 150); do
-	docker version >/dev/null 2>&1 && break
-	kill -0 $DPID 2>/dev/null || break
-	sleep 0.2
-done
-docker version >/dev/null 2>&1 || { tail -n 20 "$W/dockerd.log" >&2; die "dockerd did not start"; }
+log "dockerd $(dockerd --version | awk '{print $3}' | tr -d ,) on bridge ${P}br0, iptables off"
+dk_start "$W" ${P}br0 10.231.12.1/24 /ob12docker || die "dockerd"
 docker info --format '{{json .Runtimes}}' | jq -e '.["oci-bypass"].path' >/dev/null &&
 	log "ok: dockerd lists runtime oci-bypass" || fail "runtimes: $(docker info --format '{{json .Runtimes}}')"
 
@@ -207,9 +125,9 @@ assert_eq "no record left" 0 "$(ls /run/oci-bypass/containers 2>/dev/null | wc -
 docker rm -f $P-req $P-open >/dev/null 2>&1
 "$OB" unload --wait 5 >/dev/null 2>&1
 
-snapshot "$W/now"
+dk_snapshot "$W/now"
 for f in ipt sysctl links; do
-	diff "$W/before.$f" "$W/now.$f" >"$W/diff" && log "ok: host $f unchanged while dockerd runs" ||
+	diff "$W/host-before.$f" "$W/now.$f" >"$W/diff" && log "ok: host $f unchanged while dockerd runs" ||
 		fail "dockerd changed the host's $f: $(head -n 5 "$W/diff" | tr '\n' ' ')"
 done
 finish
