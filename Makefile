@@ -186,9 +186,11 @@ test-kernels: check-root deps
 	$(Q)$(MAKE) --no-print-directory all tools
 	$(Q)OB_BUILD=$(CURDIR)/$(OUT) bash tests/kernels/matrix.sh
 
+# ENGINE=docker: the same with Debian's Docker and oci-bypass-runtime.
+ENGINE ?= runc
 demo: check-root deps
 	$(Q)$(MAKE) --no-print-directory all tools
-	$(Q)OB_BUILD=$(CURDIR)/$(OUT) bash examples/demo.sh
+	$(Q)OB_BUILD=$(CURDIR)/$(OUT) ENGINE=$(ENGINE) bash examples/demo.sh
 
 # The benchmark suite: tables and plots under build/bench/ (issue 4).
 bench: check-root deps

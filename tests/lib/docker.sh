@@ -37,13 +37,13 @@ dk_snapshot() {
 	{
 		iptables-save 2>/dev/null | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]//'
 		ip6tables-save 2>/dev/null | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]//'
-	} >"$1.ipt"
+	} >"$1.ipt" || true # (set -e and pipefail safe, as in the demo)
 	for s in net.ipv4.ip_forward net.ipv6.conf.all.forwarding net.bridge.bridge-nf-call-iptables \
 		net.bridge.bridge-nf-call-ip6tables; do
 		echo "$s=$(sysctl -n $s 2>/dev/null)"
 	done >"$1.sysctl"
 	# Docker's own bridges (docker0, br-ID of user networks); other links come and go
-	ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^(docker0|br-)' | sort >"$1.links"
+	ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^(docker0|br-)' | sort >"$1.links" || true
 }
 
 # Processes of ours: anything whose command line names DK_DIR (dockerd, its
@@ -59,7 +59,7 @@ dk_start() {
 	DK_DIR=$1 DK_BRIDGE=$2 DK_CG=$4
 	local cidr=$3
 	[[ -n $DK_DIR && -d $DK_DIR && -r $DK_DIR/daemon.json ]] || { echo "docker.sh: dk_start: no $DK_DIR/daemon.json" >&2; return 1; }
-	DK_RUN_CTD_BEFORE=$([[ -e /run/containerd ]] && echo 1)
+	DK_RUN_CTD_BEFORE=$([[ -e /run/containerd ]] && echo 1 || true) # set -e safe: the demo
 	dk_snapshot "$DK_DIR/host-before"
 	ip link add "$DK_BRIDGE" type bridge && ip addr add "$cidr" dev "$DK_BRIDGE" &&
 		ip link set "$DK_BRIDGE" up || { echo "docker.sh: cannot make bridge $DK_BRIDGE" >&2; return 1; }
