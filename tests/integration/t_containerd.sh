@@ -139,6 +139,8 @@ ctr image ls -q | grep -qx "$IMG" && log "ok: imported $IMG" || die "image not i
 
 ns_setup $P 4 >/dev/null || die "ns_setup"
 "$OB" unload --wait 5 >/dev/null 2>&1 # the first hook loads it
+[ "$(status_field loaded)" = false ] ||
+	die "oci-bypass is still loaded after unload (another checkout's build this one cannot unload?): $("$OB" unload 2>&1 | head -n 1)"
 SRV_IP=$(ns_ip4 $P 1)
 SHIMRUN=(--runtime io.containerd.runc.v2 --runc-binary "$SHIM")
 run() { # ID NETNS-INDEX [ctr run options...] -- CMD...

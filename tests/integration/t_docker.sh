@@ -54,6 +54,14 @@ assert_eq "invalid daemon.json left as it was" '{"debug": tru' "$(cat "$W/bad.js
 assert_eq "a new daemon.json with --default" "oci-bypass $SHIM" \
 	"$(jq -r '."default-runtime" + " " + .runtimes["oci-bypass"].path' "$W/new/daemon.json")"
 
+# A second registration whose runtimeArgs name the real runtime: a wrapper
+# that notes each call and runs runc. Docker puts runtimeArgs first; the
+# shim must use the path and take the option out (runc would refuse it).
+printf '#!/bin/sh\necho "$*" >>%s/wrap.calls\nexec runc "$@"\n' "$W" >"$W/runc-wrap"
+chmod 755 "$W/runc-wrap"
+jq --arg s "$SHIM" --arg w "$W/runc-wrap" '.runtimes["ob12-rp"] = {path: $s, runtimeArgs: ["--runtime-path", $w]}' \
+	"$W/daemon.json" >"$W/daemon.json.new" && mv "$W/daemon.json.new" "$W/daemon.json" || die "jq"
+
 log "dockerd $(dockerd --version | awk '{print $3}' | tr -d ,) on bridge ${P}br0, iptables off"
 dk_start "$W" ${P}br0 10.231.12.1/24 /ob12docker || die "dockerd"
 docker info --format '{{json .Runtimes}}' | jq -e '.["oci-bypass"].path' >/dev/null &&
@@ -69,6 +77,8 @@ bundle() { echo "$W/exec/containerd/daemon/io.containerd.runtime.v2.task/moby/$1
 ours_in() { jq -r '[.hooks.createRuntime[]?, .hooks.poststop[]? | .args | join(" ")] | join(",")' "$1"; }
 
 "$OB" unload --wait 5 >/dev/null 2>&1 # the first hook loads it
+[ "$(status_field loaded)" = false ] ||
+	die "oci-bypass is still loaded after unload (another checkout's build this one cannot unload?): $("$OB" unload 2>&1 | head -n 1)"
 R=(--runtime oci-bypass)
 docker run -d "${R[@]}" --name $P-srv ob12img:test \
 	/bin/streamcheck server --listen 0.0.0.0 7012 --count 20 --timeout 120 >/dev/null || die "server"
@@ -100,6 +110,15 @@ for c in pln off; do
 	assert_eq "nothing redirected towards the container '$c'" "$before" \
 		"$(counter "$(name12 "$SRV")" redirected_bytes)"
 done
+
+docker run -d --runtime ob12-rp --name $P-rp ob12img:test sleep 3600 >/dev/null ||
+	fail "runtimeArgs --runtime-path: did not start"
+grep -q "create .*--bundle" "$W/wrap.calls" 2>/dev/null && ! grep -q -- --runtime-path "$W/wrap.calls" &&
+	log "ok: runtimeArgs --runtime-path ran the wrapper, without the option" ||
+	fail "runtimeArgs --runtime-path: wrapper calls: $(cat "$W/wrap.calls" 2>&1)"
+assert_eq "runtimeArgs --runtime-path: enrolled" 1 \
+	"$("$OB" status --json | jq --arg id "$(ids $P-rp)" '[.containers[] | select(.id == $id)] | length')"
+docker rm -f $P-rp >/dev/null || fail "docker rm $P-rp"
 
 docker stop -t 1 $P-cli >/dev/null || fail "docker stop"
 assert_eq "docker stop: the client's record and enrolment are gone" "$SRV" "$(containers)"
