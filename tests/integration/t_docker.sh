@@ -72,7 +72,6 @@ tar -C "$CT_ROOTFS" --exclude ./.ct-rootfs.lock -c . | docker import - ob12img:t
 
 ids() { docker inspect --format '{{.Id}}' "$@" | sort | tr '\n' ' ' | sed 's/ $//'; }
 containers() { "$OB" status --json | jq -r '[.containers[].id] | sort | join(" ")'; }
-name12() { printf '%.12s' "$1"; }
 bundle() { echo "$W/exec/containerd/daemon/io.containerd.runtime.v2.task/moby/$1/config.json"; }
 ours_in() { jq -r '[.hooks.createRuntime[]?, .hooks.poststop[]? | .args | join(" ")] | join(",")' "$1"; }
 
