@@ -70,6 +70,11 @@ static const struct {
 	{ "--always", OB_OPT_ALWAYS, false },
 	{ "--hook-path", OB_OPT_HOOK_PATH, true },
 	{ "--cdi", OB_OPT_CDI, false },
+	{ "--docker", OB_OPT_DOCKER, false },
+	{ "--docker-config", OB_OPT_DOCKER_CONFIG, true },
+	{ "--default", OB_OPT_DEFAULT, false },
+	{ "--containerd", OB_OPT_CONTAINERD, false },
+	{ "--shim-path", OB_OPT_SHIM_PATH, true },
 };
 
 static int apply_opt(struct ob_args *a, enum ob_cli_opt id, const char *val, struct ob_error *e)
@@ -115,6 +120,24 @@ static int apply_opt(struct ob_args *a, enum ob_cli_opt id, const char *val, str
 		return 0;
 	case OB_OPT_CDI:
 		a->cdi = true;
+		return 0;
+	case OB_OPT_DOCKER:
+		a->docker = true;
+		return 0;
+	case OB_OPT_DOCKER_CONFIG:
+		a->docker = true;
+		a->docker_config = val;
+		return 0;
+	case OB_OPT_DEFAULT:
+		a->set_default = true;
+		return 0;
+	case OB_OPT_CONTAINERD:
+		a->containerd = true;
+		return 0;
+	case OB_OPT_SHIM_PATH:
+		if (val[0] != '/')
+			return ob_err(e, -EINVAL, "--shim-path must be absolute, not '%s'", val);
+		a->shim_path = val;
 		return 0;
 	case OB_OPT_BTF:
 		a->btf = val;
@@ -202,6 +225,14 @@ int ob_args_check_install(const struct ob_args *a, struct ob_error *e)
 {
 	if (a->always && a->cdi)
 		return ob_err(e, -EINVAL, "--always applies to hooks.d, not to --cdi");
+	if ((int)a->cdi + (int)a->docker + (int)a->containerd > 1)
+		return ob_err(e, -EINVAL, "give one of --cdi, --docker, --containerd");
+	if ((a->docker || a->containerd) && (a->always || a->dir || a->hook_path))
+		return ob_err(e, -EINVAL, "--always, --dir and --hook-path apply to hooks.d and CDI");
+	if (a->set_default && !a->docker)
+		return ob_err(e, -EINVAL, "--default applies to --docker");
+	if (a->shim_path && !a->docker && !a->containerd)
+		return ob_err(e, -EINVAL, "--shim-path applies to --docker and --containerd");
 	return 0;
 }
 

@@ -110,17 +110,29 @@ const struct ob_cmd ob_cmds[] = {
 		   "  io.oci-bypass.mode is \"required\".\n" },
 	{ .name = "install-hooks",
 	  .fn = ob_cmd_install_hooks,
-	  .summary = "write the hooks.d file (or a CDI spec)",
-	  .opts = OB_OPT_DIR | OB_OPT_ALWAYS | OB_OPT_HOOK_PATH | OB_OPT_CDI,
+	  .summary = "write the hooks.d file (or a CDI spec, or register the runtime shim)",
+	  .opts = OB_OPT_DIR | OB_OPT_ALWAYS | OB_OPT_HOOK_PATH | OB_OPT_CDI | OB_OPT_DOCKER |
+		  OB_OPT_DOCKER_CONFIG | OB_OPT_DEFAULT | OB_OPT_CONTAINERD | OB_OPT_SHIM_PATH,
 	  .check = ob_args_check_install,
 	  .usage = "oci-bypass install-hooks [--dir DIR] [--always] [--hook-path PATH] [--cdi]\n"
+		   "oci-bypass install-hooks --docker [--docker-config FILE] [--default] [--shim-path PATH]\n"
+		   "oci-bypass install-hooks --containerd [--shim-path PATH]\n"
 		   "  Write the hooks.d file oci-bypass.json (default DIR\n"
 		   "  /etc/containers/oci/hooks.d). By default the hook runs for containers\n"
 		   "  with the annotation io.oci-bypass.mode=on|required; --always runs it for\n"
 		   "  every container (opt out with io.oci-bypass.mode=off). --cdi writes a\n"
 		   "  CDI spec oci-bypass.json instead (default DIR /etc/cdi), for containerd,\n"
 		   "  nerdctl and Docker: --device oci-bypass.io/net=on. PATH defaults to\n"
-		   "  this binary.\n" },
+		   "  this binary.\n"
+		   "  --docker registers oci-bypass-runtime, the runtime shim that adds the\n"
+		   "  hooks to each container it creates, as the Docker runtime \"oci-bypass\"\n"
+		   "  in FILE (default /etc/docker/daemon.json), keeping every other key;\n"
+		   "  --default also makes it the default-runtime. Restart dockerd, then:\n"
+		   "  docker run --runtime oci-bypass [-e OCI_BYPASS_MODE=off|on|required].\n"
+		   "  --containerd prints the containerd 1.6 config.toml snippet for it (merge\n"
+		   "  it by hand). --shim-path defaults to the oci-bypass-runtime next to\n"
+		   "  this binary. For engines without hooks.d or CDI: Docker < 28.2,\n"
+		   "  containerd < 2.0.\n" },
 	{ .name = "gc",
 	  .fn = ob_cmd_gc,
 	  .summary = "repair what killed hooks or vanished containers left",

@@ -1,4 +1,5 @@
-/* files.c - the one way oci-bypass creates directories and writes files: whole, or not at all. */
+/* files.c - the one way oci-bypass creates directories and writes files: whole, or not at all;
+ * and reads a small file whole. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -81,4 +82,46 @@ int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
 	if (err)
 		unlink(tmp);
 	return err;
+}
+
+int ob_read_file(const char *path, size_t max, int flags, char **out, size_t *len, mode_t *mode,
+		 struct ob_error *e)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+	size_t n = 0;
+
+	*out = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | flags);
+	if (fd < 0)
+		return ob_err(e, -errno, "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		return ob_err(e, -EINVAL, "%s is not a regular file", path);
+	if ((uint64_t)st.st_size > max)
+		return ob_err(e, -EFBIG, "%s is larger than %zu bytes", path, max);
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return ob_err(e, -ENOMEM, "out of memory");
+	while (n < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return ob_err(e, -errno, "cannot read %s: %s", path, strerror(errno));
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n != (size_t)st.st_size)
+		return ob_err(e, -EIO, "short read of %s", path);
+	buf[n] = '\0';
+	*out = buf;
+	buf = NULL;
+	*len = n;
+	if (mode)
+		*mode = st.st_mode & 07777;
+	return 0;
 }

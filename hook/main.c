@@ -7,10 +7,15 @@
 
 int main(int argc, char **argv)
 {
+	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	struct ob_error e = { 0 };
 	struct ob_args a;
-	int err = ob_parse_args(ob_cmds, argc, argv, &a, &e);
+	int err;
 
+	/* Called by Docker or containerd as their OCI runtime (runtime.c). */
+	if (argc > 0 && !strcmp(base ? base + 1 : argv[0], OB_RUNTIME_BIN))
+		return ob_runtime_main(argc, argv);
+	err = ob_parse_args(ob_cmds, argc, argv, &a, &e);
 	if (err) {
 		fprintf(stderr, "oci-bypass: %s\n", e.msg);
 		return 2;

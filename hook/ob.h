@@ -62,6 +62,10 @@ void ob_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ob_mkdirs(const char *dir, mode_t mode, struct ob_error *e);
 int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
 		    struct ob_error *e);
+/* A regular file of at most max bytes, whole, in *out (malloc'd, NUL
+ * added); flags are added to open's (O_NOFOLLOW); *mode its permissions. */
+int ob_read_file(const char *path, size_t max, int flags, char **out, size_t *len, mode_t *mode,
+		 struct ob_error *e);
 
 /* ---- args.c: command line (pure); cmds.c: the verb table ---- */
 /* Options, as bits: ob_cmds[].opts says which a verb accepts. */
@@ -83,6 +87,11 @@ enum ob_cli_opt {
 	OB_OPT_SMALL_WINDOW = 1u << 14,
 	OB_OPT_STALL_WINDOW = 1u << 15,
 	OB_OPT_MAX_UNREAD = 1u << 16,
+	OB_OPT_DOCKER = 1u << 17,
+	OB_OPT_DOCKER_CONFIG = 1u << 18,
+	OB_OPT_DEFAULT = 1u << 19,
+	OB_OPT_CONTAINERD = 1u << 20,
+	OB_OPT_SHIM_PATH = 1u << 21,
 };
 
 struct ob_args;
@@ -121,6 +130,11 @@ struct ob_args {
 	const char *hook_path; /* install-hooks --hook-path */
 	bool always;	    /* install-hooks --always */
 	bool cdi;	    /* install-hooks --cdi */
+	bool docker;	    /* install-hooks --docker */
+	bool containerd;    /* install-hooks --containerd */
+	bool set_default;   /* install-hooks --docker --default */
+	const char *docker_config; /* install-hooks --docker-config FILE */
+	const char *shim_path;	   /* install-hooks --shim-path: oci-bypass-runtime */
 	uint16_t noports[16];
 	int n_noports;
 };
@@ -302,6 +316,11 @@ int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char 
 
 /* ---- sandbox.c ---- */
 int ob_sandbox_apply(struct ob_error *e);
+
+/* ---- runtime.c: oci-bypass-runtime, the OCI runtime shim for Docker 20.10 and
+ * containerd 1.6 (the same binary, called by that name; main() hands over) ---- */
+#define OB_RUNTIME_BIN "oci-bypass-runtime"
+int ob_runtime_main(int argc, char **argv);
 
 /* ---- features.c: what the datapath needs of the kernel ---- */
 enum ob_feat_state { OB_FEAT_OK, OB_FEAT_MISSING, OB_FEAT_FALLBACK };

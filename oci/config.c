@@ -33,6 +33,7 @@ static int annot_mode(struct ob_policy *p, const char *key, const char *val, str
 {
 	if (!ob_mode_parse(val, &p->mode))
 		return bad_value(key, val, "on, off or required", e);
+	p->mode_set = true;
 	return 0;
 }
 
@@ -204,7 +205,23 @@ static void mode_despite_error(struct json_object *root, struct ob_policy *p)
 		return;
 	v = ob_json_get(a, OB_ANNOT_MODE);
 	if (v && ob_json_string(v, &s, &len))
-		ob_mode_parse(s, &p->mode);
+		p->mode_set = ob_mode_parse(s, &p->mode);
+}
+
+int ob_policy_from_json(struct json_object *root, struct ob_policy *p, struct ob_error *e)
+{
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->mode = OB_MODE_ON;
+	rc = parse_annotations(root, p, e);
+	if (!rc)
+		rc = parse_namespaces(root, p, e);
+	if (rc) {
+		memset(p, 0, sizeof(*p));
+		mode_despite_error(root, p);
+	}
+	return rc;
 }
 
 int ob_config_parse(const char *buf, size_t len, struct ob_policy *p, struct ob_error *e)
@@ -217,13 +234,7 @@ int ob_config_parse(const char *buf, size_t len, struct ob_policy *p, struct ob_
 	rc = ob_json_parse_object(buf, len, OB_CONFIG_MAX, WHAT, &root, e);
 	if (rc)
 		return rc; /* *p is all zero: mode OB_MODE_ON is 0 */
-	rc = parse_annotations(root, p, e);
-	if (!rc)
-		rc = parse_namespaces(root, p, e);
-	if (rc) {
-		memset(p, 0, sizeof(*p));
-		mode_despite_error(root, p);
-	}
+	rc = ob_policy_from_json(root, p, e);
 	json_object_put(root);
 	return rc;
 }

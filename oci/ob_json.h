@@ -39,4 +39,12 @@ const char *ob_json_type_name(struct json_object *v);
 int ob_json_annotations(struct json_object *root, const char *what, struct json_object **out,
 			struct ob_error *e);
 
+/*
+ * The policy of an already parsed config.json (config.c): what
+ * ob_config_parse does after parsing, for oci-bypass-runtime's bundle.c,
+ * which reads the same document.
+ */
+struct ob_policy;
+int ob_policy_from_json(struct json_object *root, struct ob_policy *p, struct ob_error *e);
+
 #endif /* OB_OCI_JSON_H */

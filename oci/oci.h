@@ -113,6 +113,7 @@ int ob_parse_bytes(const char *opt, const char *s, uint64_t min, uint64_t max, u
 
 struct ob_policy {
 	enum ob_mode mode; /* io.oci-bypass.mode; absent: ON */
+	bool mode_set;	   /* io.oci-bypass.mode was given (and valid) */
 	uint16_t noports[OB_NOPORTS_MAX]; /* io.oci-bypass.no-ports "443,6379", deduplicated */
 	int n_noports;
 	bool trust;		      /* io.oci-bypass.trust "true": skip service probation */
@@ -176,5 +177,60 @@ int ob_cdi_write(FILE *f, const char *hook_path, struct ob_error *e);
  * both; Go's regexp, which podman uses, refuses "a**" and counts > 1000).
  */
 int ob_hooksd_validate(const char *buf, size_t len, struct ob_error *e);
+
+/*
+ * oci-bypass-runtime, the runtime shim for engines that apply no hooks of
+ * their own (Docker 20.10, containerd 1.6): bundle.c.
+ */
+#define OB_RUNTIME_NAME "oci-bypass"	  /* the runtime's name in daemon.json / containerd */
+#define OB_ENV_MODE	"OCI_BYPASS_MODE" /* process.env: off | on | required */
+
+struct ob_bundle_edit {
+	enum ob_mode mode;	/* what the container asks for */
+	const char *mode_from;	/* "annotation", OB_ENV_MODE or "default" (on) */
+	bool added;		/* out holds the new config.json */
+	char *out;		/* malloc'd, NUL-terminated, ends in a newline */
+	size_t out_len;
+};
+
+/*
+ * Adds the createRuntime hook [hook_path] "oci-bypass hook create" and the
+ * poststop hook "oci-bypass hook teardown" (timeout OB_HOOK_TIMEOUT) to a
+ * config.json, after the hooks already there, unless the container opted
+ * out. The mode: the io.oci-bypass.mode annotation if present (it wins),
+ * else the last OCI_BYPASS_MODE=... in process.env, else on. Mode off:
+ * nothing changes. A stage that already runs an oci-bypass hook (same
+ * path, or args "oci-bypass" "hook"; prestart counts for createRuntime)
+ * gets no second one. A mode that came from OCI_BYPASS_MODE and is not on
+ * is written into the annotations, where the hook reads it (so that
+ * "required" fails closed there too). ed->added is false when nothing
+ * changed. Every other member keeps its value; the text is re-serialised
+ * compactly by json-c (key order kept). Errors: whatever ob_config_parse
+ * refuses (the hook would refuse it too: the same parser decides the
+ * annotation's mode), an invalid OCI_BYPASS_MODE value, process or
+ * process.env or hooks or a hooks stage of the wrong type. On an error
+ * ed->mode still says what a valid annotation or OCI_BYPASS_MODE asked
+ * for, so that "required" can fail closed.
+ */
+int ob_bundle_add_hooks(const char *buf, size_t len, const char *hook_path,
+			struct ob_bundle_edit *ed, struct ob_error *e);
+
+/*
+ * Docker's daemon.json with runtimes.oci-bypass.path = shim_path (other
+ * members of that entry, such as runtimeArgs, kept) and, with set_default,
+ * "default-runtime": "oci-bypass". buf may be NULL or blank (no file yet).
+ * Every other key is kept. *out is malloc'd pretty JSON with a final
+ * newline. An invalid document, or runtimes / runtimes.oci-bypass not an
+ * object, is an error (the caller must not overwrite the file then).
+ */
+int ob_docker_config_merge(const char *buf, size_t len, const char *shim_path, bool set_default,
+			   char **out, size_t *out_len, struct ob_error *e);
+
+/*
+ * The containerd 1.6 config.toml (version 2) snippet: runtime oci-bypass
+ * of type io.containerd.runc.v2 with options.BinaryName = shim_path under
+ * [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.oci-bypass].
+ */
+int ob_containerd_snippet(FILE *f, const char *shim_path, struct ob_error *e);
 
 #endif /* OB_OCI_H */

@@ -13,6 +13,11 @@ make -s -C "$TESTS_DIR/.." install DESTDIR="$D" PREFIX=/usr OUT="$OB_BUILD" SAN=
 	log "ok: bin link" || fail "bin link: $(ls -l "$D/usr/bin")"
 out=$("$D/usr/bin/oci-bypass" version 2>&1) && grep -q "^oci-bypass " <<<"$out" &&
 	log "ok: installed binary runs: $out" || fail "version: $out"
+[ "$(readlink "$D/usr/libexec/oci/hooks.d/oci-bypass-runtime")" = oci-bypass ] &&
+	[ "$(readlink "$D/usr/bin/oci-bypass-runtime")" = ../libexec/oci/hooks.d/oci-bypass-runtime ] &&
+	log "ok: oci-bypass-runtime links" || fail "runtime links: $(ls -l "$D/usr/bin")"
+assert_eq "the installed shim registers itself by its own path" /usr/libexec/oci/hooks.d/oci-bypass-runtime \
+	"$("$D/usr/bin/oci-bypass" install-hooks --containerd | awk -F'"' '/BinaryName/ {print $2}' | sed "s|^$D||")"
 man -l "$D/usr/share/man/man8/oci-bypass.8" 2>/dev/null | grep -q "OCI-BYPASS(8)" &&
 	log "ok: man page renders" || fail "man page"
 H="$D/etc/containers/oci/hooks.d/oci-bypass.json"

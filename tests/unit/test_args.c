@@ -108,6 +108,20 @@ static void verbs_and_options(void **state)
 	assert_true(a.always);
 	assert_int_equal(PARSE(&a, "install-hooks", "--cdi"), 0);
 	assert_true(a.cdi);
+	assert_int_equal(PARSE(&a, "install-hooks", "--docker"), 0);
+	assert_true(a.docker);
+	assert_null(a.docker_config);
+	assert_false(a.set_default);
+	assert_int_equal(PARSE(&a, "install-hooks", "--docker-config", "/tmp/d.json", "--default",
+			       "--shim-path", "/usr/bin/oci-bypass-runtime"),
+			 0);
+	assert_true(a.docker); /* --docker-config implies --docker */
+	assert_string_equal(a.docker_config, "/tmp/d.json");
+	assert_true(a.set_default);
+	assert_string_equal(a.shim_path, "/usr/bin/oci-bypass-runtime");
+	assert_int_equal(PARSE(&a, "install-hooks", "--containerd"), 0);
+	assert_true(a.containerd);
+	assert_false(a.docker);
 	assert_int_equal(PARSE(&a, "gc"), 0);
 	assert_string_equal(a.cmd->name, "gc");
 }
@@ -145,6 +159,17 @@ static void bad_input_is_refused(void **state)
 	assert_int_equal(PARSE(&a, "hook", "create", "again"), -EINVAL);
 	assert_int_equal(PARSE(&a, "install-hooks", "--hook-path", "relative/x"), -EINVAL);
 	assert_int_equal(PARSE(&a, "install-hooks", "--cdi", "--always"), -EINVAL);
+	assert_int_equal(PARSE(&a, "install-hooks", "--docker", "--containerd"), -EINVAL);
+	assert_non_null(strstr(oe.msg, "give one of"));
+	assert_int_equal(PARSE(&a, "install-hooks", "--cdi", "--docker"), -EINVAL);
+	assert_int_equal(PARSE(&a, "install-hooks", "--docker", "--dir", "/x"), -EINVAL);
+	assert_int_equal(PARSE(&a, "install-hooks", "--containerd", "--always"), -EINVAL);
+	assert_int_equal(PARSE(&a, "install-hooks", "--containerd", "--default"), -EINVAL);
+	assert_non_null(strstr(oe.msg, "--default applies to --docker"));
+	assert_int_equal(PARSE(&a, "install-hooks", "--shim-path", "/x"), -EINVAL);
+	assert_int_equal(PARSE(&a, "install-hooks", "--docker", "--shim-path", "rel/x"), -EINVAL);
+	assert_int_equal(PARSE(&a, "install-hooks", "--docker-config"), -EINVAL);
+	assert_int_equal(PARSE(&a, "load", "--docker"), -EINVAL); /* install-hooks' */
 	{
 		char *argv_[] = { "oci-bypass", NULL };
 

@@ -69,6 +69,8 @@ static void expect_fail(const char *s, int rc, const char *want)
 	assert_int_equal(parse(s, &p), rc);
 	/* all zero, but a valid mode annotation (oci.h) */
 	zero.mode = p.mode;
+	zero.mode_set = p.mode_set;
+	assert_false(p.mode_set && p.mode == OB_MODE_ON && !strstr(s, "io.oci-bypass.mode"));
 	assert_memory_equal(&p, &zero, sizeof(p));
 	if (!strstr(oe.msg, want))
 		fail_msg("error '%s' does not mention '%s'", oe.msg, want);
@@ -87,7 +89,7 @@ static void defaults(void **state)
 	assert_int_equal(parse(config(NULL, NS_NEW), &p), 0);
 	assert_string_equal(oe.msg, "");
 	assert_int_equal(p.mode, OB_MODE_ON);
-	assert_int_equal(p.mode, OB_MODE_ON);
+	assert_false(p.mode_set);
 	assert_int_equal(p.n_noports, 0);
 	assert_false(p.trust);
 	assert_false(p.allow_host_network);
@@ -127,6 +129,7 @@ static void mode_values(void **state)
 		snprintf(a, sizeof(a), "{\"io.oci-bypass.mode\": \"%s\"}", good[i].val);
 		assert_int_equal(parse(config(a, NS_NEW), &p), 0);
 		assert_int_equal(p.mode, good[i].mode);
+		assert_true(p.mode_set);
 		assert_string_equal(ob_mode_name(p.mode), good[i].val);
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -1,0 +1,443 @@
+/* bundle.c - what oci-bypass-runtime does to a bundle's config.json (adds the hooks), and the
+ * Docker daemon.json and containerd config that register it. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oci.h"
+#include "ob_json.h"
+
+#define WHAT "config.json"
+
+/* Adds val to o under key; takes the reference to val, also on failure. */
+static bool add(struct json_object *o, const char *key, struct json_object *val)
+{
+	if (!val)
+		return false;
+	if (json_object_object_add(o, key, val)) {
+		json_object_put(val);
+		return false;
+	}
+	return true;
+}
+
+static bool push(struct json_object *arr, struct json_object *val)
+{
+	if (!val)
+		return false;
+	if (json_object_array_add(arr, val)) {
+		json_object_put(val);
+		return false;
+	}
+	return true;
+}
+
+/* A copy of o's compact text in *out (malloc'd, NUL-terminated). */
+static int serialise(struct json_object *o, int flags, const char *what, char **out,
+		     size_t *out_len, struct ob_error *e)
+{
+	const char *text =
+		json_object_to_json_string_ext(o, flags | JSON_C_TO_STRING_NOSLASHESCAPE);
+	size_t len;
+
+	if (!text)
+		return ob_err(e, -ENOMEM, "%s: out of memory", what);
+	len = strlen(text);
+	*out = malloc(len + 2);
+	if (!*out)
+		return ob_err(e, -ENOMEM, "%s: out of memory", what);
+	memcpy(*out, text, len);
+	(*out)[len++] = '\n';
+	(*out)[len] = '\0';
+	*out_len = len;
+	return 0;
+}
+
+/* ---- the mode a container asks for ---- */
+
+/* OCI_BYPASS_MODE from process.env ("K=V" strings); *found false when absent. */
+
+static int env_mode(struct json_object *root, enum ob_mode *mode, bool *found, struct ob_error *e)
+{
+	const size_t klen = strlen(OB_ENV_MODE);
+	struct json_object *proc, *env;
+	char q[OB_QUOTE_MAX];
+	size_t i, n;
+
+	*found = false;
+	proc = ob_json_get(root, "process");
+	if (!proc)
+		return 0;
+	if (!json_object_is_type(proc, json_type_object))
+		return ob_err(e, -EINVAL, WHAT ": \"process\" is a JSON %s, not an object",
+			      ob_json_type_name(proc));
+	env = ob_json_get(proc, "env");
+	if (!env)
+		return 0;
+	if (!json_object_is_type(env, json_type_array))
+		return ob_err(e, -EINVAL, WHAT ": process.env is a JSON %s, not an array",
+			      ob_json_type_name(env));
+	n = json_object_array_length(env);
+	/* The last one wins: that is the one a shell or getenv() after
+	 * docker run -e sees, since the engine appends -e after the image's. */
+	for (i = n; i-- > 0;) {
+		struct json_object *el = json_object_array_get_idx(env, i);
+		const char *s;
+		size_t len;
+
+		if (!ob_json_string(el, &s, &len))
+			return ob_err(e, -EINVAL,
+				      WHAT ": process.env[%zu] is a JSON %s, not a string", i,
+				      ob_json_type_name(el));
+		if (len <= klen || strncmp(s, OB_ENV_MODE, klen) || s[klen] != '=')
+			continue;
+		if (!ob_mode_parse(s + klen + 1, mode)) {
+			ob_quote(q, sizeof(q), s + klen + 1, len - klen - 1);
+			return ob_err(e, -EINVAL,
+				      WHAT ": " OB_ENV_MODE " is %s; expected on, off or required",
+				      q);
+		}
+		*found = true;
+		return 0;
+	}
+	return 0;
+}
+
+/*
+ * The annotation, through the hook's own policy parser (config.c: the
+ * same mode values, and whatever else it refuses, refused here too), else
+ * OCI_BYPASS_MODE, else on. On an error in one, the other still decides
+ * if it can, so that "required" fails closed.
+ */
+static int decide_mode(struct json_object *root, struct ob_bundle_edit *ed, struct ob_error *e)
+{
+	enum ob_mode em = OB_MODE_ON;
+	struct ob_error ee = {0};
+	struct ob_policy p;
+	bool efound = false;
+	int arc, erc;
+
+	arc = ob_policy_from_json(root, &p, e);
+	erc = env_mode(root, &em, &efound, &ee);
+	ed->mode = OB_MODE_ON;
+	ed->mode_from = "default";
+	if (p.mode_set) {
+		ed->mode = p.mode;
+		ed->mode_from = "annotation";
+	} else if (efound) {
+		ed->mode = em;
+		ed->mode_from = OB_ENV_MODE;
+	}
+	if (arc)
+		return arc;
+	if (erc && !p.mode_set)
+		return ob_err(e, erc, "%s", ee.msg);
+	return 0;
+}
+
+/* ---- hooks ---- */
+
+/* Is h one of ours: our binary, or any oci-bypass binary run as "oci-bypass hook ..."? */
+static bool is_our_hook(struct json_object *h, const char *hook_path)
+{
+	struct json_object *p, *args, *a0, *a1;
+	const char *s;
+	size_t len;
+
+	if (!h || !json_object_is_type(h, json_type_object))
+		return false;
+	p = ob_json_get(h, "path");
+	if (p && ob_json_string(p, &s, &len) && !strcmp(s, hook_path))
+		return true;
+	args = ob_json_get(h, "args");
+	if (!args || !json_object_is_type(args, json_type_array) ||
+	    json_object_array_length(args) < 2)
+		return false;
+	a0 = json_object_array_get_idx(args, 0);
+	a1 = json_object_array_get_idx(args, 1);
+	return ob_json_string(a0, &s, &len) && !strcmp(s, "oci-bypass") &&
+	       ob_json_string(a1, &s, &len) && !strcmp(s, "hook");
+}
+
+/* hooks[stage] as an array, made if absent; error if it is something else. */
+static int stage_array(struct json_object *hooks, const char *stage, struct json_object **out,
+		       struct ob_error *e)
+{
+	struct json_object *a = ob_json_get(hooks, stage);
+
+	*out = NULL;
+	if (a && !json_object_is_type(a, json_type_array))
+		return ob_err(e, -EINVAL, WHAT ": hooks.%s is a JSON %s, not an array", stage,
+			      ob_json_type_name(a));
+	if (a) {
+		size_t n = json_object_array_length(a);
+
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *h = json_object_array_get_idx(a, i);
+
+			if (!h || !json_object_is_type(h, json_type_object))
+				return ob_err(e, -EINVAL,
+					      WHAT ": hooks.%s[%zu] is a JSON %s, not an object",
+					      stage, i, ob_json_type_name(h));
+		}
+		*out = a;
+		return 0;
+	}
+	*out = json_object_new_array();
+	if (!*out || json_object_object_add(hooks, stage, *out)) {
+		json_object_put(*out);
+		*out = NULL;
+		return ob_err(e, -ENOMEM, WHAT ": out of memory");
+	}
+	return 0;
+}
+
+static bool has_our_hook(struct json_object *arr, const char *hook_path)
+{
+	size_t n = arr ? json_object_array_length(arr) : 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (is_our_hook(json_object_array_get_idx(arr, i), hook_path))
+			return true;
+	return false;
+}
+
+static struct json_object *new_hook(const char *path, const char *verb)
+{
+	struct json_object *h = json_object_new_object(), *args = json_object_new_array();
+	bool ok = h && args;
+
+	ok = ok && push(args, json_object_new_string("oci-bypass"));
+	ok = ok && push(args, json_object_new_string("hook"));
+	ok = ok && push(args, json_object_new_string(verb));
+	ok = ok && add(h, "path", json_object_new_string(path));
+	if (ok) {
+		ok = add(h, "args", args);
+		args = NULL;
+	}
+	ok = ok && add(h, "timeout", json_object_new_int(OB_HOOK_TIMEOUT));
+	json_object_put(args);
+	if (!ok) {
+		json_object_put(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* Adds our hook to hooks[stage] unless one is there already (also under
+ * alt, when given); *added says whether it did. */
+static int add_stage(struct json_object *hooks, const char *stage, const char *alt,
+		     const char *path, const char *verb, bool *added, struct ob_error *e)
+{
+	struct json_object *arr, *other = alt ? ob_json_get(hooks, alt) : NULL;
+	int rc;
+
+	*added = false;
+	if (other && json_object_is_type(other, json_type_array) && has_our_hook(other, path))
+		return 0;
+	rc = stage_array(hooks, stage, &arr, e);
+	if (rc)
+		return rc;
+	if (has_our_hook(arr, path))
+		return 0;
+	if (!push(arr, new_hook(path, verb)))
+		return ob_err(e, -ENOMEM, WHAT ": out of memory");
+	*added = true;
+	return 0;
+}
+
+/* Writes io.oci-bypass.mode into the annotations, so that the hook, which
+ * reads only annotations, knows what OCI_BYPASS_MODE asked for. */
+static int set_mode_annotation(struct json_object *root, enum ob_mode mode, struct ob_error *e)
+{
+	struct json_object *a = ob_json_get(root, "annotations");
+
+	if (!a) {
+		a = json_object_new_object();
+		if (!add(root, "annotations", a))
+			return ob_err(e, -ENOMEM, WHAT ": out of memory");
+	}
+	if (!add(a, OB_ANNOT_MODE, json_object_new_string(ob_mode_name(mode))))
+		return ob_err(e, -ENOMEM, WHAT ": out of memory");
+	return 0;
+}
+
+int ob_bundle_add_hooks(const char *buf, size_t len, const char *hook_path,
+			struct ob_bundle_edit *ed, struct ob_error *e)
+{
+	struct json_object *root, *hooks;
+	char q[OB_QUOTE_MAX];
+	bool a1 = false, a2 = false;
+	int rc;
+
+	memset(ed, 0, sizeof(*ed));
+	ed->mode = OB_MODE_ON;
+	ed->mode_from = "default";
+	if (!hook_path || !ob_path_valid(hook_path)) {
+		ob_quote(q, sizeof(q), hook_path ? hook_path : "",
+			 hook_path ? strlen(hook_path) : 0);
+		return ob_err(e, -EINVAL,
+			      "hook path %s is not an absolute path without \"..\" or control "
+			      "characters",
+			      q);
+	}
+	rc = ob_json_parse_object(buf, len, OB_CONFIG_MAX, WHAT, &root, e);
+	if (rc)
+		return rc;
+	rc = decide_mode(root, ed, e);
+	if (rc || ed->mode == OB_MODE_OFF)
+		goto out;
+	hooks = ob_json_get(root, "hooks");
+	if (hooks && !json_object_is_type(hooks, json_type_object)) {
+		rc = ob_err(e, -EINVAL, WHAT ": \"hooks\" is a JSON %s, not an object",
+			    ob_json_type_name(hooks));
+		goto out;
+	}
+	if (!hooks) {
+		hooks = json_object_new_object();
+		if (!add(root, "hooks", hooks)) {
+			rc = ob_err(e, -ENOMEM, WHAT ": out of memory");
+			goto out;
+		}
+	}
+	/* On an error below nothing is written: root is dropped. */
+	rc = add_stage(hooks, "createRuntime", "prestart", hook_path, "create", &a1, e);
+	if (!rc)
+		rc = add_stage(hooks, "poststop", NULL, hook_path, "teardown", &a2, e);
+	if (rc)
+		goto out;
+	if (!strcmp(ed->mode_from, OB_ENV_MODE) && ed->mode != OB_MODE_ON) {
+		rc = set_mode_annotation(root, ed->mode, e);
+		if (rc)
+			goto out;
+		a1 = true;
+	}
+	ed->added = a1 || a2;
+	if (ed->added)
+		rc = serialise(root, JSON_C_TO_STRING_PLAIN, WHAT, &ed->out, &ed->out_len, e);
+out:
+	json_object_put(root);
+	if (rc) {
+		free(ed->out);
+		ed->out = NULL;
+		ed->out_len = 0;
+		ed->added = false;
+	}
+	return rc;
+}
+
+/* ---- registering the shim with the engines ---- */
+
+#define DOCKER_WHAT "daemon.json"
+
+static bool blank(const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r')
+			return false;
+	return true;
+}
+
+int ob_docker_config_merge(const char *buf, size_t len, const char *shim_path, bool set_default,
+			   char **out, size_t *out_len, struct ob_error *e)
+{
+	struct json_object *root = NULL, *rts, *ours;
+	char q[OB_QUOTE_MAX];
+	int rc;
+
+	*out = NULL;
+	*out_len = 0;
+	if (!shim_path || !ob_path_valid(shim_path)) {
+		ob_quote(q, sizeof(q), shim_path ? shim_path : "",
+			 shim_path ? strlen(shim_path) : 0);
+		return ob_err(e, -EINVAL,
+			      "runtime path %s is not an absolute path without \"..\" or "
+			      "control characters",
+			      q);
+	}
+	if (!buf || blank(buf, len)) {
+		root = json_object_new_object();
+		if (!root)
+			return ob_err(e, -ENOMEM, DOCKER_WHAT ": out of memory");
+	} else {
+		rc = ob_json_parse_object(buf, len, OB_CONFIG_MAX, DOCKER_WHAT, &root, e);
+		if (rc)
+			return rc;
+	}
+	rc = -EINVAL;
+	rts = ob_json_get(root, "runtimes");
+	if (rts && !json_object_is_type(rts, json_type_object)) {
+		ob_err(e, rc, DOCKER_WHAT ": \"runtimes\" is a JSON %s, not an object",
+		       ob_json_type_name(rts));
+		goto out;
+	}
+	if (!rts) {
+		rts = json_object_new_object();
+		if (!add(root, "runtimes", rts))
+			goto oom;
+	}
+	ours = ob_json_get(rts, OB_RUNTIME_NAME);
+	if (ours && !json_object_is_type(ours, json_type_object)) {
+		ob_err(e, rc,
+		       DOCKER_WHAT ": runtimes." OB_RUNTIME_NAME " is a JSON %s, not an object",
+		       ob_json_type_name(ours));
+		goto out;
+	}
+	if (!ours) {
+		ours = json_object_new_object();
+		if (!add(rts, OB_RUNTIME_NAME, ours))
+			goto oom;
+	}
+	/* Only "path": runtimeArgs (--runtime-path) set by hand stay. */
+	if (!add(ours, "path", json_object_new_string(shim_path)))
+		goto oom;
+	if (set_default && !add(root, "default-runtime", json_object_new_string(OB_RUNTIME_NAME)))
+		goto oom;
+	rc = serialise(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED, DOCKER_WHAT, out,
+		       out_len, e);
+	goto out;
+oom:
+	rc = ob_err(e, -ENOMEM, DOCKER_WHAT ": out of memory");
+out:
+	json_object_put(root);
+	return rc;
+}
+
+int ob_containerd_snippet(FILE *f, const char *shim_path, struct ob_error *e)
+{
+	static const char table[] =
+		"[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes." OB_RUNTIME_NAME "]";
+	char q[OB_QUOTE_MAX], path[2 * OB_PATH_MAX];
+	size_t o = 0;
+
+	if (!shim_path || !ob_path_valid(shim_path)) {
+		ob_quote(q, sizeof(q), shim_path ? shim_path : "",
+			 shim_path ? strlen(shim_path) : 0);
+		return ob_err(e, -EINVAL,
+			      "runtime path %s is not an absolute path without \"..\" or "
+			      "control characters",
+			      q);
+	}
+	/* A TOML basic string: only '"' and '\' need escaping (no control
+	 * characters pass ob_path_valid). */
+	for (const char *s = shim_path; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			path[o++] = '\\';
+		path[o++] = *s;
+	}
+	path[o] = '\0';
+	if (fprintf(f,
+		    "# containerd 1.6 (config version 2): the oci-bypass runtime for the CRI\n"
+		    "# plugin (Kubernetes, crictl; runtime handler \"" OB_RUNTIME_NAME "\").\n"
+		    "# Merge into /etc/containerd/config.toml and restart containerd.\n"
+		    "# ctr without the CRI plugin: ctr run --runtime io.containerd.runc.v2 \\\n"
+		    "#     --runc-binary %s ...\n"
+		    "%s\n"
+		    "  runtime_type = \"io.containerd.runc.v2\"\n"
+		    "%.*s.options]\n"
+		    "  BinaryName = \"%s\"\n",
+		    path, table, (int)(sizeof(table) - 2), table, path) < 0 ||
+	    fflush(f) == EOF)
+		return ob_err(e, -EIO, "cannot write the containerd snippet");
+	return 0;
+}
