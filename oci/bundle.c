@@ -9,27 +9,17 @@
 
 #define WHAT "config.json"
 
-/* Adds val to o under key; takes the reference to val, also on failure. */
-static bool add(struct json_object *o, const char *key, struct json_object *val)
-{
-	if (!val)
-		return false;
-	if (json_object_object_add(o, key, val)) {
-		json_object_put(val);
-		return false;
-	}
-	return true;
-}
 
-static bool push(struct json_object *arr, struct json_object *val)
+/* WHAT (a hook or runtime path) must be absolute, without ".." or control characters. */
+static int check_path(const char *what, const char *path, struct ob_error *e)
 {
-	if (!val)
-		return false;
-	if (json_object_array_add(arr, val)) {
-		json_object_put(val);
-		return false;
-	}
-	return true;
+	char q[OB_QUOTE_MAX];
+
+	if (path && ob_path_valid(path))
+		return 0;
+	ob_quote(q, sizeof(q), path ? path : "", path ? strlen(path) : 0);
+	return ob_err(e, -EINVAL, "%s %s is not an absolute path without \"..\" or control characters",
+		      what, q);
 }
 
 /* A copy of o's compact text in *out (malloc'd, NUL-terminated). */
@@ -207,15 +197,15 @@ static struct json_object *new_hook(const char *path, const char *verb)
 	struct json_object *h = json_object_new_object(), *args = json_object_new_array();
 	bool ok = h && args;
 
-	ok = ok && push(args, json_object_new_string("oci-bypass"));
-	ok = ok && push(args, json_object_new_string("hook"));
-	ok = ok && push(args, json_object_new_string(verb));
-	ok = ok && add(h, "path", json_object_new_string(path));
+	ok = ok && ob_json_push(args, json_object_new_string("oci-bypass"));
+	ok = ok && ob_json_push(args, json_object_new_string("hook"));
+	ok = ok && ob_json_push(args, json_object_new_string(verb));
+	ok = ok && ob_json_add(h, "path", json_object_new_string(path));
 	if (ok) {
-		ok = add(h, "args", args);
+		ok = ob_json_add(h, "args", args);
 		args = NULL;
 	}
-	ok = ok && add(h, "timeout", json_object_new_int(OB_HOOK_TIMEOUT));
+	ok = ok && ob_json_add(h, "timeout", json_object_new_int(OB_HOOK_TIMEOUT));
 	json_object_put(args);
 	if (!ok) {
 		json_object_put(h);
@@ -240,7 +230,7 @@ static int add_stage(struct json_object *hooks, const char *stage, const char *a
 		return rc;
 	if (has_our_hook(arr, path))
 		return 0;
-	if (!push(arr, new_hook(path, verb)))
+	if (!ob_json_push(arr, new_hook(path, verb)))
 		return ob_err(e, -ENOMEM, WHAT ": out of memory");
 	*added = true;
 	return 0;
@@ -254,10 +244,10 @@ static int set_mode_annotation(struct json_object *root, enum ob_mode mode, stru
 
 	if (!a) {
 		a = json_object_new_object();
-		if (!add(root, "annotations", a))
+		if (!ob_json_add(root, "annotations", a))
 			return ob_err(e, -ENOMEM, WHAT ": out of memory");
 	}
-	if (!add(a, OB_ANNOT_MODE, json_object_new_string(ob_mode_name(mode))))
+	if (!ob_json_add(a, OB_ANNOT_MODE, json_object_new_string(ob_mode_name(mode))))
 		return ob_err(e, -ENOMEM, WHAT ": out of memory");
 	return 0;
 }
@@ -266,21 +256,15 @@ int ob_bundle_add_hooks(const char *buf, size_t len, const char *hook_path,
 			struct ob_bundle_edit *ed, struct ob_error *e)
 {
 	struct json_object *root, *hooks;
-	char q[OB_QUOTE_MAX];
 	bool a1 = false, a2 = false;
 	int rc;
 
 	memset(ed, 0, sizeof(*ed));
 	ed->mode = OB_MODE_ON;
 	ed->mode_from = "default";
-	if (!hook_path || !ob_path_valid(hook_path)) {
-		ob_quote(q, sizeof(q), hook_path ? hook_path : "",
-			 hook_path ? strlen(hook_path) : 0);
-		return ob_err(e, -EINVAL,
-			      "hook path %s is not an absolute path without \"..\" or control "
-			      "characters",
-			      q);
-	}
+	rc = check_path("hook path", hook_path, e);
+	if (rc)
+		return rc;
 	rc = ob_json_parse_object(buf, len, OB_CONFIG_MAX, WHAT, &root, e);
 	if (rc)
 		return rc;
@@ -295,7 +279,7 @@ int ob_bundle_add_hooks(const char *buf, size_t len, const char *hook_path,
 	}
 	if (!hooks) {
 		hooks = json_object_new_object();
-		if (!add(root, "hooks", hooks)) {
+		if (!ob_json_add(root, "hooks", hooks)) {
 			rc = ob_err(e, -ENOMEM, WHAT ": out of memory");
 			goto out;
 		}
@@ -342,19 +326,13 @@ int ob_docker_config_merge(const char *buf, size_t len, const char *shim_path, b
 			   char **out, size_t *out_len, struct ob_error *e)
 {
 	struct json_object *root = NULL, *rts, *ours;
-	char q[OB_QUOTE_MAX];
 	int rc;
 
 	*out = NULL;
 	*out_len = 0;
-	if (!shim_path || !ob_path_valid(shim_path)) {
-		ob_quote(q, sizeof(q), shim_path ? shim_path : "",
-			 shim_path ? strlen(shim_path) : 0);
-		return ob_err(e, -EINVAL,
-			      "runtime path %s is not an absolute path without \"..\" or "
-			      "control characters",
-			      q);
-	}
+	rc = check_path("runtime path", shim_path, e);
+	if (rc)
+		return rc;
 	if (!buf || blank(buf, len)) {
 		root = json_object_new_object();
 		if (!root)
@@ -373,7 +351,7 @@ int ob_docker_config_merge(const char *buf, size_t len, const char *shim_path, b
 	}
 	if (!rts) {
 		rts = json_object_new_object();
-		if (!add(root, "runtimes", rts))
+		if (!ob_json_add(root, "runtimes", rts))
 			goto oom;
 	}
 	ours = ob_json_get(rts, OB_RUNTIME_NAME);
@@ -385,13 +363,13 @@ int ob_docker_config_merge(const char *buf, size_t len, const char *shim_path, b
 	}
 	if (!ours) {
 		ours = json_object_new_object();
-		if (!add(rts, OB_RUNTIME_NAME, ours))
+		if (!ob_json_add(rts, OB_RUNTIME_NAME, ours))
 			goto oom;
 	}
 	/* Only "path": runtimeArgs (--runtime-path) set by hand stay. */
-	if (!add(ours, "path", json_object_new_string(shim_path)))
+	if (!ob_json_add(ours, "path", json_object_new_string(shim_path)))
 		goto oom;
-	if (set_default && !add(root, "default-runtime", json_object_new_string(OB_RUNTIME_NAME)))
+	if (set_default && !ob_json_add(root, "default-runtime", json_object_new_string(OB_RUNTIME_NAME)))
 		goto oom;
 	rc = serialise(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED, DOCKER_WHAT, out,
 		       out_len, e);
@@ -407,17 +385,13 @@ int ob_containerd_snippet(FILE *f, const char *shim_path, struct ob_error *e)
 {
 	static const char table[] =
 		"[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes." OB_RUNTIME_NAME "]";
-	char q[OB_QUOTE_MAX], path[2 * OB_PATH_MAX];
+	char path[2 * OB_PATH_MAX];
 	size_t o = 0;
+	int rc;
 
-	if (!shim_path || !ob_path_valid(shim_path)) {
-		ob_quote(q, sizeof(q), shim_path ? shim_path : "",
-			 shim_path ? strlen(shim_path) : 0);
-		return ob_err(e, -EINVAL,
-			      "runtime path %s is not an absolute path without \"..\" or "
-			      "control characters",
-			      q);
-	}
+	rc = check_path("runtime path", shim_path, e);
+	if (rc)
+		return rc;
 	/* A TOML basic string: only '"' and '\' need escaping (no control
 	 * characters pass ob_path_valid). */
 	for (const char *s = shim_path; *s; s++) {

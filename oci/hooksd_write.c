@@ -10,28 +10,6 @@
 #define CDI_KIND	 "oci-bypass.io/net"
 #define MODE_KEY_REGEX	 "^io\\.oci-bypass\\.mode$"
 
-/* Adds val to o under key; takes the reference to val, also on failure. */
-static bool add(struct json_object *o, const char *key, struct json_object *val)
-{
-	if (!val)
-		return false;
-	if (json_object_object_add(o, key, val)) {
-		json_object_put(val);
-		return false;
-	}
-	return true;
-}
-
-static bool push(struct json_object *arr, struct json_object *val)
-{
-	if (!val)
-		return false;
-	if (json_object_array_add(arr, val)) {
-		json_object_put(val);
-		return false;
-	}
-	return true;
-}
 
 static struct json_object *string_array(const char *const *v, size_t n)
 {
@@ -41,7 +19,7 @@ static struct json_object *string_array(const char *const *v, size_t n)
 	if (!a)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		if (!push(a, json_object_new_string(v[i]))) {
+		if (!ob_json_push(a, json_object_new_string(v[i]))) {
 			json_object_put(a);
 			return NULL;
 		}
@@ -106,27 +84,27 @@ int ob_hooksd_write(FILE *f, const char *hook_path, bool always, struct ob_error
 	hook = json_object_new_object();
 	when = json_object_new_object();
 	ok = root && hook && when;
-	ok = ok && add(hook, "path", json_object_new_string(hook_path));
-	ok = ok && add(hook, "args", string_array(args, 2));
-	ok = ok && add(hook, "timeout", json_object_new_int(OB_HOOK_TIMEOUT));
+	ok = ok && ob_json_add(hook, "path", json_object_new_string(hook_path));
+	ok = ok && ob_json_add(hook, "args", string_array(args, 2));
+	ok = ok && ob_json_add(hook, "timeout", json_object_new_int(OB_HOOK_TIMEOUT));
 	if (ok && always) {
-		ok = add(when, "always", json_object_new_boolean(1));
+		ok = ob_json_add(when, "always", json_object_new_boolean(1));
 	} else if (ok) {
 		annots = json_object_new_object();
 		ok = annots &&
-		     add(annots, MODE_KEY_REGEX, json_object_new_string(modes));
-		ok = add(when, "annotations", annots) && ok;
+		     ob_json_add(annots, MODE_KEY_REGEX, json_object_new_string(modes));
+		ok = ob_json_add(when, "annotations", annots) && ok;
 	}
-	ok = ok && add(root, "version", json_object_new_string(HOOKSD_VERSION));
+	ok = ok && ob_json_add(root, "version", json_object_new_string(HOOKSD_VERSION));
 	if (ok) {
-		ok = add(root, "hook", hook);
+		ok = ob_json_add(root, "hook", hook);
 		hook = NULL;
 	}
 	if (ok) {
-		ok = add(root, "when", when);
+		ok = ob_json_add(root, "when", when);
 		when = NULL;
 	}
-	ok = ok && add(root, "stages", string_array(stages, 2));
+	ok = ok && ob_json_add(root, "stages", string_array(stages, 2));
 	json_object_put(hook);
 	json_object_put(when);
 	if (!ok) {
@@ -142,10 +120,10 @@ static struct json_object *cdi_hook(const char *stage, const char *path, const c
 	struct json_object *h = json_object_new_object();
 	bool ok;
 
-	ok = h && add(h, "hookName", json_object_new_string(stage));
-	ok = ok && add(h, "path", json_object_new_string(path));
-	ok = ok && add(h, "args", string_array(args, 3));
-	ok = ok && add(h, "timeout", json_object_new_int(OB_HOOK_TIMEOUT));
+	ok = h && ob_json_add(h, "hookName", json_object_new_string(stage));
+	ok = ok && ob_json_add(h, "path", json_object_new_string(path));
+	ok = ok && ob_json_add(h, "args", string_array(args, 3));
+	ok = ok && ob_json_add(h, "timeout", json_object_new_int(OB_HOOK_TIMEOUT));
 	if (!ok) {
 		json_object_put(h);
 		return NULL;
@@ -163,33 +141,33 @@ int ob_cdi_write(FILE *f, const char *hook_path, struct ob_error *e)
 	if (rc)
 		return rc;
 	root = json_object_new_object();
-	ok = root && add(root, "cdiVersion", json_object_new_string(CDI_VERSION));
-	ok = ok && add(root, "kind", json_object_new_string(CDI_KIND));
+	ok = root && ob_json_add(root, "cdiVersion", json_object_new_string(CDI_VERSION));
+	ok = ok && ob_json_add(root, "kind", json_object_new_string(CDI_KIND));
 	hooks = json_object_new_array();
 	ok = ok && hooks;
-	ok = ok && push(hooks, cdi_hook("createRuntime", hook_path, "create"));
-	ok = ok && push(hooks, cdi_hook("poststop", hook_path, "teardown"));
+	ok = ok && ob_json_push(hooks, cdi_hook("createRuntime", hook_path, "create"));
+	ok = ok && ob_json_push(hooks, cdi_hook("poststop", hook_path, "teardown"));
 	edits = json_object_new_object();
 	ok = edits && ok;
 	if (ok)
-		ok = add(edits, "hooks", hooks);
+		ok = ob_json_add(edits, "hooks", hooks);
 	else
 		json_object_put(hooks);
 	dev = json_object_new_object();
 	ok = dev && ok;
-	ok = ok && add(dev, "name", json_object_new_string("on"));
+	ok = ok && ob_json_add(dev, "name", json_object_new_string("on"));
 	if (ok)
-		ok = add(dev, "containerEdits", edits);
+		ok = ob_json_add(dev, "containerEdits", edits);
 	else
 		json_object_put(edits);
 	devices = json_object_new_array();
 	ok = devices && ok;
 	if (ok)
-		ok = push(devices, dev);
+		ok = ob_json_push(devices, dev);
 	else
 		json_object_put(dev);
 	if (ok)
-		ok = add(root, "devices", devices);
+		ok = ob_json_add(root, "devices", devices);
 	else
 		json_object_put(devices);
 	if (!ok) {

@@ -216,3 +216,26 @@ int ob_json_annotations(struct json_object *root, const char *what, struct json_
 	*out = a;
 	return 0;
 }
+
+/* Adds val to o under key; takes the reference to val, also on failure. */
+bool ob_json_add(struct json_object *o, const char *key, struct json_object *val)
+{
+	if (!val)
+		return false;
+	if (json_object_object_add(o, key, val)) {
+		json_object_put(val);
+		return false;
+	}
+	return true;
+}
+
+bool ob_json_push(struct json_object *arr, struct json_object *val)
+{
+	if (!val)
+		return false;
+	if (json_object_array_add(arr, val)) {
+		json_object_put(val);
+		return false;
+	}
+	return true;
+}

@@ -26,6 +26,10 @@ int ob_json_parse_object(const char *buf, size_t len, size_t max, const char *wh
 
 /* Member key of object o; NULL when absent or JSON null. */
 struct json_object *ob_json_get(struct json_object *o, const char *key);
+/* Add val to object o under key, or to array arr; each takes the
+ * reference to val, also on failure (and false for a NULL val). */
+bool ob_json_add(struct json_object *o, const char *key, struct json_object *val);
+bool ob_json_push(struct json_object *arr, struct json_object *val);
 
 /* True if v is a string without embedded NUL; *s and *len set. */
 bool ob_json_string(struct json_object *v, const char **s, size_t *len);

@@ -1844,21 +1844,33 @@ static void c_bidirectional_1mib(struct check_ctx *c)
 		res(c, "ok");
 }
 
+/* The check's connection with SO_SNDTIMEO of ms, and a 64 KiB buffer;
+ * -1 with the result set. */
+static int cl_open_sndtimeo(struct check_ctx *c, int ms, uint8_t **buf)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	int fd = cl_open(c);
+
+	*buf = reg_mem(c, 64 * KIB);
+	if (fd < 0)
+		return -1;
+	if (!*buf || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
+		res(c, "setup:%s", errname(errno));
+		return -1;
+	}
+	return fd;
+}
+
 /* Blocking sends with SO_SNDTIMEO towards a peer that reads nothing:
  * "timeout" once one times out (EAGAIN), as TCP's window makes it. */
 static void c_send_timeout_stalled(struct check_ctx *c)
 {
-	struct timeval tv = { .tv_sec = 0, .tv_usec = 500 * 1000 };
 	size_t chunk = 64 * KIB, total = 0, cap = 1024 * (size_t)MIB;
-	uint8_t *buf = reg_mem(c, chunk);
-	int fd = cl_open(c);
+	uint8_t *buf;
+	int fd = cl_open_sndtimeo(c, 500, &buf);
 
 	if (fd < 0)
 		return;
-	if (!buf || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
-		res(c, "setup:%s", errname(errno));
-		return;
-	}
 	while (total < cap && !c->aborted) {
 		ssize_t r = send(fd, buf, chunk, MSG_NOSIGNAL);
 		if (r < 0) {
@@ -1874,17 +1886,12 @@ static void c_send_timeout_stalled(struct check_ctx *c)
  * "error" for EPIPE or ECONNRESET (TCP gives either, by timing). */
 static void c_close_midtransfer(struct check_ctx *c)
 {
-	struct timeval tv = { .tv_sec = 2, .tv_usec = 0 };
 	size_t chunk = 64 * KIB, total = 0, cap = 1024 * (size_t)MIB;
-	uint8_t *buf = reg_mem(c, chunk);
-	int fd = cl_open(c);
+	uint8_t *buf;
+	int fd = cl_open_sndtimeo(c, 2000, &buf);
 
 	if (fd < 0)
 		return;
-	if (!buf || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
-		res(c, "setup:%s", errname(errno));
-		return;
-	}
 	while (total < cap && !c->aborted) {
 		fill_pat(buf, chunk, SEED_C2S, total);
 		ssize_t r = send(fd, buf, chunk, MSG_NOSIGNAL);
