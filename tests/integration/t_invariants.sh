@@ -66,7 +66,7 @@ assert_eq "no byte redirected by the client" "$before_b" "$(counter inv-b redire
 sleep 0.1
 assert_eq "client sockets left the sockhash" 0 "$(status_field sockhash_entries)"
 start_server ${P}1 --listen "$A" 0 --mode rr --defer-accept --timeout 120
-port=$(server_port)
+port=$(server_port) halfclose_port=$(server_port)
 client ${P}2 --connect "$A" "$port" --mode rr --halfclose --rounds 100 --conns 2 --timeout 120
 kill $SRV_PID 2>/dev/null; wait $SRV_PID 2>/dev/null
 
@@ -74,6 +74,13 @@ log "server speaks first: redirected from its first byte"
 before_a=$(counter inv-a redirected_bytes)
 start_server ${P}1 --listen "$A" 0 --mode stream --count 5 --server-first --timeout 60
 port=$(server_port)
+# a service's state is kept by port: one that lands on the half-closing
+# service's port just before would start as halfclose (the 6.12 guest did)
+if [ "$port" = "$halfclose_port" ]; then
+	kill $SRV_PID 2>/dev/null; wait $SRV_PID 2>/dev/null
+	start_server ${P}1 --listen "$A" 0 --mode stream --count 5 --server-first --timeout 60
+	port=$(server_port)
+fi
 warm_up ${P}2 "$A" "$port" --mode stream --bytes 1024 --server-first
 before_a=$(counter inv-a redirected_bytes)
 client ${P}2 --connect "$A" "$port" --mode stream --conns 4 --bytes 1048576 --server-first --timeout 60
