@@ -1861,52 +1861,58 @@ static int cl_open_sndtimeo(struct check_ctx *c, int ms, uint8_t **buf)
 	return fd;
 }
 
+/* 64 KiB sends on fd until one fails: its errno, or 0 after 1 GiB sent
+ * or the check's abort (c->aborted). pattern: fill each chunk with the
+ * client's stream pattern. */
+static int send_until_error(struct check_ctx *c, int fd, uint8_t *buf, int pattern)
+{
+	size_t chunk = 64 * KIB, total = 0, cap = 1024 * (size_t)MIB;
+
+	while (total < cap && !c->aborted) {
+		if (pattern)
+			fill_pat(buf, chunk, SEED_C2S, total);
+		ssize_t r = send(fd, buf, chunk, MSG_NOSIGNAL);
+		if (r < 0)
+			return errno;
+		total += (size_t)r;
+	}
+	return 0;
+}
+
 /* Blocking sends with SO_SNDTIMEO towards a peer that reads nothing:
  * "timeout" once one times out (EAGAIN), as TCP's window makes it. */
 static void c_send_timeout_stalled(struct check_ctx *c)
 {
-	size_t chunk = 64 * KIB, total = 0, cap = 1024 * (size_t)MIB;
 	uint8_t *buf;
-	int fd = cl_open_sndtimeo(c, 500, &buf);
+	int fd = cl_open_sndtimeo(c, 500, &buf), err;
 
 	if (fd < 0)
 		return;
-	while (total < cap && !c->aborted) {
-		ssize_t r = send(fd, buf, chunk, MSG_NOSIGNAL);
-		if (r < 0) {
-			res(c, "%s", errno == EAGAIN || errno == EWOULDBLOCK ? "timeout" : errname(errno));
-			return;
-		}
-		total += (size_t)r;
-	}
-	res(c, c->aborted ? "hang" : "no-timeout");
+	err = send_until_error(c, fd, buf, 0);
+	if (!err)
+		res(c, c->aborted ? "hang" : "no-timeout");
+	else
+		res(c, "%s", err == EAGAIN || err == EWOULDBLOCK ? "timeout" : errname(err));
 }
 
 /* Sends until the peer, which read 256 KiB and closed, makes a send fail:
  * "error" for EPIPE or ECONNRESET (TCP gives either, by timing). */
 static void c_close_midtransfer(struct check_ctx *c)
 {
-	size_t chunk = 64 * KIB, total = 0, cap = 1024 * (size_t)MIB;
 	uint8_t *buf;
-	int fd = cl_open_sndtimeo(c, 2000, &buf);
+	int fd = cl_open_sndtimeo(c, 2000, &buf), err;
 
 	if (fd < 0)
 		return;
-	while (total < cap && !c->aborted) {
-		fill_pat(buf, chunk, SEED_C2S, total);
-		ssize_t r = send(fd, buf, chunk, MSG_NOSIGNAL);
-		if (r < 0) {
-			if (errno == EPIPE || errno == ECONNRESET)
-				res(c, "error");
-			else if (errno == EAGAIN || errno == EWOULDBLOCK)
-				res(c, "timeout");
-			else
-				res(c, "%s", errname(errno));
-			return;
-		}
-		total += (size_t)r;
-	}
-	res(c, c->aborted ? "hang" : "accepted-all");
+	err = send_until_error(c, fd, buf, 1);
+	if (!err)
+		res(c, c->aborted ? "hang" : "accepted-all");
+	else if (err == EPIPE || err == ECONNRESET)
+		res(c, "error");
+	else if (err == EAGAIN || err == EWOULDBLOCK)
+		res(c, "timeout");
+	else
+		res(c, "%s", errname(err));
 }
 
 /* 16 MiB to a reader that keeps reading, slowly: every byte arrives. */
