@@ -17,7 +17,7 @@ MULTIARCH  := $(shell $(CC) -print-multiarch 2>/dev/null)
 # Debian packages the build, the tests and the demo need.
 DEB_PACKAGES := build-essential pkg-config clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev libseccomp-dev libjson-c-dev libcmocka-dev iproute2 qperf iperf3 \
-	busybox-static runc crun podman jq libclang-rt-14-dev
+	busybox-static runc crun podman jq libclang-rt-14-dev clang-format-14
 # The kernel matrix and the guest smoke: Debian's kernels under qemu (TCG);
 # installed without recommends (qemu's pull in a desktop's worth).
 DEB_PACKAGES_NR := qemu-system-x86 kmod xz-utils cpio
@@ -83,7 +83,7 @@ TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall
 	      $(OUT)/tests/repair $(OUT)/tests/smallstream $(OUT)/tests/other_sockmap.bpf.o
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test test-kernels unit integration demo bench soak clean format install tools check-root
+.PHONY: all deps format format-check test test-kernels unit integration demo bench soak clean format install tools check-root
 
 all: $(OUT)/oci-bypass $(OUT)/oci-bypass-runtime
 
@@ -175,6 +175,7 @@ unit: $(UNIT_TESTS)
 ASAN_TESTS := t_cli t_hook t_hook_race t_install t_security t_doctor t_environment t_kernel t_cgroup
 
 test: check-root deps
+	$(Q)$(MAKE) --no-print-directory format-check
 	$(Q)$(MAKE) --no-print-directory all tools $(UNIT_TESTS)
 	$(Q)$(MAKE) --no-print-directory SAN=1 OUT=$(OUT)-asan all tools
 	$(Q)OB_BUILD=$(CURDIR)/$(OUT) OB_ASAN_BUILD=$(CURDIR)/$(OUT)-asan \
@@ -202,8 +203,17 @@ soak: check-root deps
 	$(Q)$(MAKE) --no-print-directory all tools
 	$(Q)OB_BUILD=$(CURDIR)/$(OUT) SOAK_SECONDS=$${SOAK_SECONDS:-600} TESTS=t_soak bash tests/run.sh
 
+# Every C source is kept as clang-format 14 writes it (.clang-format);
+# make test fails on a file that is not.
+CLANG_FORMAT ?= clang-format-14
+FORMAT_SRCS = $(wildcard bpf/*.[ch] hook/*.[ch] oci/*.[ch] tests/*.[ch] tests/*/*.[ch])
 format:
-	clang-format -i bpf/*.c bpf/*.h hook/*.c hook/*.h $(wildcard oci/*.[ch]) tests/*.c tests/unit/*.c
+	$(CLANG_FORMAT) -i $(FORMAT_SRCS)
+
+format-check:
+	$(call msg,FORMAT,check)
+	$(Q)$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRCS) || \
+		{ echo "make format-check: run 'make format' and commit the result" >&2; exit 1; }
 
 # The binary lives where OCI hooks live; bin/ gets a link for operators.
 # The hooks.d file is rendered and validated by the binary itself.

@@ -24,18 +24,18 @@
 #define AF_INET6 10
 #endif
 #define OB_TCP_ESTABLISHED 1
-#define OB_TCP_FIN_WAIT1 4
-#define OB_TCP_CLOSE 7
-#define OB_TCP_CLOSE_WAIT 8
-#define OB_TCPHDR_SYN 0x02
-#define OB_TCPHDR_ACK 0x10
-#define OB_EBUSY 16
-#define OB_E2BIG 7
-#define OB_ENOMEM 12
-#define OB_ENOSPC 28
-#define OB_RCV_SHUTDOWN 1
-#define OB_O_NONBLOCK 04000
-#define OB_MSG_PEEK 2
+#define OB_TCP_FIN_WAIT1   4
+#define OB_TCP_CLOSE	   7
+#define OB_TCP_CLOSE_WAIT  8
+#define OB_TCPHDR_SYN	   0x02
+#define OB_TCPHDR_ACK	   0x10
+#define OB_EBUSY	   16
+#define OB_E2BIG	   7
+#define OB_ENOMEM	   12
+#define OB_ENOSPC	   28
+#define OB_RCV_SHUTDOWN	   1
+#define OB_O_NONBLOCK	   04000
+#define OB_MSG_PEEK	   2
 
 /* Kernel structures read through BTF (CO-RE): only the fields we use. */
 struct file___ob {
@@ -173,10 +173,10 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ob_noports SEC(".maps");
 
-#define COUNT(c, field, n)                                                     \
-	do {                                                                   \
-		if (c)                                                         \
-			(c)->field += (n);                                     \
+#define COUNT(c, field, n)                                                                         \
+	do {                                                                                       \
+		if (c)                                                                             \
+			(c)->field += (n);                                                         \
 	} while (0)
 
 /* ======== Accounts, budgets and the owners of each state ======== */
@@ -201,9 +201,8 @@ static __always_inline int port_excluded(__u64 cookie, __u32 port)
  * bytes_acked counts the SYN itself (tcp_snd_una_update), hence <= 1. */
 static __always_inline int connection_is_clean(struct bpf_sock_ops *skops)
 {
-	return skops->bytes_received == 0 && skops->bytes_acked <= 1 &&
-	       skops->data_segs_in == 0 && skops->data_segs_out == 0 &&
-	       skops->snd_una == skops->snd_nxt;
+	return skops->bytes_received == 0 && skops->bytes_acked <= 1 && skops->data_segs_in == 0 &&
+	       skops->data_segs_out == 0 && skops->snd_una == skops->snd_nxt;
 }
 
 /* The psock the kernel made for this socket when it entered the sockhash
@@ -232,9 +231,9 @@ static __always_inline __u32 psock_unread(__u64 psock)
 	__u32 queued = 0;
 
 	if (psock)
-		bpf_probe_read_kernel(&queued, sizeof(queued),
-				      (void *)(psock + bpf_core_field_offset(struct sk_psock___ob,
-									     msg_tot_len)));
+		bpf_probe_read_kernel(
+			&queued, sizeof(queued),
+			(void *)(psock + bpf_core_field_offset(struct sk_psock___ob, msg_tot_len)));
 	return queued;
 }
 
@@ -353,7 +352,8 @@ static __always_inline int pairing_over_budget(__u64 cookie)
 	__u32 zero = 0;
 	const struct ob_settings *s = bpf_map_lookup_elem(&ob_settings, &zero);
 
-	return host_over_budget(s, 0) || ns_over_budget(bpf_map_lookup_elem(&ob_netns, &cookie), s, 0);
+	return host_over_budget(s, 0) ||
+	       ns_over_budget(bpf_map_lookup_elem(&ob_netns, &cookie), s, 0);
 }
 
 /*
@@ -426,8 +426,7 @@ static __always_inline __u64 opt_token(const struct ob_opt *o)
 }
 
 /* Looks for our option in the current packet, or in the SYN. */
-static __always_inline int load_opt(struct bpf_sock_ops *skops, struct ob_opt *o,
-				    __u64 flags)
+static __always_inline int load_opt(struct bpf_sock_ops *skops, struct ob_opt *o, __u64 flags)
 {
 	__builtin_memset(o, 0, sizeof(*o));
 	o->kind = OB_OPT_KIND;
@@ -441,17 +440,16 @@ static __always_inline int load_opt(struct bpf_sock_ops *skops, struct ob_opt *o
 
 static __always_inline void stop_hdr_callbacks(struct bpf_sock_ops *skops)
 {
-	bpf_sock_ops_cb_flags_set(skops,
-				  (skops->bpf_sock_ops_cb_flags &
-				   ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG) |
-					  BPF_SOCK_OPS_STATE_CB_FLAG);
+	bpf_sock_ops_cb_flags_set(
+		skops, (skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG) |
+			       BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
 /* Returns what we know of the service, creating its entry on first sight. */
 static __always_inline __u32 service_state(struct ob_svc_key *svc, struct ob_netns *ns)
 {
 	struct ob_service fresh = { .state = (ns->flags & OB_NETNS_TRUST) ? OB_SVC_GOOD
-									   : OB_SVC_PROBATION };
+									  : OB_SVC_PROBATION };
 	struct ob_service *sv = bpf_map_lookup_elem(&ob_services, svc);
 
 	if (!sv) {
@@ -813,12 +811,12 @@ static __always_inline int someone_waiting(struct sock___ob *sk)
 /* Why a redirecting direction moves to TCP (for good), or OB_STAY. */
 enum ob_move {
 	OB_STAY = 0,
-	OB_MOVE_BOUND,	       /* the peer fell a bound behind */
-	OB_MOVE_BOUND_WAITING, /* the same, and a reader waits on our blocking socket */
-	OB_MOVE_STOPPED,       /* the peer stopped reading (push-back) */
-	OB_MOVE_BUDGET,	       /* our namespace or the host spent its budget */
+	OB_MOVE_BOUND,		/* the peer fell a bound behind */
+	OB_MOVE_BOUND_WAITING,	/* the same, and a reader waits on our blocking socket */
+	OB_MOVE_STOPPED,	/* the peer stopped reading (push-back) */
+	OB_MOVE_BUDGET,		/* our namespace or the host spent its budget */
 	OB_MOVE_BUDGET_WAITING, /* the host did, and a reader waits on our socket */
-	OB_MOVE_SMALL,	       /* small messages streamed */
+	OB_MOVE_SMALL,		/* small messages streamed */
 };
 
 /* The sending socket, where it can be read (NULL if not). */
@@ -1179,8 +1177,9 @@ int ob_sockops(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_TCP_LISTEN_CB:
 		cookie = bpf_get_netns_cookie(skops);
 		if (bpf_map_lookup_elem(&ob_netns, &cookie) && pairing_allowed())
-			bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
-								 BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+			bpf_sock_ops_cb_flags_set(skops,
+						  skops->bpf_sock_ops_cb_flags |
+							  BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
 		break;
 	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
 		hdr_opt_len(skops, bpf_get_netns_cookie(skops));

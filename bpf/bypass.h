@@ -46,7 +46,7 @@
 /* RFC 6994 experimental option: kind 254, 16-bit ExID "OB". */
 #define OB_OPT_KIND 254
 #define OB_OPT_EXID 0x4f42
-#define OB_OPT_LEN 15 /* kind, len, exid(2), token(8), port(2), flags */
+#define OB_OPT_LEN  15 /* kind, len, exid(2), token(8), port(2), flags */
 
 /* ob_opt.flags */
 #define OB_OPT_PAIR 1 /* the sender will redirect this connection */
@@ -63,8 +63,8 @@ struct ob_opt {
 /* Identity of one TCP connection, equal on both of its sockets. */
 struct ob_conn_key {
 	__u64 server_cookie; /* netns cookie of the server's socket */
-	__u32 client_isn;   /* client snd_nxt at establishment = ISN + 1 */
-	__u32 server_isn;   /* server snd_nxt at establishment = ISN + 1 */
+	__u32 client_isn;    /* client snd_nxt at establishment = ISN + 1 */
+	__u32 server_isn;    /* server snd_nxt at establishment = ISN + 1 */
 };
 
 enum ob_role {
@@ -123,7 +123,7 @@ struct ob_ledger {
 	__u32 pad;
 };
 
-#define OB_IDX(role) (((role) - 1) & 1)
+#define OB_IDX(role) (((role)-1) & 1)
 
 /* Direction of one socket's sends. It only moves forward, PENDING to
  * REDIRECT or TCP, REDIRECT to TCP, never back to REDIRECT (invariant 3). */
@@ -174,14 +174,14 @@ struct ob_service {
 };
 
 /* ob_sk_state.flags */
-#define OB_SK_HALFCLOSED 1 /* this socket sent FIN by shutdown(SHUT_WR) */
-#define OB_SK_LEAVING 2	   /* dir is TCP for good: leave the sockhash */
-#define OB_SK_PARKED 4	   /* out of ob_sockhash, still in ob_parking */
-#define OB_SK_NOPARK 8	   /* not in ob_parking: cannot leave, stays */
-#define OB_SK_REFS_PARKING 16 /* never set (see ob_msg) */
-#define OB_SK_OWNS_CONN 32 /* client: its LEARN conn entry goes at its close */
-#define OB_SK_LEDGER 64	   /* holds a reference on its ob_ledger entry */
-#define OB_SK_READER 128   /* blocking, and it reads too (reader_at_risk()) */
+#define OB_SK_HALFCLOSED   1   /* this socket sent FIN by shutdown(SHUT_WR) */
+#define OB_SK_LEAVING	   2   /* dir is TCP for good: leave the sockhash */
+#define OB_SK_PARKED	   4   /* out of ob_sockhash, still in ob_parking */
+#define OB_SK_NOPARK	   8   /* not in ob_parking: cannot leave, stays */
+#define OB_SK_REFS_PARKING 16  /* never set (see ob_msg) */
+#define OB_SK_OWNS_CONN	   32  /* client: its LEARN conn entry goes at its close */
+#define OB_SK_LEDGER	   64  /* holds a reference on its ob_ledger entry */
+#define OB_SK_READER	   128 /* blocking, and it reads too (reader_at_risk()) */
 
 /*
  * Leaving the sockhash. A socket whose direction went to TCP for good
@@ -215,8 +215,8 @@ struct ob_service {
  * moves to TCP and leaves. A blocking socket with a reader blocked in recv() at that
  * moment does not move (that reader could meet the spurious EAGAIN).
  */
-#define OB_SMALL_MSG 32
-#define OB_SMALL_RUN 1024
+#define OB_SMALL_MSG	   32
+#define OB_SMALL_RUN	   1024
 #define OB_SMALL_WINDOW_NS (4ull * 1000 * 1000)
 
 /* Per-socket state (sk_storage). */
@@ -227,14 +227,14 @@ struct ob_sk_state {
 	__u64 peer_psock;	 /* to read how much the peer has not read yet */
 	__u32 role;
 	__u32 dir;
-	__u32 active; /* counted in ob_counters.sockets */
-	__u32 flags;  /* OB_SK_* */
+	__u32 active;	       /* counted in ob_counters.sockets */
+	__u32 flags;	       /* OB_SK_* */
 	__u64 seen_peer_sends; /* the peer's ledger .sends when the run began */
-	__u64 run_start;  /* ktime of the first message of the run */
-	__u64 left_at;	  /* ktime of leaving step 1 */
-	__u64 seen_read;  /* the peer's ledger .read when last seen to move */
-	__u64 progress_at; /* ktime it was seen to move (or had read it all) */
-	__u32 run;	  /* small messages in a row */
+	__u64 run_start;       /* ktime of the first message of the run */
+	__u64 left_at;	       /* ktime of leaving step 1 */
+	__u64 seen_read;       /* the peer's ledger .read when last seen to move */
+	__u64 progress_at;     /* ktime it was seen to move (or had read it all) */
+	__u32 run;	       /* small messages in a row */
 	__u32 pad;
 };
 
@@ -243,8 +243,8 @@ struct ob_sk_state {
 
 /* An enrolled network namespace (ob_netns: netns cookie -> this). */
 struct ob_netns {
-	__u64 token;	  /* random, also the key of ob_tokens */
-	__u32 flags;	  /* OB_NETNS_* */
+	__u64 token; /* random, also the key of ob_tokens */
+	__u32 flags; /* OB_NETNS_* */
 	__u32 pad;
 	__s64 unread;	  /* bytes its sockets redirected that are not read
 			   * yet (changed only by atomic adds, in BPF) */
@@ -282,17 +282,16 @@ struct ob_counters {
 
 /* Global settings (ob_settings[0]). */
 struct ob_settings {
-	__u32 enabled;	/* 0: no new pairings, existing ones go on */
-	__u32 draining; /* unload in progress: no new pairings */
-	__u64 build_id; /* identifies the BPF object that created the maps */
-	__u64 small_window_ns; /* load --small-stream-window; 0: OB_SMALL_WINDOW_NS */
+	__u32 enabled;		    /* 0: no new pairings, existing ones go on */
+	__u32 draining;		    /* unload in progress: no new pairings */
+	__u64 build_id;		    /* identifies the BPF object that created the maps */
+	__u64 small_window_ns;	    /* load --small-stream-window; 0: OB_SMALL_WINDOW_NS */
 	__u32 ingress_max;	    /* bytes; 0: OB_INGRESS_MAX */
 	__u32 ingress_max_blocking; /* bytes; 0: OB_INGRESS_MAX_BLOCKING */
 	__u64 stall_ns;		    /* 0: OB_STALL_NS */
 	__u64 ns_max_unread;	    /* a namespace's default budget; 0: OB_NS_MAX_UNREAD */
 	__u64 host_max_unread;	    /* all namespaces together; 0: OB_HOST_MAX_UNREAD */
 };
-
 
 /* Pure helpers, used by both sides and unit-tested in tests/unit. */
 
@@ -306,8 +305,7 @@ static inline struct ob_conn_key ob_conn_key_client(__u64 server_cookie, __u32 s
 }
 
 /* The same key as the server sees it at PASSIVE_ESTABLISHED. */
-static inline struct ob_conn_key ob_conn_key_server(__u64 own_cookie, __u32 snd_nxt,
-						    __u32 rcv_nxt)
+static inline struct ob_conn_key ob_conn_key_server(__u64 own_cookie, __u32 snd_nxt, __u32 rcv_nxt)
 {
 	struct ob_conn_key k = { own_cookie, rcv_nxt, snd_nxt };
 
@@ -327,10 +325,10 @@ static inline __u16 ob_remote_port(__u32 remote_port)
 #endif
 }
 
-#define OB_MAX_SOCKETS 65536
-#define OB_MAX_CONNS 65536
-#define OB_MAX_NETNS 4096
-#define OB_MAX_NOPORTS 4096
+#define OB_MAX_SOCKETS	65536
+#define OB_MAX_CONNS	65536
+#define OB_MAX_NETNS	4096
+#define OB_MAX_NOPORTS	4096
 #define OB_MAX_SERVICES 65536
 /* Unread redirected bytes a peer may hold before its sender goes to TCP;
  * stock TCP holds up to the receiver's rcvbuf plus the sender's sndbuf, a
@@ -344,7 +342,7 @@ static inline __u16 ob_remote_port(__u32 remote_port)
  * reach (t_stop measured lags of 128 to 256 MiB with 16 threads on 2 CPUs),
  * and when it does reach it with someone waiting on its socket, its service
  * is learned as OB_SVC_OVERFLOW. */
-#define OB_INGRESS_MAX (64u << 20)
+#define OB_INGRESS_MAX		(64u << 20)
 #define OB_INGRESS_MAX_BLOCKING (256u << 20)
 /* Redirected bytes count against the host's TCP memory (tcp_mem); past its
  * hard limit (tcp_mem[2]) a redirect fails and send() returns ENOMEM,
@@ -359,7 +357,7 @@ static inline __u16 ob_remote_port(__u32 remote_port)
  * connections can still add up past the limit: a host-wide budget is
  * issue 10. */
 #define OB_INGRESS_MEM_SHARE_BLOCKING 2 /* a half */
-#define OB_INGRESS_MEM_SHARE 8		/* an eighth */
+#define OB_INGRESS_MEM_SHARE	      8 /* an eighth */
 
 /*
  * Push-back. TCP stops a sender once its peer's receive window is full:
@@ -391,9 +389,9 @@ static inline __u16 ob_remote_port(__u32 remote_port)
  * A blocking sender with a reader waiting on its socket moves only for the
  * host's budget (see peer_backlog() in bypass.bpf.c).
  */
-#define OB_NS_MAX_UNREAD (256ull << 20)
+#define OB_NS_MAX_UNREAD   (256ull << 20)
 #define OB_HOST_MAX_UNREAD (256ull << 20)
-#define OB_HOST_MEM_NUM 3
-#define OB_HOST_MEM_DEN 4
+#define OB_HOST_MEM_NUM	   3
+#define OB_HOST_MEM_DEN	   4
 
 #endif /* OB_BYPASS_H */

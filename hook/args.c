@@ -29,7 +29,8 @@ static int parse_uint(const char *opt, const char *s, unsigned long min, unsigne
 	errno = 0;
 	n = strtoul(s, &end, 10);
 	if (errno || end == s || *end || s[0] == '-' || n < min || n > max)
-		return ob_err(e, -EINVAL, "%s takes %lu to %lu%s, not '%s'", opt, min, max, unit, s);
+		return ob_err(e, -EINVAL, "%s takes %lu to %lu%s, not '%s'", opt, min, max, unit,
+			      s);
 	*out = (unsigned)n;
 	return 0;
 }
@@ -143,7 +144,8 @@ static int apply_opt(struct ob_args *a, enum ob_cli_opt id, const char *val, str
 		a->btf = val;
 		return 0;
 	case OB_OPT_SMALL_WINDOW:
-		return parse_uint("--small-stream-window", val, 1, 60000, " (ms)", &a->small_window_ms, e);
+		return parse_uint("--small-stream-window", val, 1, 60000, " (ms)",
+				  &a->small_window_ms, e);
 	case OB_OPT_STALL_WINDOW:
 		return parse_uint("--stall-window", val, 1, 60000, " (ms)", &a->stall_ms, e);
 	case OB_OPT_MAX_UNREAD:
@@ -228,7 +230,8 @@ int ob_args_check_install(const struct ob_args *a, struct ob_error *e)
 	if ((int)a->cdi + (int)a->docker + (int)a->containerd > 1)
 		return ob_err(e, -EINVAL, "give one of --cdi, --docker, --containerd");
 	if ((a->docker || a->containerd) && (a->always || a->dir || a->hook_path))
-		return ob_err(e, -EINVAL, "--always, --dir and --hook-path apply to hooks.d and CDI");
+		return ob_err(e, -EINVAL,
+			      "--always, --dir and --hook-path apply to hooks.d and CDI");
 	if (a->set_default && !a->docker)
 		return ob_err(e, -EINVAL, "--default applies to --docker");
 	if (a->shim_path && !a->docker && !a->containerd)

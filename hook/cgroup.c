@@ -1,4 +1,5 @@
-/* cgroup.c - cgroup v2: where it is mounted, where load attached sock_ops, and that a container's cgroup runs our sock_ops program. */
+/* cgroup.c - cgroup v2: where it is mounted, where load attached sock_ops, and that a container's
+ * cgroup runs our sock_ops program. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +30,9 @@ static int process_cgroup(int pid, char *out, size_t len, struct ob_error *e)
 		line[strcspn(line, "\n")] = '\0';
 		if (strncmp(line, "0::/", 4))
 			continue;
-		if (strstr(line, "/../") || (size_t)snprintf(out, len, "%s%s", mnt,
-							     strcmp(line + 3, "/") ? line + 3 : "") >= len)
+		if (strstr(line, "/../") ||
+		    (size_t)snprintf(out, len, "%s%s", mnt,
+				     strcmp(line + 3, "/") ? line + 3 : "") >= len)
 			return ob_err(e, -EINVAL, "odd cgroup path for process %d", pid);
 		return 0;
 	}
@@ -99,7 +101,8 @@ int ob_find_cgroup2(char *buf, size_t len, struct ob_error *e)
 	if (err == -ENAMETOOLONG)
 		return ob_err(e, err, "cgroup2 mount path too long");
 	if (err)
-		return ob_err(e, err, "no cgroup v2 file system is mounted (see /proc/mounts): mount one "
+		return ob_err(e, err,
+			      "no cgroup v2 file system is mounted (see /proc/mounts): mount one "
 			      "(mount -t cgroup2 none /sys/fs/cgroup) or give load --cgroup");
 	return 0;
 }

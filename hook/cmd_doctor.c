@@ -1,4 +1,5 @@
-/* cmd_doctor.c - the verb doctor: says whether acceleration can work on this machine, and what to do if not. */
+/* cmd_doctor.c - the verb doctor: says whether acceleration can work on this machine, and what to
+ * do if not. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -9,7 +10,6 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
-
 
 #include "ob.h"
 
@@ -64,19 +64,22 @@ int ob_cmd_doctor(const struct ob_args *a, FILE *out, struct ob_error *e)
 	snprintf(line, sizeof(line), "kernel %s (tested: 6.1, 6.12, 6.18)", u.release);
 	report(&c, 1, true, line, NULL);
 	report(&c, access(OB_BTF_PATH, R_OK) == 0, true, "kernel BTF at " OB_BTF_PATH,
-	       "the programs read socket fields through it: the kernel needs CONFIG_DEBUG_INFO_BTF=y");
+	       "the programs read socket fields through it: the kernel needs "
+	       "CONFIG_DEBUG_INFO_BTF=y");
 	report(&c, root_caps, true, "privileges (CAP_SYS_ADMIN, or CAP_BPF with CAP_NET_ADMIN)",
 	       "run as root");
 	/* load mounts bpffs itself, if it may */
 	report(&c, statfs("/sys/fs/bpf", &st) == 0 && (uint32_t)st.f_type == BPF_FS_MAGIC,
 	       !has_cap(CAP_SYS_ADMIN), "bpffs mounted at /sys/fs/bpf",
 	       has_cap(CAP_SYS_ADMIN) ? "'oci-bypass load' mounts it"
-				      : "mount it (mount -t bpf bpf /sys/fs/bpf): without CAP_SYS_ADMIN load cannot");
+				      : "mount it (mount -t bpf bpf /sys/fs/bpf): without "
+					"CAP_SYS_ADMIN load cannot");
 	if (ob_find_cgroup2(cg, sizeof(cg), NULL) == 0) {
 		snprintf(line, sizeof(line), "cgroup v2 mounted at %s", cg);
 		report(&c, 1, true, line, NULL);
 	} else {
-		report(&c, 0, true, "cgroup v2 mounted", "mount -t cgroup2 none /sys/fs/cgroup/unified");
+		report(&c, 0, true, "cgroup v2 mounted",
+		       "mount -t cgroup2 none /sys/fs/cgroup/unified");
 	}
 	if (!root_caps) {
 		fprintf(out, "skip  program, map and helper probes need privileges\n");
@@ -100,8 +103,8 @@ int ob_cmd_doctor(const struct ob_args *a, FILE *out, struct ob_error *e)
 	report(&c, err == 0, true, line, err ? why.msg : NULL);
 done:
 	fprintf(out, "%s: %d problem(s), %d warning(s)\n",
-	       c.fails ? "acceleration cannot work here" : "acceleration can work here", c.fails,
-	       c.warns);
+		c.fails ? "acceleration cannot work here" : "acceleration can work here", c.fails,
+		c.warns);
 	if (c.fails)
 		return ob_err(e, -ENOTSUP, "%d check(s) failed", c.fails);
 	return 0;

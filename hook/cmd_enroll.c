@@ -24,18 +24,23 @@ int ob_cmd_enroll(const struct ob_args *a, FILE *out, struct ob_error *e)
 	struct ob_maps m;
 	uint64_t cookie, host;
 	bool already = false;
-	struct ob_enrolment en = { .name = name, .origin = "cli", .trust = a->trust,
+	struct ob_enrolment en = { .name = name,
+				   .origin = "cli",
+				   .trust = a->trust,
 				   .max_unread = a->max_unread,
-				  .noports = a->noports, .n_noports = a->n_noports,
-				  .already = &already };
+				   .noports = a->noports,
+				   .n_noports = a->n_noports,
+				   .already = &already };
 	int err;
 
 	err = ob_netns_cookie(a->netns, &cookie, e);
 	if (err)
 		return err;
 	if (!a->allow_host && ob_host_netns_cookie(&host) == 0 && host == cookie)
-		return ob_err(e, -EPERM, "%s is the host's network namespace; add --allow-host "
-				      "to accelerate host processes too", a->netns);
+		return ob_err(e, -EPERM,
+			      "%s is the host's network namespace; add --allow-host "
+			      "to accelerate host processes too",
+			      a->netns);
 	err = ob_open_maps(&m, e);
 	if (err)
 		return err;
@@ -46,7 +51,7 @@ int ob_cmd_enroll(const struct ob_args *a, FILE *out, struct ob_error *e)
 	err = ob_enroll_cookie(&m, cookie, &en, e);
 	if (!err)
 		fprintf(out, "oci-bypass: %s %s (cookie %" PRIu64 ")\n",
-		       already ? "already enrolled:" : "enrolled", name, cookie);
+			already ? "already enrolled:" : "enrolled", name, cookie);
 	ob_close_maps(&m);
 	return err;
 }
@@ -71,7 +76,8 @@ int ob_cmd_withdraw(const struct ob_args *a, FILE *out, struct ob_error *e)
 	if (ob_withdraw_cookie(&m, cookie))
 		fprintf(out, "oci-bypass: withdrew %s (cookie %" PRIu64 ")\n", name, cookie);
 	else
-		fprintf(out, "oci-bypass: %s (cookie %" PRIu64 ") was not enrolled\n", name, cookie);
+		fprintf(out, "oci-bypass: %s (cookie %" PRIu64 ") was not enrolled\n", name,
+			cookie);
 	ob_close_maps(&m);
 	return 0;
 }

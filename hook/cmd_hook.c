@@ -1,4 +1,5 @@
-/* cmd_hook.c - the verbs hook (enrols a container's netns at create, withdraws it at teardown), gc (repairs what killed hooks left) and sandbox-test. */
+/* cmd_hook.c - the verbs hook (enrols a container's netns at create, withdraws it at teardown), gc
+ * (repairs what killed hooks left) and sandbox-test. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -165,7 +166,8 @@ static int enrol_lock(const char *id)
 	int fd;
 
 	if (ob_mkdirs(OB_RUN_DIR, 0700, NULL) == 0) {
-		fd = open(OB_RUN_DIR "/enrol.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		fd = open(OB_RUN_DIR "/enrol.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			  0600);
 		if (fd >= 0 && flock(fd, LOCK_EX) == 0)
 			return fd;
 		if (fd >= 0)
@@ -217,15 +219,19 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 	char name[OB_NAME_MAX + 1];
 	uint64_t cookie, host;
 	bool already = false, enrolled = false;
-	struct ob_enrolment en = { .name = name, .origin = "hook", .trust = p->trust,
-				  .max_unread = p->max_unread,
-				  .noports = p->noports, .n_noports = p->n_noports,
-				  .already = &already };
+	struct ob_enrolment en = { .name = name,
+				   .origin = "hook",
+				   .trust = p->trust,
+				   .max_unread = p->max_unread,
+				   .noports = p->noports,
+				   .n_noports = p->n_noports,
+				   .already = &already };
 	int err, lock;
 
 	if (!p->has_netns && !p->allow_host_network)
-		return ob_err(e, -EPERM, "the container uses the host network "
-				      "(annotation io.oci-bypass.allow-host-network=true accelerates it)");
+		return ob_err(e, -EPERM,
+			      "the container uses the host network "
+			      "(annotation io.oci-bypass.allow-host-network=true accelerates it)");
 	err = container_cookie(st, p, &cookie, e);
 	if (err)
 		return err;
@@ -385,7 +391,8 @@ static int gc_orphan(uint64_t cookie, void *ctx)
 
 	if (ob_registry_by_hook(cookie) && !ob_records_sharing(cookie, "")) {
 		ob_withdraw_cookie(o->m, cookie);
-		hlog(LOG_INFO, "gc", "withdrew netns cookie %" PRIu64 " (no container left)", cookie);
+		hlog(LOG_INFO, "gc", "withdrew netns cookie %" PRIu64 " (no container left)",
+		     cookie);
 		o->fixed++;
 	}
 	return 0;
@@ -463,6 +470,7 @@ int ob_cmd_sandbox_test(const struct ob_args *a, FILE *out, struct ob_error *e)
 		failures++;
 	fprintf(out, "setuid: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
 	if (failures)
-		return ob_err(e, -EPERM, "%d of 3 forbidden calls did not fail with EPERM", failures);
+		return ob_err(e, -EPERM, "%d of 3 forbidden calls did not fail with EPERM",
+			      failures);
 	return 0;
 }

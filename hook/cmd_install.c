@@ -13,8 +13,8 @@
 #include "ob.h"
 #include "oci.h"
 
-#define DEFAULT_HOOKS_DIR "/etc/containers/oci/hooks.d"
-#define DEFAULT_CDI_DIR "/etc/cdi"
+#define DEFAULT_HOOKS_DIR     "/etc/containers/oci/hooks.d"
+#define DEFAULT_CDI_DIR	      "/etc/cdi"
 #define DEFAULT_DOCKER_CONFIG "/etc/docker/daemon.json"
 
 /* The oci-bypass-runtime link next to this binary (make install puts it
@@ -40,8 +40,7 @@ static int default_shim(char *out, size_t len, struct ob_error *e)
 }
 
 /* --docker: runtimes.oci-bypass in daemon.json, every other key kept. */
-static int install_docker(const struct ob_args *a, const char *shim, FILE *out,
-			  struct ob_error *e)
+static int install_docker(const struct ob_args *a, const char *shim, FILE *out, struct ob_error *e)
 {
 	const char *path = a->docker_config ? a->docker_config : DEFAULT_DOCKER_CONFIG;
 	_cleanup_free_ char *old = NULL, *buf = NULL;
@@ -127,8 +126,8 @@ int ob_cmd_install_hooks(const struct ob_args *a, FILE *out, struct ob_error *e)
 	if (rc)
 		return rc;
 	fprintf(out, "oci-bypass: wrote %s (hook %s%s)\n", path, hook,
-	       a->cdi ? ", use --device oci-bypass.io/net=on"
-	       : a->always ? ", every container; opt out with io.oci-bypass.mode=off"
-			   : ", containers with io.oci-bypass.mode=on|required");
+		a->cdi	    ? ", use --device oci-bypass.io/net=on"
+		: a->always ? ", every container; opt out with io.oci-bypass.mode=off"
+			    : ", containers with io.oci-bypass.mode=on|required");
 	return 0;
 }

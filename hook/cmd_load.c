@@ -13,18 +13,20 @@ int ob_cmd_load(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	char cg[PATH_MAX];
 	bool already = false;
-	struct ob_load_opts o = { .cgroup = a->cgroup, .max_sockets = a->max_sockets,
-				  .small_window_ms = a->small_window_ms, .stall_ms = a->stall_ms };
+	struct ob_load_opts o = { .cgroup = a->cgroup,
+				  .max_sockets = a->max_sockets,
+				  .small_window_ms = a->small_window_ms,
+				  .stall_ms = a->stall_ms };
 	int err = ob_load(&o, &already, cg, sizeof(cg), e);
 
 	if (err)
 		return err;
 	if (already)
 		fprintf(out, "oci-bypass: already loaded (build %016llx)\n",
-		       (unsigned long long)ob_build_id());
+			(unsigned long long)ob_build_id());
 	else
 		fprintf(out, "oci-bypass: loaded (build %016llx), sock_ops attached to %s\n",
-		       (unsigned long long)ob_build_id(), cg);
+			(unsigned long long)ob_build_id(), cg);
 	return 0;
 }
 
@@ -73,16 +75,20 @@ int ob_cmd_unload(const struct ob_args *a, FILE *out, struct ob_error *e)
 		if (left == 0 || now_s() >= deadline)
 			break;
 		if (!told) {
-			fprintf(stderr, "oci-bypass: waiting up to %.0f s for %llu redirecting sockets to close\n",
+			fprintf(stderr,
+				"oci-bypass: waiting up to %.0f s for %llu redirecting sockets to "
+				"close\n",
 				a->wait_s, (unsigned long long)left);
 			told = true;
 		}
 		usleep(100 * 1000);
 	}
 	if (left) {
-		fprintf(out, "oci-bypass: detached; %llu sockets still redirecting keep the sockhash pinned "
-		       "until they close; run 'oci-bypass unload' again to finish\n",
-		       (unsigned long long)left);
+		fprintf(out,
+			"oci-bypass: detached; %llu sockets still redirecting keep the sockhash "
+			"pinned "
+			"until they close; run 'oci-bypass unload' again to finish\n",
+			(unsigned long long)left);
 		err = ob_err(e, -EAGAIN, "%llu sockets still open", (unsigned long long)left);
 		e->exit = 75; /* documented in unload --help */
 		goto out;
@@ -113,7 +119,8 @@ static int set_enabled(bool on, FILE *out, struct ob_error *e)
 	}
 	ob_close_maps(&m);
 	if (!err)
-		fprintf(out, "oci-bypass: %s\n", on ? "enabled" : "disabled (open connections go on)");
+		fprintf(out, "oci-bypass: %s\n",
+			on ? "enabled" : "disabled (open connections go on)");
 	return err;
 }
 

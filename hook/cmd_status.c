@@ -1,4 +1,5 @@
-/* cmd_status.c - the verbs status and metrics: the pinned state gathered into a struct ob_view, printed by format.c. */
+/* cmd_status.c - the verbs status and metrics: the pinned state gathered into a struct ob_view,
+ * printed by format.c. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@ static int add_ns(uint64_t cookie, void *ctx)
 	memset(n, 0, sizeof(*n));
 	n->cookie = cookie;
 	ob_registry_name(cookie, n->name, sizeof(n->name));
-	ob_read_counters(g->m, cookie, &n->c, NULL); /* none: zeros */
+	ob_read_counters(g->m, cookie, &n->c, NULL);	   /* none: zeros */
 	if (ob_read_netns(g->m, cookie, &ns, NULL) == 0) { /* else withdrawn meanwhile */
 		n->unread = ns.unread;
 		n->max_unread = ns.max_unread ? ns.max_unread : v->ns_max_unread;
@@ -70,9 +71,11 @@ static int gather(struct ob_view *v, struct ob_error *e)
 	v->enabled = s.enabled;
 	v->draining = s.draining;
 	v->build_id = s.build_id;
-	v->small_window_ms = s.small_window_ns ? s.small_window_ns / 1000000 : OB_SMALL_WINDOW_NS / 1000000;
+	v->small_window_ms =
+		s.small_window_ns ? s.small_window_ns / 1000000 : OB_SMALL_WINDOW_NS / 1000000;
 	v->ingress_max = s.ingress_max ? s.ingress_max : OB_INGRESS_MAX;
-	v->ingress_max_blocking = s.ingress_max_blocking ? s.ingress_max_blocking : OB_INGRESS_MAX_BLOCKING;
+	v->ingress_max_blocking =
+		s.ingress_max_blocking ? s.ingress_max_blocking : OB_INGRESS_MAX_BLOCKING;
 	v->stall_ms = (s.stall_ns ? s.stall_ns : OB_STALL_NS) / 1000000;
 	v->ns_max_unread = s.ns_max_unread ? s.ns_max_unread : OB_NS_MAX_UNREAD;
 	v->host_max_unread = s.host_max_unread ? s.host_max_unread : OB_HOST_MAX_UNREAD;

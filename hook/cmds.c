@@ -1,4 +1,5 @@
-/* cmds.c - the one table of verbs: name, function, one-line summary, usage, accepted options; help and version. */
+/* cmds.c - the one table of verbs: name, function, one-line summary, usage, accepted options; help
+ * and version. */
 #include <stdio.h>
 #include <string.h>
 
@@ -43,7 +44,8 @@ const struct ob_cmd ob_cmds[] = {
 	  .opts = OB_OPT_NETNS | OB_OPT_NAME | OB_OPT_NOPORT | OB_OPT_ALLOW_HOST | OB_OPT_TRUST |
 		  OB_OPT_MAX_UNREAD,
 	  .check = ob_args_check_enroll,
-	  .usage = "oci-bypass enroll --netns PATH [--name NAME] [--no-port PORT]... [--trust] [--allow-host]\n"
+	  .usage = "oci-bypass enroll --netns PATH [--name NAME] [--no-port PORT]... [--trust] "
+		   "[--allow-host]\n"
 		   "                  [--max-unread BYTES]\n"
 		   "  Enrol a network namespace (/run/netns/NAME, /proc/PID/ns/net): TCP\n"
 		   "  connections opened from now on between two enrolled namespaces are\n"
@@ -115,7 +117,8 @@ const struct ob_cmd ob_cmds[] = {
 		  OB_OPT_DOCKER_CONFIG | OB_OPT_DEFAULT | OB_OPT_CONTAINERD | OB_OPT_SHIM_PATH,
 	  .check = ob_args_check_install,
 	  .usage = "oci-bypass install-hooks [--dir DIR] [--always] [--hook-path PATH] [--cdi]\n"
-		   "oci-bypass install-hooks --docker [--docker-config FILE] [--default] [--shim-path PATH]\n"
+		   "oci-bypass install-hooks --docker [--docker-config FILE] [--default] "
+		   "[--shim-path PATH]\n"
 		   "oci-bypass install-hooks --containerd [--shim-path PATH]\n"
 		   "  Write the hooks.d file oci-bypass.json (default DIR\n"
 		   "  /etc/containers/oci/hooks.d). By default the hook runs for containers\n"
@@ -201,6 +204,7 @@ int ob_cmd_help(const struct ob_args *a, FILE *out, struct ob_error *e)
 int ob_cmd_version(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	(void)a, (void)e;
-	fprintf(out, "oci-bypass %s (bpf build %016llx)\n", OB_VERSION, (unsigned long long)ob_build_id());
+	fprintf(out, "oci-bypass %s (bpf build %016llx)\n", OB_VERSION,
+		(unsigned long long)ob_build_id());
 	return 0;
 }

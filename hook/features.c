@@ -1,4 +1,5 @@
-/* features.c - what the datapath needs of the kernel: the probes, the object check and the fallbacks, shared by load and doctor. */
+/* features.c - what the datapath needs of the kernel: the probes, the object check and the
+ * fallbacks, shared by load and doctor. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
@@ -41,8 +42,8 @@ static void keep_reason(const char *msg)
 		 * insns ...": that line is why it refused the program. */
 		if (kept > VERIFIER && prev && len > 10 && !strncmp(line, "processed ", 10) &&
 		    memmem(line, len, " insns", 6)) {
-			snprintf(libbpf_why, sizeof(libbpf_why), "the verifier: %.*s", (int)prev_len,
-				 prev);
+			snprintf(libbpf_why, sizeof(libbpf_why), "the verifier: %.*s",
+				 (int)prev_len, prev);
 			kept = VERIFIER;
 		}
 		for (size_t i = 0; i < kept; i++)
@@ -108,7 +109,8 @@ int ob_unread_fallback(const char *btf_path, bool *fallback, struct ob_error *e)
 	int has;
 
 	if (!btf)
-		return ob_err(e, -errno, "cannot read %s (%s): %s", btf_path ? "the BTF file" : "the kernel's BTF",
+		return ob_err(e, -errno, "cannot read %s (%s): %s",
+			      btf_path ? "the BTF file" : "the kernel's BTF",
 			      btf_path ? btf_path : OB_BTF_PATH, strerror(errno));
 	/* the CO-RE check KERNEL_COUNTS_UNREAD in bypass.bpf.c decides alike */
 	has = btf_has_member(btf, "sk_psock", "msg_tot_len");
@@ -123,17 +125,21 @@ static const struct ob_helper_need {
 	const char *name;
 	const char *since;
 } helpers[] = {
-	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_get_netns_cookie, "bpf_get_netns_cookie in sock_ops", "5.15" },
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_get_netns_cookie, "bpf_get_netns_cookie in sock_ops",
+	  "5.15" },
 	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sock_hash_update, "bpf_sock_hash_update", "4.18" },
-	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sk_storage_get, "bpf_sk_storage_get in sock_ops", "5.3" },
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sk_storage_get, "bpf_sk_storage_get in sock_ops",
+	  "5.3" },
 	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_load_hdr_opt, "bpf_load_hdr_opt", "5.10" },
 	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_store_hdr_opt, "bpf_store_hdr_opt", "5.10" },
 	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_reserve_hdr_opt, "bpf_reserve_hdr_opt", "5.10" },
-	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sock_ops_cb_flags_set, "bpf_sock_ops_cb_flags_set", "4.16" },
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sock_ops_cb_flags_set, "bpf_sock_ops_cb_flags_set",
+	  "4.16" },
 	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_skc_to_tcp_sock, "bpf_skc_to_tcp_sock", "5.9" },
 	{ BPF_PROG_TYPE_SK_MSG, BPF_FUNC_msg_redirect_hash, "bpf_msg_redirect_hash", "4.18" },
 	{ BPF_PROG_TYPE_SK_MSG, BPF_FUNC_sk_storage_get, "bpf_sk_storage_get in sk_msg", "5.8" },
-	{ BPF_PROG_TYPE_SK_MSG, BPF_FUNC_probe_read_kernel, "bpf_probe_read_kernel in sk_msg", "5.5" },
+	{ BPF_PROG_TYPE_SK_MSG, BPF_FUNC_probe_read_kernel, "bpf_probe_read_kernel in sk_msg",
+	  "5.5" },
 };
 
 static const struct {
@@ -159,23 +165,24 @@ int ob_features(struct ob_feature *out, int max)
 	bool fallback = false;
 	libbpf_print_fn_t old = libbpf_set_print(null_print);
 
-#define ROW(nm, since_, st, note_)                                                      \
-	do {                                                                              \
-		if (n < max)                                                              \
-			out[n] = (struct ob_feature){ (nm), (since_), (st), (note_) };    \
-		n++;                                                                      \
+#define ROW(nm, since_, st, note_)                                                                 \
+	do {                                                                                       \
+		if (n < max)                                                                       \
+			out[n] = (struct ob_feature){ (nm), (since_), (st), (note_) };             \
+		n++;                                                                               \
 	} while (0)
 	ROW("sock_ops programs", "4.13",
 	    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCK_OPS, NULL) == 1 ? OB_FEAT_OK
-									 : OB_FEAT_MISSING,
+									  : OB_FEAT_MISSING,
 	    "CONFIG_BPF_SYSCALL, CONFIG_CGROUP_BPF");
 	ROW("sk_msg programs", "4.17",
 	    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_MSG, NULL) == 1 ? OB_FEAT_OK
-								       : OB_FEAT_MISSING,
+									: OB_FEAT_MISSING,
 	    "CONFIG_NET_SOCK_MSG");
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		ROW(maps[i].name, maps[i].since,
-		    libbpf_probe_bpf_map_type(maps[i].type, NULL) == 1 ? OB_FEAT_OK : OB_FEAT_MISSING,
+		    libbpf_probe_bpf_map_type(maps[i].type, NULL) == 1 ? OB_FEAT_OK
+								       : OB_FEAT_MISSING,
 		    NULL);
 	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++)
 		ROW(helpers[i].name, helpers[i].since,
@@ -206,7 +213,8 @@ const char *ob_missing_feature(void)
 	int n;
 
 	if (access(OB_BTF_PATH, R_OK))
-		return "kernel BTF (" OB_BTF_PATH "; in Linux 5.4 and later): the programs read socket "
+		return "kernel BTF (" OB_BTF_PATH
+		       "; in Linux 5.4 and later): the programs read socket "
 		       "fields through it; the kernel needs CONFIG_DEBUG_INFO_BTF=y";
 	n = ob_features(f, 32);
 	for (int i = 0; i < n && i < 32; i++)
@@ -265,9 +273,10 @@ int ob_load_object(struct bypass_bpf *skel, struct ob_error *e)
 	if (missing)
 		return ob_err(e, err, "the kernel refused the BPF programs: it lacks %s", missing);
 	if (libbpf_why[0])
-		return ob_err(e, err, "the kernel refused the BPF programs (%s): %s", strerror(-err),
-			      libbpf_why);
-	return ob_err(e, err, "the kernel refused the BPF programs (%s); 'oci-bypass -v load' shows why",
+		return ob_err(e, err, "the kernel refused the BPF programs (%s): %s",
+			      strerror(-err), libbpf_why);
+	return ob_err(e, err,
+		      "the kernel refused the BPF programs (%s); 'oci-bypass -v load' shows why",
 		      strerror(-err));
 }
 
@@ -289,7 +298,8 @@ int ob_verify_object(const char *btf_path, bool *fallback, struct ob_error *e)
 	if (!err && *fallback) {
 		l = bpf_program__attach_trace(skel->progs.ob_recv_fexit);
 		if (!l)
-			err = ob_err(e, -errno, "cannot attach the fexit program on sk_msg_recvmsg: %s",
+			err = ob_err(e, -errno,
+				     "cannot attach the fexit program on sk_msg_recvmsg: %s",
 				     strerror(errno));
 		bpf_link__destroy(l);
 	}

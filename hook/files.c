@@ -51,7 +51,9 @@ static int open_unique(const char *path, const char *base, mode_t mode, char *tm
 			return ob_err(e, -ENAMETOOLONG, "bad file path %s", path);
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 		if (fd >= 0 || errno != EEXIST)
-			return fd >= 0 ? fd : ob_err(e, -errno, "cannot write %s: %s", tmp, strerror(errno));
+			return fd >= 0 ? fd
+				       : ob_err(e, -errno, "cannot write %s: %s", tmp,
+						strerror(errno));
 	}
 	return ob_err(e, -EEXIST, "cannot find a free temp file name next to %s", path);
 }
@@ -60,8 +62,7 @@ static int open_unique(const char *path, const char *base, mode_t mode, char *tm
  * it over path, so that a reader (or a hook killed half way) never sees
  * half a file, and concurrent writers never see each other's. The
  * directory must exist. */
-int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
-		    struct ob_error *e)
+int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, struct ob_error *e)
 {
 	const char *base = strrchr(path, '/');
 	char tmp[PATH_MAX];

@@ -11,25 +11,45 @@ static const struct {
 	const char *key, *metric, *type, *help;
 	size_t off;
 } fields[] = {
-#define F(k, m, field, t, h) { k, "oci_bypass_" m, t, h, offsetof(struct ob_counters, field) }
+#define F(k, m, field, t, h)                                                                       \
+	{                                                                                          \
+		k, "oci_bypass_" m, t, h, offsetof(struct ob_counters, field)                      \
+	}
 	F("sockets", "sockets", sockets, "gauge", "Sockets currently redirecting."),
-	F("paired", "paired_sockets_total", paired, "counter", "Sockets that were paired for redirection."),
-	F("redirected_bytes", "redirected_bytes_total", redirected_bytes, "counter", "Bytes carried straight to the peer socket."),
-	F("redirected_msgs", "redirected_messages_total", redirected_msgs, "counter", "sendmsg calls carried straight to the peer socket."),
-	F("tcp_msgs", "tcp_messages_total", tcp_msgs, "counter", "sendmsg calls of enrolled sockets sent by stock TCP."),
-	F("misses", "misses_total", misses, "counter", "Redirects that found the peer gone (sent by TCP)."),
-	F("client_first", "client_first_total", client_first, "counter", "Connections kept on TCP because the client wrote before the server was ready."),
-	F("refused", "refused_total", refused, "counter", "Pairings refused (disabled, excluded port, data before pairing)."),
-	F("ebusy", "ebusy_total", ebusy, "counter", "Sockets already owned by another sockmap user."),
+	F("paired", "paired_sockets_total", paired, "counter",
+	  "Sockets that were paired for redirection."),
+	F("redirected_bytes", "redirected_bytes_total", redirected_bytes, "counter",
+	  "Bytes carried straight to the peer socket."),
+	F("redirected_msgs", "redirected_messages_total", redirected_msgs, "counter",
+	  "sendmsg calls carried straight to the peer socket."),
+	F("tcp_msgs", "tcp_messages_total", tcp_msgs, "counter",
+	  "sendmsg calls of enrolled sockets sent by stock TCP."),
+	F("misses", "misses_total", misses, "counter",
+	  "Redirects that found the peer gone (sent by TCP)."),
+	F("client_first", "client_first_total", client_first, "counter",
+	  "Connections kept on TCP because the client wrote before the server was ready."),
+	F("refused", "refused_total", refused, "counter",
+	  "Pairings refused (disabled, excluded port, data before pairing)."),
+	F("ebusy", "ebusy_total", ebusy, "counter",
+	  "Sockets already owned by another sockmap user."),
 	F("full", "full_total", full, "counter", "Pairings refused because a map was full."),
-	F("probation", "probation_total", probation, "counter", "Connections kept on TCP while their service was on probation."),
-	F("guarded", "guarded_total", guarded, "counter", "Connections kept on TCP because their service half-closes."),
-	F("halfcloses", "halfcloses_total", halfcloses, "counter", "Services found doing a blocking shutdown(SHUT_WR)."),
-	F("overflows", "overflows_total", overflows, "counter", "Directions moved to TCP because the peer fell too far behind."),
-	F("small_streams", "small_streams_total", small_streams, "counter", "Directions moved to TCP because they streamed small messages."),
-	F("departures", "departures_total", departures, "counter", "Redirecting sockets that left the sockhash for stock TCP while open."),
-	F("pushbacks", "pushbacks_total", pushbacks, "counter", "Directions moved to TCP because the peer stopped reading (push-back)."),
-	F("over_budget", "over_budget_total", over_budget, "counter", "Directions moved to TCP because the namespace or the host had its unread-bytes budget out."),
+	F("probation", "probation_total", probation, "counter",
+	  "Connections kept on TCP while their service was on probation."),
+	F("guarded", "guarded_total", guarded, "counter",
+	  "Connections kept on TCP because their service half-closes."),
+	F("halfcloses", "halfcloses_total", halfcloses, "counter",
+	  "Services found doing a blocking shutdown(SHUT_WR)."),
+	F("overflows", "overflows_total", overflows, "counter",
+	  "Directions moved to TCP because the peer fell too far behind."),
+	F("small_streams", "small_streams_total", small_streams, "counter",
+	  "Directions moved to TCP because they streamed small messages."),
+	F("departures", "departures_total", departures, "counter",
+	  "Redirecting sockets that left the sockhash for stock TCP while open."),
+	F("pushbacks", "pushbacks_total", pushbacks, "counter",
+	  "Directions moved to TCP because the peer stopped reading (push-back)."),
+	F("over_budget", "over_budget_total", over_budget, "counter",
+	  "Directions moved to TCP because the namespace or the host had its unread-bytes budget "
+	  "out."),
 #undef F
 };
 
@@ -96,8 +116,9 @@ int ob_format_text(FILE *f, const struct ob_view *v)
 	fputc('\n', f);
 	if (!v->pinned)
 		return 0;
-	fprintf(f, "unread redirected bytes: %" PRId64 " of a budget of %" PRIu64
-		   " (a namespace's: %" PRIu64 " unless enrolled with --max-unread)\n",
+	fprintf(f,
+		"unread redirected bytes: %" PRId64 " of a budget of %" PRIu64
+		" (a namespace's: %" PRIu64 " unless enrolled with --max-unread)\n",
 		v->host_unread, v->host_max_unread, v->ns_max_unread);
 	fprintf(f, "%-20s %20s %8s %16s %12s %10s %8s %8s %8s %12s %12s\n", "NAME", "COOKIE",
 		"SOCKETS", "REDIR_BYTES", "REDIR_MSGS", "TCP_MSGS", "MISSES", "LEARNING", "REFUSED",
@@ -106,7 +127,8 @@ int ob_format_text(FILE *f, const struct ob_view *v)
 		const struct ob_ns_view *n = &v->ns[i];
 
 		fprintf(f,
-			"%-20s %20" PRIu64 " %8lld %16llu %12llu %10llu %8llu %8llu %8llu %12lld %12llu\n",
+			"%-20s %20" PRIu64
+			" %8lld %16llu %12llu %10llu %8llu %8llu %8llu %12lld %12llu\n",
 			n->name, n->cookie, (long long)n->c.sockets,
 			(unsigned long long)n->c.redirected_bytes,
 			(unsigned long long)n->c.redirected_msgs, (unsigned long long)n->c.tcp_msgs,
@@ -153,7 +175,8 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 		json_object_object_add(root, "conn_entries", u64(v->conn_entries));
 		json_object_object_add(root, "small_stream_window_ms", u64(v->small_window_ms));
 		json_object_object_add(root, "unread_bound_bytes", u64(v->ingress_max));
-		json_object_object_add(root, "unread_bound_blocking_bytes", u64(v->ingress_max_blocking));
+		json_object_object_add(root, "unread_bound_blocking_bytes",
+				       u64(v->ingress_max_blocking));
 		json_object_object_add(root, "stall_ms", u64(v->stall_ms));
 		json_object_object_add(root, "unread_bytes", json_object_new_int64(v->host_unread));
 		json_object_object_add(root, "unread_budget_bytes", u64(v->host_max_unread));
@@ -185,7 +208,8 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 	for (int i = 0; i < v->n_svc; i++) {
 		json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "netns", json_object_new_string(ns_name(v, v->svc[i].cookie)));
+		json_object_object_add(o, "netns",
+				       json_object_new_string(ns_name(v, v->svc[i].cookie)));
 		json_object_object_add(o, "cookie", u64(v->svc[i].cookie));
 		json_object_object_add(o, "port", json_object_new_int(v->svc[i].port));
 		json_object_object_add(o, "state",
@@ -198,18 +222,20 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "id", json_object_new_string(v->ct[i].id));
-		json_object_object_add(o, "netns", json_object_new_string(ns_name(v, v->ct[i].cookie)));
+		json_object_object_add(o, "netns",
+				       json_object_new_string(ns_name(v, v->ct[i].cookie)));
 		json_object_object_add(o, "cookie", u64(v->ct[i].cookie));
 		json_object_object_add(o, "state", json_object_new_string(v->ct[i].state));
-		json_object_object_add(o, "sock_ops", json_object_new_string(
-							      v->ct[i].link[0] ? "container cgroup"
+		json_object_object_add(o, "sock_ops",
+				       json_object_new_string(v->ct[i].link[0] ? "container cgroup"
 									       : "load cgroup"));
 		json_object_object_add(o, "bundle", json_object_new_string(v->ct[i].bundle));
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "containers", arr);
-	if (fprintf(f, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-								       JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+	if (fprintf(f, "%s\n",
+		    json_object_to_json_string_ext(
+			    root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
 		err = -EIO;
 	json_object_put(root);
 	return err;
@@ -228,33 +254,41 @@ static void put_label(FILE *f, const char *s)
 	}
 }
 
-
 int ob_format_prometheus(FILE *f, const struct ob_view *v)
 {
 	fputs("# HELP oci_bypass_loaded 1 if the sock_ops program is attached.\n"
-	      "# TYPE oci_bypass_loaded gauge\n", f);
+	      "# TYPE oci_bypass_loaded gauge\n",
+	      f);
 	fprintf(f, "oci_bypass_loaded %d\n", v->loaded ? 1 : 0);
 	fputs("# HELP oci_bypass_enabled 1 if new connections may be paired.\n"
-	      "# TYPE oci_bypass_enabled gauge\n", f);
+	      "# TYPE oci_bypass_enabled gauge\n",
+	      f);
 	fprintf(f, "oci_bypass_enabled %d\n", v->loaded && v->enabled ? 1 : 0);
 	fputs("# HELP oci_bypass_sockhash_entries Sockets in the sockhash.\n"
-	      "# TYPE oci_bypass_sockhash_entries gauge\n", f);
+	      "# TYPE oci_bypass_sockhash_entries gauge\n",
+	      f);
 	fprintf(f, "oci_bypass_sockhash_entries %" PRIu64 "\n", v->sockhash_entries);
 	fputs("# HELP oci_bypass_parking_entries Paired sockets, those leaving for TCP included.\n"
-	      "# TYPE oci_bypass_parking_entries gauge\n", f);
+	      "# TYPE oci_bypass_parking_entries gauge\n",
+	      f);
 	fprintf(f, "oci_bypass_parking_entries %" PRIu64 "\n", v->parking_entries);
 	fputs("# HELP oci_bypass_unread_bytes Redirected bytes not read yet, all namespaces.\n"
-	      "# TYPE oci_bypass_unread_bytes gauge\n", f);
+	      "# TYPE oci_bypass_unread_bytes gauge\n",
+	      f);
 	fprintf(f, "oci_bypass_unread_bytes %" PRId64 "\n", v->host_unread);
 	fputs("# HELP oci_bypass_unread_budget_bytes The host's budget for them.\n"
-	      "# TYPE oci_bypass_unread_budget_bytes gauge\n", f);
+	      "# TYPE oci_bypass_unread_budget_bytes gauge\n",
+	      f);
 	fprintf(f, "oci_bypass_unread_budget_bytes %" PRIu64 "\n", v->host_max_unread);
-	fputs("# HELP oci_bypass_netns_unread_bytes Redirected bytes a namespace sent that are not read yet.\n"
-	      "# TYPE oci_bypass_netns_unread_bytes gauge\n", f);
+	fputs("# HELP oci_bypass_netns_unread_bytes Redirected bytes a namespace sent that are not "
+	      "read yet.\n"
+	      "# TYPE oci_bypass_netns_unread_bytes gauge\n",
+	      f);
 	for (int i = 0; i < v->n_ns; i++) {
 		fputs("oci_bypass_netns_unread_bytes{netns=\"", f);
 		put_label(f, v->ns[i].name);
-		fprintf(f, "\",cookie=\"%" PRIu64 "\"} %" PRId64 "\n", v->ns[i].cookie, v->ns[i].unread);
+		fprintf(f, "\",cookie=\"%" PRIu64 "\"} %" PRId64 "\n", v->ns[i].cookie,
+			v->ns[i].unread);
 	}
 	for (size_t m = 0; m < sizeof(fields) / sizeof(fields[0]); m++) {
 		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", fields[m].metric, fields[m].help,
@@ -266,9 +300,11 @@ int ob_format_prometheus(FILE *f, const struct ob_view *v)
 			fprintf(f, "%s{netns=\"", fields[m].metric);
 			put_label(f, n->name);
 			if (fields[m].type[0] == 'g')
-				fprintf(f, "\",cookie=\"%" PRIu64 "\"} %" PRId64 "\n", n->cookie, (int64_t)x);
+				fprintf(f, "\",cookie=\"%" PRIu64 "\"} %" PRId64 "\n", n->cookie,
+					(int64_t)x);
 			else
-				fprintf(f, "\",cookie=\"%" PRIu64 "\"} %" PRIu64 "\n", n->cookie, x);
+				fprintf(f, "\",cookie=\"%" PRIu64 "\"} %" PRIu64 "\n", n->cookie,
+					x);
 		}
 	}
 	return ferror(f) ? -EIO : 0;

@@ -1,4 +1,5 @@
-/* loader.c - loads, pins and attaches the BPF object (through features.c and maps.c), detaches and unpins it. */
+/* loader.c - loads, pins and attaches the BPF object (through features.c and maps.c), detaches and
+ * unpins it. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +15,7 @@
 #include "bypass.skel.h"
 #include "ob.h"
 
-#define PIN_PROG_MSG OB_PIN_DIR "/prog_msg"
+#define PIN_PROG_MSG  OB_PIN_DIR "/prog_msg"
 #define PIN_LINK_RECV OB_PIN_DIR "/link_recv" /* the fexit fallback, 6.1 */
 
 uint64_t ob_build_id(void)
@@ -59,8 +60,8 @@ static void ingress_bounds(struct ob_settings *s)
 			s->ingress_max_blocking = (__u32)(bytes / OB_INGRESS_MEM_SHARE_BLOCKING);
 		/* a host with much memory gets a budget to match; no bound
 		 * or namespace budget above the host's */
-		s->host_max_unread = pressure * (unsigned long long)page / OB_HOST_MEM_DEN *
-				     OB_HOST_MEM_NUM;
+		s->host_max_unread =
+			pressure * (unsigned long long)page / OB_HOST_MEM_DEN * OB_HOST_MEM_NUM;
 		if (s->host_max_unread < s->ns_max_unread)
 			s->ns_max_unread = s->host_max_unread;
 		if (s->host_max_unread < s->ingress_max_blocking)
@@ -88,10 +89,11 @@ static int check_existing(uint64_t id, struct ob_error *e)
 	if (err)
 		return err;
 	if (s.build_id != id)
-		return ob_err(e, -EEXIST,
-			      "a different build of oci-bypass (%016llx, this is %016llx) is loaded; "
-			      "run 'oci-bypass unload' (it waits for open connections), then load again",
-			      (unsigned long long)s.build_id, (unsigned long long)id);
+		return ob_err(
+			e, -EEXIST,
+			"a different build of oci-bypass (%016llx, this is %016llx) is loaded; "
+			"run 'oci-bypass unload' (it waits for open connections), then load again",
+			(unsigned long long)s.build_id, (unsigned long long)id);
 	return 1;
 }
 
@@ -154,7 +156,8 @@ int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg
 		goto cleanup;
 	if (bpf_prog_attach(bpf_program__fd(skel->progs.ob_msg),
 			    bpf_map__fd(skel->maps.ob_sockhash), BPF_SK_MSG_VERDICT, 0)) {
-		err = ob_err(e, -errno, "cannot attach sk_msg to the sockhash: %s", strerror(errno));
+		err = ob_err(e, -errno, "cannot attach sk_msg to the sockhash: %s",
+			     strerror(errno));
 		goto cleanup;
 	}
 	/* One counter only: an earlier load's fexit link, still pinned while
@@ -170,7 +173,8 @@ int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg
 	}
 	if (recv) {
 		if (bpf_link__pin(recv, PIN_LINK_RECV)) {
-			err = ob_err(e, -errno, "cannot pin %s: %s", PIN_LINK_RECV, strerror(errno));
+			err = ob_err(e, -errno, "cannot pin %s: %s", PIN_LINK_RECV,
+				     strerror(errno));
 			goto cleanup;
 		}
 	}

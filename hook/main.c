@@ -1,4 +1,5 @@
-/* main.c - the oci-bypass command: finds the verb in ob_cmds[], runs it, and is the one place that prints an error. */
+/* main.c - the oci-bypass command: finds the verb in ob_cmds[], runs it, and is the one place that
+ * prints an error. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

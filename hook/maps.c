@@ -1,4 +1,5 @@
-/* maps.c - the pinned BPF objects: the only file that opens pins and reads or writes the datapath's maps (bpffs, open/close, settings, counters, sizes, iterators, enrol/withdraw primitives). */
+/* maps.c - the pinned BPF objects: the only file that opens pins and reads or writes the datapath's
+ * maps (bpffs, open/close, settings, counters, sizes, iterators, enrol/withdraw primitives). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -25,7 +26,8 @@ int ob_ensure_bpffs(struct ob_error *e)
 	if (statfs("/sys/fs/bpf", &st) == 0 && (uint32_t)st.f_type == BPF_FS_MAGIC)
 		return 0;
 	if (mount("bpf", "/sys/fs/bpf", "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700"))
-		return ob_err(e, -errno, "bpffs is not mounted at /sys/fs/bpf and mounting it failed: %s",
+		return ob_err(e, -errno,
+			      "bpffs is not mounted at /sys/fs/bpf and mounting it failed: %s",
 			      strerror(errno));
 	ob_log("mounted bpffs at /sys/fs/bpf");
 	return 0;
@@ -33,7 +35,10 @@ int ob_ensure_bpffs(struct ob_error *e)
 
 /* The fds of struct ob_maps, their pin names and layouts, from the one list OB_MAPS. */
 #define MAP_FD(n, k, v) &(m)->n,
-#define MAP_FDS(m) { OB_MAPS(MAP_FD) }
+#define MAP_FDS(m)                                                                                 \
+	{                                                                                          \
+		OB_MAPS(MAP_FD)                                                                    \
+	}
 #define MAP_NAME(n, k, v) "ob_" #n,
 static const char *const map_names[] = { OB_MAPS(MAP_NAME) };
 #define MAP_LAYOUT(n, k, v) { sizeof(k), sizeof(v) },
@@ -79,7 +84,8 @@ int ob_open_maps(struct ob_maps *m, struct ob_error *e)
 			err = -errno;
 			ob_close_maps(m);
 			if (err == -ENOENT)
-				return ob_err(e, err, "oci-bypass is not loaded (run 'oci-bypass load')");
+				return ob_err(e, err,
+					      "oci-bypass is not loaded (run 'oci-bypass load')");
 			return ob_err(e, err, "cannot open %s: %s", path, strerror(-err));
 		}
 		err = check_layout(*fds[i], i, path, e);
@@ -120,8 +126,7 @@ int ob_write_settings(const struct ob_maps *m, const struct ob_settings *s, stru
 	return 0;
 }
 
-int ob_read_netns(const struct ob_maps *m, uint64_t cookie, struct ob_netns *ns,
-		  struct ob_error *e)
+int ob_read_netns(const struct ob_maps *m, uint64_t cookie, struct ob_netns *ns, struct ob_error *e)
 {
 	if (bpf_map_lookup_elem(m->netns, &cookie, ns))
 		return ob_err(e, -errno, "cannot read the enrolment of netns %llu: %s",
@@ -320,8 +325,8 @@ int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_
 		__u8 one = 1;
 
 		if (bpf_map_update_elem(m->noports, &pk, &one, BPF_ANY))
-			return ob_err(e, -errno, "cannot record port %u to leave alone: %s", noports[i],
-				      strerror(errno));
+			return ob_err(e, -errno, "cannot record port %u to leave alone: %s",
+				      noports[i], strerror(errno));
 	}
 	if (ob_netns_enrolled(m, cookie)) {
 		*already = true;
@@ -406,7 +411,8 @@ int ob_sockops_link_pin(int cgfd, const char *cg, const char *link_path, struct 
 
 	prog = bpf_obj_get(OB_PIN_PROG_SOCKOPS);
 	if (prog < 0)
-		return ob_err(e, -errno, "cannot open %s: %s", OB_PIN_PROG_SOCKOPS, strerror(errno));
+		return ob_err(e, -errno, "cannot open %s: %s", OB_PIN_PROG_SOCKOPS,
+			      strerror(errno));
 	link = bpf_link_create(prog, cgfd, BPF_CGROUP_SOCK_OPS, NULL);
 	if (link < 0)
 		err = ob_err(e, -errno, "cannot attach sock_ops to %s: %s", cg, strerror(errno));

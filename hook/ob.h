@@ -15,12 +15,12 @@
 #include "bypass.h"
 #include "oci.h"
 
-#define OB_PIN_DIR "/sys/fs/bpf/oci-bypass"
+#define OB_PIN_DIR	    "/sys/fs/bpf/oci-bypass"
 #define OB_PIN_PROG_SOCKOPS OB_PIN_DIR "/prog_sockops"
 #define OB_PIN_LINK_SOCKOPS OB_PIN_DIR "/link_sockops"
-#define OB_RUN_DIR "/run/oci-bypass"
-#define OB_NAME_MAX 64
-#define OB_BTF_PATH "/sys/kernel/btf/vmlinux"
+#define OB_RUN_DIR	    "/run/oci-bypass"
+#define OB_NAME_MAX	    64
+#define OB_BTF_PATH	    "/sys/kernel/btf/vmlinux"
 
 /*
  * Error convention (oci/oci.h): a function that fails returns a negative
@@ -50,18 +50,17 @@ static inline void ob_closedirp(DIR **d)
 	if (*d)
 		closedir(*d);
 }
-#define _cleanup_free_ __attribute__((cleanup(ob_freep)))
+#define _cleanup_free_	   __attribute__((cleanup(ob_freep)))
 #define _cleanup_closedir_ __attribute__((cleanup(ob_closedirp)))
-#define _cleanup_close_ __attribute__((cleanup(ob_closep)))
-#define _cleanup_fclose_ __attribute__((cleanup(ob_fclosep)))
+#define _cleanup_close_	   __attribute__((cleanup(ob_closep)))
+#define _cleanup_fclose_   __attribute__((cleanup(ob_fclosep)))
 
 extern int ob_verbose;
 void ob_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- files.c ---- */
 int ob_mkdirs(const char *dir, mode_t mode, struct ob_error *e);
-int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
-		    struct ob_error *e);
+int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, struct ob_error *e);
 /* A regular file of at most max bytes, whole, in *out (malloc'd, NUL
  * added); flags are added to open's (O_NOFOLLOW); *mode its permissions. */
 int ob_read_file(const char *path, size_t max, int flags, char **out, size_t *len, mode_t *mode,
@@ -117,22 +116,22 @@ struct ob_args {
 	bool allow_host; /* enroll --allow-host */
 	bool trust;	 /* enroll --trust */
 	const char *cgroup;
-	const char *btf;      /* doctor --btf */
-	unsigned max_sockets; /* load --max-sockets, 0: the default */
+	const char *btf;	  /* doctor --btf */
+	unsigned max_sockets;	  /* load --max-sockets, 0: the default */
 	unsigned small_window_ms; /* load --small-stream-window, 0: the default */
 	unsigned stall_ms;	  /* load --stall-window, 0: the default */
 	uint64_t max_unread;	  /* enroll --max-unread, 0: the default */
 	const char *netns;
 	const char *name;
-	const char *operand; /* withdraw NAME, hook STAGE, help VERB */
-	double wait_s;	    /* unload --wait */
-	const char *dir;    /* install-hooks --dir */
-	const char *hook_path; /* install-hooks --hook-path */
-	bool always;	    /* install-hooks --always */
-	bool cdi;	    /* install-hooks --cdi */
-	bool docker;	    /* install-hooks --docker */
-	bool containerd;    /* install-hooks --containerd */
-	bool set_default;   /* install-hooks --docker --default */
+	const char *operand;	   /* withdraw NAME, hook STAGE, help VERB */
+	double wait_s;		   /* unload --wait */
+	const char *dir;	   /* install-hooks --dir */
+	const char *hook_path;	   /* install-hooks --hook-path */
+	bool always;		   /* install-hooks --always */
+	bool cdi;		   /* install-hooks --cdi */
+	bool docker;		   /* install-hooks --docker */
+	bool containerd;	   /* install-hooks --containerd */
+	bool set_default;	   /* install-hooks --docker --default */
 	const char *docker_config; /* install-hooks --docker-config FILE */
 	const char *shim_path;	   /* install-hooks --shim-path: oci-bypass-runtime */
 	uint16_t noports[16];
@@ -162,12 +161,12 @@ struct ob_svc_view {
 };
 
 struct ob_view {
-	bool loaded;	/* sock_ops attached */
-	bool pinned;	/* maps exist (possibly draining) */
+	bool loaded; /* sock_ops attached */
+	bool pinned; /* maps exist (possibly draining) */
 	bool enabled;
 	bool draining;
 	uint64_t build_id;
-	uint64_t small_window_ms; /* load --small-stream-window */
+	uint64_t small_window_ms;		    /* load --small-stream-window */
 	uint64_t ingress_max, ingress_max_blocking; /* unread-bytes bounds */
 	uint64_t stall_ms;	  /* push-back: the peer read nothing for this long */
 	uint64_t ns_max_unread;	  /* a namespace's default budget of unread bytes */
@@ -204,17 +203,17 @@ int ob_host_netns_cookie(uint64_t *cookie);
  * declares them; ob_open_maps refuses pins of another layout). parking is
  * -1 if an older build without it is loaded. ob_sk_state is pinned too but
  * never opened (ob_unpin_maps). */
-#define OB_MAPS(X)                                                            \
-	X(sockhash, struct ob_sock_key, __u64)                                \
-	X(conns, struct ob_conn_key, struct ob_conn)                          \
-	X(netns, __u64, struct ob_netns)                                      \
-	X(tokens, __u64, __u64)                                               \
-	X(counters, __u64, struct ob_counters)                                \
-	X(settings, __u32, struct ob_settings)                                \
-	X(noports, struct ob_svc_key, __u8)                                   \
-	X(services, struct ob_svc_key, struct ob_service)                     \
-	X(parking, struct ob_sock_key, __u64)                                 \
-	X(ledger, struct ob_conn_key, struct ob_ledger)                       \
+#define OB_MAPS(X)                                                                                 \
+	X(sockhash, struct ob_sock_key, __u64)                                                     \
+	X(conns, struct ob_conn_key, struct ob_conn)                                               \
+	X(netns, __u64, struct ob_netns)                                                           \
+	X(tokens, __u64, __u64)                                                                    \
+	X(counters, __u64, struct ob_counters)                                                     \
+	X(settings, __u32, struct ob_settings)                                                     \
+	X(noports, struct ob_svc_key, __u8)                                                        \
+	X(services, struct ob_svc_key, struct ob_service)                                          \
+	X(parking, struct ob_sock_key, __u64)                                                      \
+	X(ledger, struct ob_conn_key, struct ob_ledger)                                            \
 	X(usage, __u32, struct ob_usage)
 struct ob_maps {
 #define OB_MAP_FIELD(n, k, v) int n;
@@ -284,17 +283,17 @@ int ob_registry_clear(void);
 
 /* ---- records.c: one record per container under OB_RUN_DIR/containers ---- */
 struct ob_record {
-	char key[160];	  /* file name: id + "-" + crc32(bundle) */
+	char key[160]; /* file name: id + "-" + crc32(bundle) */
 	char id[160];
 	char bundle[4096];
-	char state[16];	  /* "creating" (hook under way) or "enrolled" */
-	uint64_t cookie;  /* netns cookie */
+	char state[16];	 /* "creating" (hook under way) or "enrolled" */
+	uint64_t cookie; /* netns cookie */
 	int pid;
 	unsigned long long pid_start; /* tells a recycled pid apart */
 	long long created;	      /* unix time */
 	int hook_pid;		      /* the hook that wrote "creating" */
 	unsigned long long hook_start;
-	char link[PATH_MAX];	      /* per-container sock_ops link pin, or "" */
+	char link[PATH_MAX]; /* per-container sock_ops link pin, or "" */
 	char cgroup[PATH_MAX];
 };
 int ob_record_key(const char *id, const char *bundle, char *key, size_t len, struct ob_error *e);
@@ -352,20 +351,21 @@ int ob_verify_object(const char *btf_path, bool *fallback, struct ob_error *e);
 
 /* ---- the verbs (cmd_*.c, cmds.c), called only through ob_cmds[]: each writes its
  * output to out and returns its error in e; main() prints errors ---- */
-int ob_cmd_load(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmd_load.c */
+int ob_cmd_load(const struct ob_args *a, FILE *out, struct ob_error *e); /* cmd_load.c */
 int ob_cmd_unload(const struct ob_args *a, FILE *out, struct ob_error *e);
 int ob_cmd_enable(const struct ob_args *a, FILE *out, struct ob_error *e);
 int ob_cmd_disable(const struct ob_args *a, FILE *out, struct ob_error *e);
-int ob_cmd_enroll(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmd_enroll.c */
+int ob_cmd_enroll(const struct ob_args *a, FILE *out, struct ob_error *e); /* cmd_enroll.c */
 int ob_cmd_withdraw(const struct ob_args *a, FILE *out, struct ob_error *e);
-int ob_cmd_status(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmd_status.c */
+int ob_cmd_status(const struct ob_args *a, FILE *out, struct ob_error *e); /* cmd_status.c */
 int ob_cmd_metrics(const struct ob_args *a, FILE *out, struct ob_error *e);
-int ob_cmd_doctor(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmd_doctor.c */
-int ob_cmd_hook(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmd_hook.c */
+int ob_cmd_doctor(const struct ob_args *a, FILE *out, struct ob_error *e); /* cmd_doctor.c */
+int ob_cmd_hook(const struct ob_args *a, FILE *out, struct ob_error *e);   /* cmd_hook.c */
 int ob_cmd_gc(const struct ob_args *a, FILE *out, struct ob_error *e);
 int ob_cmd_sandbox_test(const struct ob_args *a, FILE *out, struct ob_error *e);
-int ob_cmd_install_hooks(const struct ob_args *a, FILE *out, struct ob_error *e); /* cmd_install.c */
-int ob_cmd_help(const struct ob_args *a, FILE *out, struct ob_error *e);	   /* cmds.c */
+int ob_cmd_install_hooks(const struct ob_args *a, FILE *out,
+			 struct ob_error *e);				 /* cmd_install.c */
+int ob_cmd_help(const struct ob_args *a, FILE *out, struct ob_error *e); /* cmds.c */
 int ob_cmd_version(const struct ob_args *a, FILE *out, struct ob_error *e);
 
 #endif /* OB_H */

@@ -16,7 +16,7 @@
 #include "ob.h"
 #include "oci.h"
 
-#define CT_DIR OB_RUN_DIR "/containers"
+#define CT_DIR	   OB_RUN_DIR "/containers"
 #define RECORD_MAX (16 * 1024)
 
 /* The key names the record file: the id alone could collide between two
@@ -55,7 +55,7 @@ int ob_record_write(const struct ob_record *r, struct ob_error *e)
 	json_object_object_add(o, "link", json_object_new_string(r->link));
 	json_object_object_add(o, "cgroup", json_object_new_string(r->cgroup));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						      JSON_C_TO_STRING_NOSLASHESCAPE);
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(path, sizeof(path), CT_DIR "/%s.json", r->key);
 	err = ob_write_atomic(path, text, strlen(text), 0600, e);
 	json_object_put(o);
@@ -100,7 +100,8 @@ static int parse_record(const char *key, const char *buf, struct ob_record *r)
 	if (json_object_object_get_ex(o, "hook_start", &v))
 		r->hook_start = json_object_get_uint64(v);
 	/* Only our own files are read, but never trust a path from one. */
-	if (!ob_name_valid(r->id, OB_ID_MAX) || (r->link[0] && strncmp(r->link, OB_PIN_DIR "/ct-", 20)))
+	if (!ob_name_valid(r->id, OB_ID_MAX) ||
+	    (r->link[0] && strncmp(r->link, OB_PIN_DIR "/ct-", 20)))
 		err = -EINVAL;
 	json_object_put(o);
 	return err;

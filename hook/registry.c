@@ -1,4 +1,5 @@
-/* registry.c - enrolled network namespaces: the maps (through maps.c) and one record each under /run/oci-bypass/netns. */
+/* registry.c - enrolled network namespaces: the maps (through maps.c) and one record each under
+ * /run/oci-bypass/netns. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -15,8 +16,7 @@
 #define NETNS_DIR OB_RUN_DIR "/netns"
 
 /* The record is "name\norigin\n" (origin: cli or hook). */
-static int write_record(uint64_t cookie, const char *name, const char *origin,
-			struct ob_error *e)
+static int write_record(uint64_t cookie, const char *name, const char *origin, struct ob_error *e)
 {
 	char path[PATH_MAX], text[OB_NAME_MAX + 16];
 	int n = snprintf(text, sizeof(text), "%s\n%s\n", name, origin);

@@ -40,10 +40,10 @@ struct rt_cmd {
 };
 
 /* runc's global options that take a value (runc 1.1 main.go). */
-static const char *const global_values[] = {"log", "log-format", "root", "criu", "rootless"};
+static const char *const global_values[] = { "log", "log-format", "root", "criu", "rootless" };
 /* create/run options that take a value. */
-static const char *const create_values[] = {"bundle", "b", "console-socket", "pid-file",
-					    "preserve-fds"};
+static const char *const create_values[] = { "bundle", "b", "console-socket", "pid-file",
+					     "preserve-fds" };
 
 /* "--name" / "-name" (Go's flag package takes both), and "--name=value". */
 static bool opt_is(const char *arg, const char *name, const char **val)
@@ -290,7 +290,7 @@ static int edit_bundle(const struct rt_cmd *c, const char *hook, enum ob_mode *m
 int ob_runtime_main(int argc, char **argv)
 {
 	char runtime[PATH_MAX], self[PATH_MAX];
-	struct ob_error e = {0};
+	struct ob_error e = { 0 };
 	struct rt_cmd c;
 	enum ob_mode mode = OB_MODE_ON;
 	ssize_t n;

@@ -9,7 +9,6 @@
 
 #define WHAT "config.json"
 
-
 /* WHAT (a hook or runtime path) must be absolute, without ".." or control characters. */
 static int check_path(const char *what, const char *path, struct ob_error *e)
 {
@@ -18,8 +17,9 @@ static int check_path(const char *what, const char *path, struct ob_error *e)
 	if (path && ob_path_valid(path))
 		return 0;
 	ob_quote(q, sizeof(q), path ? path : "", path ? strlen(path) : 0);
-	return ob_err(e, -EINVAL, "%s %s is not an absolute path without \"..\" or control characters",
-		      what, q);
+	return ob_err(e, -EINVAL,
+		      "%s %s is not an absolute path without \"..\" or control characters", what,
+		      q);
 }
 
 /* A copy of o's compact text in *out (malloc'd, NUL-terminated). */
@@ -102,7 +102,7 @@ static int env_mode(struct json_object *root, enum ob_mode *mode, bool *found, s
 static int decide_mode(struct json_object *root, struct ob_bundle_edit *ed, struct ob_error *e)
 {
 	enum ob_mode em = OB_MODE_ON;
-	struct ob_error ee = {0};
+	struct ob_error ee = { 0 };
 	struct ob_policy p;
 	bool efound = false;
 	int arc, erc;
@@ -369,7 +369,8 @@ int ob_docker_config_merge(const char *buf, size_t len, const char *shim_path, b
 	/* Only "path": runtimeArgs (--runtime-path) set by hand stay. */
 	if (!ob_json_add(ours, "path", json_object_new_string(shim_path)))
 		goto oom;
-	if (set_default && !ob_json_add(root, "default-runtime", json_object_new_string(OB_RUNTIME_NAME)))
+	if (set_default &&
+	    !ob_json_add(root, "default-runtime", json_object_new_string(OB_RUNTIME_NAME)))
 		goto oom;
 	rc = serialise(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED, DOCKER_WHAT, out,
 		       out_len, e);

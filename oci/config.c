@@ -14,8 +14,7 @@ static int bad_value(const char *key, const char *val, const char *expect, struc
 	char q[OB_QUOTE_MAX];
 
 	ob_quote(q, sizeof(q), val, strlen(val));
-	return ob_err(e, -EINVAL, WHAT ": annotation %s is %s; expected %s", key, q,
-			 expect);
+	return ob_err(e, -EINVAL, WHAT ": annotation %s is %s; expected %s", key, q, expect);
 }
 
 static int parse_bool(const char *key, const char *val, bool *out, struct ob_error *e)
@@ -63,7 +62,8 @@ static int annot_max_unread(struct ob_policy *p, const char *key, const char *va
 	return rc ? ob_err_wrap(e, rc, WHAT ": annotation") : 0;
 }
 
-static int annot_allow_host(struct ob_policy *p, const char *key, const char *val, struct ob_error *e)
+static int annot_allow_host(struct ob_policy *p, const char *key, const char *val,
+			    struct ob_error *e)
 {
 	return parse_bool(key, val, &p->allow_host_network, e);
 }
@@ -83,12 +83,12 @@ static const struct {
 	const char *key;
 	int (*fn)(struct ob_policy *p, const char *key, const char *val, struct ob_error *e);
 } annots[] = {
-	{"io.oci-bypass.mode", annot_mode},
-	{"io.oci-bypass.no-ports", annot_noports},
-	{"io.oci-bypass.trust", annot_trust},
-	{"io.oci-bypass.max-unread", annot_max_unread},
-	{"io.oci-bypass.allow-host-network", annot_allow_host},
-	{"io.oci-bypass.name", annot_name},
+	{ "io.oci-bypass.mode", annot_mode },
+	{ "io.oci-bypass.no-ports", annot_noports },
+	{ "io.oci-bypass.trust", annot_trust },
+	{ "io.oci-bypass.max-unread", annot_max_unread },
+	{ "io.oci-bypass.allow-host-network", annot_allow_host },
+	{ "io.oci-bypass.name", annot_name },
 };
 
 static int parse_annotations(struct json_object *root, struct ob_policy *p, struct ob_error *e)
@@ -115,9 +115,9 @@ static int parse_annotations(struct json_object *root, struct ob_policy *p, stru
 		if (i == sizeof(annots) / sizeof(annots[0])) {
 			ob_quote(q, sizeof(q), key, strlen(key));
 			return ob_err(e, -EINVAL,
-					 WHAT ": unknown annotation %s (known: io.oci-bypass.mode, "
-					      "no-ports, trust, max-unread, allow-host-network, name)",
-					 q);
+				      WHAT ": unknown annotation %s (known: io.oci-bypass.mode, "
+					   "no-ports, trust, max-unread, allow-host-network, name)",
+				      q);
 		}
 		rc = annots[i].fn(p, annots[i].key, s, e);
 		if (rc)
@@ -136,16 +136,14 @@ static int parse_namespaces(struct json_object *root, struct ob_policy *p, struc
 	if (!linux_o)
 		return 0;
 	if (!json_object_is_type(linux_o, json_type_object))
-		return ob_err(e, -EINVAL,
-				 WHAT ": \"linux\" is a JSON %s, not an object",
-				 ob_json_type_name(linux_o));
+		return ob_err(e, -EINVAL, WHAT ": \"linux\" is a JSON %s, not an object",
+			      ob_json_type_name(linux_o));
 	ns = ob_json_get(linux_o, "namespaces");
 	if (!ns)
 		return 0;
 	if (!json_object_is_type(ns, json_type_array))
-		return ob_err(e, -EINVAL,
-				 WHAT ": linux.namespaces is a JSON %s, not an array",
-				 ob_json_type_name(ns));
+		return ob_err(e, -EINVAL, WHAT ": linux.namespaces is a JSON %s, not an array",
+			      ob_json_type_name(ns));
 	n = json_object_array_length(ns);
 	for (i = 0; i < n; i++) {
 		struct json_object *el = json_object_array_get_idx(ns, i), *t, *pv;
@@ -154,39 +152,39 @@ static int parse_namespaces(struct json_object *root, struct ob_policy *p, struc
 
 		if (!el || !json_object_is_type(el, json_type_object))
 			return ob_err(e, -EINVAL,
-					 WHAT ": linux.namespaces[%zu] is a JSON %s, not an object",
-					 i, ob_json_type_name(el));
+				      WHAT ": linux.namespaces[%zu] is a JSON %s, not an object", i,
+				      ob_json_type_name(el));
 		t = ob_json_get(el, "type");
 		if (!t)
-			return ob_err(e, -EINVAL,
-					 WHAT ": linux.namespaces[%zu] has no \"type\"", i);
+			return ob_err(e, -EINVAL, WHAT ": linux.namespaces[%zu] has no \"type\"",
+				      i);
 		if (!ob_json_string(t, &type, &tlen))
 			return ob_err(e, -EINVAL,
-					 WHAT
-					 ": linux.namespaces[%zu].type is a JSON %s, not a string",
-					 i, ob_json_type_name(t));
+				      WHAT
+				      ": linux.namespaces[%zu].type is a JSON %s, not a string",
+				      i, ob_json_type_name(t));
 		if (strcmp(type, "network"))
 			continue;
 		if (p->has_netns)
 			return ob_err(e, -EINVAL,
-					 WHAT ": linux.namespaces lists \"network\" twice");
+				      WHAT ": linux.namespaces lists \"network\" twice");
 		p->has_netns = true;
 		pv = ob_json_get(el, "path");
 		if (!pv)
 			continue;
 		if (!ob_json_string(pv, &path, &plen))
 			return ob_err(e, -EINVAL,
-					 WHAT
-					 ": the network namespace path is a JSON %s, not a string",
-					 ob_json_type_name(pv));
+				      WHAT
+				      ": the network namespace path is a JSON %s, not a string",
+				      ob_json_type_name(pv));
 		if (!plen)
 			continue; /* "" means a new namespace, as if absent */
 		if (!ob_path_valid(path)) {
 			ob_quote(q, sizeof(q), path, plen);
 			return ob_err(e, -EINVAL,
-					 WHAT ": network namespace path %s is not an absolute path "
-					      "without \"..\" or control characters",
-					 q);
+				      WHAT ": network namespace path %s is not an absolute path "
+					   "without \"..\" or control characters",
+				      q);
 		}
 		memcpy(p->netns_path, path, plen + 1); /* ob_path_valid: plen < OB_PATH_MAX */
 	}

@@ -1,4 +1,5 @@
-/* hooksd_validate.c - checks a hooks.d file as podman needs it, regexes included (their cost: regex_cost.c). */
+/* hooksd_validate.c - checks a hooks.d file as podman needs it, regexes included (their cost:
+ * regex_cost.c). */
 #include <errno.h>
 #include <limits.h>
 #include <regex.h>
@@ -22,30 +23,28 @@ static int check_regex(const char *what, const char *re, size_t len, struct ob_e
 
 	ob_quote(q, sizeof(q), re, len);
 	if (len > OB_REGEX_MAX)
-		return ob_err(e, -E2BIG, WHAT ": %s %s is longer than %d bytes", what,
-				 q, OB_REGEX_MAX);
+		return ob_err(e, -E2BIG, WHAT ": %s %s is longer than %d bytes", what, q,
+			      OB_REGEX_MAX);
 	switch (ob_regex_cost(re, len)) {
 	case OB_RE_CHEAP:
 		break;
 	case OB_RE_TOO_BIG:
 		return ob_err(e, -E2BIG,
-				 WHAT
-				 ": %s %s repeats too much (it would expand to over %llu nodes)",
-				 what, q, OB_REGEX_TREE_MAX);
+			      WHAT ": %s %s repeats too much (it would expand to over %llu nodes)",
+			      what, q, OB_REGEX_TREE_MAX);
 	case OB_RE_EMPTY_LOOP:
 		return ob_err(e, -EINVAL,
-				 WHAT ": %s %s repeats with '*', '+' or {m,} something that can "
-				      "match nothing, which regcomp takes exponential time for",
-				 what, q);
+			      WHAT ": %s %s repeats with '*', '+' or {m,} something that can "
+				   "match nothing, which regcomp takes exponential time for",
+			      what, q);
 	case OB_RE_TOO_DEEP:
-		return ob_err(e, -E2BIG, WHAT ": %s %s nests more than %d groups",
-				 what, q, OB_REGEX_GROUPS_MAX);
+		return ob_err(e, -E2BIG, WHAT ": %s %s nests more than %d groups", what, q,
+			      OB_REGEX_GROUPS_MAX);
 	}
 	rc = regcomp(&r, re, REG_EXTENDED | REG_NOSUB);
 	if (rc) {
 		regerror(rc, &r, why, sizeof(why)); /* no regfree: regcomp failed */
-		return ob_err(e, -EINVAL, WHAT ": %s %s is not a valid regex: %s",
-				 what, q, why);
+		return ob_err(e, -EINVAL, WHAT ": %s %s is not a valid regex: %s", what, q, why);
 	}
 	regfree(&r);
 	return 0;
@@ -60,7 +59,7 @@ static int check_strings(struct json_object *v, const char *name, bool regex, si
 	*count = 0;
 	if (!json_object_is_type(v, json_type_array))
 		return ob_err(e, -EINVAL, WHAT ": %s is a JSON %s, not an array", name,
-				 ob_json_type_name(v));
+			      ob_json_type_name(v));
 	n = json_object_array_length(v);
 	for (i = 0; i < n; i++) {
 		struct json_object *el = json_object_array_get_idx(v, i);
@@ -69,9 +68,8 @@ static int check_strings(struct json_object *v, const char *name, bool regex, si
 		int rc;
 
 		if (!ob_json_string(el, &s, &len))
-			return ob_err(e, -EINVAL,
-					 WHAT ": %s[%zu] is a JSON %s, not a string", name, i,
-					 ob_json_type_name(el));
+			return ob_err(e, -EINVAL, WHAT ": %s[%zu] is a JSON %s, not a string", name,
+				      i, ob_json_type_name(el));
 		if (regex) {
 			rc = check_regex(name, s, len, e);
 			if (rc)
@@ -93,22 +91,20 @@ static int check_hook(struct json_object *root, struct ob_error *e)
 	if (!hook)
 		return ob_err(e, -EINVAL, WHAT " has no \"hook\"");
 	if (!json_object_is_type(hook, json_type_object))
-		return ob_err(e, -EINVAL,
-				 WHAT ": \"hook\" is a JSON %s, not an object",
-				 ob_json_type_name(hook));
+		return ob_err(e, -EINVAL, WHAT ": \"hook\" is a JSON %s, not an object",
+			      ob_json_type_name(hook));
 	v = ob_json_get(hook, "path");
 	if (!v)
 		return ob_err(e, -EINVAL, WHAT " has no hook.path");
 	if (!ob_json_string(v, &s, &len))
-		return ob_err(e, -EINVAL,
-				 WHAT ": hook.path is a JSON %s, not a string",
-				 ob_json_type_name(v));
+		return ob_err(e, -EINVAL, WHAT ": hook.path is a JSON %s, not a string",
+			      ob_json_type_name(v));
 	if (!ob_path_valid(s)) {
 		ob_quote(q, sizeof(q), s, len);
 		return ob_err(e, -EINVAL,
-				 WHAT ": hook.path %s is not an absolute path without \"..\" or "
-				      "control characters",
-				 q);
+			      WHAT ": hook.path %s is not an absolute path without \"..\" or "
+				   "control characters",
+			      q);
 	}
 	v = ob_json_get(hook, "args");
 	if (v) {
@@ -128,13 +124,13 @@ static int check_hook(struct json_object *root, struct ob_error *e)
 
 		if (!json_object_is_type(v, json_type_int))
 			return ob_err(e, -EINVAL,
-					 WHAT ": hook.timeout is a JSON %s, not an integer",
-					 ob_json_type_name(v));
+				      WHAT ": hook.timeout is a JSON %s, not an integer",
+				      ob_json_type_name(v));
 		t = json_object_get_int64(v);
 		if (t < 1 || t > INT_MAX)
 			return ob_err(e, -EINVAL,
-					 WHAT ": hook.timeout %lld is not a number of seconds > 0",
-					 (long long)t);
+				      WHAT ": hook.timeout %lld is not a number of seconds > 0",
+				      (long long)t);
 	}
 	return 0;
 }
@@ -147,8 +143,8 @@ static int check_bool(struct json_object *when, const char *key, bool *present, 
 	if (!v)
 		return 0;
 	if (!json_object_is_type(v, json_type_boolean))
-		return ob_err(e, -EINVAL, WHAT ": when.%s is a JSON %s, not a boolean",
-				 key, ob_json_type_name(v));
+		return ob_err(e, -EINVAL, WHAT ": when.%s is a JSON %s, not a boolean", key,
+			      ob_json_type_name(v));
 	*present = true;
 	return 0;
 }
@@ -163,9 +159,8 @@ static int check_when(struct json_object *root, struct ob_error *e)
 	if (!when)
 		return ob_err(e, -EINVAL, WHAT " has no \"when\"");
 	if (!json_object_is_type(when, json_type_object))
-		return ob_err(e, -EINVAL,
-				 WHAT ": \"when\" is a JSON %s, not an object",
-				 ob_json_type_name(when));
+		return ob_err(e, -EINVAL, WHAT ": \"when\" is a JSON %s, not an object",
+			      ob_json_type_name(when));
 	rc = check_bool(when, "always", &always, e);
 	if (!rc)
 		rc = check_bool(when, "hasBindMounts", &bind, e);
@@ -177,8 +172,8 @@ static int check_when(struct json_object *root, struct ob_error *e)
 	if (v) {
 		if (!json_object_is_type(v, json_type_object))
 			return ob_err(e, -EINVAL,
-					 WHAT ": when.annotations is a JSON %s, not an object",
-					 ob_json_type_name(v));
+				      WHAT ": when.annotations is a JSON %s, not an object",
+				      ob_json_type_name(v));
 		json_object_object_foreach(v, key, val)
 		{
 			const char *s;
@@ -192,9 +187,9 @@ static int check_when(struct json_object *root, struct ob_error *e)
 
 				ob_quote(q, sizeof(q), key, strlen(key));
 				return ob_err(e, -EINVAL,
-						 WHAT
-						 ": when.annotations %s is a JSON %s, not a string",
-						 q, ob_json_type_name(val));
+					      WHAT
+					      ": when.annotations %s is a JSON %s, not a string",
+					      q, ob_json_type_name(val));
 			}
 			rc = check_regex("when.annotations value", s, len, e);
 			if (rc)
@@ -210,8 +205,8 @@ static int check_when(struct json_object *root, struct ob_error *e)
 	}
 	if (!always && !bind && !n_annot && !n_cmd)
 		return ob_err(e, -EINVAL,
-				 WHAT ": \"when\" sets no condition (always, annotations, commands "
-				      "or hasBindMounts)");
+			      WHAT ": \"when\" sets no condition (always, annotations, commands "
+				   "or hasBindMounts)");
 	return 0;
 }
 
@@ -219,7 +214,7 @@ static int check_stages(struct json_object *root, struct ob_error *e)
 {
 	struct json_object *v = ob_json_get(root, "stages");
 	const size_t nk = sizeof(known_stages) / sizeof(known_stages[0]);
-	bool seen[sizeof(known_stages) / sizeof(known_stages[0])] = {false};
+	bool seen[sizeof(known_stages) / sizeof(known_stages[0])] = { false };
 	char q[OB_QUOTE_MAX];
 	size_t i, k, n;
 	int rc;
@@ -240,13 +235,11 @@ static int check_stages(struct json_object *root, struct ob_error *e)
 		ob_quote(q, sizeof(q), s, strlen(s));
 		if (k == nk)
 			return ob_err(e, -EINVAL,
-					 WHAT
-					 ": unknown stage %s (known: prestart, createRuntime, "
-					 "createContainer, startContainer, poststart, poststop)",
-					 q);
+				      WHAT ": unknown stage %s (known: prestart, createRuntime, "
+					   "createContainer, startContainer, poststart, poststop)",
+				      q);
 		if (seen[k])
-			return ob_err(e, -EINVAL, WHAT ": stage %s is listed twice",
-					 q);
+			return ob_err(e, -EINVAL, WHAT ": stage %s is listed twice", q);
 		seen[k] = true;
 	}
 	return 0;
@@ -265,16 +258,13 @@ int ob_hooksd_validate(const char *buf, size_t len, struct ob_error *e)
 		return rc;
 	v = ob_json_get(root, "version");
 	if (!v) {
-		rc = ob_err(e, -EINVAL, WHAT " has no \"version\" (want \"%s\")",
-			       HOOKSD_VERSION);
+		rc = ob_err(e, -EINVAL, WHAT " has no \"version\" (want \"%s\")", HOOKSD_VERSION);
 	} else if (!ob_json_string(v, &s, &slen)) {
-		rc = ob_err(e, -EINVAL,
-			       WHAT ": \"version\" is a JSON %s, not a string",
-			       ob_json_type_name(v));
+		rc = ob_err(e, -EINVAL, WHAT ": \"version\" is a JSON %s, not a string",
+			    ob_json_type_name(v));
 	} else if (strcmp(s, HOOKSD_VERSION)) {
 		ob_quote(q, sizeof(q), s, slen);
-		rc = ob_err(e, -EINVAL, WHAT ": version %s is not \"%s\"", q,
-			       HOOKSD_VERSION);
+		rc = ob_err(e, -EINVAL, WHAT ": version %s is not \"%s\"", q, HOOKSD_VERSION);
 	}
 	if (!rc)
 		rc = check_hook(root, e);

@@ -1,4 +1,5 @@
-/* hooksd_write.c - writes the hooks.d file (podman, CRI-O) and the CDI spec (containerd, Docker) that run the hook. */
+/* hooksd_write.c - writes the hooks.d file (podman, CRI-O) and the CDI spec (containerd, Docker)
+ * that run the hook. */
 #include <errno.h>
 #include <string.h>
 
@@ -6,10 +7,9 @@
 #include "ob_json.h"
 #include "hooksd.h"
 
-#define CDI_VERSION	 "0.6.0"
-#define CDI_KIND	 "oci-bypass.io/net"
-#define MODE_KEY_REGEX	 "^io\\.oci-bypass\\.mode$"
-
+#define CDI_VERSION    "0.6.0"
+#define CDI_KIND       "oci-bypass.io/net"
+#define MODE_KEY_REGEX "^io\\.oci-bypass\\.mode$"
 
 static struct json_object *string_array(const char *const *v, size_t n)
 {
@@ -61,15 +61,15 @@ static int check_hook_path(const char *hook_path, struct ob_error *e)
 	if (hook_path && ob_path_valid(hook_path))
 		return 0;
 	ob_quote(q, sizeof(q), hook_path ? hook_path : "", hook_path ? strlen(hook_path) : 0);
-	return ob_err(
-		e, -EINVAL,
-		"hook path %s is not an absolute path without \"..\" or control characters", q);
+	return ob_err(e, -EINVAL,
+		      "hook path %s is not an absolute path without \"..\" or control characters",
+		      q);
 }
 
 int ob_hooksd_write(FILE *f, const char *hook_path, bool always, struct ob_error *e)
 {
-	static const char *const args[] = {"oci-bypass", "hook"};
-	static const char *const stages[] = {"createRuntime", "poststop"};
+	static const char *const args[] = { "oci-bypass", "hook" };
+	static const char *const stages[] = { "createRuntime", "poststop" };
 	struct json_object *root, *hook, *when, *annots;
 	char modes[64];
 	bool ok;
@@ -91,8 +91,7 @@ int ob_hooksd_write(FILE *f, const char *hook_path, bool always, struct ob_error
 		ok = ob_json_add(when, "always", json_object_new_boolean(1));
 	} else if (ok) {
 		annots = json_object_new_object();
-		ok = annots &&
-		     ob_json_add(annots, MODE_KEY_REGEX, json_object_new_string(modes));
+		ok = annots && ob_json_add(annots, MODE_KEY_REGEX, json_object_new_string(modes));
 		ok = ob_json_add(when, "annotations", annots) && ok;
 	}
 	ok = ok && ob_json_add(root, "version", json_object_new_string(HOOKSD_VERSION));
@@ -116,7 +115,7 @@ int ob_hooksd_write(FILE *f, const char *hook_path, bool always, struct ob_error
 
 static struct json_object *cdi_hook(const char *stage, const char *path, const char *verb)
 {
-	const char *const args[] = {"oci-bypass", "hook", verb};
+	const char *const args[] = { "oci-bypass", "hook", verb };
 	struct json_object *h = json_object_new_object();
 	bool ok;
 

@@ -1,4 +1,5 @@
-/* jsonread.c - bounded, strict JSON parsing with json-c, and quoting untrusted text for error sentences. */
+/* jsonread.c - bounded, strict JSON parsing with json-c, and quoting untrusted text for error
+ * sentences. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,15 +80,14 @@ int ob_json_parse_object(const char *buf, size_t len, size_t max, const char *wh
 	if (!buf && len)
 		return ob_err(e, -EINVAL, "%s: no buffer", what);
 	if (len > max)
-		return ob_err(e, -E2BIG, "%s is %zu bytes, more than the %zu accepted",
-				 what, len, max);
+		return ob_err(e, -E2BIG, "%s is %zu bytes, more than the %zu accepted", what, len,
+			      max);
 	if (len == 0)
 		return ob_err(e, -EINVAL, "%s is empty", what);
 	if (memchr(buf, '\0', len))
 		return ob_err(e, -EINVAL, "%s contains a NUL byte", what);
 	if (has_nul_escape(buf, len))
-		return ob_err(e, -EINVAL, "%s contains an escaped NUL (\\u0000)",
-				 what);
+		return ob_err(e, -EINVAL, "%s contains an escaped NUL (\\u0000)", what);
 
 	tok = json_tokener_new_ex(OB_JSON_DEPTH);
 	if (!tok)
@@ -109,27 +109,27 @@ int ob_json_parse_object(const char *buf, size_t len, size_t max, const char *wh
 				i++;
 			if (i < len && buf[i] != '{')
 				return ob_err(e, -EINVAL, "%s is not an object", what);
-			return ob_err(e, -EINVAL,
-					 "%s ends early (truncated at byte %zu)", what, len);
+			return ob_err(e, -EINVAL, "%s ends early (truncated at byte %zu)", what,
+				      len);
 		}
 		if (jerr == json_tokener_error_depth)
-			return ob_err(e, -EINVAL, "%s nests deeper than %d levels",
-					 what, OB_JSON_DEPTH);
+			return ob_err(e, -EINVAL, "%s nests deeper than %d levels", what,
+				      OB_JSON_DEPTH);
 		if (jerr == json_tokener_success) /* the literal null */
 			return ob_err(e, -EINVAL, "%s is null, not an object", what);
-		return ob_err(e, -EINVAL, "%s is not valid JSON (%s at byte %zu)",
-				 what, json_tokener_error_desc(jerr), end);
+		return ob_err(e, -EINVAL, "%s is not valid JSON (%s at byte %zu)", what,
+			      json_tokener_error_desc(jerr), end);
 	}
 	for (; end < len; end++) {
 		if (!is_space(buf[end])) {
 			json_object_put(o);
-			return ob_err(e, -EINVAL,
-					 "%s has data after the object (at byte %zu)", what, end);
+			return ob_err(e, -EINVAL, "%s has data after the object (at byte %zu)",
+				      what, end);
 		}
 	}
 	if (!json_object_is_type(o, json_type_object)) {
 		int rc = ob_err(e, -EINVAL, "%s is a JSON %s, not an object", what,
-				   ob_json_type_name(o));
+				ob_json_type_name(o));
 		json_object_put(o);
 		return rc;
 	}
@@ -195,9 +195,8 @@ int ob_json_annotations(struct json_object *root, const char *what, struct json_
 	if (!a)
 		return 0;
 	if (!json_object_is_type(a, json_type_object))
-		return ob_err(e, -EINVAL,
-				 "%s: \"annotations\" is a JSON %s, not an object", what,
-				 ob_json_type_name(a));
+		return ob_err(e, -EINVAL, "%s: \"annotations\" is a JSON %s, not an object", what,
+			      ob_json_type_name(a));
 	json_object_object_foreach(a, key, val)
 	{
 		const char *s;
@@ -206,11 +205,10 @@ int ob_json_annotations(struct json_object *root, const char *what, struct json_
 		if (!ob_json_string(val, &s, &len)) {
 			ob_quote(q, sizeof(q), key, strlen(key));
 			if (json_object_is_type(val, json_type_string))
-				return ob_err(e, -EINVAL,
-						 "%s: annotation %s contains a NUL", what, q);
-			return ob_err(e, -EINVAL,
-					 "%s: annotation %s is a JSON %s, not a string", what, q,
-					 ob_json_type_name(val));
+				return ob_err(e, -EINVAL, "%s: annotation %s contains a NUL", what,
+					      q);
+			return ob_err(e, -EINVAL, "%s: annotation %s is a JSON %s, not a string",
+				      what, q, ob_json_type_name(val));
 		}
 	}
 	*out = a;

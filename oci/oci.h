@@ -21,12 +21,13 @@
  * Only main() prints it, once, as "oci-bypass: VERB: sentence".
  */
 struct ob_error {
-	int code;	/* the negative errno returned; 0 while nothing failed */
-	int exit;	/* exit status for main() instead of 1; 0: 1 */
+	int code;	 /* the negative errno returned; 0 while nothing failed */
+	int exit;	 /* exit status for main() instead of 1; 0: 1 */
 	char where[160]; /* what main() names instead of the verb (a container id), or "" */
 	char msg[512];
 };
-int ob_err(struct ob_error *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int ob_err(struct ob_error *e, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* "context: " + the sentence already in e (or strerror(-code) if none). */
 int ob_err_wrap(struct ob_error *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -112,8 +113,8 @@ int ob_parse_bytes(const char *opt, const char *s, uint64_t min, uint64_t max, u
 		   struct ob_error *e);
 
 struct ob_policy {
-	enum ob_mode mode; /* io.oci-bypass.mode; absent: ON */
-	bool mode_set;	   /* io.oci-bypass.mode was given (and valid) */
+	enum ob_mode mode;		  /* io.oci-bypass.mode; absent: ON */
+	bool mode_set;			  /* io.oci-bypass.mode was given (and valid) */
 	uint16_t noports[OB_NOPORTS_MAX]; /* io.oci-bypass.no-ports "443,6379", deduplicated */
 	int n_noports;
 	bool trust;		      /* io.oci-bypass.trust "true": skip service probation */
@@ -186,10 +187,10 @@ int ob_hooksd_validate(const char *buf, size_t len, struct ob_error *e);
 #define OB_ENV_MODE	"OCI_BYPASS_MODE" /* process.env: off | on | required */
 
 struct ob_bundle_edit {
-	enum ob_mode mode;	/* what the container asks for */
-	const char *mode_from;	/* "annotation", OB_ENV_MODE or "default" (on) */
-	bool added;		/* out holds the new config.json */
-	char *out;		/* malloc'd, NUL-terminated, ends in a newline */
+	enum ob_mode mode;     /* what the container asks for */
+	const char *mode_from; /* "annotation", OB_ENV_MODE or "default" (on) */
+	bool added;	       /* out holds the new config.json */
+	char *out;	       /* malloc'd, NUL-terminated, ends in a newline */
 	size_t out_len;
 };
 

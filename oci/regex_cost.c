@@ -1,4 +1,5 @@
-/* regex_cost.c - estimates what glibc's regcomp would build for a hooks.d regex, to refuse the ones that blow up (hooksd.h). */
+/* regex_cost.c - estimates what glibc's regcomp would build for a hooks.d regex, to refuse the ones
+ * that blow up (hooksd.h). */
 #include <limits.h>
 #include <stdbool.h>
 #include <string.h>

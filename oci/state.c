@@ -23,18 +23,18 @@ static int get_string(struct json_object *root, const char *key, bool required, 
 		return ob_err(e, -EINVAL, WHAT " has no \"%s\"", key);
 	}
 	if (!ob_json_string(v, &s, &len))
-		return ob_err(e, -EINVAL, WHAT ": \"%s\" is a JSON %s, not a string",
-				 key, ob_json_type_name(v));
+		return ob_err(e, -EINVAL, WHAT ": \"%s\" is a JSON %s, not a string", key,
+			      ob_json_type_name(v));
 	if (len >= dstlen) {
 		ob_quote(q, sizeof(q), s, len);
-		return ob_err(e, -ENAMETOOLONG,
-				 WHAT ": \"%s\" %s is longer than %zu bytes", key, q, dstlen - 1);
+		return ob_err(e, -ENAMETOOLONG, WHAT ": \"%s\" %s is longer than %zu bytes", key, q,
+			      dstlen - 1);
 	}
 	for (i = 0; i < len; i++) {
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
 			ob_quote(q, sizeof(q), s, len);
-			return ob_err(e, -EINVAL,
-					 WHAT ": \"%s\" %s contains a control character", key, q);
+			return ob_err(e, -EINVAL, WHAT ": \"%s\" %s contains a control character",
+				      key, q);
 		}
 	}
 	memcpy(dst, s, len + 1);
@@ -50,15 +50,13 @@ static int get_pid(struct json_object *root, int *pid, struct ob_error *e)
 	if (!v)
 		return 0;
 	if (!json_object_is_type(v, json_type_int))
-		return ob_err(e, -EINVAL,
-				 WHAT ": \"pid\" is a JSON %s, not an integer",
-				 ob_json_type_name(v));
+		return ob_err(e, -EINVAL, WHAT ": \"pid\" is a JSON %s, not an integer",
+			      ob_json_type_name(v));
 	/* json-c clamps out-of-range integers to INT64_MIN / INT64_MAX. */
 	n = json_object_get_int64(v);
 	if (n < 0 || n > INT_MAX)
-		return ob_err(e, -EINVAL,
-				 WHAT ": \"pid\" %lld is not a process id (0 to %d)", (long long)n,
-				 INT_MAX);
+		return ob_err(e, -EINVAL, WHAT ": \"pid\" %lld is not a process id (0 to %d)",
+			      (long long)n, INT_MAX);
 	*pid = (int)n;
 	return 0;
 }
@@ -84,9 +82,9 @@ static int parse(struct json_object *root, struct ob_state *st, struct ob_error 
 	if (!ob_name_valid(st->id, OB_ID_MAX)) {
 		ob_quote(q, sizeof(q), st->id, strlen(st->id));
 		return ob_err(e, -EINVAL,
-				 WHAT ": container id %s is not 1-%d of [A-Za-z0-9_.+-] "
-				      "starting with a letter, digit, '_' or '+', without \"..\"",
-				 q, OB_ID_MAX);
+			      WHAT ": container id %s is not 1-%d of [A-Za-z0-9_.+-] "
+				   "starting with a letter, digit, '_' or '+', without \"..\"",
+			      q, OB_ID_MAX);
 	}
 	rc = get_string(root, "status", true, st->status, sizeof(st->status), e);
 	if (rc)
@@ -106,8 +104,8 @@ static int parse(struct json_object *root, struct ob_state *st, struct ob_error 
 		return rc;
 	if (!ob_path_valid(st->bundle)) {
 		ob_quote(q, sizeof(q), st->bundle, strlen(st->bundle));
-		return ob_err(e, -EINVAL,
-				 WHAT ": bundle %s is not an absolute path without \"..\"", q);
+		return ob_err(e, -EINVAL, WHAT ": bundle %s is not an absolute path without \"..\"",
+			      q);
 	}
 	return check_annotations(root, e);
 }
@@ -132,9 +130,9 @@ static const struct {
 	const char *name;
 	enum ob_stage stage;
 } stage_args[] = {
-	{"create", OB_STAGE_CREATE},	 {"createRuntime", OB_STAGE_CREATE},
-	{"prestart", OB_STAGE_CREATE},	 {"createContainer", OB_STAGE_CREATE},
-	{"teardown", OB_STAGE_TEARDOWN}, {"poststop", OB_STAGE_TEARDOWN},
+	{ "create", OB_STAGE_CREATE },	   { "createRuntime", OB_STAGE_CREATE },
+	{ "prestart", OB_STAGE_CREATE },   { "createContainer", OB_STAGE_CREATE },
+	{ "teardown", OB_STAGE_TEARDOWN }, { "poststop", OB_STAGE_TEARDOWN },
 };
 
 enum ob_stage ob_stage_from(const char *arg, const struct ob_state *st, struct ob_error *e)
@@ -148,9 +146,9 @@ enum ob_stage ob_stage_from(const char *arg, const struct ob_state *st, struct o
 				return stage_args[i].stage;
 		ob_quote(q, sizeof(q), arg, strlen(arg));
 		ob_err(e, -EINVAL,
-			  "unknown hook stage %s (use create or teardown, or an OCI stage name: "
-			  "createRuntime, prestart, createContainer, poststop)",
-			  q);
+		       "unknown hook stage %s (use create or teardown, or an OCI stage name: "
+		       "createRuntime, prestart, createContainer, poststop)",
+		       q);
 		return OB_STAGE_UNKNOWN;
 	}
 	if (!st) {
@@ -161,17 +159,17 @@ enum ob_stage ob_stage_from(const char *arg, const struct ob_state *st, struct o
 		if (st->pid > 0)
 			return OB_STAGE_CREATE;
 		ob_err(e, -EINVAL,
-			  "state status is '%s' but it has no pid, so the stage is unclear "
-			  "(give create or teardown)",
-			  st->status);
+		       "state status is '%s' but it has no pid, so the stage is unclear "
+		       "(give create or teardown)",
+		       st->status);
 		return OB_STAGE_UNKNOWN;
 	}
 	if (!strcmp(st->status, "stopped"))
 		return OB_STAGE_TEARDOWN;
 	ob_quote(q, sizeof(q), st->status, strnlen(st->status, sizeof(st->status)));
 	ob_err(e, -EINVAL,
-		  "cannot infer the stage from state status %s: the hook runs at createRuntime "
-		  "(creating/created) and poststop (stopped)",
-		  q);
+	       "cannot infer the stage from state status %s: the hook runs at createRuntime "
+	       "(creating/created) and poststop (stopped)",
+	       q);
 	return OB_STAGE_UNKNOWN;
 }

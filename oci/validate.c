@@ -133,8 +133,8 @@ int ob_noports_parse(const char *s, uint16_t *ports, int *n, struct ob_error *e)
 					p++;
 				len = (size_t)(p - tok);
 				ob_quote(q, sizeof(q), tok, len);
-				return ob_err(e, -EINVAL,
-						 "%s is not a port number from 1 to 65535", q);
+				return ob_err(e, -EINVAL, "%s is not a port number from 1 to 65535",
+					      q);
 			}
 			v = v * 10 + (unsigned long)(*p - '0');
 			p++;
@@ -142,8 +142,7 @@ int ob_noports_parse(const char *s, uint16_t *ports, int *n, struct ob_error *e)
 		}
 		if (v < 1 || v > 65535) {
 			ob_quote(q, sizeof(q), tok, len);
-			return ob_err(e, -EINVAL,
-					 "%s is not a port number from 1 to 65535", q);
+			return ob_err(e, -EINVAL, "%s is not a port number from 1 to 65535", q);
 		}
 		for (k = 0; k < cnt; k++)
 			if (ports[k] == v)
@@ -151,8 +150,7 @@ int ob_noports_parse(const char *s, uint16_t *ports, int *n, struct ob_error *e)
 		if (k < cnt)
 			continue; /* duplicates are harmless */
 		if (cnt >= OB_NOPORTS_MAX)
-			return ob_err(e, -E2BIG, "more than %d distinct ports",
-					 OB_NOPORTS_MAX);
+			return ob_err(e, -E2BIG, "more than %d distinct ports", OB_NOPORTS_MAX);
 		ports[cnt++] = (uint16_t)v;
 	}
 	*n = cnt;
@@ -171,15 +169,27 @@ int ob_parse_bytes(const char *opt, const char *s, uint64_t min, uint64_t max, u
 	n = strtoull(s, &end, 10);
 	if (!errno && end != s && s[0] != '-' && end[0] && !end[1]) {
 		switch (end[0]) {
-		case 'k': case 'K': shift = 10; end++; break;
-		case 'm': case 'M': shift = 20; end++; break;
-		case 'g': case 'G': shift = 30; end++; break;
+		case 'k':
+		case 'K':
+			shift = 10;
+			end++;
+			break;
+		case 'm':
+		case 'M':
+			shift = 20;
+			end++;
+			break;
+		case 'g':
+		case 'G':
+			shift = 30;
+			end++;
+			break;
 		}
 	}
 	if (errno || end == s || *end || s[0] == '-' || n > (max >> shift) || (n << shift) < min)
 		return ob_err(e, -EINVAL,
-			      "%s takes %llu to %llu bytes (k, m, g suffixes allowed), not '%s'", opt,
-			      (unsigned long long)min, (unsigned long long)max, s);
+			      "%s takes %llu to %llu bytes (k, m, g suffixes allowed), not '%s'",
+			      opt, (unsigned long long)min, (unsigned long long)max, s);
 	*out = (uint64_t)n << shift;
 	return 0;
 }

@@ -22,11 +22,11 @@
 #include <unistd.h>
 
 #ifndef TCP_REPAIR
-#define TCP_REPAIR 19
+#define TCP_REPAIR	 19
 #define TCP_REPAIR_QUEUE 20
-#define TCP_QUEUE_SEQ 21
+#define TCP_QUEUE_SEQ	 21
 #endif
-#define REPAIR_ON 1
+#define REPAIR_ON  1
 #define REPAIR_OFF 0
 #define RECV_QUEUE 1
 #define SEND_QUEUE 2

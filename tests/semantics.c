@@ -1,4 +1,5 @@
-/* semantics: socket-semantics matrix - runs the same per-check client/server probes over stock or accelerated TCP and prints what each check observed, so the two runs can be compared. */
+/* semantics: socket-semantics matrix - runs the same per-check client/server probes over stock or
+ * accelerated TCP and prints what each check observed, so the two runs can be compared. */
 /*
  * Build:
  *   gcc -std=gnu11 -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
@@ -74,16 +75,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HDR_LEN 40
-#define NAME_LEN 32
-#define REPLY_LEN 32
-#define RES_LEN 128
-#define MAX_FDS 8
-#define SRV_IO_MS 10000    /* server: bound on one role step */
-#define SRV_IDLE_MS 15000  /* server: bound on waiting for the client's EOF */
-#define TFO_LEN 64
-#define KIB 1024u
-#define MIB (1024u * 1024u)
+#define HDR_LEN	    40
+#define NAME_LEN    32
+#define REPLY_LEN   32
+#define RES_LEN	    128
+#define MAX_FDS	    8
+#define SRV_IO_MS   10000 /* server: bound on one role step */
+#define SRV_IDLE_MS 15000 /* server: bound on waiting for the client's EOF */
+#define TFO_LEN	    64
+#define KIB	    1024u
+#define MIB	    (1024u * 1024u)
 
 #define SEED_S2C 0x5332u
 #define SEED_C2S 0x4332u
@@ -301,17 +302,19 @@ struct check {
 };
 
 /* forward declarations of the per-check roles */
+/* clang-format off */
 #define CHECKS(X)                                                                   \
 	X(blocking_read) X(nonblocking_read_empty) X(msg_peek) X(msg_waitall)          \
 	X(so_rcvlowat) X(fionread) X(siocoutq) X(tcp_info_bytes) X(epoll_rdhup)        \
 	X(shutdown_wr_client) X(shutdown_wr_server) X(epipe_after_shut_wr)             \
 	X(close_unread_data) X(linger_zero) X(rst_midstream) X(splice_from_socket)     \
 	X(splice_to_socket) X(sendfile) X(msg_zerocopy) X(tcp_fastopen) X(ktls)        \
-	X(many_small_writes) X(bidirectional_1mib) X(send_timeout_stalled)               \
+	X(many_small_writes) X(bidirectional_1mib) X(send_timeout_stalled)             \
 	X(close_midtransfer) X(slow_reader)
+/* clang-format on */
 
-#define DECL(n)                                   \
-	static void c_##n(struct check_ctx *c);   \
+#define DECL(n)                                                                                    \
+	static void c_##n(struct check_ctx *c);                                                    \
 	static void s_##n(int fd, uint32_t token);
 CHECKS(DECL)
 #undef DECL
@@ -337,7 +340,7 @@ static const struct check check_list[] = { CHECKS(ENTRY) };
 
 /* ================================================================ server */
 
-static int g_tfo_ok;        /* PORT+1 fast-open listener is up */
+static int g_tfo_ok; /* PORT+1 fast-open listener is up */
 static int64_t g_srv_deadline;
 
 #define NVERDICT 256
@@ -594,7 +597,8 @@ static void s_tcp_fastopen(int fd, uint32_t token)
 {
 	(void)token;
 	char v[REPLY_LEN];
-	snprintf(v, sizeof v, "%d %d", read_sysctl_int("/proc/sys/net/ipv4/tcp_fastopen"), g_tfo_ok);
+	snprintf(v, sizeof v, "%d %d", read_sysctl_int("/proc/sys/net/ipv4/tcp_fastopen"),
+		 g_tfo_ok);
 	if (send_reply(fd, v, srv_dl()) == 0)
 		wait_eof(fd);
 }
@@ -625,12 +629,12 @@ static void s_many_small_writes(int fd, uint32_t token)
  * S2C direction (server) appends one verdict byte: 'K' ok, 'X' bad.
  * Returns 0 ok, or a negative code; *bad is the first bad input offset. */
 struct bidi {
-	size_t out_total, in_total;   /* in_total includes a trailing verdict byte on the client */
+	size_t out_total, in_total; /* in_total includes a trailing verdict byte on the client */
 	uint32_t out_seed, in_seed;
 	size_t out, in;
 	int64_t bad;
 	char verdict;
-	int err;                      /* errno of a failure, 0 if none */
+	int err; /* errno of a failure, 0 if none */
 	int eof;
 };
 
@@ -638,7 +642,7 @@ static int bidi_run(int fd, struct bidi *b, int64_t deadline)
 {
 	enum { BUF = 65536 };
 	uint8_t *obuf = malloc(BUF), *ibuf = malloc(BUF);
-	size_t ofill = 0, ooff = 0;   /* pending chunk: [ooff, ofill) */
+	size_t ofill = 0, ooff = 0; /* pending chunk: [ooff, ofill) */
 	int rc = 0;
 	if (!obuf || !ibuf) {
 		b->err = ENOMEM;
@@ -663,7 +667,10 @@ static int bidi_run(int fd, struct bidi *b, int64_t deadline)
 			break;
 		}
 		if (b->in < b->in_total) {
-			ssize_t r = recv(fd, ibuf, (size_t)BUF < b->in_total - b->in ? (size_t)BUF : b->in_total - b->in, MSG_DONTWAIT);
+			ssize_t r = recv(fd, ibuf,
+					 (size_t)BUF < b->in_total - b->in ? (size_t)BUF
+									   : b->in_total - b->in,
+					 MSG_DONTWAIT);
 			if (r == 0) {
 				b->eof = 1;
 				rc = -3;
@@ -689,12 +696,15 @@ static int bidi_run(int fd, struct bidi *b, int64_t deadline)
 		}
 		if (b->out < b->out_total) {
 			if (ooff == ofill) {
-				size_t k = b->out_total - b->out < (size_t)BUF ? b->out_total - b->out : (size_t)BUF;
+				size_t k = b->out_total - b->out < (size_t)BUF
+						   ? b->out_total - b->out
+						   : (size_t)BUF;
 				fill_pat(obuf, k, b->out_seed, b->out);
 				ooff = 0;
 				ofill = k;
 			}
-			ssize_t r = send(fd, obuf + ooff, ofill - ooff, MSG_DONTWAIT | MSG_NOSIGNAL);
+			ssize_t r =
+				send(fd, obuf + ooff, ofill - ooff, MSG_DONTWAIT | MSG_NOSIGNAL);
 			if (r < 0 && errno != EAGAIN && errno != EINTR) {
 				b->err = errno;
 				rc = -1;
@@ -714,7 +724,9 @@ static int bidi_run(int fd, struct bidi *b, int64_t deadline)
 static void s_bidirectional_1mib(int fd, uint32_t token)
 {
 	(void)token;
-	struct bidi b = { .out_total = MIB, .in_total = MIB, .out_seed = SEED_S2C, .in_seed = SEED_C2S };
+	struct bidi b = {
+		.out_total = MIB, .in_total = MIB, .out_seed = SEED_S2C, .in_seed = SEED_C2S
+	};
 	int rc = bidi_run(fd, &b, now_ms() + SRV_IO_MS);
 	char v = (rc == 0 && b.bad < 0) ? 'K' : 'X';
 	if (rc == 0 && write_full(fd, &v, 1, srv_dl()) == 1)
@@ -848,14 +860,16 @@ static void *srv_conn(void *p)
 	return NULL;
 }
 
-static int parse_addr(const char *addr, const char *port, struct sockaddr_storage *ss, socklen_t *len)
+static int parse_addr(const char *addr, const char *port, struct sockaddr_storage *ss,
+		      socklen_t *len)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
 	struct addrinfo *res = NULL;
 	int rc = getaddrinfo(addr, port, &hints, &res);
 	if (rc != 0 || !res) {
-		fprintf(stderr, "semantics: bad address %s port %s: %s\n", addr, port, gai_strerror(rc));
+		fprintf(stderr, "semantics: bad address %s port %s: %s\n", addr, port,
+			gai_strerror(rc));
 		return -1;
 	}
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
@@ -889,7 +903,8 @@ static int make_listener(struct sockaddr_storage *ss, socklen_t len, int tfo)
 	if (tfo) {
 		int q = 16;
 		if (setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, &q, sizeof q) < 0)
-			fprintf(stderr, "semantics: TCP_FASTOPEN on listener: %s\n", strerror(errno));
+			fprintf(stderr, "semantics: TCP_FASTOPEN on listener: %s\n",
+				strerror(errno));
 	}
 	if (bind(fd, (struct sockaddr *)ss, len) < 0 || listen(fd, 128) < 0) {
 		int e = errno;
@@ -912,7 +927,8 @@ static int run_server(const char *addr, const char *port, double timeout)
 		set_port(&ss, want);
 		lfd = make_listener(&ss, len, 0);
 		if (lfd < 0) {
-			fprintf(stderr, "semantics: listen %s %s: %s\n", addr, port, strerror(errno));
+			fprintf(stderr, "semantics: listen %s %s: %s\n", addr, port,
+				strerror(errno));
 			return 1;
 		}
 		struct sockaddr_storage got;
@@ -927,7 +943,8 @@ static int run_server(const char *addr, const char *port, double timeout)
 		}
 		if (tfd >= 0 || want != 0) {
 			if (tfd < 0)
-				fprintf(stderr, "semantics: no fast-open listener on port %u: %s\n", p + 1, strerror(errno));
+				fprintf(stderr, "semantics: no fast-open listener on port %u: %s\n",
+					p + 1, strerror(errno));
 			memcpy(&ss, &got, sizeof ss);
 			break;
 		}
@@ -957,7 +974,8 @@ static int run_server(const char *addr, const char *port, double timeout)
 		int64_t left = g_srv_deadline - now_ms();
 		if (left <= 0)
 			break;
-		struct pollfd p[2] = { { .fd = lfd, .events = POLLIN }, { .fd = tfd, .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = lfd, .events = POLLIN },
+				       { .fd = tfd, .events = POLLIN } };
 		int r = poll(p, tfd >= 0 ? 2 : 1, left > 1000 ? 1000 : (int)left);
 		if (r <= 0)
 			continue;
@@ -1005,8 +1023,7 @@ static struct sockaddr_storage g_addr, g_tfo_addr;
 static socklen_t g_addrlen;
 static int64_t g_timeout_ms = 3000;
 
-__attribute__((format(printf, 2, 3)))
-static void res(struct check_ctx *c, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void res(struct check_ctx *c, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -1828,7 +1845,9 @@ static void c_bidirectional_1mib(struct check_ctx *c)
 	int fd = cl_open(c);
 	if (fd < 0)
 		return;
-	struct bidi b = { .out_total = MIB, .in_total = MIB + 1, .out_seed = SEED_C2S, .in_seed = SEED_S2C };
+	struct bidi b = {
+		.out_total = MIB, .in_total = MIB + 1, .out_seed = SEED_C2S, .in_seed = SEED_S2C
+	};
 	int rc = bidi_run(fd, &b, c->deadline);
 	if (rc == -2)
 		res(c, "hang");
@@ -2074,12 +2093,14 @@ static void *run_watchdog(void *p)
 	(void)p;
 	sleep_ms(g_run_budget_ms);
 	pthread_mutex_lock(&g_out_mu);
-	fprintf(stderr, "semantics: whole-run watchdog fired after %" PRId64 " ms\n", g_run_budget_ms);
+	fprintf(stderr, "semantics: whole-run watchdog fired after %" PRId64 " ms\n",
+		g_run_budget_ms);
 	print_results();
 	_exit(2);
 }
 
-static int run_client(const char *addr, const char *port, const char *only, int json, double timeout)
+static int run_client(const char *addr, const char *port, const char *only, int json,
+		      double timeout)
 {
 	g_json = json;
 	if (timeout > 0)
@@ -2105,7 +2126,8 @@ static int run_client(const char *addr, const char *port, const char *only, int 
 				if (strcmp(t, check_list[i].name) == 0)
 					break;
 			if (i == NCHECKS) {
-				fprintf(stderr, "semantics: unknown check '%s' (see: semantics list)\n", t);
+				fprintf(stderr,
+					"semantics: unknown check '%s' (see: semantics list)\n", t);
 				free(dup);
 				return 1;
 			}
@@ -2143,7 +2165,8 @@ static int run_client(const char *addr, const char *port, const char *only, int 
 			close(c0.fds[i]);
 		pthread_mutex_destroy(&c0.mu);
 		if (!ok) {
-			fprintf(stderr, "semantics: server %s %s not reachable: %s\n", addr, port, c0.result);
+			fprintf(stderr, "semantics: server %s %s not reachable: %s\n", addr, port,
+				c0.result);
 			return 1;
 		}
 	}
@@ -2172,10 +2195,10 @@ static int run_client(const char *addr, const char *port, const char *only, int 
 
 static int usage(void)
 {
-	fprintf(stderr,
-		"usage: semantics server --listen ADDR PORT [--timeout SEC]\n"
-		"       semantics client --connect ADDR PORT [--only NAME[,NAME...]] [--json] [--timeout SEC]\n"
-		"       semantics list\n");
+	fprintf(stderr, "usage: semantics server --listen ADDR PORT [--timeout SEC]\n"
+			"       semantics client --connect ADDR PORT [--only NAME[,NAME...]] "
+			"[--json] [--timeout SEC]\n"
+			"       semantics list\n");
 	return 1;
 }
 

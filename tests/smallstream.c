@@ -1,4 +1,5 @@
-/* smallstream.c - a connection that streams small messages, then carries more both ways: every byte checked. */
+/* smallstream.c - a connection that streams small messages, then carries more both ways: every byte
+ * checked. */
 /*
  * smallstream server ADDR PORT CONNS
  * smallstream client ADDR PORT CONNS [--reader-thread | --read-first] [--msgs N]
@@ -38,10 +39,10 @@
 
 #include "addr.h"
 
-#define FIRST (64u << 10)
+#define FIRST	 (64u << 10)
 #define BIG_MSGS 4
-#define BIG (64u << 10)
-#define SECOND (1u << 20)
+#define BIG	 (64u << 10)
+#define SECOND	 (1u << 20)
 
 static unsigned char pattern(int dir, unsigned long long off)
 {
@@ -232,7 +233,8 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc < 5 || addr_of(argv[2], (unsigned)atoi(argv[3]), &ss, &len) || (conns = atoi(argv[4])) < 1)
+	if (argc < 5 || addr_of(argv[2], (unsigned)atoi(argv[3]), &ss, &len) ||
+	    (conns = atoi(argv[4])) < 1)
 		goto usage;
 	if (!strcmp(argv[1], "server") && argc == 5)
 		return server(&ss, len, conns);
@@ -258,8 +260,9 @@ int main(int argc, char **argv)
 	       (unsigned long long)(conns - bad) * (FIRST + SECOND));
 	return bad != 0;
 usage:
-	fprintf(stderr, "usage: smallstream server ADDR PORT CONNS\n"
-			"       smallstream client ADDR PORT CONNS [--reader-thread | --read-first] "
-			"[--msgs N]\n");
+	fprintf(stderr,
+		"usage: smallstream server ADDR PORT CONNS\n"
+		"       smallstream client ADDR PORT CONNS [--reader-thread | --read-first] "
+		"[--msgs N]\n");
 	return 2;
 }

@@ -1,4 +1,5 @@
-/* streamcheck: TCP traffic generator + byte-exact verifier (stream / request-response / sink) for oci-bypass integration tests. */
+/* streamcheck: TCP traffic generator + byte-exact verifier (stream / request-response / sink) for
+ * oci-bypass integration tests. */
 /*
  * Build:
  *   gcc -std=gnu11 -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
@@ -65,29 +66,29 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SC_MAGIC 0x53434b31u /* "SCK1" */
-#define SC_VERSION 1u
-#define HDR_LEN 40
-#define FLAG_HALFCLOSE 0x1u
-#define RR_MAX 65536u
+#define SC_MAGIC	0x53434b31u /* "SCK1" */
+#define SC_VERSION	1u
+#define HDR_LEN		40
+#define FLAG_HALFCLOSE	0x1u
+#define RR_MAX		65536u
 #define MAX_CHUNK_LIMIT (16u * 1024 * 1024)
-#define MAX_CONNS 1024u
-#define MAX_ROUNDS 100000000u
-#define EXIT_FAIL 1
-#define EXIT_HANG 2
-#define EXIT_USAGE 64
-#define THREAD_STACK (256u * 1024)
+#define MAX_CONNS	1024u
+#define MAX_ROUNDS	100000000u
+#define EXIT_FAIL	1
+#define EXIT_HANG	2
+#define EXIT_USAGE	64
+#define THREAD_STACK	(256u * 1024)
 
 #define DIR_C2S 0u
 #define DIR_S2C 1u
 
 /* purposes for key derivation, so every random stream is independent */
-#define P_DATA 0x64617461u
-#define P_WSIZE 0x7773697au
-#define P_RSIZE 0x7273697au
-#define P_REQ 0x72657175u
-#define P_RESP 0x72657370u
-#define P_REQLEN 0x72716c6eu
+#define P_DATA	  0x64617461u
+#define P_WSIZE	  0x7773697au
+#define P_RSIZE	  0x7273697au
+#define P_REQ	  0x72657175u
+#define P_RESP	  0x72657370u
+#define P_REQLEN  0x72716c6eu
 #define P_RESPLEN 0x72706c6eu
 
 #define GAMMA 0x9E3779B97F4A7C15ull
@@ -107,8 +108,8 @@ struct opts {
 	unsigned timeout;
 	int halfclose;
 	int corrupt;
-	uint64_t count; /* 0: unlimited */
-	unsigned source_port; /* client: bind to this local port first */
+	uint64_t count;		 /* 0: unlimited */
+	unsigned source_port;	 /* client: bind to this local port first */
 	unsigned start_delay_ms; /* client: wait this long after connect() */
 	int have_expect_seed;
 	uint64_t expect_seed; /* server: refuse clients with another seed */
@@ -138,9 +139,9 @@ struct conn {
 	int server;
 	enum mode mode;
 	uint64_t seed;
-	uint64_t bytes;   /* stream length */
-	uint32_t rounds;  /* rr rounds (header count) */
-	uint32_t round;   /* rr --halfclose: round of this connection */
+	uint64_t bytes;	 /* stream length */
+	uint32_t rounds; /* rr rounds (header count) */
+	uint32_t round;	 /* rr --halfclose: round of this connection */
 	size_t max_chunk;
 	int halfclose;
 	int corrupt;
@@ -230,8 +231,8 @@ static void conn_fail(struct conn *c, const char *fmt, ...)
 			 c->peer[0] ? " peer " : "", c->peer, detail);
 	else
 		snprintf(text, sizeof(text), "%s conn %" PRIu32 "%s%s: %s",
-			 c->server ? "server" : "client", c->idx,
-			 c->peer[0] ? " peer " : "", c->peer, detail);
+			 c->server ? "server" : "client", c->idx, c->peer[0] ? " peer " : "",
+			 c->peer, detail);
 	msg("%s", text);
 	record_error(text);
 }
@@ -248,9 +249,12 @@ static uint64_t elapsed_ms(void)
 static const char *mode_name(enum mode m)
 {
 	switch (m) {
-	case MODE_STREAM: return "stream";
-	case MODE_RR: return "rr";
-	case MODE_SINK: return "sink";
+	case MODE_STREAM:
+		return "stream";
+	case MODE_RR:
+		return "rr";
+	case MODE_SINK:
+		return "sink";
 	}
 	return "?";
 }
@@ -471,8 +475,12 @@ static int verify_buf(struct conn *c, uint64_t key, uint64_t off, const unsigned
 		return 0;
 	for (size_t i = 0; i < len; i++) {
 		if (got[i] != exp[i]) {
-			conn_fail(c, "%s mismatch at offset %" PRIu64 " (expected 0x%02x got 0x%02x, read of %zu bytes at offset %" PRIu64 ")",
-				  what, off + i, exp[i], got[i], len, off);
+			conn_fail(
+				c,
+				"%s mismatch at offset %" PRIu64
+				" (expected 0x%02x got 0x%02x, read of %zu bytes at offset %" PRIu64
+				")",
+				what, off + i, exp[i], got[i], len, off);
 			return -1;
 		}
 	}
@@ -605,7 +613,9 @@ static int stream_recv(struct conn *c, uint32_t dir)
 			goto out;
 		}
 		if ((uint64_t)got > c->bytes - off) {
-			conn_fail(c, "%s: %" PRIu64 " bytes beyond the expected end (length %" PRIu64 ")",
+			conn_fail(c,
+				  "%s: %" PRIu64 " bytes beyond the expected end (length %" PRIu64
+				  ")",
 				  what, off + (uint64_t)got - c->bytes, c->bytes);
 			goto out;
 		}
@@ -672,8 +682,8 @@ static int stream_duplex(struct conn *c, uint32_t send_dir, uint32_t recv_dir)
 
 /* ------------------------------------------------------------------ rr mode */
 
-static int rr_client_round(struct conn *c, uint32_t rnd, unsigned char *req,
-			   unsigned char *resp, unsigned char *exp)
+static int rr_client_round(struct conn *c, uint32_t rnd, unsigned char *req, unsigned char *resp,
+			   unsigned char *exp)
 {
 	size_t qlen = rr_len(c, P_REQLEN, rnd);
 	size_t plen = rr_len(c, P_RESPLEN, rnd);
@@ -698,8 +708,8 @@ static int rr_client_round(struct conn *c, uint32_t rnd, unsigned char *req,
 		return -1;
 	got_len = get_be32(resp);
 	if (got_len != plen) {
-		conn_fail(c, "round %" PRIu32 ": response length %" PRIu32 ", expected %zu",
-			  rnd, got_len, plen);
+		conn_fail(c, "round %" PRIu32 ": response length %" PRIu32 ", expected %zu", rnd,
+			  got_len, plen);
 		return -1;
 	}
 	if (sc_read_exact(c, resp, plen, "response body", 0) != 0)
@@ -714,8 +724,8 @@ static int rr_client_round(struct conn *c, uint32_t rnd, unsigned char *req,
 	return 0;
 }
 
-static int rr_server_round(struct conn *c, uint32_t rnd, unsigned char *buf,
-			   unsigned char *exp, int *eof)
+static int rr_server_round(struct conn *c, uint32_t rnd, unsigned char *buf, unsigned char *exp,
+			   int *eof)
 {
 	size_t qlen = rr_len(c, P_REQLEN, rnd);
 	size_t plen = rr_len(c, P_RESPLEN, rnd);
@@ -732,14 +742,14 @@ static int rr_server_round(struct conn *c, uint32_t rnd, unsigned char *buf,
 	}
 	got_len = get_be32(buf);
 	if (got_len != qlen) {
-		conn_fail(c, "round %" PRIu32 ": request length %" PRIu32 ", expected %zu",
-			  rnd, got_len, qlen);
+		conn_fail(c, "round %" PRIu32 ": request length %" PRIu32 ", expected %zu", rnd,
+			  got_len, qlen);
 		return -1;
 	}
 	if (sc_read_exact(c, buf, qlen, "request body", 0) != 0)
 		return -1;
-	if (verify_buf(c, derive(c->seed, P_REQ, c->idx, rnd), 0, buf, exp, qlen,
-		       "request body") < 0)
+	if (verify_buf(c, derive(c->seed, P_REQ, c->idx, rnd), 0, buf, exp, qlen, "request body") <
+	    0)
 		return -1;
 	atomic_fetch_add(&g_bytes_received, qlen);
 	if (c->halfclose && sc_expect_eof(c, "after request") < 0)
@@ -778,7 +788,8 @@ static int rr_server(struct conn *c)
 		if (rr_server_round(c, rnd, buf, exp, &eof) < 0)
 			goto out;
 		if (eof) {
-			conn_fail(c, "premature EOF before round %" PRIu32 " of %" PRIu32, rnd, c->rounds);
+			conn_fail(c, "premature EOF before round %" PRIu32 " of %" PRIu32, rnd,
+				  c->rounds);
 			goto out;
 		}
 	}
@@ -793,8 +804,8 @@ out:
 
 /* ------------------------------------------------------------------ addresses */
 
-static int resolve(const char *addr, const char *port, int passive,
-		   struct sockaddr_storage *ss, socklen_t *len)
+static int resolve(const char *addr, const char *port, int passive, struct sockaddr_storage *ss,
+		   socklen_t *len)
 {
 	struct addrinfo hints, *res = NULL;
 	int e;
@@ -850,22 +861,24 @@ static void print_summary(FILE *f, const char *role_ok, const char *role_fail, i
 	snprintf(reason, sizeof(reason), "%s", g_first_err[0] ? g_first_err : "unknown");
 	pthread_mutex_unlock(&g_err_lock);
 	if (ok) {
-		fprintf(f, "streamcheck: %smode=%s conns=%" PRIu64 " bytes_sent=%" PRIu64
-			   " bytes_received=%" PRIu64 " rounds=%" PRIu64
-			   " spurious_eagain=%" PRIu64 " elapsed_ms=%" PRIu64 "\n",
-			role_ok, mode_name(g_opt.mode), conns,
-			(uint64_t)atomic_load(&g_bytes_sent), (uint64_t)atomic_load(&g_bytes_received),
-			(uint64_t)atomic_load(&g_rounds), (uint64_t)atomic_load(&g_spurious_eagain),
-			elapsed_ms());
+		fprintf(f,
+			"streamcheck: %smode=%s conns=%" PRIu64 " bytes_sent=%" PRIu64
+			" bytes_received=%" PRIu64 " rounds=%" PRIu64 " spurious_eagain=%" PRIu64
+			" elapsed_ms=%" PRIu64 "\n",
+			role_ok, mode_name(g_opt.mode), conns, (uint64_t)atomic_load(&g_bytes_sent),
+			(uint64_t)atomic_load(&g_bytes_received), (uint64_t)atomic_load(&g_rounds),
+			(uint64_t)atomic_load(&g_spurious_eagain), elapsed_ms());
 	} else {
-		fprintf(f, "streamcheck: %smode=%s conns=%" PRIu64 " bytes_sent=%" PRIu64
-			   " bytes_received=%" PRIu64 " rounds=%" PRIu64
-			   " spurious_eagain=%" PRIu64 " elapsed_ms=%" PRIu64
-			   " failed_conns=%" PRIu64 " seed=%" PRIu64 " reason=%s\n",
+		fprintf(f,
+			"streamcheck: %smode=%s conns=%" PRIu64 " bytes_sent=%" PRIu64
+			" bytes_received=%" PRIu64 " rounds=%" PRIu64 " spurious_eagain=%" PRIu64
+			" elapsed_ms=%" PRIu64 " failed_conns=%" PRIu64 " seed=%" PRIu64
+			" reason=%s\n",
 			role_fail, mode_name(g_opt.mode), conns,
-			(uint64_t)atomic_load(&g_bytes_sent), (uint64_t)atomic_load(&g_bytes_received),
-			(uint64_t)atomic_load(&g_rounds), (uint64_t)atomic_load(&g_spurious_eagain),
-			elapsed_ms(), (uint64_t)atomic_load(&g_conns_failed), g_opt.seed, reason);
+			(uint64_t)atomic_load(&g_bytes_sent),
+			(uint64_t)atomic_load(&g_bytes_received), (uint64_t)atomic_load(&g_rounds),
+			(uint64_t)atomic_load(&g_spurious_eagain), elapsed_ms(),
+			(uint64_t)atomic_load(&g_conns_failed), g_opt.seed, reason);
 	}
 }
 
@@ -967,7 +980,8 @@ static void *watchdog_thread(void *arg)
 static int check_hdr(struct conn *c, const struct hdr *h)
 {
 	if (h->magic != SC_MAGIC) {
-		conn_fail(c, "bad header magic 0x%08" PRIx32 " (not a streamcheck client?)", h->magic);
+		conn_fail(c, "bad header magic 0x%08" PRIx32 " (not a streamcheck client?)",
+			  h->magic);
 		return -1;
 	}
 	if (h->version != SC_VERSION) {
@@ -979,8 +993,9 @@ static int check_hdr(struct conn *c, const struct hdr *h)
 		return -1;
 	}
 	if (g_opt.have_expect_seed && h->seed != g_opt.expect_seed) {
-		conn_fail(c, "seed %" PRIu64 " is not the expected %" PRIu64
-			     " (a byte stream of another connection arrived here)",
+		conn_fail(c,
+			  "seed %" PRIu64 " is not the expected %" PRIu64
+			  " (a byte stream of another connection arrived here)",
 			  h->seed, g_opt.expect_seed);
 		return -1;
 	}
@@ -1116,14 +1131,16 @@ static int server_listen(void)
 		}
 	}
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
-		fail_global("bind %s port %s: %s", g_opt.addr, g_opt.port, errstr(errno, eb, sizeof(eb)));
+		fail_global("bind %s port %s: %s", g_opt.addr, g_opt.port,
+			    errstr(errno, eb, sizeof(eb)));
 		goto fail;
 	}
 	if (g_opt.defer_accept) {
 		int secs = 5; /* the child socket is made when data arrives */
 
 		if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)) < 0) {
-			fail_global("setsockopt(TCP_DEFER_ACCEPT): %s", errstr(errno, eb, sizeof(eb)));
+			fail_global("setsockopt(TCP_DEFER_ACCEPT): %s",
+				    errstr(errno, eb, sizeof(eb)));
 			goto fail;
 		}
 	}
@@ -1234,11 +1251,12 @@ static int client_connect(struct conn *c)
 		if (src.ss_family == AF_INET)
 			((struct sockaddr_in *)&src)->sin_port = htons((uint16_t)g_opt.source_port);
 		else
-			((struct sockaddr_in6 *)&src)->sin6_port = htons((uint16_t)g_opt.source_port);
+			((struct sockaddr_in6 *)&src)->sin6_port =
+				htons((uint16_t)g_opt.source_port);
 		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-		    bind(fd, (struct sockaddr *)&src, src.ss_family == AF_INET
-							   ? sizeof(struct sockaddr_in)
-							   : sizeof(struct sockaddr_in6)) < 0) {
+		    bind(fd, (struct sockaddr *)&src,
+			 src.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+						  : sizeof(struct sockaddr_in6)) < 0) {
 			conn_fail(c, "bind source port %u: %s", g_opt.source_port,
 				  errstr(errno, eb, sizeof(eb)));
 			close(fd);
@@ -1419,33 +1437,45 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage:\n"
-		"  streamcheck server --listen ADDR PORT [--mode stream|rr|sink] [--count N] [--timeout SEC]\n"
+		"  streamcheck server --listen ADDR PORT [--mode stream|rr|sink] [--count N] "
+		"[--timeout SEC]\n"
 		"                     [--expect-seed N] [--defer-accept] [--server-first]\n"
-		"  streamcheck client --connect ADDR PORT [--mode stream|rr] [--conns N] [--bytes N] [--rounds N] [--max-chunk N] [--seed N] [--timeout SEC] [--halfclose]\n"
+		"  streamcheck client --connect ADDR PORT [--mode stream|rr] [--conns N] [--bytes "
+		"N] [--rounds N] [--max-chunk N] [--seed N] [--timeout SEC] [--halfclose]\n"
 		"                     [--source-port N] [--start-delay MS] [--server-first]\n"
 		"  streamcheck --help\n"
 		"\n"
-		"ADDR is numeric IPv4 or IPv6; server ADDR :: is a dual-stack listener. PORT 0 picks a free port.\n"
+		"ADDR is numeric IPv4 or IPv6; server ADDR :: is a dual-stack listener. PORT 0 "
+		"picks a free port.\n"
 		"The server prints 'streamcheck: listening ADDR PORT' once it listens.\n"
-		"  --mode      stream (default): both directions stream --bytes of verified pseudo-random data\n"
-		"              rr: --rounds length-prefixed request/response rounds per connection\n"
+		"  --mode      stream (default): both directions stream --bytes of verified "
+		"pseudo-random data\n"
+		"              rr: --rounds length-prefixed request/response rounds per "
+		"connection\n"
 		"              sink (server only): read and discard everything\n"
 		"  --conns     concurrent client connections (default 8, max %u)\n"
-		"  --bytes     stream length per direction and connection (default 4194304; k/m/g suffix ok)\n"
+		"  --bytes     stream length per direction and connection (default 4194304; k/m/g "
+		"suffix ok)\n"
 		"  --rounds    rr rounds per connection (default 200)\n"
-		"  --max-chunk max write/read size (default 262144; rr bodies are capped at 65536)\n"
+		"  --max-chunk max write/read size (default 262144; rr bodies are capped at "
+		"65536)\n"
 		"  --seed      seed of all pseudo-random data and sizes (default 1)\n"
-		"  --halfclose rr: one connection per round, request ended by shutdown(SHUT_WR), response by close\n"
-		"              stream: the client ends its stream with shutdown(SHUT_WR) while still reading\n"
-		"  --count     server: exit after N connections (rr --halfclose: conns*rounds connections)\n"
+		"  --halfclose rr: one connection per round, request ended by shutdown(SHUT_WR), "
+		"response by close\n"
+		"              stream: the client ends its stream with shutdown(SHUT_WR) while "
+		"still reading\n"
+		"  --count     server: exit after N connections (rr --halfclose: conns*rounds "
+		"connections)\n"
 		"  --expect-seed server: fail a connection whose client uses another --seed\n"
 		"  --defer-accept server: TCP_DEFER_ACCEPT, so the client always writes first\n"
 		"  --server-first stream: the server sends a banner before reading anything\n"
 		"  --source-port client: bind this local port (needs --conns 1)\n"
 		"  --start-delay client: milliseconds to wait after connect() before the\n"
 		"                first byte (lets the server's side pair first)\n"
-		"  --timeout   hard bound in seconds (default 60): prints 'timeout after SEC s (hang)', exit 2\n"
-		"              (a server without --count that is idle at the timeout exits normally)\n"
+		"  --timeout   hard bound in seconds (default 60): prints 'timeout after SEC s "
+		"(hang)', exit 2\n"
+		"              (a server without --count that is idle at the timeout exits "
+		"normally)\n"
 		"exit status: 0 ok, 1 failure, 2 timeout/hang, 64 usage error\n",
 		MAX_CONNS);
 }
@@ -1464,10 +1494,20 @@ static int parse_u64(const char *s, uint64_t *out, int allow_suffix)
 		return -1;
 	if (allow_suffix && *end) {
 		switch (*end) {
-		case 'k': case 'K': mul = 1ull << 10; break;
-		case 'm': case 'M': mul = 1ull << 20; break;
-		case 'g': case 'G': mul = 1ull << 30; break;
-		default: return -1;
+		case 'k':
+		case 'K':
+			mul = 1ull << 10;
+			break;
+		case 'm':
+		case 'M':
+			mul = 1ull << 20;
+			break;
+		case 'g':
+		case 'G':
+			mul = 1ull << 30;
+			break;
+		default:
+			return -1;
 		}
 		end++;
 	}
@@ -1483,7 +1523,8 @@ static int parse_num(const char *opt, const char *s, uint64_t lo, uint64_t hi, i
 		     uint64_t *out)
 {
 	if (parse_u64(s, out, suffix) < 0 || *out < lo || *out > hi) {
-		msg("invalid value '%s' for %s (range %" PRIu64 "..%" PRIu64 ")", s ? s : "", opt, lo, hi);
+		msg("invalid value '%s' for %s (range %" PRIu64 "..%" PRIu64 ")", s ? s : "", opt,
+		    lo, hi);
 		return -1;
 	}
 	return 0;
@@ -1530,7 +1571,8 @@ static int parse_args(int argc, char **argv)
 			}
 			g_opt.addr = argv[i + 1];
 			g_opt.port = argv[i + 2];
-			if (parse_u64(g_opt.port, &v, 0) < 0 || v > 65535 || (!g_opt.server && v == 0)) {
+			if (parse_u64(g_opt.port, &v, 0) < 0 || v > 65535 ||
+			    (!g_opt.server && v == 0)) {
 				msg("invalid port '%s'", g_opt.port);
 				return -1;
 			}
@@ -1548,7 +1590,8 @@ static int parse_args(int argc, char **argv)
 			else if (!strcmp(val, "sink") && g_opt.server)
 				g_opt.mode = MODE_SINK;
 			else {
-				msg("invalid mode '%s' for %s", val, g_opt.server ? "server" : "client");
+				msg("invalid mode '%s' for %s", val,
+				    g_opt.server ? "server" : "client");
 				return -1;
 			}
 			i++;
@@ -1610,7 +1653,8 @@ static int parse_args(int argc, char **argv)
 		} else if (!g_opt.server && !strcmp(a, "--halfclose")) {
 			g_opt.halfclose = 1;
 		} else if (!g_opt.server && !strcmp(a, "--corrupt-test")) {
-			/* hidden: corrupt one byte sent by connection 0 (proves the verifier fails) */
+			/* hidden: corrupt one byte sent by connection 0 (proves the verifier fails)
+			 */
 			g_opt.corrupt = 1;
 		} else {
 			msg("unknown or misplaced option '%s' for %s (see --help)", a,

@@ -1,4 +1,5 @@
-/* connscale.c - many concurrent TCP connections doing request/response: aggregate throughput, p50/p99 */
+/* connscale.c - many concurrent TCP connections doing request/response: aggregate throughput,
+ * p50/p99 */
 /*
  * Build (static, like unixpair):
  *   gcc -std=gnu11 -O2 -Wall -Wextra -Werror -static -o connscale tests/bench/connscale.c
@@ -58,12 +59,12 @@
 
 #include "../addr.h"
 
-#define MAGIC          0x43534331u /* "CSC1" */
-#define MAX_MSG        (1u << 20)
+#define MAGIC	       0x43534331u /* "CSC1" */
+#define MAX_MSG	       (1u << 20)
 #define MAX_CONNS      8192
-#define CONNECT_WINDOW 256          /* connects in progress at once */
-#define BACKLOG        8192         /* the kernel caps it at net.core.somaxconn */
-#define ACCEPT_BATCH   256          /* accepts per listener event */
+#define CONNECT_WINDOW 256  /* connects in progress at once */
+#define BACKLOG	       8192 /* the kernel caps it at net.core.somaxconn */
+#define ACCEPT_BATCH   256  /* accepts per listener event */
 #define SERVER_EVENTS  16384
 #define SERVER_NOFILE  65536
 #define DRAIN_NS       (10ull * 1000000000ull) /* rounds in flight at the end of T */
@@ -205,8 +206,8 @@ struct cconn {
 	int fd;
 	uint8_t state;
 	uint32_t events; /* current epoll interest */
-	size_t off;      /* bytes of the request written / response read */
-	uint64_t t0;     /* start of the round in flight, ns */
+	size_t off;	 /* bytes of the request written / response read */
+	uint64_t t0;	 /* start of the round in flight, ns */
 };
 
 struct client {
@@ -586,8 +587,10 @@ static int server_read(struct server *sv, int fd)
 		m = ntohl(m);
 		s = ntohl(s);
 		if (m != MAGIC || s < 1 || s > MAX_MSG) {
-			fprintf(stderr, "connscale: server: bad header (magic 0x%08x, size %u), "
-					"connection dropped\n", m, s);
+			fprintf(stderr,
+				"connscale: server: bad header (magic 0x%08x, size %u), "
+				"connection dropped\n",
+				m, s);
 			sv->bad++;
 			return -1;
 		}
@@ -680,8 +683,9 @@ static int server(const struct sockaddr_storage *ss, socklen_t len, const char *
 				server_event(&sv, evs[k].data.fd, evs[k].events);
 		}
 	}
-	fprintf(stderr, "connscale: server: timeout after %u s: accepted=%llu rounds=%llu "
-			"bad_headers=%llu aborted=%llu accept_errors=%llu\n",
+	fprintf(stderr,
+		"connscale: server: timeout after %u s: accepted=%llu rounds=%llu "
+		"bad_headers=%llu aborted=%llu accept_errors=%llu\n",
 		timeout, sv.accepted, sv.rounds, sv.bad, sv.aborted, sv.accept_errors);
 	for (rlim_t fd = 0; fd < sv.nfd; fd++)
 		if (sv.c[fd].state != S_FREE)
@@ -699,10 +703,11 @@ static int usage(const char *why)
 {
 	if (why)
 		fprintf(stderr, "connscale: %s\n", why);
-	fprintf(stderr, "usage: connscale server ADDR PORT [--timeout SEC]\n"
-			"       connscale client ADDR PORT --conns N --size BYTES --seconds T "
-			"[--timeout SEC]\n"
-			"  N 1..%d, BYTES 1..%u, T 1..60; ADDR numeric IPv4 or IPv6\n",
+	fprintf(stderr,
+		"usage: connscale server ADDR PORT [--timeout SEC]\n"
+		"       connscale client ADDR PORT --conns N --size BYTES --seconds T "
+		"[--timeout SEC]\n"
+		"  N 1..%d, BYTES 1..%u, T 1..60; ADDR numeric IPv4 or IPv6\n",
 		MAX_CONNS, MAX_MSG);
 	return 64;
 }
@@ -748,8 +753,8 @@ int main(int argc, char **argv)
 		}
 		*dst = parse_num(v, min, max);
 		if (*dst < 0) {
-			fprintf(stderr, "connscale: %s wants a number in %ld..%ld, got '%s'\n", argv[i],
-				min, max, v ? v : "");
+			fprintf(stderr, "connscale: %s wants a number in %ld..%ld, got '%s'\n",
+				argv[i], min, max, v ? v : "");
 			return usage(NULL);
 		}
 	}

@@ -248,7 +248,8 @@ static double run_bw(size_t size, double secs, double warm)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: unixpair [-c CPU] [-t SECONDS] [-w WARMUP_MS] [-s SNDBUF] [lat|bw|both] [SIZE...]\n"
+	fprintf(f, "usage: unixpair [-c CPU] [-t SECONDS] [-w WARMUP_MS] [-s SNDBUF] [lat|bw|both] "
+		   "[SIZE...]\n"
 		   "  AF_UNIX socketpair ping-pong (lat, one-way us) and stream (bw, MB/s)\n"
 		   "  SIZE: bytes, k suffix = KiB (default 1 4 16 64 256 1k 4k 16k 64k)\n");
 }
@@ -274,7 +275,7 @@ static int parse_size(const char *s, size_t *out)
 
 int main(int argc, char **argv)
 {
-	static const size_t defsizes[] = {1, 4, 16, 64, 256, 1024, 4096, 16384, 65536};
+	static const size_t defsizes[] = { 1, 4, 16, 64, 256, 1024, 4096, 16384, 65536 };
 	size_t sizes[MAX_SIZES];
 	int nsizes = 0, cpu = -1, do_lat = 1, do_bw = 1, opt, i, rc = 0;
 	double secs = 1.0, warm = 0.05;
@@ -285,8 +286,11 @@ int main(int argc, char **argv)
 		case 's':
 			errno = 0;
 			g_sndbuf = (int)strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || g_sndbuf < 0 || g_sndbuf > (1 << 30)) {
-				fprintf(stderr, "unixpair: -s wants 0..1073741824 bytes, got '%s'\n", optarg);
+			if (errno || *end || end == optarg || g_sndbuf < 0 ||
+			    g_sndbuf > (1 << 30)) {
+				fprintf(stderr,
+					"unixpair: -s wants 0..1073741824 bytes, got '%s'\n",
+					optarg);
 				return 64;
 			}
 			break;

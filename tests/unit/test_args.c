@@ -11,11 +11,11 @@
 
 /* The real verb table, with the verbs themselves stubbed out. */
 #include "../../hook/cmds.c"
-#define STUB(fn)                                            \
-	int fn(const struct ob_args *a, FILE *out, struct ob_error *e) \
-	{                                                   \
-		(void)a, (void)out, (void)e;                \
-		return 0;                                   \
+#define STUB(fn)                                                                                   \
+	int fn(const struct ob_args *a, FILE *out, struct ob_error *e)                             \
+	{                                                                                          \
+		(void)a, (void)out, (void)e;                                                       \
+		return 0;                                                                          \
 	}
 STUB(ob_cmd_load)
 STUB(ob_cmd_unload)
@@ -43,11 +43,11 @@ static struct ob_error *fresh(void)
 	return &oe;
 }
 
-#define PARSE(a, ...)                                                                   \
-	({                                                                              \
-		char *argv_[] = { "oci-bypass", __VA_ARGS__, NULL };                    \
-		ob_parse_args(ob_cmds, (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, \
-			      (a), fresh());                                            \
+#define PARSE(a, ...)                                                                              \
+	({                                                                                         \
+		char *argv_[] = { "oci-bypass", __VA_ARGS__, NULL };                               \
+		ob_parse_args(ob_cmds, (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, (a),    \
+			      fresh());                                                            \
 	})
 
 static void verbs_and_options(void **state)
@@ -81,7 +81,8 @@ static void verbs_and_options(void **state)
 	assert_int_equal(PARSE(&a, "unload", "--wait", "2.5"), 0);
 	assert_true(a.wait_s == 2.5);
 	assert_int_equal(PARSE(&a, "enroll", "--netns", "/run/netns/x", "--name", "web-1",
-			       "--no-port", "443", "--no-port", "6379", "--allow-host", "--trust"), 0);
+			       "--no-port", "443", "--no-port", "6379", "--allow-host", "--trust"),
+			 0);
 	assert_true(a.trust);
 	assert_string_equal(a.netns, "/run/netns/x");
 	assert_string_equal(a.name, "web-1");
@@ -103,7 +104,8 @@ static void verbs_and_options(void **state)
 	assert_int_equal(PARSE(&a, "hook", "teardown"), 0);
 	assert_string_equal(a.operand, "teardown");
 	assert_int_equal(PARSE(&a, "install-hooks", "--dir", "/tmp/h", "--always", "--hook-path",
-			       "/usr/libexec/oci/hooks.d/oci-bypass"), 0);
+			       "/usr/libexec/oci/hooks.d/oci-bypass"),
+			 0);
 	assert_string_equal(a.dir, "/tmp/h");
 	assert_true(a.always);
 	assert_int_equal(PARSE(&a, "install-hooks", "--cdi"), 0);
@@ -211,7 +213,11 @@ static void names(void **state)
 static void container_ids_make_names(void **state)
 {
 	(void)state;
-	static const char *const ids[] = { "c1", "web+1", "+x", "a.b.c", "_x",
+	static const char *const ids[] = { "c1",
+					   "web+1",
+					   "+x",
+					   "a.b.c",
+					   "_x",
 					   "0123456789abcdef0123456789abcdef",
 					   "ab.+-_cdefghijkl" };
 	char name[OB_NAME_MAX + 1];
@@ -244,7 +250,8 @@ static void byte_counts(void **state)
 	(void)state;
 	uint64_t n = 7;
 
-#define BYTES(str) ob_parse_bytes("--max-unread", (str), OB_MAX_UNREAD_MIN, OB_MAX_UNREAD_MAX, &n, fresh())
+#define BYTES(str)                                                                                 \
+	ob_parse_bytes("--max-unread", (str), OB_MAX_UNREAD_MIN, OB_MAX_UNREAD_MAX, &n, fresh())
 	assert_int_equal(BYTES("65536"), 0);
 	assert_int_equal(n, 65536);
 	assert_int_equal(BYTES("64k"), 0);
@@ -255,8 +262,16 @@ static void byte_counts(void **state)
 	assert_int_equal(n, 1ull << 40);
 	n = 7;
 	/* out of range, negative, junk, suffix only, two suffixes, overflow */
-	const char *bad[] = { "1025g", "63k", "-1m", "12x", "m", "1mm", "", "1 m",
-			      "18446744073709551615k", "99999999999999999999" };
+	const char *bad[] = { "1025g",
+			      "63k",
+			      "-1m",
+			      "12x",
+			      "m",
+			      "1mm",
+			      "",
+			      "1 m",
+			      "18446744073709551615k",
+			      "99999999999999999999" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(BYTES(bad[i]), -EINVAL);
 		assert_non_null(strstr(oe.msg, "--max-unread"));

@@ -23,13 +23,20 @@ static char *render(int (*fn)(FILE *, const struct ob_view *), const struct ob_v
 }
 
 static struct ob_ns_view two_ns[2];
-static struct ob_svc_view two_svc[2] = { { 4098, 8080, OB_SVC_GOOD }, { 77, 22, OB_SVC_HALFCLOSE } };
+static struct ob_svc_view two_svc[2] = { { 4098, 8080, OB_SVC_GOOD },
+					 { 77, 22, OB_SVC_HALFCLOSE } };
 
 static struct ob_view sample(void)
 {
-	struct ob_view v = { .loaded = true, .pinned = true, .enabled = true,
-			     .build_id = 0xabcdef0123456789ull, .sockhash_entries = 4,
-			     .n_ns = 2, .ns = two_ns, .n_svc = 2, .svc = two_svc };
+	struct ob_view v = { .loaded = true,
+			     .pinned = true,
+			     .enabled = true,
+			     .build_id = 0xabcdef0123456789ull,
+			     .sockhash_entries = 4,
+			     .n_ns = 2,
+			     .ns = two_ns,
+			     .n_svc = 2,
+			     .svc = two_svc };
 
 	memset(two_ns, 0, sizeof(two_ns));
 	strcpy(two_ns[0].name, "web");
@@ -86,8 +93,9 @@ static void json_has_documented_keys(void **state)
 	assert_true(json_object_object_get_ex(root, "netns", &arr));
 	assert_int_equal(json_object_array_length(arr), 2);
 	ns0 = json_object_array_get_idx(arr, 0);
-	static const char *keys[] = { "name", "cookie", "sockets", "redirected_bytes",
-				      "redirected_msgs", "tcp_msgs" };
+	static const char *keys[] = {
+		"name", "cookie", "sockets", "redirected_bytes", "redirected_msgs", "tcp_msgs"
+	};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		assert_true(json_object_object_get_ex(ns0, keys[i], &x));
 	json_object_object_get_ex(ns0, "redirected_bytes", &x);
@@ -135,11 +143,14 @@ static void prometheus_exposition(void **state)
 	char last_type[128] = "";
 	int samples = 0;
 
-	assert_non_null(strstr(out, "oci_bypass_redirected_bytes_total{netns=\"web\",cookie=\"4098\"} 123456789012\n"));
+	assert_non_null(strstr(
+		out,
+		"oci_bypass_redirected_bytes_total{netns=\"web\",cookie=\"4098\"} 123456789012\n"));
 	assert_non_null(strstr(out, "oci_bypass_sockets{netns=\"web\",cookie=\"4098\"} 2\n"));
 	assert_non_null(strstr(out, "netns=\"we\\\"ird\\\\name\""));
 	assert_non_null(strstr(out, "oci_bypass_loaded 1\n"));
-	assert_non_null(strstr(out, "oci_bypass_netns_unread_bytes{netns=\"web\",cookie=\"4098\"} -5\n"));
+	assert_non_null(
+		strstr(out, "oci_bypass_netns_unread_bytes{netns=\"web\",cookie=\"4098\"} -5\n"));
 	for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (!strncmp(line, "# TYPE ", 7)) {
 			sscanf(line + 7, "%127s", last_type);

@@ -78,7 +78,7 @@ static void remote_port_byte_order(void **state)
 
 	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++)
 		assert_int_equal(ob_remote_port(kernel_remote_port(ports[i])), ports[i]);
-	/* The same value read naively would be wrong on this host. */
+		/* The same value read naively would be wrong on this host. */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	assert_int_not_equal(kernel_remote_port(80), 80);
 #endif

@@ -370,7 +370,7 @@ static void docker_config(void **state)
 	merge("{\"runtimes\":[]}", false, -EINVAL);
 	merge("{\"runtimes\":{\"oci-bypass\":\"x\"}}", false, -EINVAL);
 	assert_int_equal(
-		ob_docker_config_merge("{}", 2, "relative", false, &out, &(size_t){0}, fresh()),
+		ob_docker_config_merge("{}", 2, "relative", false, &out, &(size_t){ 0 }, fresh()),
 		-EINVAL);
 }
 

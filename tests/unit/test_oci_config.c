@@ -115,12 +115,12 @@ static void mode_values(void **state)
 		const char *val;
 		enum ob_mode mode;
 	} good[] = {
-		{"on", OB_MODE_ON},
-		{"off", OB_MODE_OFF},
-		{"required", OB_MODE_REQUIRED},
+		{ "on", OB_MODE_ON },
+		{ "off", OB_MODE_OFF },
+		{ "required", OB_MODE_REQUIRED },
 	};
-	static const char *const bad[] = {"yes", "ON", "On",   "",	  " on",
-					  "on ", "1",  "true", "require", "requiredx"};
+	static const char *const bad[] = { "yes", "ON", "On",	"",	   " on",
+					   "on ", "1",	"true", "require", "requiredx" };
 	struct ob_policy p;
 	char a[128];
 	size_t i;
@@ -231,20 +231,20 @@ static void noports(void **state)
 		int n;
 		uint16_t ports[4];
 	} good[] = {
-		{"443", 1, {443}},
-		{"443,6379", 2, {443, 6379}},
-		{"443, 6379", 2, {443, 6379}},
-		{" 1 65535 ", 2, {1, 65535}},
-		{"80,80,443,80", 2, {80, 443}},
-		{"00080", 1, {80}},
-		{"", 0, {0}},
-		{",, ,", 0, {0}},
-		{"22\t8080", 2, {22, 8080}},
+		{ "443", 1, { 443 } },
+		{ "443,6379", 2, { 443, 6379 } },
+		{ "443, 6379", 2, { 443, 6379 } },
+		{ " 1 65535 ", 2, { 1, 65535 } },
+		{ "80,80,443,80", 2, { 80, 443 } },
+		{ "00080", 1, { 80 } },
+		{ "", 0, { 0 } },
+		{ ",, ,", 0, { 0 } },
+		{ "22\t8080", 2, { 22, 8080 } },
 	};
-	static const char *const bad[] = {"0",	    "65536",   "80x",
-					  "x",	    "-1",      "+80",
-					  "80;443", "1000000", "99999999999999999999",
-					  "8.0",    "0x50"};
+	static const char *const bad[] = { "0",	     "65536",	"80x",
+					   "x",	     "-1",	"+80",
+					   "80;443", "1000000", "99999999999999999999",
+					   "8.0",    "0x50" };
 	struct ob_policy p;
 	uint16_t pv[OB_NOPORTS_MAX];
 	char a[256], ports17[128];
@@ -338,8 +338,7 @@ static void max_unread(void **state)
 	assert_int_equal(p.max_unread, 0); /* absent: the load's default */
 	expect_fail(config("{\"io.oci-bypass.max-unread\": \"2t\"}", NS_NEW), -EINVAL,
 		    "annotation: io.oci-bypass.max-unread takes 65536 to 1099511627776 bytes");
-	expect_fail(config("{\"io.oci-bypass.max-unread\": \"1k\"}", NS_NEW), -EINVAL,
-		    "not '1k'");
+	expect_fail(config("{\"io.oci-bypass.max-unread\": \"1k\"}", NS_NEW), -EINVAL, "not '1k'");
 }
 
 static void namespaces(void **state)

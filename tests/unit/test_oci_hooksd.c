@@ -112,8 +112,8 @@ static bool re_match(const char *re, const char *s)
 
 static void check_hook_object(struct json_object *root, const char *path)
 {
-	static const char *const args[] = {"oci-bypass", "hook"};
-	static const char *const stages[] = {"createRuntime", "poststop"};
+	static const char *const args[] = { "oci-bypass", "hook" };
+	static const char *const stages[] = { "createRuntime", "poststop" };
 	struct json_object *hook;
 
 	assert_int_equal(json_object_object_length(root), 4);
@@ -196,8 +196,8 @@ static void hooksd_always(void **state)
 static void bad_hook_paths(void **state)
 {
 	(void)state;
-	static const char *const bad[] = {"oci-bypass",	   "./oci-bypass", "",
-					  "/usr/../bin/x", "/usr/bin/x\n", "/usr/bin/.."};
+	static const char *const bad[] = { "oci-bypass",    "./oci-bypass", "",
+					   "/usr/../bin/x", "/usr/bin/x\n", "/usr/bin/.." };
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -210,7 +210,8 @@ static void bad_hook_paths(void **state)
 	}
 	assert_int_equal(write_hooksd(NULL, true), -EINVAL);
 	assert_string_equal(
-		oe.msg, "hook path '' is not an absolute path without \"..\" or control characters");
+		oe.msg,
+		"hook path '' is not an absolute path without \"..\" or control characters");
 	assert_int_equal(write_cdi(NULL), -EINVAL);
 }
 
@@ -232,8 +233,8 @@ static void write_error(void **state)
 static void cdi_spec(void **state)
 {
 	(void)state;
-	static const char *const create[] = {"oci-bypass", "hook", "create"};
-	static const char *const teardown[] = {"oci-bypass", "hook", "teardown"};
+	static const char *const create[] = { "oci-bypass", "hook", "create" };
+	static const char *const teardown[] = { "oci-bypass", "hook", "teardown" };
 	struct json_object *root, *devs, *dev, *edits, *hooks, *h;
 
 	assert_int_equal(write_cdi(HOOK_PATH), 0);
@@ -321,106 +322,107 @@ static void validator_rejects(void **state)
 		const char *doc;
 		const char *want;
 	} cases[] = {
-		{"{" HOOK ", " WHEN ", " STAGE "}", "has no \"version\""},
-		{"{\"version\": \"0.1.0\", " HOOK ", " WHEN ", " STAGE "}",
-		 "version '0.1.0' is not \"1.0.0\""},
-		{"{\"version\": 1, " HOOK ", " WHEN ", " STAGE "}",
-		 "\"version\" is a JSON integer"},
-		{"{\"version\": \"1.0.0\", " WHEN ", " STAGE "}", "has no \"hook\""},
-		{"{\"version\": \"1.0.0\", \"hook\": \"/x\", " WHEN ", " STAGE "}",
-		 "\"hook\" is a JSON string, not an object"},
-		{"{\"version\": \"1.0.0\", \"hook\": {\"args\": []}, " WHEN ", " STAGE "}",
-		 "has no hook.path"},
-		{"{\"version\": \"1.0.0\", \"hook\": {\"path\": \"usr/bin/x\"}, " WHEN ", " STAGE
-		 "}",
-		 "hook.path 'usr/bin/x' is not an absolute path"},
-		{"{\"version\": \"1.0.0\", \"hook\": {\"path\": \"/a/../x\"}, " WHEN ", " STAGE "}",
-		 "hook.path '/a/../x'"},
-		{"{\"version\": \"1.0.0\", \"hook\": {\"path\": 5}, " WHEN ", " STAGE "}",
-		 "hook.path is a JSON integer"},
-		{"{\"version\": \"1.0.0\", \"hook\": {\"path\": \"/x\", \"args\": \"x "
-		 "hook\"}, " WHEN ", " STAGE "}",
-		 "hook.args is a JSON string, not an array"},
-		{"{\"version\": \"1.0.0\", \"hook\": {\"path\": \"/x\", \"args\": [\"x\", "
-		 "1]}, " WHEN ", " STAGE "}",
-		 "hook.args[1] is a JSON integer, not a string"},
-		{"{\"version\": \"1.0.0\", \"hook\": {\"path\": \"/x\", \"env\": {}}, " WHEN
-		 ", " STAGE "}",
-		 "hook.env is a JSON object"},
-		{"{\"version\": \"1.0.0\", \"hook\": {\"path\": \"/x\", \"timeout\": 0}, " WHEN
-		 ", " STAGE "}",
-		 "hook.timeout 0 is not a number of seconds > 0"},
-		{"{\"version\": \"1.0.0\", \"hook\": {\"path\": \"/x\", \"timeout\": \"10\"}, " WHEN
-		 ", " STAGE "}",
-		 "hook.timeout is a JSON string"},
-		{"{\"version\": \"1.0.0\", " HOOK ", " STAGE "}", "has no \"when\""},
-		{"{\"version\": \"1.0.0\", " HOOK ", \"when\": true, " STAGE "}",
-		 "\"when\" is a JSON boolean"},
-		{"{\"version\": \"1.0.0\", " HOOK ", \"when\": {}, " STAGE "}",
-		 "\"when\" sets no condition"},
-		{"{\"version\": \"1.0.0\", " HOOK ", \"when\": {\"annotations\": {}}, " STAGE "}",
-		 "\"when\" sets no condition"},
-		{"{\"version\": \"1.0.0\", " HOOK ", \"when\": {\"commands\": []}, " STAGE "}",
-		 "\"when\" sets no condition"},
-		{"{\"version\": \"1.0.0\", " HOOK ", \"when\": {\"or\": true}, " STAGE "}",
-		 "\"when\" sets no condition"},
-		{"{\"version\": \"1.0.0\", " HOOK ", \"when\": {\"always\": \"true\"}, " STAGE "}",
-		 "when.always is a JSON string, not a boolean"},
-		{"{\"version\": \"1.0.0\", " HOOK
-		 ", \"when\": {\"always\": true, \"or\": 1}, " STAGE "}",
-		 "when.or is a JSON integer"},
-		{"{\"version\": \"1.0.0\", " HOOK
-		 ", \"when\": {\"annotations\": {\"(\": \"x\"}}, " STAGE "}",
-		 "when.annotations key '(' is not a valid regex"},
-		{"{\"version\": \"1.0.0\", " HOOK
-		 ", \"when\": {\"annotations\": {\"a\": \"(\"}}, " STAGE "}",
-		 "when.annotations value '(' is not a valid regex"},
-		{"{\"version\": \"1.0.0\", " HOOK
-		 ", \"when\": {\"annotations\": {\"a\": \"[z-a]\"}}, " STAGE "}",
-		 "not a valid regex"},
-		{"{\"version\": \"1.0.0\", " HOOK
-		 ", \"when\": {\"annotations\": {\"a\": 1}}, " STAGE "}",
-		 "when.annotations 'a' is a JSON integer, not a string"},
-		{"{\"version\": \"1.0.0\", " HOOK ", \"when\": {\"annotations\": [\"a\"]}, " STAGE
-		 "}",
-		 "when.annotations is a JSON array"},
-		{"{\"version\": \"1.0.0\", " HOOK
-		 ", \"when\": {\"commands\": [\"a\", \"[\"]}, " STAGE "}",
-		 "when.commands '[' is not a valid regex"},
-		{"{\"version\": \"1.0.0\", " HOOK
-		 ", \"when\": {\"annotations\": {\"a\": \"((a{1000}){1000}){1000}\"}}, " STAGE "}",
-		 "repeats too much"},
-		{"{\"version\": \"1.0.0\", " HOOK
-		 ", \"when\": {\"commands\": [\"(((a*)*)?){25}\"]}, " STAGE "}",
-		 "repeats with '*', '+' or {m,} something that can match nothing"},
-		{"{\"version\": \"1.0.0\", " HOOK ", \"when\": {\"commands\": [\"a**\"]}, " STAGE
-		 "}",
-		 "something that can match nothing"},
-		{"{\"version\": \"1.0.0\", " HOOK
-		 ", \"when\": {\"commands\": [\"a++++++++++++++++\"]}, " STAGE "}",
-		 "repeats too much"},
-		{"{\"version\": \"1.0.0\", " HOOK
-		 ", \"when\": {\"commands\": [\"(a|b)**\"]}, " STAGE "}",
-		 "something that can match nothing"},
-		{"{\"version\": \"1.0.0\", " HOOK ", " WHEN "}", "has no \"stages\""},
-		{"{\"version\": \"1.0.0\", " HOOK ", " WHEN ", \"stages\": []}",
-		 "\"stages\" is empty"},
-		{"{\"version\": \"1.0.0\", " HOOK ", " WHEN ", \"stages\": \"poststop\"}",
-		 "stages is a JSON string, not an array"},
-		{"{\"version\": \"1.0.0\", " HOOK ", " WHEN
-		 ", \"stages\": [\"prestart\", \"teardown\"]}",
-		 "unknown stage 'teardown'"},
-		{"{\"version\": \"1.0.0\", " HOOK ", " WHEN ", \"stages\": [\"PostStop\"]}",
-		 "unknown stage 'PostStop'"},
-		{"{\"version\": \"1.0.0\", " HOOK ", " WHEN ", \"stages\": [null]}",
-		 "stages[0] is a JSON null, not a string"},
-		{"{\"version\": \"1.0.0\", " HOOK ", " WHEN
-		 ", \"stages\": [\"poststop\", \"poststop\"]}",
-		 "stage 'poststop' is listed twice"},
-		{"[]", "hooks.d file is a JSON array, not an object"},
-		{"", "hooks.d file is empty"},
-		{"{\"version\": \"1.0.0\", " HOOK ", " WHEN ", " STAGE, "ends early"},
-		{"{\"version\": \"1.0.0\", " HOOK ", " WHEN ", " STAGE "}\n{}", "not valid JSON"},
+		{ "{" HOOK ", " WHEN ", " STAGE "}", "has no \"version\"" },
+		{ "{\"version\": \"0.1.0\", " HOOK ", " WHEN ", " STAGE "}",
+		  "version '0.1.0' is not \"1.0.0\"" },
+		{ "{\"version\": 1, " HOOK ", " WHEN ", " STAGE "}",
+		  "\"version\" is a JSON integer" },
+		{ "{\"version\": \"1.0.0\", " WHEN ", " STAGE "}", "has no \"hook\"" },
+		{ "{\"version\": \"1.0.0\", \"hook\": \"/x\", " WHEN ", " STAGE "}",
+		  "\"hook\" is a JSON string, not an object" },
+		{ "{\"version\": \"1.0.0\", \"hook\": {\"args\": []}, " WHEN ", " STAGE "}",
+		  "has no hook.path" },
+		{ "{\"version\": \"1.0.0\", \"hook\": {\"path\": \"usr/bin/x\"}, " WHEN ", " STAGE
+		  "}",
+		  "hook.path 'usr/bin/x' is not an absolute path" },
+		{ "{\"version\": \"1.0.0\", \"hook\": {\"path\": \"/a/../x\"}, " WHEN ", " STAGE
+		  "}",
+		  "hook.path '/a/../x'" },
+		{ "{\"version\": \"1.0.0\", \"hook\": {\"path\": 5}, " WHEN ", " STAGE "}",
+		  "hook.path is a JSON integer" },
+		{ "{\"version\": \"1.0.0\", \"hook\": {\"path\": \"/x\", \"args\": \"x "
+		  "hook\"}, " WHEN ", " STAGE "}",
+		  "hook.args is a JSON string, not an array" },
+		{ "{\"version\": \"1.0.0\", \"hook\": {\"path\": \"/x\", \"args\": [\"x\", "
+		  "1]}, " WHEN ", " STAGE "}",
+		  "hook.args[1] is a JSON integer, not a string" },
+		{ "{\"version\": \"1.0.0\", \"hook\": {\"path\": \"/x\", \"env\": {}}, " WHEN
+		  ", " STAGE "}",
+		  "hook.env is a JSON object" },
+		{ "{\"version\": \"1.0.0\", \"hook\": {\"path\": \"/x\", \"timeout\": 0}, " WHEN
+		  ", " STAGE "}",
+		  "hook.timeout 0 is not a number of seconds > 0" },
+		{ "{\"version\": \"1.0.0\", \"hook\": {\"path\": \"/x\", \"timeout\": "
+		  "\"10\"}, " WHEN ", " STAGE "}",
+		  "hook.timeout is a JSON string" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", " STAGE "}", "has no \"when\"" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", \"when\": true, " STAGE "}",
+		  "\"when\" is a JSON boolean" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", \"when\": {}, " STAGE "}",
+		  "\"when\" sets no condition" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", \"when\": {\"annotations\": {}}, " STAGE "}",
+		  "\"when\" sets no condition" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", \"when\": {\"commands\": []}, " STAGE "}",
+		  "\"when\" sets no condition" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", \"when\": {\"or\": true}, " STAGE "}",
+		  "\"when\" sets no condition" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", \"when\": {\"always\": \"true\"}, " STAGE "}",
+		  "when.always is a JSON string, not a boolean" },
+		{ "{\"version\": \"1.0.0\", " HOOK
+		  ", \"when\": {\"always\": true, \"or\": 1}, " STAGE "}",
+		  "when.or is a JSON integer" },
+		{ "{\"version\": \"1.0.0\", " HOOK
+		  ", \"when\": {\"annotations\": {\"(\": \"x\"}}, " STAGE "}",
+		  "when.annotations key '(' is not a valid regex" },
+		{ "{\"version\": \"1.0.0\", " HOOK
+		  ", \"when\": {\"annotations\": {\"a\": \"(\"}}, " STAGE "}",
+		  "when.annotations value '(' is not a valid regex" },
+		{ "{\"version\": \"1.0.0\", " HOOK
+		  ", \"when\": {\"annotations\": {\"a\": \"[z-a]\"}}, " STAGE "}",
+		  "not a valid regex" },
+		{ "{\"version\": \"1.0.0\", " HOOK
+		  ", \"when\": {\"annotations\": {\"a\": 1}}, " STAGE "}",
+		  "when.annotations 'a' is a JSON integer, not a string" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", \"when\": {\"annotations\": [\"a\"]}, " STAGE
+		  "}",
+		  "when.annotations is a JSON array" },
+		{ "{\"version\": \"1.0.0\", " HOOK
+		  ", \"when\": {\"commands\": [\"a\", \"[\"]}, " STAGE "}",
+		  "when.commands '[' is not a valid regex" },
+		{ "{\"version\": \"1.0.0\", " HOOK
+		  ", \"when\": {\"annotations\": {\"a\": \"((a{1000}){1000}){1000}\"}}, " STAGE "}",
+		  "repeats too much" },
+		{ "{\"version\": \"1.0.0\", " HOOK
+		  ", \"when\": {\"commands\": [\"(((a*)*)?){25}\"]}, " STAGE "}",
+		  "repeats with '*', '+' or {m,} something that can match nothing" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", \"when\": {\"commands\": [\"a**\"]}, " STAGE
+		  "}",
+		  "something that can match nothing" },
+		{ "{\"version\": \"1.0.0\", " HOOK
+		  ", \"when\": {\"commands\": [\"a++++++++++++++++\"]}, " STAGE "}",
+		  "repeats too much" },
+		{ "{\"version\": \"1.0.0\", " HOOK
+		  ", \"when\": {\"commands\": [\"(a|b)**\"]}, " STAGE "}",
+		  "something that can match nothing" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", " WHEN "}", "has no \"stages\"" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", " WHEN ", \"stages\": []}",
+		  "\"stages\" is empty" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", " WHEN ", \"stages\": \"poststop\"}",
+		  "stages is a JSON string, not an array" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", " WHEN
+		  ", \"stages\": [\"prestart\", \"teardown\"]}",
+		  "unknown stage 'teardown'" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", " WHEN ", \"stages\": [\"PostStop\"]}",
+		  "unknown stage 'PostStop'" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", " WHEN ", \"stages\": [null]}",
+		  "stages[0] is a JSON null, not a string" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", " WHEN
+		  ", \"stages\": [\"poststop\", \"poststop\"]}",
+		  "stage 'poststop' is listed twice" },
+		{ "[]", "hooks.d file is a JSON array, not an object" },
+		{ "", "hooks.d file is empty" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", " WHEN ", " STAGE, "ends early" },
+		{ "{\"version\": \"1.0.0\", " HOOK ", " WHEN ", " STAGE "}\n{}", "not valid JSON" },
 	};
 	size_t i;
 

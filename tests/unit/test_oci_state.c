@@ -170,10 +170,10 @@ static void stage_inference(void **state)
 		int pid;
 		enum ob_stage want;
 	} cases[] = {
-		{"creating", 10, OB_STAGE_CREATE}, {"created", 10, OB_STAGE_CREATE},
-		{"creating", 0, OB_STAGE_UNKNOWN}, {"created", 0, OB_STAGE_UNKNOWN},
-		{"stopped", 0, OB_STAGE_TEARDOWN}, {"stopped", 10, OB_STAGE_TEARDOWN},
-		{"running", 10, OB_STAGE_UNKNOWN}, {"paused", 10, OB_STAGE_UNKNOWN},
+		{ "creating", 10, OB_STAGE_CREATE }, { "created", 10, OB_STAGE_CREATE },
+		{ "creating", 0, OB_STAGE_UNKNOWN }, { "created", 0, OB_STAGE_UNKNOWN },
+		{ "stopped", 0, OB_STAGE_TEARDOWN }, { "stopped", 10, OB_STAGE_TEARDOWN },
+		{ "running", 10, OB_STAGE_UNKNOWN }, { "paused", 10, OB_STAGE_UNKNOWN },
 	};
 	struct ob_state st;
 	size_t i;
@@ -206,12 +206,12 @@ static void stage_arguments(void **state)
 		const char *arg;
 		enum ob_stage want;
 	} cases[] = {
-		{"create", OB_STAGE_CREATE},	 {"createRuntime", OB_STAGE_CREATE},
-		{"prestart", OB_STAGE_CREATE},	 {"createContainer", OB_STAGE_CREATE},
-		{"teardown", OB_STAGE_TEARDOWN}, {"poststop", OB_STAGE_TEARDOWN},
-		{"poststart", OB_STAGE_UNKNOWN}, {"startContainer", OB_STAGE_UNKNOWN},
-		{"Create", OB_STAGE_UNKNOWN},	 {"", OB_STAGE_UNKNOWN},
-		{"create ", OB_STAGE_UNKNOWN},
+		{ "create", OB_STAGE_CREATE },	   { "createRuntime", OB_STAGE_CREATE },
+		{ "prestart", OB_STAGE_CREATE },   { "createContainer", OB_STAGE_CREATE },
+		{ "teardown", OB_STAGE_TEARDOWN }, { "poststop", OB_STAGE_TEARDOWN },
+		{ "poststart", OB_STAGE_UNKNOWN }, { "startContainer", OB_STAGE_UNKNOWN },
+		{ "Create", OB_STAGE_UNKNOWN },	   { "", OB_STAGE_UNKNOWN },
+		{ "create ", OB_STAGE_UNKNOWN },
 	};
 	struct ob_state st;
 	size_t i;
@@ -221,15 +221,13 @@ static void stage_arguments(void **state)
 	strcpy(st.status, "stopped");
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(ob_stage_from(cases[i].arg, &st, fresh()), cases[i].want);
-		assert_int_equal(ob_stage_from(cases[i].arg, NULL, fresh()),
-				 cases[i].want);
+		assert_int_equal(ob_stage_from(cases[i].arg, NULL, fresh()), cases[i].want);
 		if (cases[i].want == OB_STAGE_UNKNOWN)
 			assert_non_null(strstr(oe.msg, "unknown hook stage"));
 		else
 			assert_string_equal(oe.msg, "");
 	}
-	assert_int_equal(ob_stage_from("bogus\n\x1b[31m", NULL, fresh()),
-			 OB_STAGE_UNKNOWN);
+	assert_int_equal(ob_stage_from("bogus\n\x1b[31m", NULL, fresh()), OB_STAGE_UNKNOWN);
 	assert_non_null(strstr(oe.msg, "'bogus\\x0a\\x1b[31m'"));
 	assert_string_equal(ob_stage_name(OB_STAGE_CREATE), "create");
 	assert_string_equal(ob_stage_name(OB_STAGE_TEARDOWN), "teardown");
@@ -362,9 +360,10 @@ static void wrong_types(void **state)
 	expect_fail("{\"id\":\"c\",\"status\":\"creating\",\"bundle\":\"/b\",\"pid\":true}",
 		    -EINVAL, "JSON boolean");
 	/* ociVersion is not used, so it is ignored like any unknown key. */
-	assert_int_equal(parse("{\"id\":\"c\",\"status\":\"creating\",\"bundle\":\"/b\",\"ociVersion\":1}",
-			       &st),
-			 0);
+	assert_int_equal(
+		parse("{\"id\":\"c\",\"status\":\"creating\",\"bundle\":\"/b\",\"ociVersion\":1}",
+		      &st),
+		0);
 	assert_int_equal(
 		parse("{\"id\":\"c\",\"status\":\"creating\",\"bundle\":\"/b\",\"pid\":2147483647}",
 		      &st),
@@ -542,13 +541,19 @@ static void error_buffer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(runc_create_runtime), cmocka_unit_test(crun_created),
+		cmocka_unit_test(runc_create_runtime),
+		cmocka_unit_test(crun_created),
 		cmocka_unit_test(podman_poststop),
-		cmocka_unit_test(mode_annotation),     cmocka_unit_test(stage_inference),
-		cmocka_unit_test(stage_arguments),     cmocka_unit_test(malformed_json),
-		cmocka_unit_test(size_and_depth),      cmocka_unit_test(wrong_types),
-		cmocka_unit_test(missing_fields),      cmocka_unit_test(bad_ids),
-		cmocka_unit_test(bad_bundles),	       cmocka_unit_test(id_and_path_rules),
+		cmocka_unit_test(mode_annotation),
+		cmocka_unit_test(stage_inference),
+		cmocka_unit_test(stage_arguments),
+		cmocka_unit_test(malformed_json),
+		cmocka_unit_test(size_and_depth),
+		cmocka_unit_test(wrong_types),
+		cmocka_unit_test(missing_fields),
+		cmocka_unit_test(bad_ids),
+		cmocka_unit_test(bad_bundles),
+		cmocka_unit_test(id_and_path_rules),
 		cmocka_unit_test(error_buffer),
 	};
 
