@@ -36,14 +36,26 @@
 #define OB_RCV_SHUTDOWN	   1
 #define OB_O_NONBLOCK	   04000
 #define OB_MSG_PEEK	   2
+#define OB_MSG_WAITALL	   0x100
+#define OB_TCP_LISTEN	   10
+#define OB_IPPROTO_TCP	   6
+#define OB_SOL_SOCKET	   1
+#define OB_SO_RCVLOWAT	   18
+#define OB_SO_ZEROCOPY	   60
+#define OB_SOL_TCP	   6
+#define OB_TCP_ULP	   31
+#define OB_SOCKOPT_PAGE	   4096
 
 /* Kernel structures read through BTF (CO-RE): only the fields we use. */
 struct file___ob {
 	unsigned int f_flags;
 } __attribute__((preserve_access_index));
 
+struct sock___ob;
+
 struct socket___ob {
 	struct file___ob *file;
+	struct sock___ob *sk;
 } __attribute__((preserve_access_index));
 
 struct list_head___ob {
@@ -378,18 +390,23 @@ static __always_inline __u32 conn_step(const struct ob_conn_key *k, struct ob_co
 
 /*
  * The one place a service's state changes (enum ob_svc_state): to GOOD
- * only from PROBATION; to HALFCLOSE from any other state; to OVERFLOW
- * from PROBATION or GOOD. HALFCLOSE and OVERFLOW are for good. Returns
- * 1 if it changed. Compare-and-swap, retried: a half-close learned at the
- * instant another connection vouches for the service must win.
+ * only from PROBATION; to OVERFLOW from PROBATION or GOOD; to HALFCLOSE
+ * or a guard's state from any state but those. HALFCLOSE and the guards'
+ * states are final, OVERFLOW is left only for them. Returns 1 if it
+ * changed. Compare-and-swap, retried: a half-close learned at the instant
+ * another connection vouches for the service must win.
  */
+static __always_inline int svc_final(__u32 state)
+{
+	return state == OB_SVC_HALFCLOSE || (state >= OB_SVC_WAITALL && state <= OB_SVC_ULP);
+}
+
 static __always_inline int svc_learn(struct ob_service *sv, __u32 to)
 {
 	for (int i = 0; i < 3 && sv; i++) {
 		__u32 old = sv->state;
 
-		if (old == to || old == OB_SVC_HALFCLOSE ||
-		    (to == OB_SVC_GOOD && old != OB_SVC_PROBATION) ||
+		if (old == to || svc_final(old) || (to == OB_SVC_GOOD && old != OB_SVC_PROBATION) ||
 		    (to == OB_SVC_OVERFLOW && old == OB_SVC_OVERFLOW))
 			return 0;
 		if (__sync_val_compare_and_swap(&sv->state, old, to) == old)
@@ -535,6 +552,8 @@ static __always_inline void sk_state_init(struct ob_sk_state *st, __u64 cookie, 
 	st->seen_read = 0;
 	st->progress_at = 0;
 	st->run = 0;
+	/* st->guard stays: set before connect() (ob_setsockopt), it keeps
+	 * the connection from pairing (active_established()) */
 }
 
 /* Client side: the SYN-ACK is in hand, the ACK not yet sent. */
@@ -583,6 +602,13 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 	st->svc.netns_cookie = *server_cookie;
 	st->svc.port = ((__u16)o.port[0] << 8) | o.port[1];
 	sk_state_init(st, cookie, OB_ROLE_CLIENT);
+	if (st->guard) {
+		/* set before connect(): the service learns it, and this
+		 * connection stays on stock TCP (the server finds no entry) */
+		svc_learn(bpf_map_lookup_elem(&ob_services, &st->svc), st->guard);
+		COUNT(c, guarded, 1);
+		return;
+	}
 
 	if (!(o.flags & OB_OPT_PAIR)) {
 		/* The server will not pair: stay out of the sockhash, and
@@ -763,6 +789,64 @@ static __always_inline int file_blocking(struct sock___ob *sk)
 	if (!file)
 		return 1;
 	return !(file->f_flags & OB_O_NONBLOCK);
+}
+
+/* ======== Guards: what a redirect cannot give keeps a service on TCP ======== */
+
+/*
+ * A socket of an enrolled connection was seen using MSG_WAITALL, splice,
+ * SO_RCVLOWAT, SO_ZEROCOPY or TCP_ULP (enum ob_svc_state): its service
+ * stays on stock TCP from now on, whatever probation or --trust said, and
+ * if the connection redirects, both of its directions move to TCP
+ * (ledger.moved: each side's next sendmsg sees it, ob_msg). What was
+ * redirected before is read first, in order. Called without the socket
+ * lock from the fentry programs: it writes only st->guard, the service
+ * (compare-and-swap) and ledger.moved (compare-and-swap); the socket's
+ * own direction is changed by its sk_msg program, under the lock.
+ */
+static __always_inline void guard_move(struct ob_sk_state *st, struct ob_ledger *l)
+{
+	struct ob_counters *c;
+
+	if (__sync_val_compare_and_swap(&l->moved, 0, 1) == 0) {
+		c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
+		COUNT(c, guard_moves, 1);
+	}
+}
+
+static __always_inline void guard(struct ob_sk_state *st, __u32 why)
+{
+	struct ob_ledger *l;
+
+	st->guard = why;
+	if (st->svc.netns_cookie)
+		svc_learn(bpf_map_lookup_elem(&ob_services, &st->svc), why);
+	/* A client that has not written yet, whose server is not ready:
+	 * as if it had written first, the server will not pair and takes
+	 * it out of the sockhash (passive_established()). */
+	if (st->role == OB_ROLE_CLIENT && st->dir == OB_DIR_PENDING)
+		conn_step(&st->peer.conn, bpf_map_lookup_elem(&ob_conns, &st->peer.conn),
+			  OB_CONN_NEW, OB_CONN_CLIENT_TCP);
+	l = (st->flags & OB_SK_LEDGER) ? bpf_map_lookup_elem(&ob_ledger, &st->peer.conn) : NULL;
+	if (l)
+		guard_move(st, l);
+}
+
+/* What the setsockopt() about to run means for us: a guard's state, or 0. */
+static __always_inline __u32 sockopt_guard(struct bpf_sockopt *ctx)
+{
+	int *val = ctx->optval;
+
+	if (ctx->level == OB_SOL_TCP && ctx->optname == OB_TCP_ULP)
+		return OB_SVC_ULP;
+	if (ctx->level != OB_SOL_SOCKET || (void *)(val + 1) > ctx->optval_end)
+		return 0;
+	/* SO_RCVLOWAT 0 and 1 are the default; SO_ZEROCOPY 0 turns it off */
+	if (ctx->optname == OB_SO_RCVLOWAT && *val > 1)
+		return OB_SVC_RCVLOWAT;
+	if (ctx->optname == OB_SO_ZEROCOPY && *val)
+		return OB_SVC_ZEROCOPY;
+	return 0;
 }
 
 /* ======== The verdict (sk_msg): redirect, or move to TCP for good ======== */
@@ -1018,6 +1102,13 @@ int ob_msg(struct sk_msg_md *msg)
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
 	}
+	if (st->guard || l->moved) {
+		/* a guard on either socket: both directions go by TCP */
+		guard_move(st, l);
+		go_tcp(st);
+		COUNT(c, tcp_msgs, 1);
+		return SK_PASS;
+	}
 	s = bpf_map_lookup_elem(&ob_settings, &zero);
 	now = bpf_ktime_get_ns();
 	why = peer_backlog(msg, st, l, s, size, now);
@@ -1203,6 +1294,92 @@ int ob_sockops(struct bpf_sock_ops *skops)
 		break;
 	}
 	return 1;
+}
+
+/*
+ * Guards for SO_RCVLOWAT, SO_ZEROCOPY and TCP_ULP, before the kernel acts
+ * on the option. A listening socket's service learns it at once (its
+ * accepted sockets inherit the option); a socket not connected yet keeps
+ * it in its state, and its connection will not pair; a connected one
+ * learns its service and moves (guard()). Sockets of namespaces that are
+ * not enrolled are not looked at. The option itself is never changed.
+ */
+SEC("cgroup/setsockopt")
+int ob_setsockopt(struct bpf_sockopt *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct ob_svc_key svc = {};
+	struct ob_sk_state *st;
+	struct ob_netns *ns;
+	__u32 why = sockopt_guard(ctx);
+	__u64 cookie;
+
+	/* Past a page the program sees only the first one; 0 tells the
+	 * kernel to use the caller's buffer as it is (every kernel). */
+	if (ctx->optlen > OB_SOCKOPT_PAGE)
+		ctx->optlen = 0;
+	if (!why || !sk || sk->protocol != OB_IPPROTO_TCP ||
+	    (sk->family != AF_INET && sk->family != AF_INET6))
+		return 1;
+	cookie = bpf_get_netns_cookie(ctx);
+	ns = bpf_map_lookup_elem(&ob_netns, &cookie);
+	if (!ns)
+		return 1;
+	if (sk->state == OB_TCP_LISTEN) {
+		svc.netns_cookie = cookie;
+		svc.port = sk->src_port;
+		service_state(&svc, ns);
+		svc_learn(bpf_map_lookup_elem(&ob_services, &svc), why);
+		return 1;
+	}
+	st = bpf_sk_storage_get(&ob_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (st)
+		guard(st, why);
+	return 1;
+}
+
+/* Guards for recv(MSG_WAITALL) on a socket of an enrolled connection: on
+ * stock TCP (a service on probation), and redirected, where the read at
+ * hand may return short; the service learns it and the connection moves,
+ * so that the reads after the redirected bytes are TCP's. */
+static __always_inline int waitall_seen(struct sock___ob *sk, int flags)
+{
+	struct ob_sk_state *st;
+
+	if (!(flags & OB_MSG_WAITALL))
+		return 0;
+	st = bpf_sk_storage_get(&ob_sk_state, sk, 0, 0);
+	if (st)
+		guard(st, OB_SVC_WAITALL);
+	return 0;
+}
+
+SEC("fentry/tcp_recvmsg")
+int BPF_PROG(ob_guard_waitall, struct sock___ob *sk, void *msg, __u64 len, int flags)
+{
+	return waitall_seen(sk, flags);
+}
+
+/* tcp_bpf_recvmsg() is static: only where the kernel's BTF has it. */
+SEC("fentry/tcp_bpf_recvmsg")
+int BPF_PROG(ob_guard_waitall_bpf, struct sock___ob *sk, void *msg, __u64 len, int flags)
+{
+	return waitall_seen(sk, flags);
+}
+
+/* Guard for splice() from a socket of an enrolled connection. */
+SEC("fentry/tcp_splice_read")
+int BPF_PROG(ob_guard_splice, struct socket___ob *sock)
+{
+	struct sock___ob *sk = sock->sk;
+	struct ob_sk_state *st;
+
+	if (!sk)
+		return 0;
+	st = bpf_sk_storage_get(&ob_sk_state, sk, 0, 0);
+	if (st)
+		guard(st, OB_SVC_SPLICE);
+	return 0;
 }
 
 /*

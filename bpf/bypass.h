@@ -120,7 +120,7 @@ struct ob_ledger {
 	__u64 netns[2];	 /* its netns cookie: whose budget its redirects use */
 	__u32 rcvbuf[2]; /* its sk_rcvbuf as last seen */
 	__u32 refs;	 /* sockets of the connection not closed yet */
-	__u32 pad;
+	__u32 moved;	 /* 1: a guard moved the connection to TCP, both ways */
 };
 
 #define OB_IDX(role) (((role)-1) & 1)
@@ -163,6 +163,26 @@ enum ob_svc_state {
 	 * a reader waited on the sender's socket: that connection moved to
 	 * TCP, the service's next ones start there */
 	OB_SVC_OVERFLOW = 3,
+	/*
+	 * Guards: a connection of the service was seen using what a
+	 * redirect cannot give, and the service stays on stock TCP for
+	 * good (a redirecting connection that starts using it moves, see
+	 * "Guards" in bypass.bpf.c):
+	 *  - recv(MSG_WAITALL): tcp_bpf_recvmsg() returns what is queued;
+	 *  - splice() from the socket: tcp_splice_read() reads only the TCP
+	 *    queue and never sees redirected bytes;
+	 *  - SO_RCVLOWAT: tcp_bpf_recvmsg() and poll ignore it;
+	 *  - SO_ZEROCOPY: a redirect copies, and no completion is ever queued;
+	 *  - TCP_ULP (kTLS): the record layer would sit under the redirect.
+	 * WAITALL and SPLICE are seen by fentry programs (not where the
+	 * kernel refuses them: doctor says so), the others by a cgroup
+	 * setsockopt program.
+	 */
+	OB_SVC_WAITALL = 4,
+	OB_SVC_SPLICE = 5,
+	OB_SVC_RCVLOWAT = 6,
+	OB_SVC_ZEROCOPY = 7,
+	OB_SVC_ULP = 8,
 	/* not stored: ob_services is full, the service cannot be tracked;
 	 * its connections stay on stock TCP, counted as full */
 	OB_SVC_UNTRACKED = 255,
@@ -235,7 +255,7 @@ struct ob_sk_state {
 	__u64 seen_read;       /* the peer's ledger .read when last seen to move */
 	__u64 progress_at;     /* ktime it was seen to move (or had read it all) */
 	__u32 run;	       /* small messages in a row */
-	__u32 pad;
+	__u32 guard;	       /* enum ob_svc_state: a guard seen on this socket, or 0 */
 };
 
 /* ob_netns.flags */
@@ -269,16 +289,17 @@ struct ob_counters {
 	__u64 ebusy;		/* socket owned by another sockmap user */
 	__u64 full;		/* sockhash or conn table full */
 	__u64 probation;	/* kept on TCP while their service was learning */
-	__u64 guarded;		/* kept on TCP: their service half-closes */
+	__u64 guarded;		/* kept on TCP: their service half-closes, or a guard */
 	__u64 halfcloses;	/* blocking shutdown(SHUT_WR) seen on a service */
 	__u64 overflows;	/* directions moved to TCP: the peer fell a bound behind */
 	__u64 small_streams;	/* directions moved to TCP: small messages streamed */
 	__u64 departures;	/* redirecting sockets that left for TCP while open */
 	__u64 pushbacks;	/* directions moved to TCP: the peer stopped reading */
 	__u64 over_budget;	/* directions moved to TCP: namespace or host budget spent */
+	__u64 guard_moves;	/* redirecting connections moved to TCP by a guard */
 };
 
-#define OB_COUNTER_FIELDS 18
+#define OB_COUNTER_FIELDS 19
 
 /* Global settings (ob_settings[0]). */
 struct ob_settings {

@@ -92,6 +92,10 @@ int ob_cmd_doctor(const struct ob_args *a, FILE *out, struct ob_error *e)
 			fprintf(out, "ok    %s -- fallback: %s\n", line, f[i].note);
 			continue;
 		}
+		if (f[i].state == OB_FEAT_WARN) {
+			report(&c, 0, false, line, f[i].note);
+			continue;
+		}
 		report(&c, f[i].state == OB_FEAT_OK, true, line,
 		       f[i].note ? f[i].note : "kernel too old or built without it");
 	}

@@ -68,6 +68,7 @@ static int gather(struct ob_view *v, struct ob_error *e)
 		goto out;
 	v->pinned = true;
 	v->loaded = ob_sockops_attached();
+	v->guards = ob_guards_attached();
 	v->enabled = s.enabled;
 	v->draining = s.draining;
 	v->build_id = s.build_id;

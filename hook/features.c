@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
@@ -119,6 +121,49 @@ int ob_unread_fallback(const char *btf_path, bool *fallback, struct ob_error *e)
 	return 0;
 }
 
+/* Is the kernel function in the running kernel's BTF (an fentry target)? */
+static bool btf_has_func(const char *name)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool has = btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) >= 0;
+
+	btf__free(btf);
+	return has;
+}
+
+int ob_fentry_probe(void)
+{
+	/* r0 = 0; exit */
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	static int result = 1; /* 1: not probed yet */
+	struct btf *btf;
+	int id, fd, link;
+
+	if (result <= 0)
+		return result;
+	btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return result = -ENOENT;
+	id = btf__find_by_name_kind(btf, "tcp_recvmsg", BTF_KIND_FUNC);
+	btf__free(btf);
+	if (id < 0)
+		return result = -ENOENT;
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY,
+		    .attach_btf_id = (__u32)id);
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
+	if (fd < 0)
+		return result = -errno;
+	link = bpf_link_create(fd, 0, BPF_TRACE_FENTRY, NULL);
+	result = link < 0 ? -errno : 0;
+	if (link >= 0)
+		close(link);
+	close(fd);
+	return result;
+}
+
 static const struct ob_helper_need {
 	enum bpf_prog_type prog;
 	enum bpf_func_id id;
@@ -140,6 +185,10 @@ static const struct ob_helper_need {
 	{ BPF_PROG_TYPE_SK_MSG, BPF_FUNC_sk_storage_get, "bpf_sk_storage_get in sk_msg", "5.8" },
 	{ BPF_PROG_TYPE_SK_MSG, BPF_FUNC_probe_read_kernel, "bpf_probe_read_kernel in sk_msg",
 	  "5.5" },
+	{ BPF_PROG_TYPE_CGROUP_SOCKOPT, BPF_FUNC_sk_storage_get,
+	  "bpf_sk_storage_get in cgroup sockopt", "5.3" },
+	{ BPF_PROG_TYPE_CGROUP_SOCKOPT, BPF_FUNC_get_netns_cookie,
+	  "bpf_get_netns_cookie in cgroup sockopt", "5.15" },
 };
 
 static const struct {
@@ -161,7 +210,8 @@ static int null_print(enum libbpf_print_level l, const char *f, va_list ap)
 
 int ob_features(struct ob_feature *out, int max)
 {
-	int n = 0;
+	static char fentry_note[256];
+	int n = 0, fentry;
 	bool fallback = false;
 	libbpf_print_fn_t old = libbpf_set_print(null_print);
 
@@ -179,6 +229,17 @@ int ob_features(struct ob_feature *out, int max)
 	    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_MSG, NULL) == 1 ? OB_FEAT_OK
 									: OB_FEAT_MISSING,
 	    "CONFIG_NET_SOCK_MSG");
+	ROW("cgroup sockopt programs (guards for SO_RCVLOWAT, SO_ZEROCOPY, TCP_ULP)", "5.3",
+	    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCKOPT, NULL) == 1 ? OB_FEAT_OK
+										: OB_FEAT_MISSING,
+	    "CONFIG_CGROUP_BPF");
+	fentry = ob_fentry_probe();
+	snprintf(fentry_note, sizeof(fentry_note),
+		 "refused here (%s): a service that uses them is not kept on TCP by a guard "
+		 "(README, Guards); keep its port off with --no-port",
+		 strerror(-fentry));
+	ROW("fentry programs on tcp_recvmsg, tcp_splice_read (guards for MSG_WAITALL, splice)",
+	    "5.5", fentry ? OB_FEAT_WARN : OB_FEAT_OK, fentry ? fentry_note : NULL);
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		ROW(maps[i].name, maps[i].since,
 		    libbpf_probe_bpf_map_type(maps[i].type, NULL) == 1 ? OB_FEAT_OK
@@ -248,6 +309,13 @@ int ob_open_object(struct bypass_bpf **out, const char *btf_path, unsigned max_s
 		return ob_err(e, -errno, "cannot open the BPF object: %s", strerror(errno));
 	/* Only where the kernel does not count unread bytes (features.c). */
 	bpf_program__set_autoload(skel->progs.ob_recv_fexit, *fallback);
+	/* Only where fentry programs load and attach: elsewhere the guards
+	 * for MSG_WAITALL and splice are missing (doctor warns), the rest
+	 * of the datapath is the same. */
+	bpf_program__set_autoload(skel->progs.ob_guard_waitall, ob_fentry_probe() == 0);
+	bpf_program__set_autoload(skel->progs.ob_guard_waitall_bpf,
+				  ob_fentry_probe() == 0 && btf_has_func("tcp_bpf_recvmsg"));
+	bpf_program__set_autoload(skel->progs.ob_guard_splice, ob_fentry_probe() == 0);
 	if (max_sockets && (bpf_map__set_max_entries(skel->maps.ob_sockhash, max_sockets) ||
 			    bpf_map__set_max_entries(skel->maps.ob_parking, max_sockets) ||
 			    bpf_map__set_max_entries(skel->maps.ob_conns, max_sockets) ||
@@ -287,7 +355,7 @@ int ob_verify_object(const char *btf_path, bool *fallback, struct ob_error *e)
 	int err;
 
 	/* Private maps: nothing pinned is touched, nothing is attached
-	 * except the fexit program, for a moment, to see that it can be. */
+	 * except the tracing programs, for a moment, to see that they can be. */
 	err = ob_open_object(&skel, btf_path, 0, fallback, e);
 	if (err)
 		return err;
@@ -301,6 +369,19 @@ int ob_verify_object(const char *btf_path, bool *fallback, struct ob_error *e)
 			err = ob_err(e, -errno,
 				     "cannot attach the fexit program on sk_msg_recvmsg: %s",
 				     strerror(errno));
+		bpf_link__destroy(l);
+	}
+	for (int i = 0; !err && i < 3; i++) {
+		struct bpf_program *p = i == 0	 ? skel->progs.ob_guard_waitall
+					: i == 1 ? skel->progs.ob_guard_waitall_bpf
+						 : skel->progs.ob_guard_splice;
+
+		if (!bpf_program__autoload(p))
+			continue;
+		l = bpf_program__attach_trace(p);
+		if (!l)
+			err = ob_err(e, -errno, "cannot attach the guard %s: %s",
+				     bpf_program__name(p), strerror(errno));
 		bpf_link__destroy(l);
 	}
 	bypass_bpf__destroy(skel);

@@ -36,7 +36,8 @@ static const struct {
 	F("probation", "probation_total", probation, "counter",
 	  "Connections kept on TCP while their service was on probation."),
 	F("guarded", "guarded_total", guarded, "counter",
-	  "Connections kept on TCP because their service half-closes."),
+	  "Connections kept on TCP because their service half-closes or uses what a redirect "
+	  "cannot give (a guard)."),
 	F("halfcloses", "halfcloses_total", halfcloses, "counter",
 	  "Services found doing a blocking shutdown(SHUT_WR)."),
 	F("overflows", "overflows_total", overflows, "counter",
@@ -50,6 +51,9 @@ static const struct {
 	F("over_budget", "over_budget_total", over_budget, "counter",
 	  "Directions moved to TCP because the namespace or the host had its unread-bytes budget "
 	  "out."),
+	F("guard_moves", "guard_moves_total", guard_moves, "counter",
+	  "Redirecting connections moved to TCP because one of their sockets started using "
+	  "MSG_WAITALL, splice, SO_RCVLOWAT, SO_ZEROCOPY or TCP_ULP."),
 #undef F
 };
 
@@ -86,6 +90,16 @@ const char *ob_svc_state_name(uint32_t state)
 		return "halfclose";
 	case OB_SVC_OVERFLOW:
 		return "overflow";
+	case OB_SVC_WAITALL:
+		return "waitall";
+	case OB_SVC_SPLICE:
+		return "splice";
+	case OB_SVC_RCVLOWAT:
+		return "rcvlowat";
+	case OB_SVC_ZEROCOPY:
+		return "zerocopy";
+	case OB_SVC_ULP:
+		return "ktls";
 	}
 	return "unknown";
 }
@@ -106,6 +120,15 @@ static const char *state_word(const struct ob_view *v)
 	return v->pinned ? "draining" : "not loaded";
 }
 
+static const struct {
+	unsigned bit;
+	const char *name;
+} guard_names[] = {
+	{ OB_GUARD_WAITALL, "waitall" },     { OB_GUARD_SPLICE, "splice" },
+	{ OB_GUARD_SETSOCKOPT, "rcvlowat" }, { OB_GUARD_SETSOCKOPT, "zerocopy" },
+	{ OB_GUARD_SETSOCKOPT, "ktls" },
+};
+
 int ob_format_text(FILE *f, const struct ob_view *v)
 {
 	fprintf(f, "oci-bypass: %s", state_word(v));
@@ -120,6 +143,11 @@ int ob_format_text(FILE *f, const struct ob_view *v)
 		"unread redirected bytes: %" PRId64 " of a budget of %" PRIu64
 		" (a namespace's: %" PRIu64 " unless enrolled with --max-unread)\n",
 		v->host_unread, v->host_max_unread, v->ns_max_unread);
+	fputs("guards:", f);
+	for (size_t i = 0; i < sizeof(guard_names) / sizeof(guard_names[0]); i++)
+		fprintf(f, " %s%s", guard_names[i].name,
+			v->guards & guard_names[i].bit ? "" : " (off)");
+	fputc('\n', f);
 	fprintf(f, "%-20s %20s %8s %16s %12s %10s %8s %8s %8s %12s %12s\n", "NAME", "COOKIE",
 		"SOCKETS", "REDIR_BYTES", "REDIR_MSGS", "TCP_MSGS", "MISSES", "LEARNING", "REFUSED",
 		"UNREAD", "BUDGET");
@@ -156,6 +184,17 @@ static json_object *u64(uint64_t x)
 	return json_object_new_uint64(x);
 }
 
+/* The guards attached, by the service states they set. */
+static json_object *guard_list(unsigned guards)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < sizeof(guard_names) / sizeof(guard_names[0]); i++)
+		if (guards & guard_names[i].bit)
+			json_object_array_add(a, json_object_new_string(guard_names[i].name));
+	return a;
+}
+
 int ob_format_json(FILE *f, const struct ob_view *v)
 {
 	json_object *root = json_object_new_object();
@@ -182,6 +221,7 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 		json_object_object_add(root, "unread_budget_bytes", u64(v->host_max_unread));
 		json_object_object_add(root, "netns_unread_budget_bytes", u64(v->ns_max_unread));
 		json_object_object_add(root, "ledger_entries", u64(v->ledger_entries));
+		json_object_object_add(root, "guards", guard_list(v->guards));
 		if (v->cgroup[0])
 			json_object_object_add(root, "cgroup", json_object_new_string(v->cgroup));
 	}

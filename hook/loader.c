@@ -97,6 +97,32 @@ static int check_existing(uint64_t id, struct ob_error *e)
 	return 1;
 }
 
+/* Attaches a guard (to the cgroup, or as a tracing program where cgfd < 0)
+ * and pins its link, unless an earlier load's link is pinned already;
+ * *attached tells that this call did. */
+static int attach_guard(struct bpf_program *p, int cgfd, const char *pin, bool *attached,
+			struct ob_error *e)
+{
+	struct bpf_link *l;
+	int err = 0;
+
+	*attached = false;
+	if (access(pin, F_OK) == 0)
+		return 0;
+	l = cgfd >= 0 ? bpf_program__attach_cgroup(p, cgfd) : bpf_program__attach_trace(p);
+	if (!l)
+		return ob_err(e, -errno, "cannot attach the guard %s: %s", bpf_program__name(p),
+			      strerror(errno));
+	if (bpf_link__pin(l, pin))
+		err = ob_err(e, -errno, "cannot pin %s: %s", pin, strerror(errno));
+	*attached = !err;
+	bpf_link__destroy(l); /* pinned: stays attached; else detached */
+	return err;
+}
+
+static const char *const guard_pins[] = { OB_PIN_LINK_SETSOCKOPT, OB_PIN_LINK_WAITALL,
+					  OB_PIN_LINK_SPLICE, OB_PIN_LINK_WAITALL_BPF };
+
 /* Loads, pins and attaches; *already tells that the same build was
  * attached before (nothing done). cg_out gets the attach cgroup. */
 int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg_len,
@@ -108,7 +134,7 @@ int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg
 	char cg[PATH_MAX];
 	uint64_t id = ob_build_id();
 	int cgfd = -1, existing, err;
-	bool fallback = false;
+	bool fallback = false, guards[4] = { false };
 
 	ob_libbpf_messages();
 	err = ob_ensure_bpffs(e);
@@ -163,8 +189,11 @@ int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg
 	/* One counter only: an earlier load's fexit link, still pinned while
 	 * its sockets drain, counts into these same (reused) maps; with new
 	 * maps, a link left behind counts into old ones. */
-	if (!existing)
+	if (!existing) {
 		unlink(PIN_LINK_RECV);
+		for (size_t i = 0; i < sizeof(guard_pins) / sizeof(guard_pins[0]); i++)
+			unlink(guard_pins[i]);
+	}
 	if (fallback && access(PIN_LINK_RECV, F_OK) != 0 &&
 	    !(recv = bpf_program__attach_trace(skel->progs.ob_recv_fexit))) {
 		err = ob_err(e, -errno, "cannot attach the fexit program on sk_msg_recvmsg: %s",
@@ -178,6 +207,20 @@ int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg
 			goto cleanup;
 		}
 	}
+	/* The guards, before sock_ops pairs anything (bypass.h, enum
+	 * ob_svc_state); those on fentry only where they loaded. */
+	err = attach_guard(skel->progs.ob_setsockopt, cgfd, OB_PIN_LINK_SETSOCKOPT, &guards[0], e);
+	if (!err && bpf_program__autoload(skel->progs.ob_guard_waitall))
+		err = attach_guard(skel->progs.ob_guard_waitall, -1, OB_PIN_LINK_WAITALL,
+				   &guards[1], e);
+	if (!err && bpf_program__autoload(skel->progs.ob_guard_waitall_bpf))
+		err = attach_guard(skel->progs.ob_guard_waitall_bpf, -1, OB_PIN_LINK_WAITALL_BPF,
+				   &guards[3], e);
+	if (!err && bpf_program__autoload(skel->progs.ob_guard_splice))
+		err = attach_guard(skel->progs.ob_guard_splice, -1, OB_PIN_LINK_SPLICE, &guards[2],
+				   e);
+	if (err)
+		goto cleanup;
 	err = pin_prog(skel->progs.ob_msg, PIN_PROG_MSG, e);
 	if (!err)
 		err = pin_prog(skel->progs.ob_sockops, OB_PIN_PROG_SOCKOPS, e);
@@ -201,6 +244,9 @@ int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg
 cleanup:
 	if (err && recv)
 		unlink(PIN_LINK_RECV);
+	for (size_t i = 0; err && i < sizeof(guard_pins) / sizeof(guard_pins[0]); i++)
+		if (guards[i])
+			unlink(guard_pins[i]);
 	bpf_link__destroy(recv); /* pinned: stays attached */
 	bpf_link__destroy(link); /* pinned: stays attached */
 	bypass_bpf__destroy(skel);
@@ -224,6 +270,8 @@ void ob_unpin_all(void)
 	/* The fexit fallback counts reads until the last redirecting socket
 	 * is gone: it goes with the sockhash, not with sock_ops. */
 	unlink(PIN_LINK_RECV);
+	for (size_t i = 0; i < sizeof(guard_pins) / sizeof(guard_pins[0]); i++)
+		unlink(guard_pins[i]);
 	rmdir(OB_PIN_DIR);
 	ob_attach_cgroup_forget();
 }

@@ -185,6 +185,13 @@ bool ob_sockops_attached(void)
 	return access(OB_PIN_LINK_SOCKOPS, F_OK) == 0;
 }
 
+unsigned ob_guards_attached(void)
+{
+	return (access(OB_PIN_LINK_SETSOCKOPT, F_OK) == 0 ? OB_GUARD_SETSOCKOPT : 0) |
+	       (access(OB_PIN_LINK_WAITALL, F_OK) == 0 ? OB_GUARD_WAITALL : 0) |
+	       (access(OB_PIN_LINK_SPLICE, F_OK) == 0 ? OB_GUARD_SPLICE : 0);
+}
+
 void ob_unpin_maps(void)
 {
 	char path[PATH_MAX];

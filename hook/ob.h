@@ -18,9 +18,15 @@
 #define OB_PIN_DIR	    "/sys/fs/bpf/oci-bypass"
 #define OB_PIN_PROG_SOCKOPS OB_PIN_DIR "/prog_sockops"
 #define OB_PIN_LINK_SOCKOPS OB_PIN_DIR "/link_sockops"
-#define OB_RUN_DIR	    "/run/oci-bypass"
-#define OB_NAME_MAX	    64
-#define OB_BTF_PATH	    "/sys/kernel/btf/vmlinux"
+/* the guards' links (bypass.h, enum ob_svc_state): kept, like the sockhash,
+ * until the last redirecting socket has closed */
+#define OB_PIN_LINK_SETSOCKOPT	OB_PIN_DIR "/link_guard_setsockopt"
+#define OB_PIN_LINK_WAITALL	OB_PIN_DIR "/link_guard_waitall"
+#define OB_PIN_LINK_WAITALL_BPF OB_PIN_DIR "/link_guard_waitall_bpf"
+#define OB_PIN_LINK_SPLICE	OB_PIN_DIR "/link_guard_splice"
+#define OB_RUN_DIR		"/run/oci-bypass"
+#define OB_NAME_MAX		64
+#define OB_BTF_PATH		"/sys/kernel/btf/vmlinux"
 
 /*
  * Error convention (oci/oci.h): a function that fails returns a negative
@@ -160,6 +166,11 @@ struct ob_svc_view {
 	uint32_t state; /* enum ob_svc_state */
 };
 
+/* ob_view.guards */
+#define OB_GUARD_SETSOCKOPT 1 /* rcvlowat, zerocopy, ktls */
+#define OB_GUARD_WAITALL    2
+#define OB_GUARD_SPLICE	    4
+
 struct ob_view {
 	bool loaded; /* sock_ops attached */
 	bool pinned; /* maps exist (possibly draining) */
@@ -173,6 +184,7 @@ struct ob_view {
 	uint64_t host_max_unread; /* the host's */
 	int64_t host_unread;	  /* unread redirected bytes now, all namespaces */
 	uint64_t ledger_entries;  /* paired connections with an account */
+	unsigned guards;	  /* OB_GUARD_*: the guards attached */
 	char cgroup[256];
 	uint64_t sockhash_entries;
 	uint64_t parking_entries; /* paired sockets, those leaving included */
@@ -249,6 +261,8 @@ int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_
 int ob_netns_withdraw(const struct ob_maps *m, uint64_t cookie);
 int ob_sockops_link_pin(int cgfd, const char *cg, const char *link_path, struct ob_error *e);
 bool ob_sockops_attached(void);
+/* OB_GUARD_*: which guards' links are pinned (attached). */
+unsigned ob_guards_attached(void);
 int ob_ensure_bpffs(struct ob_error *e);
 void ob_unpin_maps(void);
 
@@ -322,7 +336,7 @@ int ob_sandbox_apply(struct ob_error *e);
 int ob_runtime_main(int argc, char **argv);
 
 /* ---- features.c: what the datapath needs of the kernel ---- */
-enum ob_feat_state { OB_FEAT_OK, OB_FEAT_MISSING, OB_FEAT_FALLBACK };
+enum ob_feat_state { OB_FEAT_OK, OB_FEAT_MISSING, OB_FEAT_FALLBACK, OB_FEAT_WARN };
 struct ob_feature {
 	const char *name;
 	const char *since; /* first mainline version that has it */
@@ -336,6 +350,9 @@ const char *ob_missing_feature(void);
 /* Does this kernel (or the BTF file btf_path) lack sk_psock.msg_tot_len,
  * so that the fexit fallback counts unread bytes? */
 int ob_unread_fallback(const char *btf_path, bool *fallback, struct ob_error *e);
+/* Can fentry programs be loaded and attached here (the guards for
+ * MSG_WAITALL and splice)? 0, or the -errno that refused them. */
+int ob_fentry_probe(void);
 /* libbpf's messages go to stderr with -v; the reason for a failure is kept. */
 void ob_libbpf_messages(void);
 struct bypass_bpf;

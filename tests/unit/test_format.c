@@ -75,6 +75,12 @@ static void service_state_names(void **state)
 	assert_string_equal(ob_svc_state_name(OB_SVC_GOOD), "accelerated");
 	assert_string_equal(ob_svc_state_name(OB_SVC_HALFCLOSE), "halfclose");
 	assert_string_equal(ob_svc_state_name(OB_SVC_OVERFLOW), "overflow");
+	assert_string_equal(ob_svc_state_name(OB_SVC_WAITALL), "waitall");
+	assert_string_equal(ob_svc_state_name(OB_SVC_SPLICE), "splice");
+	assert_string_equal(ob_svc_state_name(OB_SVC_RCVLOWAT), "rcvlowat");
+	assert_string_equal(ob_svc_state_name(OB_SVC_ZEROCOPY), "zerocopy");
+	assert_string_equal(ob_svc_state_name(OB_SVC_ULP), "ktls");
+	assert_string_equal(ob_svc_state_name(OB_SVC_UNTRACKED), "unknown");
 	assert_string_equal(ob_svc_state_name(77), "unknown");
 }
 
