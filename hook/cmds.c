@@ -80,7 +80,10 @@ const struct ob_cmd ob_cmds[] = {
 	  .summary = "show state and counters (--json)",
 	  .opts = OB_OPT_JSON,
 	  .usage = "oci-bypass status [--json]\n"
-		   "  Global state and, per enrolled namespace, its counters.\n" },
+		   "  Global state, the guards attached, per enrolled namespace its\n"
+		   "  counters, and each service's state (probation, accelerated, or why\n"
+		   "  it stays on stock TCP: halfclose, overflow, waitall, splice,\n"
+		   "  rcvlowat, zerocopy, ktls).\n" },
 	{ .name = "metrics",
 	  .fn = ob_cmd_metrics,
 	  .summary = "counters in Prometheus text format",
@@ -92,7 +95,8 @@ const struct ob_cmd ob_cmds[] = {
 	  .opts = OB_OPT_BTF,
 	  .usage = "oci-bypass doctor [--btf FILE]\n"
 		   "  Check kernel, BTF, bpffs, cgroup v2, privileges and each kernel feature\n"
-		   "  the datapath relies on (ok, missing, or the fallback in use), then load\n"
+		   "  the datapath relies on (ok, missing, the fallback in use, or a warning\n"
+		   "  where a guard cannot be attached), then load\n"
 		   "  the BPF object itself into this kernel without attaching it: doctor\n"
 		   "  fails wherever load would. Exits 1 if acceleration cannot work here.\n"
 		   "  --btf FILE resolves the object's CO-RE relocations against FILE (a\n"

@@ -62,7 +62,7 @@ run_column "$TRUST" sem-a sem-b 1 --trust
 log "default: probation and guards; each check twice on its service, the second run recorded"
 run_column "$DEFAULT" sem-c sem-d 2
 rm -f "$srv"
-GUARDS=$(status_field guards | jq -r '.[]' | tr '\n' ' ')
+GUARDS=$(status_field guards | jq -r 'join(" ")')
 
 col() { awk -F'\t' -v c="$2" '$1==c {print $'"${3:-2}"'}' "$1"; }
 {
