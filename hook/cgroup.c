@@ -68,8 +68,8 @@ int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char 
 		return err;
 	if (ob_attach_cgroup(attach, sizeof(attach)) || path_under(cg_out, attach))
 		return 0;
-	if ((size_t)snprintf(link_out, link_len, OB_PIN_DIR "/ct-%s", key) >= link_len)
-		return ob_err(e, -ENAMETOOLONG, "link path too long");
+	if (ob_cgroup_link_path(key, link_out, link_len))
+		return ob_err(e, -EINVAL, "invalid container record key");
 	cgfd = open(cg_out, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0)
 		return ob_err(e, -errno, "cannot open cgroup %s: %s", cg_out, strerror(errno));
@@ -77,6 +77,25 @@ int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char 
 	if (err)
 		link_out[0] = '\0';
 	return err;
+}
+
+int ob_cgroup_link_path(const char *key, char *buf, size_t len)
+{
+	if ((size_t)snprintf(buf, len, OB_PIN_CT "%s", key) >= len ||
+	    !ob_child_valid(buf, OB_PIN_CT, OB_KEY_MAX)) {
+		buf[0] = '\0';
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The path comes from the key, never from what a record says. */
+void ob_cgroup_unplace(const char *key)
+{
+	char link[PATH_MAX];
+
+	if (ob_cgroup_link_path(key, link, sizeof(link)) == 0)
+		unlink(link);
 }
 
 /* Where cgroup v2 is mounted: /sys/fs/cgroup (Debian 12), or below it on a

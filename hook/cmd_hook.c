@@ -200,8 +200,7 @@ static void rollback(const struct ob_record *r, bool enrolled)
 	struct ob_maps m;
 	int lock = enrol_lock(r->id);
 
-	if (r->link[0])
-		unlink(r->link);
+	ob_cgroup_unplace(r->key); /* the pin of this key, whatever the record says */
 	if (enrolled && !ob_records_sharing(r->cookie, r->key) && ob_registry_by_hook(r->cookie) &&
 	    ob_open_maps(&m, NULL) == 0) {
 		ob_withdraw_cookie(&m, r->cookie);
@@ -291,8 +290,7 @@ static void teardown_record(const struct ob_record *r, const char *why)
 	int others = ob_records_sharing(r->cookie, r->key);
 	bool withdrew = false;
 
-	if (r->link[0])
-		unlink(r->link);
+	ob_cgroup_unplace(r->key); /* the pin of this key, whatever the record says */
 	if (!others && ob_registry_by_hook(r->cookie) && ob_open_maps(&m, NULL) == 0) {
 		withdrew = ob_withdraw_cookie(&m, r->cookie) > 0;
 		ob_close_maps(&m);
@@ -307,9 +305,20 @@ static void teardown_record(const struct ob_record *r, const char *why)
 static int hook_teardown(const struct ob_state *st, const char *key)
 {
 	struct ob_record r;
+	struct ob_error why = { 0 };
+	int err = ob_record_read(key, &r, &why);
 
-	if (ob_record_read(key, &r)) {
+	if (err == -ENOENT) {
 		hlog(LOG_INFO, st->id, "teardown: nothing to do");
+		return 0;
+	}
+	if (err) {
+		/* Nothing in it can be trusted, not even its netns: it stays
+		 * enrolled. The link of this key goes: its path comes from the
+		 * key, not the record. */
+		ob_cgroup_unplace(key);
+		hlog(LOG_WARNING, st->id, "teardown: its record is unreadable (%s): kept it",
+		     why.msg);
 		return 0;
 	}
 	teardown_record(&r, "teardown");

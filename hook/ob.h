@@ -18,6 +18,8 @@
 #define OB_PIN_DIR	    "/sys/fs/bpf/oci-bypass"
 #define OB_PIN_PROG_SOCKOPS OB_PIN_DIR "/prog_sockops"
 #define OB_PIN_LINK_SOCKOPS OB_PIN_DIR "/link_sockops"
+/* a container's own sock_ops link (cgroup.c): OB_PIN_CT KEY, KEY its record's */
+#define OB_PIN_CT OB_PIN_DIR "/ct-"
 /* the guards' links (bypass.h, enum ob_svc_state): kept, like the sockhash,
  * until the last redirecting socket has closed */
 #define OB_PIN_LINK_SETSOCKOPT	OB_PIN_DIR "/link_guard_setsockopt"
@@ -296,8 +298,9 @@ int ob_registry_find(const char *name, uint64_t *cookie, struct ob_error *e);
 int ob_registry_clear(void);
 
 /* ---- records.c: one record per container under OB_RUN_DIR/containers ---- */
+#define OB_KEY_MAX 159 /* a record's key: OB_ID_MAX + 9 fits */
 struct ob_record {
-	char key[160]; /* file name: id + "-" + crc32(bundle) */
+	char key[OB_KEY_MAX + 1]; /* file name: id + "-" + crc32(bundle) */
 	char id[160];
 	char bundle[4096];
 	char state[16];	 /* "creating" (hook under way) or "enrolled" */
@@ -307,12 +310,14 @@ struct ob_record {
 	long long created;	      /* unix time */
 	int hook_pid;		      /* the hook that wrote "creating" */
 	unsigned long long hook_start;
-	char link[PATH_MAX]; /* per-container sock_ops link pin, or "" */
+	char link[PATH_MAX]; /* per-container sock_ops link pin (OB_PIN_CT key), or "" */
 	char cgroup[PATH_MAX];
 };
 int ob_record_key(const char *id, const char *bundle, char *key, size_t len, struct ob_error *e);
 int ob_record_write(const struct ob_record *r, struct ob_error *e);
-int ob_record_read(const char *key, struct ob_record *r);
+/* -ENOENT if there is none; any other error: it exists but is unreadable
+ * (not a regular file, too large, bad JSON, a bad id or link). */
+int ob_record_read(const char *key, struct ob_record *r, struct ob_error *e);
 int ob_record_remove(const char *key, struct ob_error *e);
 int ob_records_list(struct ob_record **out, int *n, struct ob_error *e);
 int ob_records_sharing(uint64_t cookie, const char *except);
@@ -326,6 +331,11 @@ int ob_attach_cgroup(char *buf, size_t len);
 void ob_attach_cgroup_forget(void);
 int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char *link_out,
 		    size_t link_len, struct ob_error *e);
+/* The link pin of the container whose record is key (OB_PIN_CT key), a
+ * direct child of OB_PIN_DIR: -EINVAL if key is not a valid name. */
+int ob_cgroup_link_path(const char *key, char *buf, size_t len);
+/* Removes that pin (detaches the link), if there is one. */
+void ob_cgroup_unplace(const char *key);
 
 /* ---- sandbox.c ---- */
 int ob_sandbox_apply(struct ob_error *e);

@@ -71,15 +71,16 @@ static void get_str(json_object *o, const char *k, char *dst, size_t len)
 		snprintf(dst, len, "%s", json_object_get_string(v));
 }
 
-static int parse_record(const char *key, const char *buf, struct ob_record *r)
+static int parse_record(const char *key, const char *buf, struct ob_record *r, struct ob_error *e)
 {
 	json_object *o = json_tokener_parse(buf), *v;
+	char link[PATH_MAX];
 	int err = 0;
 
 	memset(r, 0, sizeof(*r));
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		return -EINVAL;
+		return ob_err(e, -EINVAL, "not a JSON object");
 	}
 	snprintf(r->key, sizeof(r->key), "%s", key);
 	get_str(o, "id", r->id, sizeof(r->id));
@@ -99,30 +100,32 @@ static int parse_record(const char *key, const char *buf, struct ob_record *r)
 		r->hook_pid = json_object_get_int(v);
 	if (json_object_object_get_ex(o, "hook_start", &v))
 		r->hook_start = json_object_get_uint64(v);
-	/* Only our own files are read, but never trust a path from one. */
-	if (!ob_name_valid(r->id, OB_ID_MAX) ||
-	    (r->link[0] && strncmp(r->link, OB_PIN_DIR "/ct-", 20)))
-		err = -EINVAL;
+	/* Only our own files are read, but never trust a path from one: the
+	 * link teardown removes is this record's own (OB_PIN_CT key), a
+	 * direct child of the pin directory. */
+	if (!ob_name_valid(r->id, OB_ID_MAX))
+		err = ob_err(e, -EINVAL, "invalid container id");
+	else if (r->link[0] &&
+		 (ob_cgroup_link_path(key, link, sizeof(link)) || strcmp(r->link, link)))
+		err = ob_err(e, -EINVAL, "its link is not " OB_PIN_CT "%s", key);
 	json_object_put(o);
 	return err;
 }
 
-int ob_record_read(const char *key, struct ob_record *r)
+int ob_record_read(const char *key, struct ob_record *r, struct ob_error *e)
 {
-	char path[PATH_MAX], buf[RECORD_MAX];
-	ssize_t n;
-	int fd;
+	char path[PATH_MAX];
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int err;
 
 	snprintf(path, sizeof(path), CT_DIR "/%s.json", key);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EINVAL;
-	buf[n] = '\0';
-	return parse_record(key, buf, r);
+	/* O_NONBLOCK (ob_read_file): a FIFO put there cannot block us */
+	err = ob_read_file(path, RECORD_MAX, O_NOFOLLOW, &buf, &len, NULL, e);
+	if (err)
+		return err;
+	err = parse_record(key, buf, r, e);
+	return err ? ob_err_wrap(e, err, "%s", path) : 0;
 }
 
 int ob_record_remove(const char *key, struct ob_error *e)
@@ -163,7 +166,7 @@ int ob_records_list(struct ob_record **out, int *n, struct ob_error *e)
 			return ob_err(e, -ENOMEM, "out of memory");
 		}
 		*out = grown;
-		if (ob_record_read(key, &(*out)[*n]) == 0)
+		if (ob_record_read(key, &(*out)[*n], NULL) == 0)
 			(*n)++;
 	}
 	return 0;

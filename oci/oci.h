@@ -95,6 +95,13 @@ bool ob_name_valid(const char *name, size_t max);
  * are allowed.
  */
 bool ob_path_valid(const char *path);
+/*
+ * path is prefix followed by a name ob_name_valid(name, max) accepts, so a
+ * direct child of the directory prefix names or ends in: prefix
+ * "/sys/fs/bpf/oci-bypass/ct-" takes ".../ct-web-1a2b3c4d", never
+ * ".../ct-x/y" or ".../../etc/shadow".
+ */
+bool ob_child_valid(const char *path, const char *prefix, size_t max);
 
 /* "on" | "off" | "required", exactly; false for anything else. */
 bool ob_mode_parse(const char *s, enum ob_mode *m);

@@ -48,6 +48,13 @@ bool ob_path_valid(const char *path)
 	return true;
 }
 
+bool ob_child_valid(const char *path, const char *prefix, size_t max)
+{
+	size_t n = strlen(prefix);
+
+	return path && !strncmp(path, prefix, n) && ob_name_valid(path + n, max);
+}
+
 /* The one list of io.oci-bypass.mode values: what each means, and
  * whether the hooks.d file (without --always) runs the hook for it. */
 static const struct {
