@@ -201,8 +201,8 @@ static void rollback(const struct ob_record *r, bool enrolled)
 	int lock = enrol_lock(r->id);
 
 	ob_cgroup_unplace(r->key); /* the pin of this key, whatever the record says */
-	if (enrolled && !ob_records_sharing(r->cookie, r->key) && ob_registry_by_hook(r->cookie) &&
-	    ob_open_maps(&m, NULL) == 0) {
+	if (enrolled && !ob_records_sharing(r->cookie, r->key, NULL) &&
+	    ob_registry_by_hook(r->cookie) && ob_open_maps(&m, NULL) == 0) {
 		ob_withdraw_cookie(&m, r->cookie);
 		ob_close_maps(&m);
 	}
@@ -287,8 +287,8 @@ static void teardown_record(const struct ob_record *r, const char *why)
 {
 	struct ob_maps m;
 	int lock = enrol_lock(r->id);
-	int others = ob_records_sharing(r->cookie, r->key);
-	bool withdrew = false;
+	bool unsure, withdrew = false;
+	int others = ob_records_sharing(r->cookie, r->key, &unsure);
 
 	ob_cgroup_unplace(r->key); /* the pin of this key, whatever the record says */
 	if (!others && ob_registry_by_hook(r->cookie) && ob_open_maps(&m, NULL) == 0) {
@@ -299,7 +299,9 @@ static void teardown_record(const struct ob_record *r, const char *why)
 	enrol_unlock(lock);
 	hlog(LOG_INFO, r->id, "%s: %s netns cookie %" PRIu64 "%s", why,
 	     withdrew ? "withdrew" : "kept", r->cookie,
-	     others ? " (still used by another container)" : "");
+	     unsure   ? " (a record that cannot be read might name it: see oci-bypass gc)"
+	     : others ? " (still used by another container)"
+		      : "");
 }
 
 static int hook_teardown(const struct ob_state *st, const char *key)
@@ -314,8 +316,8 @@ static int hook_teardown(const struct ob_state *st, const char *key)
 	}
 	if (err) {
 		/* Nothing in it can be trusted, not even its netns: it stays
-		 * enrolled. The link of this key goes: its path comes from the
-		 * key, not the record. */
+		 * enrolled, and oci-bypass gc names the record. The link of this key goes: its path
+		 * comes from the key, not the record. */
 		ob_cgroup_unplace(key);
 		hlog(LOG_WARNING, st->id, "teardown: its record is unreadable (%s): kept it",
 		     why.msg);
@@ -398,13 +400,32 @@ static int gc_orphan(uint64_t cookie, void *ctx)
 {
 	struct gc_orphans *o = ctx;
 
-	if (ob_registry_by_hook(cookie) && !ob_records_sharing(cookie, "")) {
+	if (ob_registry_by_hook(cookie) && !ob_records_sharing(cookie, "", NULL)) {
 		ob_withdraw_cookie(o->m, cookie);
 		hlog(LOG_INFO, "gc", "withdrew netns cookie %" PRIu64 " (no container left)",
 		     cookie);
 		o->fixed++;
 	}
 	return 0;
+}
+
+/* A record gc cannot read: it is neither repaired nor removed, and it keeps
+ * every hook enrolment in place (ob_records_sharing), so say which. */
+static bool gc_unreadable(const struct ob_record *listed, FILE *out)
+{
+	struct ob_record r;
+	struct ob_error why = { 0 };
+
+	if (listed->err == -ENAMETOOLONG)
+		ob_err(&why, listed->err, "a file name longer than any record's");
+	else if (ob_record_read(listed->key, &r, &why) == 0 || why.code == -ENOENT)
+		return false; /* fixed or removed meanwhile */
+	fprintf(out,
+		"oci-bypass: gc: unreadable record %s: %s; it keeps every namespace the hook "
+		"enrolled from being withdrawn: remove it once its container is gone\n",
+		listed->key, why.msg);
+	syslog(LOG_WARNING, "gc: unreadable record %s: %s", listed->key, why.msg);
+	return true;
 }
 
 /* gc: records of containers that are gone (poststop never ran, the hook
@@ -414,18 +435,20 @@ int ob_cmd_gc(const struct ob_args *a, FILE *out, struct ob_error *e)
 	_cleanup_free_ struct ob_record *all = NULL;
 	struct ob_maps m;
 	long long now = (long long)time(NULL);
-	int n = 0, fixed = 0, err;
+	int n = 0, fixed = 0, bad = 0, err;
 
 	(void)a;
 	openlog("oci-bypass", LOG_PID, LOG_DAEMON);
-	err = ob_records_list(&all, &n, e);
+	err = ob_records_list(&all, &n, true, e);
 	if (err)
 		return err;
 	for (int i = 0; i < n; i++) {
 		struct ob_record *r = &all[i];
 		bool alive = r->pid > 0 && r->pid_start && ob_pid_start(r->pid) == r->pid_start;
 
-		if (!alive) {
+		if (r->err) {
+			bad += gc_unreadable(r, out);
+		} else if (!alive) {
 			teardown_record(r, "gc: container gone");
 			fixed++;
 		} else if (!strcmp(r->state, "creating") &&
@@ -454,7 +477,10 @@ int ob_cmd_gc(const struct ob_args *a, FILE *out, struct ob_error *e)
 		fixed += o.fixed;
 		ob_close_maps(&m);
 	}
-	fprintf(out, "oci-bypass: gc: %d item(s) repaired\n", fixed);
+	fprintf(out, "oci-bypass: gc: %d item(s) repaired", fixed);
+	if (bad)
+		fprintf(out, ", %d unreadable record(s) left in place", bad);
+	fputc('\n', out);
 	return 0;
 }
 

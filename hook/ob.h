@@ -312,6 +312,7 @@ struct ob_record {
 	unsigned long long hook_start;
 	char link[PATH_MAX]; /* per-container sock_ops link pin (OB_PIN_CT key), or "" */
 	char cgroup[PATH_MAX];
+	int err; /* ob_records_list(unreadable): why it could not be read (-errno), else 0 */
 };
 int ob_record_key(const char *id, const char *bundle, char *key, size_t len, struct ob_error *e);
 int ob_record_write(const struct ob_record *r, struct ob_error *e);
@@ -319,8 +320,8 @@ int ob_record_write(const struct ob_record *r, struct ob_error *e);
  * (not a regular file, too large, bad JSON, a bad id or link). */
 int ob_record_read(const char *key, struct ob_record *r, struct ob_error *e);
 int ob_record_remove(const char *key, struct ob_error *e);
-int ob_records_list(struct ob_record **out, int *n, struct ob_error *e);
-int ob_records_sharing(uint64_t cookie, const char *except);
+int ob_records_list(struct ob_record **out, int *n, bool unreadable, struct ob_error *e);
+int ob_records_sharing(uint64_t cookie, const char *except, bool *unsure);
 unsigned long long ob_pid_start(int pid);
 
 /* ---- cgroup.c ---- */

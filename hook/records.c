@@ -138,26 +138,31 @@ int ob_record_remove(const char *key, struct ob_error *e)
 	return 0;
 }
 
-/* All records; unreadable ones are skipped (gc reports them). */
-int ob_records_list(struct ob_record **out, int *n, struct ob_error *e)
+/* All records. Unreadable ones are left out, or with unreadable, listed
+ * with only key and err set. */
+int ob_records_list(struct ob_record **out, int *n, bool unreadable, struct ob_error *e)
 {
 	_cleanup_closedir_ DIR *d = opendir(CT_DIR);
 	struct dirent *de;
 
 	*out = NULL;
 	*n = 0;
-	if (!d)
+	if (!d && errno == ENOENT)
 		return 0;
+	if (!d)
+		return ob_err(e, -errno, "cannot list %s: %s", CT_DIR, strerror(errno));
 	while ((de = readdir(d))) {
-		char key[sizeof(((struct ob_record *)0)->key)];
+		char key[OB_KEY_MAX + 1];
 		size_t len = strlen(de->d_name);
+		bool too_long = len - 5 > OB_KEY_MAX; /* ob_record_key makes none so long */
 		struct ob_record *grown;
+		int err;
 
 		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") ||
-		    len - 5 >= sizeof(key))
+		    (too_long && !unreadable))
 			continue;
-		memcpy(key, de->d_name, len - 5);
-		key[len - 5] = '\0';
+		snprintf(key, sizeof(key), "%.*s", (int)(len - 5),
+			 de->d_name); /* cut if too long */
 		grown = realloc(*out, (size_t)(*n + 1) * sizeof(**out));
 		if (!grown) {
 			free(*out); /* the caller has nothing to free on failure */
@@ -166,23 +171,46 @@ int ob_records_list(struct ob_record **out, int *n, struct ob_error *e)
 			return ob_err(e, -ENOMEM, "out of memory");
 		}
 		*out = grown;
-		if (ob_record_read(key, &(*out)[*n], NULL) == 0)
-			(*n)++;
+		err = too_long ? -ENAMETOOLONG : ob_record_read(key, &(*out)[*n], NULL);
+		if (err == -ENOENT || (err && !unreadable))
+			continue; /* removed meanwhile, or not asked for */
+		if (err) {
+			memset(&(*out)[*n], 0, sizeof(**out));
+			snprintf((*out)[*n].key, sizeof((*out)[*n].key), "%s", key);
+			(*out)[*n].err = err;
+		}
+		(*n)++;
 	}
 	return 0;
 }
 
-/* How many records other than `except` name this netns. */
-int ob_records_sharing(uint64_t cookie, const char *except)
+/*
+ * How many records other than `except` name this netns. A record that
+ * cannot be read might name it: it counts, and *unsure (optional) says
+ * so, as it does when the records cannot be listed. Either way the netns
+ * stays enrolled: never withdrawn under a container whose record is
+ * merely unreadable (gc reports those).
+ */
+int ob_records_sharing(uint64_t cookie, const char *except, bool *unsure)
 {
 	_cleanup_free_ struct ob_record *all = NULL;
 	int n, count = 0;
 
-	if (ob_records_list(&all, &n, NULL))
-		return 1; /* unsure: keep the enrolment */
-	for (int i = 0; i < n; i++)
-		if (all[i].cookie == cookie && strcmp(all[i].key, except))
+	if (unsure)
+		*unsure = false;
+	if (ob_records_list(&all, &n, true, NULL)) {
+		if (unsure)
+			*unsure = true;
+		return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(all[i].key, except))
+			continue;
+		if (all[i].err && unsure)
+			*unsure = true;
+		if (all[i].err || all[i].cookie == cookie)
 			count++;
+	}
 	return count;
 }
 
