@@ -207,6 +207,10 @@ int ob_format_json(FILE *f, const struct ob_view *v);
 int ob_format_prometheus(FILE *f, const struct ob_view *v);
 
 /* ---- netns.c ---- */
+/* The network namespace file at path, opened safely for setns(): no
+ * symlink, no FIFO or device, nsfs only (/proc/PID/ns/net followed as the
+ * magic link it is), a network namespace; the fd or a negative errno. */
+int ob_netns_open(const char *path, struct ob_error *e);
 int ob_netns_cookie(const char *path, uint64_t *cookie, struct ob_error *e);
 int ob_netns_cookie_fd(int fd, const char *what, uint64_t *cookie, struct ob_error *e);
 int ob_host_netns_cookie(uint64_t *cookie);
