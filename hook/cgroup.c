@@ -12,8 +12,9 @@
 
 #define CGROUP_FILE OB_RUN_DIR "/cgroup" /* where load attached sock_ops */
 
-/* The cgroup v2 directory of a process ("0::/path" in /proc/PID/cgroup). */
-static int process_cgroup(int pid, char *out, size_t len, struct ob_error *e)
+/* The cgroup v2 directory of a process ("0::/path" in /proc/PID/cgroup),
+ * read by number and checked to be the pidfd's. */
+static int process_cgroup(int pid, int pidfd, char *out, size_t len, struct ob_error *e)
 {
 	char path[64], line[PATH_MAX + 8], mnt[PATH_MAX];
 	_cleanup_fclose_ FILE *f = NULL;
@@ -34,6 +35,9 @@ static int process_cgroup(int pid, char *out, size_t len, struct ob_error *e)
 		    (size_t)snprintf(out, len, "%s%s", mnt,
 				     strcmp(line + 3, "/") ? line + 3 : "") >= len)
 			return ob_err(e, -EINVAL, "odd cgroup path for process %d", pid);
+		if (!ob_pidfd_alive(pidfd))
+			return ob_err(e, -ESRCH, "process %d exited while its cgroup was read",
+				      pid);
 		return 0;
 	}
 	return ob_err(e, -ENOENT, "process %d has no cgroup v2 entry", pid);
@@ -55,15 +59,15 @@ static bool path_under(const char *path, const char *dir)
  * container's own cgroup for its lifetime: a link pinned as ct-KEY, which
  * teardown removes. link_out is "" when the load-time attachment covers it.
  */
-int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char *link_out,
-		    size_t link_len, struct ob_error *e)
+int ob_cgroup_place(int pid, int pidfd, const char *key, char *cg_out, size_t cg_len,
+		    char *link_out, size_t link_len, struct ob_error *e)
 {
 	char attach[PATH_MAX];
 	_cleanup_close_ int cgfd = -1;
 	int err;
 
 	link_out[0] = '\0';
-	err = process_cgroup(pid, cg_out, cg_len, e);
+	err = process_cgroup(pid, pidfd, cg_out, cg_len, e);
 	if (err)
 		return err;
 	if (ob_attach_cgroup(attach, sizeof(attach)) || path_under(cg_out, attach))

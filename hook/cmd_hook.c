@@ -18,8 +18,8 @@
 #include "ob.h"
 #include "oci.h"
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
 #endif
 
 #define HOOK_TIMEOUT_S 8 /* well inside the runtimes' and podman's hook timeouts */
@@ -108,22 +108,41 @@ static int read_config(const char *bundle, struct ob_policy *p, struct ob_error 
 	return 0;
 }
 
-/* The container's netns: the path config.json names (pods, --network
- * ns:PATH) or the container process's, through a pidfd so that a recycled
- * pid cannot hand us another process's netns. */
-static int container_cookie(const struct ob_state *st, const struct ob_policy *p, uint64_t *cookie,
-			    struct ob_error *e)
+/*
+ * The container's netns is its process's, entered through a pidfd so that
+ * a recycled pid cannot hand us another process's netns. A path that
+ * config.json names (pods, --network ns:PATH) must be that same namespace
+ * (by cookie), and is opened only as ob_netns_open allows: a FIFO, a
+ * symlink or another kind of namespace there is refused, not followed.
+ * Without a pid (create given by hand with no pid), the path alone.
+ */
+static int container_cookie(const struct ob_state *st, const struct ob_policy *p, int pidfd,
+			    uint64_t *cookie, struct ob_error *e)
 {
-	_cleanup_close_ int pidfd = -1;
+	_cleanup_close_ int fd = -1;
+	uint64_t named;
+	int err;
 
-	if (p->netns_path[0])
-		return ob_netns_cookie(p->netns_path, cookie, e);
-	if (st->pid <= 0)
+	if (pidfd >= 0) {
+		err = ob_netns_cookie_fd(pidfd, "the container process", cookie, e);
+		if (err || !p->netns_path[0])
+			return err;
+	} else if (!p->netns_path[0]) {
 		return ob_err(e, -ESRCH, "the state has no pid and config.json no netns path");
-	pidfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
-	if (pidfd < 0)
-		return ob_err(e, -errno, "pidfd_open(%d): %s", st->pid, strerror(errno));
-	return ob_netns_cookie_fd(pidfd, "the container process", cookie, e);
+	}
+	fd = ob_netns_open(p->netns_path, e);
+	if (fd < 0)
+		return ob_err_wrap(e, fd, "config.json's network namespace");
+	err = ob_netns_cookie_fd(fd, p->netns_path, &named, e);
+	if (err)
+		return ob_err_wrap(e, err, "config.json's network namespace");
+	if (pidfd >= 0 && named != *cookie)
+		return ob_err(e, -EINVAL,
+			      "config.json's network namespace %s (cookie %" PRIu64
+			      ") is not the one of the container process %d (cookie %" PRIu64 ")",
+			      p->netns_path, named, st->pid, *cookie);
+	*cookie = named;
+	return 0;
 }
 
 /* Loads the BPF objects if nobody has: under a lock, so that twenty
@@ -225,13 +244,19 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 				   .noports = p->noports,
 				   .n_noports = p->n_noports,
 				   .already = &already };
+	_cleanup_close_ int pidfd = -1;
 	int err, lock;
 
 	if (!p->has_netns && !p->allow_host_network)
 		return ob_err(e, -EPERM,
 			      "the container uses the host network "
 			      "(annotation io.oci-bypass.allow-host-network=true accelerates it)");
-	err = container_cookie(st, p, &cookie, e);
+	if (st->pid > 0) {
+		pidfd = ob_pidfd_open(st->pid, e);
+		if (pidfd < 0)
+			return pidfd;
+	}
+	err = container_cookie(st, p, pidfd, &cookie, e);
 	if (err)
 		return err;
 	if (!p->allow_host_network && ob_host_netns_cookie(&host) == 0 && host == cookie)
@@ -243,7 +268,11 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 	snprintf(r.state, sizeof(r.state), "creating");
 	r.cookie = cookie;
 	r.pid = st->pid;
-	r.pid_start = ob_pid_start(st->pid);
+	if (pidfd >= 0) {
+		r.pid_start = ob_pidfd_start(pidfd, st->pid);
+		if (!r.pid_start)
+			return ob_err(e, -ESRCH, "the container process %d is gone", st->pid);
+	}
 	r.created = (long long)time(NULL);
 	r.hook_pid = getpid();
 	r.hook_start = ob_pid_start(r.hook_pid);
@@ -252,8 +281,8 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 		return err;
 	test_stall();
 	err = ensure_loaded(st->id, e);
-	if (!err && st->pid > 0)
-		err = ob_cgroup_place(st->pid, key, r.cgroup, sizeof(r.cgroup), r.link,
+	if (!err && pidfd >= 0)
+		err = ob_cgroup_place(st->pid, pidfd, key, r.cgroup, sizeof(r.cgroup), r.link,
 				      sizeof(r.link), e);
 	if (!err)
 		err = ob_open_maps(&m, e);
@@ -488,9 +517,13 @@ int ob_cmd_gc(const struct ob_args *a, FILE *out, struct ob_error *e)
 int ob_cmd_sandbox_test(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	char *const argv[] = { "true", NULL };
+	_cleanup_close_ int self = -1;
 	int failures = 0;
 
 	(void)a;
+	self = ob_pidfd_open(getpid(), e);
+	if (self < 0)
+		return self;
 	if (ob_sandbox_apply(e))
 		return e->code;
 	execv("/bin/true", argv);
@@ -504,8 +537,13 @@ int ob_cmd_sandbox_test(const struct ob_args *a, FILE *out, struct ob_error *e)
 	if (syscall(SYS_setuid, 0) == 0 || errno != EPERM)
 		failures++;
 	fprintf(out, "setuid: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
+	/* a real signal (SIGCONT: harmless if it went through) by pidfd */
+	errno = 0;
+	if (syscall(SYS_pidfd_send_signal, self, SIGCONT, NULL, 0) == 0 || errno != EPERM)
+		failures++;
+	fprintf(out, "pidfd_send_signal: %s\n", errno == EPERM ? "EPERM" : strerror(errno));
 	if (failures)
-		return ob_err(e, -EPERM, "%d of 3 forbidden calls did not fail with EPERM",
+		return ob_err(e, -EPERM, "%d of 4 forbidden calls did not fail with EPERM",
 			      failures);
 	return 0;
 }

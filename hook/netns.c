@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -26,6 +27,12 @@
 #endif
 #ifndef NS_GET_NSTYPE
 #define NS_GET_NSTYPE _IO(0xb7, 0x3) /* Linux 4.11 */
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434 /* Linux 5.3 */
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424 /* Linux 5.1 */
 #endif
 #ifndef CLONE_NEWCGROUP
 #define CLONE_NEWCGROUP 0x02000000
@@ -199,4 +206,23 @@ int ob_host_netns_cookie(uint64_t *cookie)
 	if (ob_netns_cookie("/proc/1/ns/net", cookie, NULL) == 0)
 		return 0;
 	return ob_netns_cookie("/proc/self/ns/net", cookie, NULL);
+}
+
+/* ---- the container process, by pidfd: a recycled pid cannot stand in for it ---- */
+
+int ob_pidfd_open(int pid, struct ob_error *e)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (fd < 0)
+		return ob_err(e, -errno, "pidfd_open(%d): %s", pid, strerror(errno));
+	return fd;
+}
+
+/* Signal 0 checks without sending: EPERM (a process of another user, and
+ * no CAP_KILL) says it exists as well as 0 does. A zombie still holds its
+ * pid, so the number cannot have passed to another process. */
+bool ob_pidfd_alive(int pidfd)
+{
+	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0 || errno == EPERM;
 }

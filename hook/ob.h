@@ -214,6 +214,11 @@ int ob_netns_open(const char *path, struct ob_error *e);
 int ob_netns_cookie(const char *path, uint64_t *cookie, struct ob_error *e);
 int ob_netns_cookie_fd(int fd, const char *what, uint64_t *cookie, struct ob_error *e);
 int ob_host_netns_cookie(uint64_t *cookie);
+/* The process pid, as a pidfd (Linux 5.3); a negative errno with e set. */
+int ob_pidfd_open(int pid, struct ob_error *e);
+/* Does the pidfd's process still hold its pid? /proc/PID read before a
+ * true answer (pid: its number) was that process's, not a successor's. */
+bool ob_pidfd_alive(int pidfd);
 
 /* ---- maps.c: the pinned maps (the mechanism under the verbs) ---- */
 /* Every map user space opens, in one list: the field of struct ob_maps,
@@ -327,6 +332,8 @@ int ob_record_remove(const char *key, struct ob_error *e);
 int ob_records_list(struct ob_record **out, int *n, bool unreadable, struct ob_error *e);
 int ob_records_sharing(uint64_t cookie, const char *except, bool *unsure);
 unsigned long long ob_pid_start(int pid);
+/* The same for the process of pidfd (pid its number), 0 if it is gone. */
+unsigned long long ob_pidfd_start(int pidfd, int pid);
 
 /* ---- cgroup.c ---- */
 int ob_find_cgroup2(char *buf, size_t len, struct ob_error *e);
@@ -334,8 +341,8 @@ int ob_attach_cgroup_save(const char *cg, struct ob_error *e);
 /* The cgroup sock_ops was attached to at load ("" and <0 if unknown). */
 int ob_attach_cgroup(char *buf, size_t len);
 void ob_attach_cgroup_forget(void);
-int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char *link_out,
-		    size_t link_len, struct ob_error *e);
+int ob_cgroup_place(int pid, int pidfd, const char *key, char *cg_out, size_t cg_len,
+		    char *link_out, size_t link_len, struct ob_error *e);
 /* The link pin of the container whose record is key (OB_PIN_CT key), a
  * direct child of OB_PIN_DIR: -EINVAL if key is not a valid name. */
 int ob_cgroup_link_path(const char *key, char *buf, size_t len);

@@ -244,3 +244,10 @@ unsigned long long ob_pid_start(int pid)
 	}
 	return start;
 }
+
+unsigned long long ob_pidfd_start(int pidfd, int pid)
+{
+	unsigned long long start = ob_pid_start(pid);
+
+	return start && ob_pidfd_alive(pidfd) ? start : 0;
+}

@@ -33,6 +33,7 @@ ct() {
 	LAST_PID=$!
 	PIDS+=($LAST_PID)
 	echo $LAST_PID >"$CG/obg-ct$n/cgroup.procs"
+	wait_netns $LAST_PID ${P}$n
 }
 st() { oci_state "$1" "$2" "$3" "$W/$1"; }
 for n in 1 2; do oci_bundle "$W/cg$n" /run/netns/$P$n; done

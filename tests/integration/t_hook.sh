@@ -22,7 +22,12 @@ CT_DIR=/run/oci-bypass/containers
 # bundle NAME NETNS [ANNOTATIONS-JSON]: a bundle dir whose config.json joins NETNS.
 bundle() { oci_bundle "$WORK/$1" "$2" "${3-}" && echo "$WORK/$1"; }
 # proc_in NS: a process living in netns NS (the "container process"), pid in LAST_PID
-proc_in() { ip netns exec "$1" sleep 600 >/dev/null 2>&1 & LAST_PID=$!; PIDS+=($LAST_PID); }
+proc_in() {
+	ip netns exec "$1" sleep 600 >/dev/null 2>&1 &
+	LAST_PID=$!
+	PIDS+=($LAST_PID)
+	wait_netns $LAST_PID "$1"
+}
 state() { oci_state "$@"; }
 records() { ls "$CT_DIR" 2>/dev/null | grep -c '\.json$'; }
 enrolled() { "$OB" status --json | jq '.netns | length'; }
@@ -192,5 +197,6 @@ assert_eq "other build + required: fails closed" 1 $rc
 log "the hook's confinement"
 out=$("$OB" sandbox-test 2>&1); rc=$?
 assert_eq "sandbox-test exit" 0 $rc
-assert_eq "forbidden calls fail with EPERM" "execve: EPERM ptrace: EPERM setuid: EPERM" "$(echo $out)"
+assert_eq "forbidden calls fail with EPERM" \
+	"execve: EPERM ptrace: EPERM setuid: EPERM pidfd_send_signal: EPERM" "$(echo $out)"
 finish

@@ -37,6 +37,7 @@ ip netns add ${P}3 || die "ip netns add"
 oci_bundle "$T/b3" /run/netns/${P}3
 ip netns exec ${P}3 sleep 600 &
 CPID=$!
+wait_netns $CPID ${P}3
 hook "$(oci_state forged creating $CPID "$T/b3")" 2>/dev/null || fail "hook: create forged"
 rec=$(ls /run/oci-bypass/containers/forged-*.json 2>/dev/null)
 [ -n "$rec" ] || die "no record for the container forged"
