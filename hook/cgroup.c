@@ -1,6 +1,7 @@
 /* cgroup.c - cgroup v2: where it is mounted, where load attached sock_ops, and that a container's
  * cgroup runs our sock_ops program. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -100,6 +101,28 @@ void ob_cgroup_unplace(const char *key)
 
 	if (ob_cgroup_link_path(key, link, sizeof(link)) == 0)
 		unlink(link);
+}
+
+bool ob_cgroup_placed(const char *key)
+{
+	char link[PATH_MAX];
+
+	return ob_cgroup_link_path(key, link, sizeof(link)) == 0 && access(link, F_OK) == 0;
+}
+
+int ob_cgroup_links_foreach(int (*fn)(const char *key, void *ctx), void *ctx)
+{
+	_cleanup_closedir_ DIR *d = opendir(OB_PIN_DIR);
+	struct dirent *de;
+	int err;
+
+	while (d && (de = readdir(d)))
+		if (!strncmp(de->d_name, "ct-", 3) && ob_name_valid(de->d_name + 3, OB_KEY_MAX)) {
+			err = fn(de->d_name + 3, ctx);
+			if (err)
+				return err;
+		}
+	return 0;
 }
 
 /* Where cgroup v2 is mounted: /sys/fs/cgroup (Debian 12), or below it on a

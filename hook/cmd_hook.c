@@ -213,11 +213,10 @@ static void test_stall(void)
 		(void)!read(atoi(s), &c, 1);
 }
 
-/* Undoes a create that failed half way. */
-static void rollback(const struct ob_record *r, bool enrolled)
+/* Undoes a create that failed half way; the caller holds the enrolment lock. */
+static void rollback_locked(const struct ob_record *r, bool enrolled)
 {
 	struct ob_maps m;
-	int lock = enrol_lock(r->id);
 
 	ob_cgroup_unplace(r->key); /* the pin of this key, whatever the record says */
 	if (enrolled && !ob_records_sharing(r->cookie, r->key, NULL) &&
@@ -226,6 +225,13 @@ static void rollback(const struct ob_record *r, bool enrolled)
 		ob_close_maps(&m);
 	}
 	ob_record_remove(r->key, NULL);
+}
+
+static void rollback(const struct ob_record *r, bool enrolled)
+{
+	int lock = enrol_lock(r->id);
+
+	rollback_locked(r, enrolled);
 	enrol_unlock(lock);
 }
 
@@ -311,11 +317,11 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 }
 
 /* Shared by poststop and gc: the record, not the (maybe gone) netns, says
- * what to undo. The netns stays enrolled while another container uses it. */
-static void teardown_record(const struct ob_record *r, const char *why)
+ * what to undo. The netns stays enrolled while another container uses it.
+ * The caller holds the enrolment lock. */
+static void teardown_locked(const struct ob_record *r, const char *why)
 {
 	struct ob_maps m;
-	int lock = enrol_lock(r->id);
 	bool unsure, withdrew = false;
 	int others = ob_records_sharing(r->cookie, r->key, &unsure);
 
@@ -325,7 +331,6 @@ static void teardown_record(const struct ob_record *r, const char *why)
 		ob_close_maps(&m);
 	}
 	ob_record_remove(r->key, NULL);
-	enrol_unlock(lock);
 	hlog(LOG_INFO, r->id, "%s: %s netns cookie %" PRIu64 "%s", why,
 	     withdrew ? "withdrew" : "kept", r->cookie,
 	     unsure   ? " (a record that cannot be read might name it: see oci-bypass gc)"
@@ -337,7 +342,7 @@ static int hook_teardown(const struct ob_state *st, const char *key)
 {
 	struct ob_record r;
 	struct ob_error why = { 0 };
-	int err = ob_record_read(key, &r, &why);
+	int lock, err = ob_record_read(key, &r, &why);
 
 	if (err == -ENOENT) {
 		hlog(LOG_INFO, st->id, "teardown: nothing to do");
@@ -345,14 +350,16 @@ static int hook_teardown(const struct ob_state *st, const char *key)
 	}
 	if (err) {
 		/* Nothing in it can be trusted, not even its netns: it stays
-		 * enrolled, and oci-bypass gc names the record. The link of this key goes: its path
-		 * comes from the key, not the record. */
+		 * enrolled, and oci-bypass gc names the record. The link of
+		 * this key goes: its path comes from the key, not the record. */
 		ob_cgroup_unplace(key);
 		hlog(LOG_WARNING, st->id, "teardown: its record is unreadable (%s): kept it",
 		     why.msg);
 		return 0;
 	}
-	teardown_record(&r, "teardown");
+	lock = enrol_lock(st->id);
+	teardown_locked(&r, "teardown");
+	enrol_unlock(lock);
 	return 0;
 }
 
@@ -419,22 +426,38 @@ int ob_cmd_hook(const struct ob_args *a, FILE *out, struct ob_error *e)
 	return 0;
 }
 
-struct gc_orphans {
+struct gc {
 	const struct ob_maps *m;
 	int fixed;
 };
 
-/* A netns the hook enrolled that no container record names any more. */
+/* A hook enrolment that no container record names any more. */
 static int gc_orphan(uint64_t cookie, void *ctx)
 {
-	struct gc_orphans *o = ctx;
+	struct gc *g = ctx;
 
 	if (ob_registry_by_hook(cookie) && !ob_records_sharing(cookie, "", NULL)) {
-		ob_withdraw_cookie(o->m, cookie);
+		ob_withdraw_cookie(g->m, cookie);
 		hlog(LOG_INFO, "gc", "withdrew netns cookie %" PRIu64 " (no container left)",
 		     cookie);
-		o->fixed++;
+		g->fixed++;
 	}
+	return 0;
+}
+
+/* A container's own sock_ops link (ct-KEY) whose container has no record
+ * left: a hook killed between pinning it and recording it, or a teardown
+ * that never ran. A record that exists, even unreadable, keeps it. */
+static int gc_link(const char *key, void *ctx)
+{
+	struct gc *g = ctx;
+
+	if (ob_record_exists(key))
+		return 0;
+	ob_cgroup_unplace(key);
+	hlog(LOG_INFO, "gc", "removed the sock_ops link " OB_PIN_CT "%s (no container record)",
+	     key);
+	g->fixed++;
 	return 0;
 }
 
@@ -457,56 +480,91 @@ static bool gc_unreadable(const struct ob_record *listed, FILE *out)
 	return true;
 }
 
-/* gc: records of containers that are gone (poststop never ran, the hook
- * was killed), hook enrolments without a record, orphaned link pins. */
+/* The record's container process as a pidfd, if it is still the process
+ * recorded (start time read, then checked to be the pidfd's); -ESRCH if
+ * it is gone; another negative errno if gc cannot tell (it then leaves
+ * the record alone). */
+static int record_pidfd(const struct ob_record *r)
+{
+	int fd;
+
+	if (r->pid <= 0 || !r->pid_start)
+		return -ESRCH;
+	fd = ob_pidfd_open(r->pid, NULL);
+	if (fd == -ESRCH || fd == -EINVAL) /* EINVAL: now a thread, not a process */
+		return -ESRCH;
+	if (fd >= 0 && ob_pidfd_start(fd, r->pid) != r->pid_start) {
+		close(fd);
+		return -ESRCH;
+	}
+	return fd;
+}
+
+/* A hook killed mid-create: settle on what is true now. */
+static void gc_interrupted(const struct ob_maps *m, struct ob_record *r)
+{
+	if (m && ob_netns_enrolled(m, r->cookie)) {
+		snprintf(r->state, sizeof(r->state), "enrolled");
+		if (!r->link[0] && ob_cgroup_placed(r->key))
+			ob_cgroup_link_path(r->key, r->link, sizeof(r->link));
+		ob_record_write(r, NULL);
+		hlog(LOG_INFO, r->id, "gc: finished an interrupted create");
+	} else {
+		rollback_locked(r, false);
+		hlog(LOG_INFO, r->id, "gc: rolled back an interrupted create");
+	}
+}
+
+/*
+ * gc: records of containers that are gone (poststop never ran, the hook
+ * was killed) and creates a killed hook left half done; hook enrolments
+ * and container links without a record. All under the enrolment lock, as
+ * the hook's own enrolments and withdrawals.
+ */
 int ob_cmd_gc(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	_cleanup_free_ struct ob_record *all = NULL;
 	struct ob_maps m;
+	struct gc g = { &m, 0 };
 	long long now = (long long)time(NULL);
-	int n = 0, fixed = 0, bad = 0, err;
+	bool maps;
+	int n = 0, bad = 0, err, lock;
 
 	(void)a;
 	openlog("oci-bypass", LOG_PID, LOG_DAEMON);
+	lock = enrol_lock("gc");
 	err = ob_records_list(&all, &n, true, e);
-	if (err)
+	if (err) {
+		enrol_unlock(lock);
 		return err;
+	}
+	maps = ob_open_maps(&m, NULL) == 0;
 	for (int i = 0; i < n; i++) {
 		struct ob_record *r = &all[i];
-		bool alive = r->pid > 0 && r->pid_start && ob_pid_start(r->pid) == r->pid_start;
+		_cleanup_close_ int pidfd = r->err ? -1 : record_pidfd(r);
 
 		if (r->err) {
 			bad += gc_unreadable(r, out);
-		} else if (!alive) {
-			teardown_record(r, "gc: container gone");
-			fixed++;
-		} else if (!strcmp(r->state, "creating") &&
-			   (ob_pid_start(r->hook_pid) != r->hook_start || now - r->created > 60)) {
-			/* A hook killed mid-create: settle on what is true now. */
-			bool opened = ob_open_maps(&m, NULL) == 0;
-			bool on = opened && ob_netns_enrolled(&m, r->cookie);
-
-			if (opened) /* closed whether or not the lookup found it */
-				ob_close_maps(&m);
-			if (on) {
-				snprintf(r->state, sizeof(r->state), "enrolled");
-				ob_record_write(r, NULL);
-				hlog(LOG_INFO, r->id, "gc: finished an interrupted create");
-			} else {
-				rollback(r, false);
-				hlog(LOG_INFO, r->id, "gc: rolled back an interrupted create");
+		} else if (pidfd == -ESRCH) {
+			teardown_locked(r, "gc: container gone");
+			g.fixed++;
+		} else if (pidfd < 0) {
+			hlog(LOG_WARNING, r->id, "gc: cannot tell whether process %d lives: %s",
+			     r->pid, strerror(-pidfd));
+		} else if (!strcmp(r->state, "creating")) {
+			if (ob_pid_start(r->hook_pid) != r->hook_start || now - r->created > 60) {
+				gc_interrupted(maps ? &m : NULL, r);
+				g.fixed++;
 			}
-			fixed++;
 		}
 	}
-	if (ob_open_maps(&m, NULL) == 0) {
-		struct gc_orphans o = { &m, 0 };
-
-		ob_netns_foreach(&m, gc_orphan, &o, NULL);
-		fixed += o.fixed;
+	if (maps) {
+		ob_netns_foreach(&m, gc_orphan, &g, NULL);
 		ob_close_maps(&m);
 	}
-	fprintf(out, "oci-bypass: gc: %d item(s) repaired", fixed);
+	ob_cgroup_links_foreach(gc_link, &g);
+	enrol_unlock(lock);
+	fprintf(out, "oci-bypass: gc: %d item(s) repaired", g.fixed);
 	if (bad)
 		fprintf(out, ", %d unreadable record(s) left in place", bad);
 	fputc('\n', out);

@@ -146,9 +146,9 @@ const struct ob_cmd ob_cmds[] = {
 	  .summary = "repair what killed hooks or vanished containers left",
 	  .usage = "oci-bypass gc\n"
 		   "  Repair what a killed hook or a container that died without poststop\n"
-		   "  left behind: records of gone containers and their enrolments. Report\n"
-		   "  records that cannot be read: they stay, and keep every namespace the\n"
-		   "  hook enrolled.\n" },
+		   "  left behind: records of gone containers and their enrolments, and\n"
+		   "  container links (ct-* pins) no record names. Report records that\n"
+		   "  cannot be read: they stay, and keep every namespace the hook enrolled.\n" },
 	{ .name = "version",
 	  .fn = ob_cmd_version,
 	  .summary = "print the version",

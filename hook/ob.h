@@ -328,6 +328,8 @@ int ob_record_write(const struct ob_record *r, struct ob_error *e);
 /* -ENOENT if there is none; any other error: it exists but is unreadable
  * (not a regular file, too large, bad JSON, a bad id or link). */
 int ob_record_read(const char *key, struct ob_record *r, struct ob_error *e);
+/* Is there a record file for key, readable or not? (true when unsure) */
+bool ob_record_exists(const char *key);
 int ob_record_remove(const char *key, struct ob_error *e);
 int ob_records_list(struct ob_record **out, int *n, bool unreadable, struct ob_error *e);
 int ob_records_sharing(uint64_t cookie, const char *except, bool *unsure);
@@ -348,6 +350,10 @@ int ob_cgroup_place(int pid, int pidfd, const char *key, char *cg_out, size_t cg
 int ob_cgroup_link_path(const char *key, char *buf, size_t len);
 /* Removes that pin (detaches the link), if there is one. */
 void ob_cgroup_unplace(const char *key);
+bool ob_cgroup_placed(const char *key); /* is that pin there? */
+/* Calls fn with the key of every ct-KEY pin; a non-zero return stops the
+ * walk and is returned (fn may remove the pin). */
+int ob_cgroup_links_foreach(int (*fn)(const char *key, void *ctx), void *ctx);
 
 /* ---- sandbox.c ---- */
 int ob_sandbox_apply(struct ob_error *e);

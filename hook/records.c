@@ -128,6 +128,15 @@ int ob_record_read(const char *key, struct ob_record *r, struct ob_error *e)
 	return err ? ob_err_wrap(e, err, "%s", path) : 0;
 }
 
+bool ob_record_exists(const char *key)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), CT_DIR "/%s.json", key);
+	return lstat(path, &st) == 0 || errno != ENOENT;
+}
+
 int ob_record_remove(const char *key, struct ob_error *e)
 {
 	char path[PATH_MAX];
