@@ -125,6 +125,18 @@ int ob_cgroup_links_foreach(int (*fn)(const char *key, void *ctx), void *ctx)
 	return 0;
 }
 
+static int unplace(const char *key, void *ctx)
+{
+	(void)ctx;
+	ob_cgroup_unplace(key);
+	return 0;
+}
+
+void ob_cgroup_unplace_all(void)
+{
+	ob_cgroup_links_foreach(unplace, NULL);
+}
+
 /* Where cgroup v2 is mounted: /sys/fs/cgroup (Debian 12), or below it on a
  * hybrid host (/sys/fs/cgroup/unified). */
 int ob_find_cgroup2(char *buf, size_t len, struct ob_error *e)

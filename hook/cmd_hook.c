@@ -235,6 +235,17 @@ static void rollback(const struct ob_record *r, bool enrolled)
 	enrol_unlock(lock);
 }
 
+/* What gc needs to enrol the netns again as this create does. */
+static void record_enrolment(struct ob_record *r, const struct ob_enrolment *en)
+{
+	r->has_enrolment = true;
+	snprintf(r->name, sizeof(r->name), "%s", en->name);
+	r->trust = en->trust;
+	r->max_unread = en->max_unread;
+	r->n_noports = en->n_noports;
+	memcpy(r->noports, en->noports, (size_t)en->n_noports * sizeof(r->noports[0]));
+}
+
 static int hook_create(const struct ob_state *st, const struct ob_policy *p, const char *key,
 		       struct ob_error *e)
 {
@@ -282,6 +293,8 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 	r.created = (long long)time(NULL);
 	r.hook_pid = getpid();
 	r.hook_start = ob_pid_start(r.hook_pid);
+	snprintf(name, sizeof(name), "%.12s", p->id_hint[0] ? p->id_hint : st->id);
+	record_enrolment(&r, &en);
 	err = ob_record_write(&r, e); /* first, so that gc can repair a killed hook */
 	if (err)
 		return err;
@@ -296,7 +309,6 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 		rollback(&r, false);
 		return err;
 	}
-	snprintf(name, sizeof(name), "%.12s", p->id_hint[0] ? p->id_hint : st->id);
 	lock = enrol_lock(st->id);
 	err = ob_enroll_cookie(&m, cookie, &en, e);
 	ob_close_maps(&m);
@@ -500,6 +512,55 @@ static int record_pidfd(const struct ob_record *r)
 	return fd;
 }
 
+/*
+ * A live container whose netns is not enrolled (withdrawn by hand, or
+ * unload and load since) or whose own sock_ops link is gone (unload
+ * removes them): enrol it and place it again as its create did, if its
+ * process is still in the netns the record names. Returns 1 if it did.
+ */
+static int gc_live(const struct ob_maps *m, struct ob_record *r, int pidfd)
+{
+	bool already, enrolled = ob_netns_enrolled(m, r->cookie);
+	bool linked = !r->link[0] || ob_cgroup_placed(r->key);
+	struct ob_enrolment en = { .name = r->name,
+				   .origin = "hook",
+				   .trust = r->trust,
+				   .max_unread = r->max_unread,
+				   .noports = r->noports,
+				   .n_noports = r->n_noports,
+				   .already = &already };
+	struct ob_error why = { 0 };
+	uint64_t cookie;
+
+	if (enrolled && linked)
+		return 0;
+	if (!r->has_enrolment) {
+		hlog(LOG_WARNING, r->id,
+		     "gc: netns cookie %" PRIu64 " is not enrolled, and its record (of an older "
+		     "build) does not say how it was: left as it is",
+		     r->cookie);
+		return 0;
+	}
+	if (ob_netns_cookie_fd(pidfd, "the container process", &cookie, &why) == 0 &&
+	    cookie != r->cookie)
+		ob_err(&why, -EINVAL, "its process is in netns cookie %" PRIu64 " now", cookie);
+	if (!why.code && !ob_cgroup_placed(r->key))
+		ob_cgroup_place(r->pid, pidfd, r->key, r->cgroup, sizeof(r->cgroup), r->link,
+				sizeof(r->link), &why);
+	if (!why.code && !enrolled)
+		ob_enroll_cookie(m, r->cookie, &en, &why);
+	if (why.code) {
+		hlog(LOG_WARNING, r->id, "gc: cannot enrol netns cookie %" PRIu64 " again: %s",
+		     r->cookie, why.msg);
+		return 0;
+	}
+	ob_record_write(r, NULL);
+	hlog(LOG_INFO, r->id, "gc: %s netns cookie %" PRIu64 "%s%s",
+	     enrolled ? "kept" : "enrolled again", r->cookie, r->link[0] ? ", sock_ops link " : "",
+	     r->link);
+	return 1;
+}
+
 /* A hook killed mid-create: settle on what is true now. */
 static void gc_interrupted(const struct ob_maps *m, struct ob_record *r)
 {
@@ -517,9 +578,10 @@ static void gc_interrupted(const struct ob_maps *m, struct ob_record *r)
 
 /*
  * gc: records of containers that are gone (poststop never ran, the hook
- * was killed) and creates a killed hook left half done; hook enrolments
- * and container links without a record. All under the enrolment lock, as
- * the hook's own enrolments and withdrawals.
+ * was killed) and creates a killed hook left half done; live containers
+ * whose netns is no longer enrolled; hook enrolments and container links
+ * without a record. All under the enrolment lock, as the hook's own
+ * enrolments and withdrawals.
  */
 int ob_cmd_gc(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
@@ -527,7 +589,7 @@ int ob_cmd_gc(const struct ob_args *a, FILE *out, struct ob_error *e)
 	struct ob_maps m;
 	struct gc g = { &m, 0 };
 	long long now = (long long)time(NULL);
-	bool maps;
+	bool maps, loaded;
 	int n = 0, bad = 0, err, lock;
 
 	(void)a;
@@ -539,6 +601,7 @@ int ob_cmd_gc(const struct ob_args *a, FILE *out, struct ob_error *e)
 		return err;
 	}
 	maps = ob_open_maps(&m, NULL) == 0;
+	loaded = maps && ob_sockops_attached(); /* not while unload drains */
 	for (int i = 0; i < n; i++) {
 		struct ob_record *r = &all[i];
 		_cleanup_close_ int pidfd = r->err ? -1 : record_pidfd(r);
@@ -556,6 +619,8 @@ int ob_cmd_gc(const struct ob_args *a, FILE *out, struct ob_error *e)
 				gc_interrupted(maps ? &m : NULL, r);
 				g.fixed++;
 			}
+		} else if (loaded) {
+			g.fixed += gc_live(&m, r, pidfd);
 		}
 	}
 	if (maps) {

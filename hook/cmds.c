@@ -34,8 +34,9 @@ const struct ob_cmd ob_cmds[] = {
 	  .summary = "detach; keep the sockhash until its sockets close",
 	  .opts = OB_OPT_WAIT,
 	  .usage = "oci-bypass unload [--wait SECONDS]\n"
-		   "  Stop new pairings at once and detach sock_ops. The sockhash stays\n"
-		   "  pinned until every redirecting socket has closed, so no byte is lost;\n"
+		   "  Stop new pairings at once and detach sock_ops (also from containers'\n"
+		   "  own cgroups: gc attaches it there again after a load). The sockhash\n"
+		   "  stays pinned until every redirecting socket has closed, so no byte is lost;\n"
 		   "  waits up to SECONDS (default 10) for that, then exits 75 if sockets\n"
 		   "  remain (run unload again later to finish).\n" },
 	{ .name = "enroll",
@@ -147,8 +148,10 @@ const struct ob_cmd ob_cmds[] = {
 	  .usage = "oci-bypass gc\n"
 		   "  Repair what a killed hook or a container that died without poststop\n"
 		   "  left behind: records of gone containers and their enrolments, and\n"
-		   "  container links (ct-* pins) no record names. Report records that\n"
-		   "  cannot be read: they stay, and keep every namespace the hook enrolled.\n" },
+		   "  container links (ct-* pins) no record names. Enrol a live container's\n"
+		   "  namespace again where it is no longer enrolled (after unload and\n"
+		   "  load). Report records that cannot be read: they stay, and keep\n"
+		   "  every namespace the hook enrolled.\n" },
 	{ .name = "version",
 	  .fn = ob_cmd_version,
 	  .summary = "print the version",

@@ -321,6 +321,14 @@ struct ob_record {
 	unsigned long long hook_start;
 	char link[PATH_MAX]; /* per-container sock_ops link pin (OB_PIN_CT key), or "" */
 	char cgroup[PATH_MAX];
+	/* what the hook enrolled the netns with, so that gc can enrol it
+	 * again; has_enrolment: recorded (not by a build before this) */
+	bool has_enrolment;
+	char name[OB_NAME_MAX + 1];
+	bool trust;
+	uint64_t max_unread;
+	uint16_t noports[OB_NOPORTS_MAX];
+	int n_noports;
 	int err; /* ob_records_list(unreadable): why it could not be read (-errno), else 0 */
 };
 int ob_record_key(const char *id, const char *bundle, char *key, size_t len, struct ob_error *e);
@@ -354,6 +362,7 @@ bool ob_cgroup_placed(const char *key); /* is that pin there? */
 /* Calls fn with the key of every ct-KEY pin; a non-zero return stops the
  * walk and is returned (fn may remove the pin). */
 int ob_cgroup_links_foreach(int (*fn)(const char *key, void *ctx), void *ctx);
+void ob_cgroup_unplace_all(void); /* unload: every container's link */
 
 /* ---- sandbox.c ---- */
 int ob_sandbox_apply(struct ob_error *e);

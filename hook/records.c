@@ -54,6 +54,17 @@ int ob_record_write(const struct ob_record *r, struct ob_error *e)
 	json_object_object_add(o, "hook_start", json_object_new_uint64(r->hook_start));
 	json_object_object_add(o, "link", json_object_new_string(r->link));
 	json_object_object_add(o, "cgroup", json_object_new_string(r->cgroup));
+	if (r->has_enrolment) {
+		json_object *en = json_object_new_object(), *ports = json_object_new_array();
+
+		for (int i = 0; i < r->n_noports; i++)
+			json_object_array_add(ports, json_object_new_int(r->noports[i]));
+		json_object_object_add(en, "name", json_object_new_string(r->name));
+		json_object_object_add(en, "trust", json_object_new_boolean(r->trust));
+		json_object_object_add(en, "max_unread", json_object_new_uint64(r->max_unread));
+		json_object_object_add(en, "no_ports", ports);
+		json_object_object_add(o, "enrolment", en);
+	}
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(path, sizeof(path), CT_DIR "/%s.json", r->key);
@@ -69,6 +80,39 @@ static void get_str(json_object *o, const char *k, char *dst, size_t len)
 	dst[0] = '\0';
 	if (json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string))
 		snprintf(dst, len, "%s", json_object_get_string(v));
+}
+
+/* The "enrolment" object: as the hook wrote it, or the record is not ours. */
+static int parse_enrolment(json_object *en, struct ob_record *r)
+{
+	json_object *v, *ports;
+	size_t n;
+
+	if (!json_object_is_type(en, json_type_object))
+		return -EINVAL;
+	get_str(en, "name", r->name, sizeof(r->name));
+	if (!ob_name_valid(r->name, OB_NAME_MAX))
+		return -EINVAL;
+	if (json_object_object_get_ex(en, "trust", &v))
+		r->trust = json_object_get_boolean(v);
+	if (json_object_object_get_ex(en, "max_unread", &v))
+		r->max_unread = json_object_get_uint64(v);
+	if (json_object_object_get_ex(en, "no_ports", &ports)) {
+		if (!json_object_is_type(ports, json_type_array))
+			return -EINVAL;
+		n = json_object_array_length(ports);
+		if (n > OB_NOPORTS_MAX)
+			return -EINVAL;
+		for (size_t i = 0; i < n; i++) {
+			int port = json_object_get_int(json_object_array_get_idx(ports, i));
+
+			if (port < 1 || port > 65535)
+				return -EINVAL;
+			r->noports[r->n_noports++] = (uint16_t)port;
+		}
+	}
+	r->has_enrolment = true;
+	return 0;
 }
 
 static int parse_record(const char *key, const char *buf, struct ob_record *r, struct ob_error *e)
@@ -105,6 +149,8 @@ static int parse_record(const char *key, const char *buf, struct ob_record *r, s
 	 * direct child of the pin directory. */
 	if (!ob_name_valid(r->id, OB_ID_MAX))
 		err = ob_err(e, -EINVAL, "invalid container id");
+	else if (json_object_object_get_ex(o, "enrolment", &v) && parse_enrolment(v, r))
+		err = ob_err(e, -EINVAL, "invalid enrolment");
 	else if (r->link[0] &&
 		 (ob_cgroup_link_path(key, link, sizeof(link)) || strcmp(r->link, link)))
 		err = ob_err(e, -EINVAL, "its link is not " OB_PIN_CT "%s", key);
