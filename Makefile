@@ -80,7 +80,7 @@ PURE_SRCS := hook/args.c hook/log.c hook/format.c $(OCI_SRCS)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall \
-	      $(OUT)/tests/repair $(OUT)/tests/smallstream $(OUT)/tests/guardprobe \
+	      $(OUT)/tests/repair $(OUT)/tests/smallstream $(OUT)/tests/guardprobe $(OUT)/tests/replay.bpf.o \
 	      $(OUT)/tests/other_sockmap.bpf.o
 
 .DELETE_ON_ERROR:
@@ -122,7 +122,7 @@ $(OUT)/tests/test_%: tests/unit/test_%.c $(PURE_SRCS) hook/cmds.c hook/ob.h bpf/
 	$(Q)$(CC) $(SAN_CFLAGS) $< $(PURE_SRCS) -o $@ $(PKG_LIBS) -lcmocka
 
 # BPF programs of "another tool" for the tests.
-$(OUT)/tests/%.bpf.o: tests/bpf/%.bpf.c | $(OUT)/tests
+$(OUT)/tests/%.bpf.o: tests/bpf/%.bpf.c bpf/bypass.h | $(OUT)/tests
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

@@ -219,7 +219,6 @@ int ob_host_netns_cookie(uint64_t *cookie);
 	X(sockhash, struct ob_sock_key, __u64)                                                     \
 	X(conns, struct ob_conn_key, struct ob_conn)                                               \
 	X(netns, __u64, struct ob_netns)                                                           \
-	X(tokens, __u64, __u64)                                                                    \
 	X(counters, __u64, struct ob_counters)                                                     \
 	X(settings, __u32, struct ob_settings)                                                     \
 	X(noports, struct ob_svc_key, __u8)                                                        \
