@@ -54,12 +54,19 @@ probation_case() { # CHECK STATE STOCK_ANSWER
 	start_sem
 	assert_eq "$1: a new service is on probation" none "$(svc_state "$SPORT")"
 	moves=$(( $(counter gd-cli guard_moves) + $(counter gd-srv guard_moves) ))
+	before=$(counter gd-cli redirected_msgs)
 	first=$(sem "$1")
-	log "$1: first run (redirected after probation): $first"
 	[ -n "$want" ] || want=$first
 	assert_eq "$1: the service learned it" "$2" "$(svc_state "$SPORT")"
-	assert_gt "$1: the redirected connection moved (guard_moves)" "$moves" \
-		"$(( $(counter gd-cli guard_moves) + $(counter gd-srv guard_moves) ))"
+	# Whether the ping's close made the service accelerated before the
+	# check connected is a matter of timing (not always under qemu).
+	if [ "$(counter gd-cli redirected_msgs)" -gt "$before" ]; then
+		log "$1: first run redirected after probation: $first"
+		assert_gt "$1: the redirected connection moved (guard_moves)" "$moves" \
+			"$(( $(counter gd-cli guard_moves) + $(counter gd-srv guard_moves) ))"
+	else
+		log "$1: first run still on probation (stock TCP): $first"
+	fi
 	before=$(counter gd-cli redirected_msgs)
 	assert_eq "$1: next connection as stock" "$want" "$(sem "$1")"
 	after=$(counter gd-cli redirected_msgs)
