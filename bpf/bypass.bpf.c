@@ -906,9 +906,13 @@ static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_cou
 	 * and take us out of the sockhash (sk_msg programs may not delete
 	 * from a sockmap), before it can send us anything. REFUSED: the
 	 * server already did. */
-	if (old == OB_CONN_NEW)
+	if (old == OB_CONN_NEW) {
 		COUNT(c, client_first, 1);
-	else if (conn)
+		/* the server deletes the entry when it takes us out; should
+		 * it never get there (killed in the handshake, outside the
+		 * sock_ops cgroup), ours to delete at close */
+		st->flags |= OB_SK_OWNS_CONN;
+	} else if (conn)
 		conn_step(&st->peer.conn, conn, 0, OB_CONN_GONE);
 	/* Should the server side never get to take us out (its socket is
 	 * outside the sock_ops cgroup), we leave by ourselves. */

@@ -278,7 +278,7 @@ struct ob_service {
 #define OB_SK_PARKED	   4   /* out of ob_sockhash, still in ob_parking */
 #define OB_SK_NOPARK	   8   /* not in ob_parking: cannot leave, stays */
 #define OB_SK_REFS_PARKING 16  /* never set (see ob_msg) */
-#define OB_SK_OWNS_CONN	   32  /* client: its LEARN conn entry goes at its close */
+#define OB_SK_OWNS_CONN	   32  /* client: its LEARN or CLIENT_TCP entry goes at its close */
 #define OB_SK_LEDGER	   64  /* holds a reference on its ob_ledger entry */
 #define OB_SK_READER	   128 /* blocking, and it reads too (reader_at_risk()) */
 
