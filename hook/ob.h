@@ -157,6 +157,7 @@ struct ob_ns_view {
 	uint64_t cookie;
 	int64_t unread;	     /* unread redirected bytes its sockets sent */
 	uint64_t max_unread; /* its budget for them */
+	bool trust;	     /* enrolled with --trust or io.oci-bypass.trust: no probation */
 	struct ob_counters c;
 };
 
