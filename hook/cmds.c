@@ -113,7 +113,9 @@ const struct ob_cmd ob_cmds[] = {
 		   "  withdraws it when its last container is gone. Without a stage it is\n"
 		   "  inferred from the state's status. Fails open: errors are logged and\n"
 		   "  the container runs unaccelerated, unless the container's annotation\n"
-		   "  io.oci-bypass.mode is \"required\".\n" },
+		   "  io.oci-bypass.mode is \"required\". The annotations io.oci-bypass.trust\n"
+		   "  and allow-host-network take effect only where the host policy\n"
+		   "  " OB_POLICY_PATH " allows them (oci-bypass(8), HOST POLICY).\n" },
 	{ .name = "install-hooks",
 	  .fn = ob_cmd_install_hooks,
 	  .summary = "write the hooks.d file (or a CDI spec, or register the runtime shim)",

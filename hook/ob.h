@@ -72,6 +72,13 @@ int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, 
 int ob_read_file(const char *path, size_t max, int flags, char **out, size_t *len, mode_t *mode,
 		 struct ob_error *e);
 
+/* ---- policy.c: the host policy file ---- */
+/* OB_POLICY_PATH as the hook trusts it: the file and its directory owned by
+ * root and not writable by group or others, the file regular and not a
+ * symlink, then ob_host_policy_parse. On any failure *hp is all off and e
+ * says why. */
+int ob_host_policy_load(const char *path, struct ob_host_policy *hp, struct ob_error *e);
+
 /* ---- args.c: command line (pure); cmds.c: the verb table ---- */
 /* Options, as bits: ob_cmds[].opts says which a verb accepts. */
 enum ob_cli_opt {
