@@ -217,7 +217,8 @@ format-check:
 		{ echo "make format-check: run 'make format' and commit the result" >&2; exit 1; }
 
 # The binary lives where OCI hooks live; bin/ gets a link for operators.
-# The hooks.d file is rendered and validated by the binary itself.
+# The hooks.d file is rendered and validated by the binary itself, which
+# also writes the host policy (all off) where there is none.
 HOOKS_DIR ?= /etc/containers/oci/hooks.d
 MAN_DIR   ?= $(PREFIX)/share/man/man8
 install: $(OUT)/oci-bypass $(OUT)/oci-bypass-runtime
@@ -228,7 +229,8 @@ install: $(OUT)/oci-bypass $(OUT)/oci-bypass-runtime
 	ln -sf ../libexec/oci/hooks.d/oci-bypass-runtime $(DESTDIR)$(PREFIX)/bin/oci-bypass-runtime
 	install -D -m 0644 docs/oci-bypass.8 $(DESTDIR)$(MAN_DIR)/oci-bypass.8
 	$(OUT)/oci-bypass install-hooks --dir $(DESTDIR)$(HOOKS_DIR) \
-		--hook-path $(PREFIX)/libexec/oci/hooks.d/oci-bypass
+		--hook-path $(PREFIX)/libexec/oci/hooks.d/oci-bypass \
+		--policy $(DESTDIR)/etc/oci-bypass/policy.conf
 
 clean:
 	rm -rf $(OUT)

@@ -6,7 +6,8 @@
 # allows them. Without it, or with an unsafe or invalid one: trust is
 # ignored with a log line (the container is accelerated, on probation), a
 # host-network container is not enrolled, and under required fails closed.
-# The previous policy file is restored at exit.
+# install-hooks writes the file, all off, and --allow-* turn keys on. The
+# previous policy file is restored at exit.
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 P=obpol
@@ -145,4 +146,34 @@ has "host network, allowed: accelerated" "pol-host: accelerated"
 teardown pol-host
 assert_eq "host network: withdrawn at teardown" absent "$(trust_of pol-host)"
 
+log "install-hooks writes the policy file: all off, then what --allow-* says"
+policy_set
+out=$("$OB" install-hooks --dir "$WORK/h" 2>&1) || fail "install-hooks: $out"
+assert_eq "written: mode and owner" "644 0:0" "$(stat -c '%a %u:%g' "$OB_POLICY")"
+assert_eq "written: all off" "allow-trust = false|allow-host-network = false" "$(grep -v '^#' "$OB_POLICY" | grep . | paste -sd '|')"
+grep -qF "wrote $OB_POLICY (allow-trust = false, allow-host-network = false)" <<<"$out" &&
+	log "ok: $(head -1 <<<"$out")" || fail "install-hooks output: $out"
+refused_trust "install-hooks' default" "$OB_POLICY does not set allow-trust = true"
+out=$("$OB" install-hooks --dir "$WORK/h" --allow-trust 2>&1) || fail "install-hooks --allow-trust: $out"
+assert_eq "--allow-trust: that key only" "allow-trust = true|allow-host-network = false" "$(grep -v '^#' "$OB_POLICY" | grep . | paste -sd '|')"
+create pol-a 1 "$TRUST"
+assert_eq "--allow-trust: the hook applies trust" true "$(trust_of pol-a)"
+teardown pol-a
+out=$("$OB" install-hooks --cdi --dir "$WORK/cdi" --allow-host-network 2>&1) || fail "install-hooks --allow-host-network: $out"
+assert_eq "--allow-host-network: the other key kept" "allow-trust = true|allow-host-network = true" "$(grep -v '^#' "$OB_POLICY" | grep . | paste -sd '|')"
+cp -a "$OB_POLICY" "$WORK/before"
+out=$("$OB" install-hooks --dir "$WORK/h" 2>&1) || fail "install-hooks again: $out"
+cmp -s "$OB_POLICY" "$WORK/before" && log "ok: without --allow-*, an existing file is left alone" || fail "rewritten: $out"
+grep -qF "kept $OB_POLICY (allow-trust = true, allow-host-network = true)" <<<"$out" && log "ok: $(head -1 <<<"$out")" || fail "output: $out"
+printf 'allow-trust = true\nbogus\n' >"$OB_POLICY"
+cp -a "$OB_POLICY" "$WORK/before"
+out=$("$OB" install-hooks --dir "$WORK/h" --allow-host-network 2>&1)
+assert_eq "an invalid file and --allow-*: refused" 1 $?
+cmp -s "$OB_POLICY" "$WORK/before" && log "ok: the invalid file is left as it is: $out" || fail "invalid file changed"
+grep -qF "$OB_POLICY:2: 'bogus' is not 'key = value'" <<<"$out" && log "ok: the error names file and line" || fail "error: $out"
+chmod 666 "$OB_POLICY"
+printf 'allow-trust = true\n' >"$OB_POLICY"
+out=$("$OB" install-hooks --dir "$WORK/h" 2>&1) || fail "install-hooks, unsafe file: $out"
+grep -qF "warning: the hook allows nothing while $OB_POLICY is writable by group or others" <<<"$out" &&
+	log "ok: install-hooks warns of a file the hook ignores" || fail "no warning: $out"
 finish
