@@ -40,16 +40,16 @@ trap 'exit 130' INT TERM
 
 log "install-hooks --docker: into an existing daemon.json, keeping its keys"
 printf '{\n  "deprecated-key-path": "%s/key.json",\n  "log-level": "warn"\n}\n' "$W" >"$W/daemon.json"
-out=$("$OB" install-hooks --docker --docker-config "$W/daemon.json" 2>&1) || die "install-hooks --docker: $out"
+out=$("$OB" install-hooks --docker --docker-config "$W/daemon.json" --policy "$W/policy.conf" 2>&1) || die "install-hooks --docker: $out"
 assert_eq "runtime path in daemon.json" "$SHIM" "$(jq -r '.runtimes["oci-bypass"].path' "$W/daemon.json")"
 assert_eq "existing keys kept" "$W/key.json warn" "$(jq -r '."deprecated-key-path" + " " + ."log-level"' "$W/daemon.json")"
 assert_eq "no default-runtime without --default" null "$(jq -r '."default-runtime"' "$W/daemon.json")"
 echo '{"debug": tru' >"$W/bad.json"
-out=$("$OB" install-hooks --docker --docker-config "$W/bad.json" --default 2>&1) &&
+out=$("$OB" install-hooks --docker --docker-config "$W/bad.json" --default --policy "$W/policy.conf" 2>&1) &&
 	fail "an invalid daemon.json was accepted"
 grep -q "not valid JSON" <<<"$out" && log "ok: invalid daemon.json refused: $out" || fail "message: $out"
 assert_eq "invalid daemon.json left as it was" '{"debug": tru' "$(cat "$W/bad.json")"
-"$OB" install-hooks --docker --docker-config "$W/new/daemon.json" --default >/dev/null ||
+"$OB" install-hooks --docker --docker-config "$W/new/daemon.json" --default --policy "$W/policy.conf" >/dev/null ||
 	fail "install-hooks into a new file"
 assert_eq "a new daemon.json with --default" "oci-bypass $SHIM" \
 	"$(jq -r '."default-runtime" + " " + .runtimes["oci-bypass"].path' "$W/new/daemon.json")"
