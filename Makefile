@@ -70,7 +70,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 HOOK_SRCS := hook/main.c hook/cmds.c hook/args.c hook/log.c hook/format.c hook/files.c \
 	     hook/netns.c hook/maps.c hook/cgroup.c hook/features.c hook/loader.c hook/registry.c \
-	     hook/records.c hook/sandbox.c hook/runtime.c \
+	     hook/records.c hook/sandbox.c hook/runtime.c hook/policy.c \
 	     hook/cmd_load.c hook/cmd_enroll.c hook/cmd_status.c hook/cmd_doctor.c hook/cmd_hook.c \
 	     hook/cmd_install.c
 OCI_SRCS  := $(wildcard oci/*.c)
@@ -80,7 +80,7 @@ PURE_SRCS := hook/args.c hook/log.c hook/format.c $(OCI_SRCS)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall \
-	      $(OUT)/tests/repair $(OUT)/tests/smallstream $(OUT)/tests/guardprobe \
+	      $(OUT)/tests/repair $(OUT)/tests/smallstream $(OUT)/tests/guardprobe $(OUT)/tests/replay.bpf.o \
 	      $(OUT)/tests/other_sockmap.bpf.o
 
 .DELETE_ON_ERROR:
@@ -122,7 +122,7 @@ $(OUT)/tests/test_%: tests/unit/test_%.c $(PURE_SRCS) hook/cmds.c hook/ob.h bpf/
 	$(Q)$(CC) $(SAN_CFLAGS) $< $(PURE_SRCS) -o $@ $(PKG_LIBS) -lcmocka
 
 # BPF programs of "another tool" for the tests.
-$(OUT)/tests/%.bpf.o: tests/bpf/%.bpf.c | $(OUT)/tests
+$(OUT)/tests/%.bpf.o: tests/bpf/%.bpf.c bpf/bypass.h | $(OUT)/tests
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -173,7 +173,7 @@ unit: $(UNIT_TESTS)
 # build of the binary ($(OUT)-asan): those that drive the binary hardest
 # (every verb, the hook, its records and races, install, doctor), not the
 # long traffic tests, whose work is done in the kernel.
-ASAN_TESTS := t_cli t_hook t_hook_race t_install t_security t_doctor t_environment t_kernel t_cgroup
+ASAN_TESTS := t_cli t_hook t_hook_race t_install t_security t_doctor t_environment t_kernel t_cgroup t_policy
 
 test: check-root deps
 	$(Q)$(MAKE) --no-print-directory format-check
@@ -217,7 +217,8 @@ format-check:
 		{ echo "make format-check: run 'make format' and commit the result" >&2; exit 1; }
 
 # The binary lives where OCI hooks live; bin/ gets a link for operators.
-# The hooks.d file is rendered and validated by the binary itself.
+# The hooks.d file is rendered and validated by the binary itself, which
+# also writes the host policy (all off) where there is none.
 HOOKS_DIR ?= /etc/containers/oci/hooks.d
 MAN_DIR   ?= $(PREFIX)/share/man/man8
 install: $(OUT)/oci-bypass $(OUT)/oci-bypass-runtime
@@ -228,7 +229,8 @@ install: $(OUT)/oci-bypass $(OUT)/oci-bypass-runtime
 	ln -sf ../libexec/oci/hooks.d/oci-bypass-runtime $(DESTDIR)$(PREFIX)/bin/oci-bypass-runtime
 	install -D -m 0644 docs/oci-bypass.8 $(DESTDIR)$(MAN_DIR)/oci-bypass.8
 	$(OUT)/oci-bypass install-hooks --dir $(DESTDIR)$(HOOKS_DIR) \
-		--hook-path $(PREFIX)/libexec/oci/hooks.d/oci-bypass
+		--hook-path $(PREFIX)/libexec/oci/hooks.d/oci-bypass \
+		--policy $(DESTDIR)/etc/oci-bypass/policy.conf
 
 clean:
 	rm -rf $(OUT)

@@ -146,14 +146,6 @@ struct {
 } ob_netns SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, OB_MAX_NETNS);
-	__type(key, __u64);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ob_tokens SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, OB_MAX_NETNS);
 	__type(key, __u64);
@@ -434,12 +426,29 @@ static __always_inline void park_too(struct bpf_sock_ops *skops, struct ob_sock_
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_RTT_CB_FLAG);
 }
 
-static __always_inline __u64 opt_token(const struct ob_opt *o)
-{
-	__u64 t;
+/* The first words of a TCP header: what the option's values are bound to. */
+struct ob_tcp_head {
+	__u16 source;
+	__u16 dest;
+	__u32 seq;
+	__u32 ack_seq;
+};
 
-	__builtin_memcpy(&t, o->token, sizeof(t));
-	return t;
+/* The host's secret (ob_settings.secret), or NULL. */
+static __always_inline const __u64 *host_secret(void)
+{
+	__u32 zero = 0;
+	struct ob_settings *s = bpf_map_lookup_elem(&ob_settings, &zero);
+
+	return s ? s->secret : NULL;
+}
+
+static __always_inline __u64 opt_value(const struct ob_opt *o)
+{
+	__u64 v;
+
+	__builtin_memcpy(&v, o->value, sizeof(v));
+	return v;
 }
 
 /* Looks for our option in the current packet, or in the SYN. */
@@ -493,26 +502,44 @@ static __always_inline void hdr_opt_len(struct bpf_sock_ops *skops, __u64 cookie
 
 static __always_inline void write_hdr_opt(struct bpf_sock_ops *skops, __u64 cookie)
 {
+	struct ob_tcp_head *th = (void *)(long)skops->skb_data;
 	__u8 flags = skops->skb_tcp_flags;
+	const __u64 *key;
 	struct ob_netns *ns;
 	struct ob_opt o;
+	__u64 value;
 
 	if (!(flags & OB_TCPHDR_SYN))
 		return;
 	ns = bpf_map_lookup_elem(&ob_netns, &cookie);
 	if (!ns || !pairing_allowed())
 		return;
+	key = host_secret();
+	if (!key || (void *)(th + 1) > (void *)(long)skops->skb_data_end)
+		return;
 	if ((flags & OB_TCPHDR_ACK) && load_opt(skops, &o, BPF_LOAD_HDR_OPT_TCP_SYN))
 		return;
+	/* A SYN-ACK answers only a SYN of this host's: its MAC of the
+	 * client's ISN (acknowledged here, + 1) must be right. */
+	if ((flags & OB_TCPHDR_ACK) && opt_value(&o) != ob_syn_mac(key, bpf_ntohl(th->ack_seq) - 1))
+		return; /* the space reserved stays NOPs */
 	o.kind = OB_OPT_KIND;
 	o.len = OB_OPT_LEN;
 	o.exid[0] = OB_OPT_EXID >> 8;
 	o.exid[1] = OB_OPT_EXID & 0xff;
-	__builtin_memcpy(o.token, &ns->token, sizeof(o.token));
+	o.port[0] = 0;
+	o.port[1] = 0;
+	o.flags = 0;
+	if (!(flags & OB_TCPHDR_ACK)) {
+		value = ob_syn_mac(key, bpf_ntohl(th->seq));
+		__builtin_memcpy(o.value, &value, sizeof(value));
+		bpf_store_hdr_opt(skops, &o, sizeof(o), 0);
+		return;
+	}
 	o.port[0] = skops->local_port >> 8;
 	o.port[1] = skops->local_port & 0xff;
 	o.flags = OB_OPT_PAIR;
-	if (flags & OB_TCPHDR_ACK) {
+	{
 		/* The server decides now whether it will pair, so that a
 		 * client it will not pair with never enters the sockhash
 		 * (invariant 1): there a blocking reader would be open to
@@ -524,6 +551,9 @@ static __always_inline void write_hdr_opt(struct bpf_sock_ops *skops, __u64 cook
 		    service_state(&svc, ns) != OB_SVC_GOOD)
 			o.flags = 0;
 	}
+	value = ob_seal(key, cookie, o.flags, skops->local_port, bpf_ntohl(th->ack_seq) - 1,
+			bpf_ntohl(th->seq));
+	__builtin_memcpy(o.value, &value, sizeof(value));
 	bpf_store_hdr_opt(skops, &o, sizeof(o), 0);
 }
 
@@ -565,18 +595,23 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 	struct ob_counters *c;
 	struct ob_sk_state *st;
 	struct ob_opt o;
-	__u64 token, *server_cookie;
+	const __u64 *secret;
+	__u64 server_cookie;
+	__u16 port;
 	long err;
 
 	stop_hdr_callbacks(skops);
 	if (!bpf_map_lookup_elem(&ob_netns, &cookie) || !pairing_allowed())
 		return;
-	if (load_opt(skops, &o, 0))
+	secret = host_secret();
+	if (!secret || load_opt(skops, &o, 0))
 		return; /* peer is not an enrolled endpoint (invariant 1) */
-	token = opt_token(&o);
-	server_cookie = bpf_map_lookup_elem(&ob_tokens, &token);
-	if (!server_cookie)
-		return; /* enrolled, but not on this host or withdrawn */
+	port = ((__u16)o.port[0] << 8) | o.port[1];
+	server_cookie = ob_seal(secret, opt_value(&o), o.flags, port, skops->snd_nxt - 1,
+				skops->rcv_nxt - 1);
+	if (!bpf_map_lookup_elem(&ob_netns, &server_cookie))
+		return; /* not sealed by this host (copied, forged, or flags
+			 * changed), or the server's netns was withdrawn */
 	c = bpf_map_lookup_elem(&ob_counters, &cookie);
 	if (!connection_is_clean(skops) ||
 	    port_excluded(cookie, ob_remote_port(skops->remote_port)) || !sk) {
@@ -588,7 +623,7 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 		return; /* stays out: the server finds no entry, stock TCP */
 	}
 
-	key.conn = ob_conn_key_client(*server_cookie, skops->snd_nxt, skops->rcv_nxt);
+	key.conn = ob_conn_key_client(server_cookie, skops->snd_nxt, skops->rcv_nxt);
 	key.role = OB_ROLE_CLIENT;
 	peer.conn = key.conn;
 	peer.role = OB_ROLE_SERVER;
@@ -599,8 +634,8 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 		return;
 	}
 	st->peer = peer;
-	st->svc.netns_cookie = *server_cookie;
-	st->svc.port = ((__u16)o.port[0] << 8) | o.port[1];
+	st->svc.netns_cookie = server_cookie;
+	st->svc.port = port;
 	sk_state_init(st, cookie, OB_ROLE_CLIENT);
 	if (st->guard) {
 		/* set before connect(): the service learns it, and this
@@ -871,9 +906,13 @@ static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_cou
 	 * and take us out of the sockhash (sk_msg programs may not delete
 	 * from a sockmap), before it can send us anything. REFUSED: the
 	 * server already did. */
-	if (old == OB_CONN_NEW)
+	if (old == OB_CONN_NEW) {
 		COUNT(c, client_first, 1);
-	else if (conn)
+		/* the server deletes the entry when it takes us out; should
+		 * it never get there (killed in the handshake, outside the
+		 * sock_ops cgroup), ours to delete at close */
+		st->flags |= OB_SK_OWNS_CONN;
+	} else if (conn)
 		conn_step(&st->peer.conn, conn, 0, OB_CONN_GONE);
 	/* Should the server side never get to take us out (its socket is
 	 * outside the sock_ops cgroup), we leave by ourselves. */

@@ -7,13 +7,14 @@
  *
  *   client (active side)                       server (passive side)
  *   TCP_CONNECT_CB: ask for header-option callbacks
- *   SYN  --- option {254, 15, EXID, client netns token, port, PAIR} --->
- *                                               SYN-ACK carries {.., server token}
- *                                               only if the SYN carried ours,
+ *   SYN  --- option {254, 15, EXID, MAC(client ISN), 0, 0} --->
+ *                                               SYN-ACK carries {.., server netns
+ *                                               cookie sealed, its port, PAIR}
+ *                                               only if the SYN's MAC is right,
  *                                               with PAIR only if its service
  *                                               will be redirected (GOOD)
  *   ACTIVE_ESTABLISHED_CB (SYN-ACK in hand):
- *     server token enrolled on this host?  with PAIR: conn entry NEW,
+ *     the cookie unseals to an enrolled netns?  with PAIR: conn entry NEW,
  *     client socket inserted under {conn, OB_ROLE_CLIENT}; without PAIR:
  *     conn entry LEARN only (the server watches the connection for its
  *     service, see enum ob_svc_state), the client stays out of the
@@ -30,8 +31,15 @@
  *     NEW          -> CLIENT_TCP: TCP for life, the server side takes the
  *                     client out of the sockhash (sk_msg may not)
  *
- * The token tells the client that the server is an enrolled endpoint of
- * this host; ob_tokens turns it into the server's netns cookie.
+ * The option proves, to the other end only, that its sender is an enrolled
+ * endpoint of this host: both values are keyed by the host's secret
+ * (ob_settings.secret, drawn at load, never sent) and bound to this
+ * connection's initial sequence numbers, which NAT leaves alone. The SYN's
+ * is a MAC of the client's ISN; the SYN-ACK's is the server's netns cookie
+ * XOR a keystream of both ISNs, the server's port and the flags, so a
+ * value copied from another connection, namespace or host, or a flag
+ * flipped, unseals to a cookie that is not enrolled. Nothing in the
+ * option names a namespace to anyone without the secret (ob_seal()).
  * The connection key is {server netns cookie, client ISN+1, server ISN+1}: both
  * sides compute it without seeing the other's socket, it survives DNAT and
  * differs between two namespaces that hold the very same 4-tuple. No
@@ -46,7 +54,7 @@
 /* RFC 6994 experimental option: kind 254, 16-bit ExID "OB". */
 #define OB_OPT_KIND 254
 #define OB_OPT_EXID 0x4f42
-#define OB_OPT_LEN  15 /* kind, len, exid(2), token(8), port(2), flags */
+#define OB_OPT_LEN  15 /* kind, len, exid(2), value(8), port(2), flags */
 
 /* ob_opt.flags */
 #define OB_OPT_PAIR 1 /* the sender will redirect this connection */
@@ -54,11 +62,82 @@
 struct ob_opt {
 	__u8 kind;
 	__u8 len;
-	__u8 exid[2]; /* big endian */
-	__u8 token[8];
-	__u8 port[2]; /* big endian: the sender's local port */
-	__u8 flags;   /* OB_OPT_* */
+	__u8 exid[2];  /* big endian */
+	__u8 value[8]; /* SYN: ob_syn_mac(); SYN-ACK: the sealed netns cookie */
+	__u8 port[2];  /* big endian: SYN-ACK, the server's local port; SYN, 0 */
+	__u8 flags;    /* OB_OPT_* (SYN-ACK; sealed with the cookie) */
 } __attribute__((packed));
+
+/* SipHash-2-4 (Aumasson, Bernstein) over n 64-bit words, keyed by the
+ * host's secret: a pseudo-random function nobody can compute without the
+ * key. Unit-tested against the reference vectors. */
+#define OB_ROTL64(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define OB_SIPROUND(v0, v1, v2, v3)                                                                \
+	do {                                                                                       \
+		v0 += v1;                                                                          \
+		v1 = OB_ROTL64(v1, 13);                                                            \
+		v1 ^= v0;                                                                          \
+		v0 = OB_ROTL64(v0, 32);                                                            \
+		v2 += v3;                                                                          \
+		v3 = OB_ROTL64(v3, 16);                                                            \
+		v3 ^= v2;                                                                          \
+		v0 += v3;                                                                          \
+		v3 = OB_ROTL64(v3, 21);                                                            \
+		v3 ^= v0;                                                                          \
+		v2 += v1;                                                                          \
+		v1 = OB_ROTL64(v1, 17);                                                            \
+		v1 ^= v2;                                                                          \
+		v2 = OB_ROTL64(v2, 32);                                                            \
+	} while (0)
+
+static inline __attribute__((always_inline)) __u64 ob_siphash(__u64 k0, __u64 k1, const __u64 *m,
+							      int n)
+{
+	__u64 v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
+	__u64 v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
+	__u64 b = (__u64)(n * 8) << 56;
+
+	for (int i = 0; i < n; i++) {
+		v3 ^= m[i];
+		OB_SIPROUND(v0, v1, v2, v3);
+		OB_SIPROUND(v0, v1, v2, v3);
+		v0 ^= m[i];
+	}
+	v3 ^= b;
+	OB_SIPROUND(v0, v1, v2, v3);
+	OB_SIPROUND(v0, v1, v2, v3);
+	v0 ^= b;
+	v2 ^= 0xff;
+	OB_SIPROUND(v0, v1, v2, v3);
+	OB_SIPROUND(v0, v1, v2, v3);
+	OB_SIPROUND(v0, v1, v2, v3);
+	OB_SIPROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* Domain tags: a SYN's MAC is never a SYN-ACK's keystream. */
+#define OB_TAG_SYN    0x4f4253594eULL /* "OBSYN" */
+#define OB_TAG_SYNACK 0x4f42534100ULL /* "OBSA", then flags and port above */
+
+/* The SYN's value: a MAC of the client's ISN. */
+static inline __attribute__((always_inline)) __u64 ob_syn_mac(const __u64 key[2], __u32 client_isn)
+{
+	__u64 m[2] = { OB_TAG_SYN, client_isn };
+
+	return ob_siphash(key[0], key[1], m, 2);
+}
+
+/* The SYN-ACK's value: the server's netns cookie sealed for this
+ * connection (sealing twice unseals). */
+static inline __attribute__((always_inline)) __u64 ob_seal(const __u64 key[2], __u64 cookie,
+							   __u8 flags, __u16 server_port,
+							   __u32 client_isn, __u32 server_isn)
+{
+	__u64 m[2] = { OB_TAG_SYNACK | ((__u64)flags << 40) | ((__u64)server_port << 48),
+		       ((__u64)client_isn << 32) | server_isn };
+
+	return cookie ^ ob_siphash(key[0], key[1], m, 2);
+}
 
 /* Identity of one TCP connection, equal on both of its sockets. */
 struct ob_conn_key {
@@ -199,7 +278,7 @@ struct ob_service {
 #define OB_SK_PARKED	   4   /* out of ob_sockhash, still in ob_parking */
 #define OB_SK_NOPARK	   8   /* not in ob_parking: cannot leave, stays */
 #define OB_SK_REFS_PARKING 16  /* never set (see ob_msg) */
-#define OB_SK_OWNS_CONN	   32  /* client: its LEARN conn entry goes at its close */
+#define OB_SK_OWNS_CONN	   32  /* client: its LEARN or CLIENT_TCP entry goes at its close */
 #define OB_SK_LEDGER	   64  /* holds a reference on its ob_ledger entry */
 #define OB_SK_READER	   128 /* blocking, and it reads too (reader_at_risk()) */
 
@@ -263,7 +342,6 @@ struct ob_sk_state {
 
 /* An enrolled network namespace (ob_netns: netns cookie -> this). */
 struct ob_netns {
-	__u64 token; /* random, also the key of ob_tokens */
 	__u32 flags; /* OB_NETNS_* */
 	__u32 pad;
 	__s64 unread;	  /* bytes its sockets redirected that are not read
@@ -312,6 +390,8 @@ struct ob_settings {
 	__u64 stall_ns;		    /* 0: OB_STALL_NS */
 	__u64 ns_max_unread;	    /* a namespace's default budget; 0: OB_NS_MAX_UNREAD */
 	__u64 host_max_unread;	    /* all namespaces together; 0: OB_HOST_MAX_UNREAD */
+	__u64 secret[2];	    /* keys the TCP option (ob_syn_mac(), ob_seal()); drawn
+				     * at load, never leaves the host */
 };
 
 /* Pure helpers, used by both sides and unit-tested in tests/unit. */

@@ -49,7 +49,8 @@ done
 if [ "$ENGINE" = docker ]; then
 	mkdir "$WORK/docker"
 	printf '{"deprecated-key-path": "%s/docker/key.json"}\n' "$WORK" >"$WORK/docker/daemon.json"
-	"$OB" install-hooks --docker --docker-config "$WORK/docker/daemon.json" >/dev/null
+	"$OB" install-hooks --docker --docker-config "$WORK/docker/daemon.json" \
+		--policy "$WORK/policy.conf" >/dev/null
 	dk_start "$WORK/docker" ${P}br0 10.231.13.1/24 /obdemo-docker
 	tar -C "$WORK/rootfs" -c . | docker import - obdemo:qperf >/dev/null
 else

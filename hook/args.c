@@ -76,6 +76,9 @@ static const struct {
 	{ "--default", OB_OPT_DEFAULT, false },
 	{ "--containerd", OB_OPT_CONTAINERD, false },
 	{ "--shim-path", OB_OPT_SHIM_PATH, true },
+	{ "--allow-trust", OB_OPT_ALLOW_TRUST, false },
+	{ "--allow-host-network", OB_OPT_ALLOW_HOST_NETWORK, false },
+	{ "--policy", OB_OPT_POLICY, true },
 };
 
 static int apply_opt(struct ob_args *a, enum ob_cli_opt id, const char *val, struct ob_error *e)
@@ -139,6 +142,17 @@ static int apply_opt(struct ob_args *a, enum ob_cli_opt id, const char *val, str
 		if (val[0] != '/')
 			return ob_err(e, -EINVAL, "--shim-path must be absolute, not '%s'", val);
 		a->shim_path = val;
+		return 0;
+	case OB_OPT_ALLOW_TRUST:
+		a->allow_trust = true;
+		return 0;
+	case OB_OPT_ALLOW_HOST_NETWORK:
+		a->allow_host_network = true;
+		return 0;
+	case OB_OPT_POLICY:
+		if (val[0] != '/')
+			return ob_err(e, -EINVAL, "--policy must be absolute, not '%s'", val);
+		a->policy = val;
 		return 0;
 	case OB_OPT_BTF:
 		a->btf = val;

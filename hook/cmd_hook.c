@@ -265,9 +265,11 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 	int err, lock;
 
 	if (!p->has_netns && !p->allow_host_network)
-		return ob_err(e, -EPERM,
-			      "the container uses the host network "
-			      "(annotation io.oci-bypass.allow-host-network=true accelerates it)");
+		return ob_err(
+			e, -EPERM,
+			"the container uses the host network (annotation "
+			"io.oci-bypass.allow-host-network=true accelerates it where " OB_POLICY_PATH
+			" allows it)");
 	if (st->pid > 0) {
 		pidfd = ob_pidfd_open(st->pid, e);
 		if (pidfd < 0)
@@ -375,6 +377,53 @@ static int hook_teardown(const struct ob_state *st, const char *key)
 	return 0;
 }
 
+/*
+ * An image can carry io.oci-bypass.trust and allow-host-network as well as
+ * an admin can (podman copies an image's annotations into config.json), so
+ * they take effect only where the host policy file allows them (issue 11).
+ * The file is read only when a container asks, so that no other container
+ * pays for it. A refused trust is logged and the container goes on with
+ * probation; a refused allow-host-network on a host-network container is
+ * the reason it is not accelerated (or, under required, fails).
+ */
+static int apply_host_policy(const char *id, struct ob_policy *p, struct ob_error *e)
+{
+	struct ob_host_policy hp;
+	struct ob_error bad = { 0 };
+	char why[sizeof(bad.msg) + 64];
+	unsigned refused;
+
+	if (!p->trust && !p->allow_host_network)
+		return 0;
+	ob_host_policy_load(OB_POLICY_PATH, &hp, &bad); /* on failure hp is all off */
+	refused = ob_policy_restrict(p, &hp);
+	if (refused & OB_REFUSED_HOST_NETWORK) {
+		if (bad.code)
+			snprintf(why, sizeof(why), "the host policy allows nothing: %s", bad.msg);
+		else
+			snprintf(why, sizeof(why),
+				 OB_POLICY_PATH " does not set allow-host-network = true");
+		if (!p->has_netns)
+			return ob_err(e, -EPERM,
+				      "the container uses the host network and "
+				      "io.oci-bypass.allow-host-network=true is ignored: %s",
+				      why);
+		hlog(LOG_WARNING, id, "io.oci-bypass.allow-host-network=true ignored: %s", why);
+	}
+	if (refused & OB_REFUSED_TRUST) {
+		if (bad.code)
+			snprintf(why, sizeof(why), "the host policy allows nothing: %s", bad.msg);
+		else
+			snprintf(why, sizeof(why),
+				 OB_POLICY_PATH " does not set allow-trust = true");
+		hlog(LOG_WARNING, id,
+		     "io.oci-bypass.trust=true ignored (services start on "
+		     "probation): %s",
+		     why);
+	}
+	return 0;
+}
+
 int ob_cmd_hook(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	struct ob_state st = { 0 };
@@ -424,6 +473,8 @@ int ob_cmd_hook(const struct ob_args *a, FILE *out, struct ob_error *e)
 	}
 	if (!rc && p.mode == OB_MODE_REQUIRED)
 		fail_code = 1;
+	if (!rc)
+		rc = apply_host_policy(id, &p, &why);
 	if (!rc)
 		rc = hook_create(&st, &p, key, &why);
 	if (!rc)

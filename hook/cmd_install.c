@@ -39,6 +39,76 @@ static int default_shim(char *out, size_t len, struct ob_error *e)
 	return 0;
 }
 
+static const char *tf(bool b)
+{
+	return b ? "true" : "false";
+}
+
+/*
+ * The host policy file (issue 11): written, all off unless --allow-trust
+ * or --allow-host-network, where there is none; an existing one changes
+ * only when one of those is given (its key set, the other kept), and one
+ * the parser refuses is then left alone with an error. prefix starts each
+ * line of output ("# " where the output is a config.toml snippet).
+ */
+static int install_policy(const struct ob_args *a, const char *prefix, FILE *out,
+			  struct ob_error *e)
+{
+	const char *path = a->policy ? a->policy : OB_POLICY_PATH;
+	bool change = a->allow_trust || a->allow_host_network, exists;
+	_cleanup_free_ char *old = NULL, *buf = NULL;
+	struct ob_host_policy hp = { 0 }, now;
+	struct ob_error re = { 0 };
+	char dir[PATH_MAX];
+	size_t len = 0, buf_len = 0;
+	FILE *f;
+	int rc;
+
+	rc = ob_read_file(path, OB_POLICY_MAX, O_NOFOLLOW, &old, &len, NULL, &re);
+	exists = rc != -ENOENT;
+	if (!rc)
+		rc = ob_host_policy_parse(old, len, path, &hp, &re);
+	if (rc && exists) {
+		if (change) {
+			if (e)
+				*e = re;
+			return ob_err_wrap(e, rc,
+					   "the host policy (left as it is; fix or remove it)");
+		}
+		fprintf(out, "%soci-bypass: kept %s as it is; the hook allows nothing while %s\n",
+			prefix, path, re.msg);
+		return 0;
+	}
+	if (exists && !change) {
+		fprintf(out, "%soci-bypass: kept %s (allow-trust = %s, allow-host-network = %s)\n",
+			prefix, path, tf(hp.allow_trust), tf(hp.allow_host_network));
+	} else {
+		hp.allow_trust |= a->allow_trust;
+		hp.allow_host_network |= a->allow_host_network;
+		f = open_memstream(&buf, &buf_len);
+		if (!f)
+			return ob_err(e, -ENOMEM, "out of memory");
+		rc = ob_host_policy_write(f, &hp, e);
+		fclose(f);
+		if (rc)
+			return rc;
+		snprintf(dir, sizeof(dir), "%s", path);
+		rc = ob_mkdirs(dirname(dir), 0755, e);
+		if (!rc) /* a new file never replaces one written meanwhile */
+			rc = exists ? ob_write_atomic(path, buf, buf_len, 0644, e)
+				    : ob_write_new(path, buf, buf_len, 0644, e);
+		if (rc)
+			return rc;
+		fprintf(out, "%soci-bypass: wrote %s (allow-trust = %s, allow-host-network = %s)\n",
+			prefix, path, tf(hp.allow_trust), tf(hp.allow_host_network));
+	}
+	/* The file the hook reads: say so if the hook would not trust it. */
+	if (!strcmp(path, OB_POLICY_PATH) && ob_host_policy_load(path, &now, &re))
+		fprintf(out, "%soci-bypass: warning: the hook allows nothing while %s\n", prefix,
+			re.msg);
+	return 0;
+}
+
 /* --docker: runtimes.oci-bypass in daemon.json, every other key kept. */
 static int install_docker(const struct ob_args *a, const char *shim, FILE *out, struct ob_error *e)
 {
@@ -98,6 +168,11 @@ int ob_cmd_install_hooks(const struct ob_args *a, FILE *out, struct ob_error *e)
 	FILE *f;
 	int rc;
 
+	/* First: an error there leaves everything as it was. --containerd
+	 * prints a config.toml snippet: the policy lines are comments in it. */
+	rc = install_policy(a, a->containerd ? "# " : "", out, e);
+	if (rc)
+		return rc;
 	if (a->docker || a->containerd)
 		return install_engines(a, out, e);
 	if (!hook) {

@@ -31,6 +31,7 @@ static int add_ns(uint64_t cookie, void *ctx)
 	if (ob_read_netns(g->m, cookie, &ns, NULL) == 0) { /* else withdrawn meanwhile */
 		n->unread = ns.unread;
 		n->max_unread = ns.max_unread ? ns.max_unread : v->ns_max_unread;
+		n->trust = ns.flags & OB_NETNS_TRUST;
 	}
 	return 0;
 }

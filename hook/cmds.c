@@ -115,17 +115,21 @@ const struct ob_cmd ob_cmds[] = {
 		   "  withdraws it when its last container is gone. Without a stage it is\n"
 		   "  inferred from the state's status. Fails open: errors are logged and\n"
 		   "  the container runs unaccelerated, unless the container's annotation\n"
-		   "  io.oci-bypass.mode is \"required\".\n" },
+		   "  io.oci-bypass.mode is \"required\". The annotations io.oci-bypass.trust\n"
+		   "  and allow-host-network take effect only where the host policy\n"
+		   "  " OB_POLICY_PATH " allows them (oci-bypass(8), HOST POLICY).\n" },
 	{ .name = "install-hooks",
 	  .fn = ob_cmd_install_hooks,
 	  .summary = "write the hooks.d file (or a CDI spec, or register the runtime shim)",
 	  .opts = OB_OPT_DIR | OB_OPT_ALWAYS | OB_OPT_HOOK_PATH | OB_OPT_CDI | OB_OPT_DOCKER |
-		  OB_OPT_DOCKER_CONFIG | OB_OPT_DEFAULT | OB_OPT_CONTAINERD | OB_OPT_SHIM_PATH,
+		  OB_OPT_DOCKER_CONFIG | OB_OPT_DEFAULT | OB_OPT_CONTAINERD | OB_OPT_SHIM_PATH |
+		  OB_OPT_ALLOW_TRUST | OB_OPT_ALLOW_HOST_NETWORK | OB_OPT_POLICY,
 	  .check = ob_args_check_install,
 	  .usage = "oci-bypass install-hooks [--dir DIR] [--always] [--hook-path PATH] [--cdi]\n"
 		   "oci-bypass install-hooks --docker [--docker-config FILE] [--default] "
 		   "[--shim-path PATH]\n"
 		   "oci-bypass install-hooks --containerd [--shim-path PATH]\n"
+		   "  each with [--allow-trust] [--allow-host-network] [--policy FILE]\n"
 		   "  Write the hooks.d file oci-bypass.json (default DIR\n"
 		   "  /etc/containers/oci/hooks.d). By default the hook runs for containers\n"
 		   "  with the annotation io.oci-bypass.mode=on|required; --always runs it for\n"
@@ -141,7 +145,17 @@ const struct ob_cmd ob_cmds[] = {
 		   "  --containerd prints the containerd 1.6 config.toml snippet for it (merge\n"
 		   "  it by hand). --shim-path defaults to the oci-bypass-runtime next to\n"
 		   "  this binary. For engines without hooks.d or CDI: Docker < 28.2,\n"
-		   "  containerd < 2.0.\n" },
+		   "  containerd < 2.0.\n"
+		   "  Each form also writes the host policy " OB_POLICY_PATH "\n"
+		   "  (mode 0644) if it is missing, with allow-trust and allow-host-network\n"
+		   "  false: the annotations io.oci-bypass.trust=true and\n"
+		   "  io.oci-bypass.allow-host-network=true, which any image can carry, take\n"
+		   "  effect only where that file sets them true. --allow-trust and\n"
+		   "  --allow-host-network set them true, in a new file or an existing one\n"
+		   "  (keeping the other key); without them an existing file is left as it\n"
+		   "  is. --policy writes FILE instead (packaging: make install DESTDIR=);\n"
+		   "  the hook reads only " OB_POLICY_PATH ", and only if it and its\n"
+		   "  directory are owned by root and not writable by group or others.\n" },
 	{ .name = "gc",
 	  .fn = ob_cmd_gc,
 	  .summary = "repair what killed hooks or vanished containers left",

@@ -59,10 +59,11 @@ static int open_unique(const char *path, const char *base, mode_t mode, char *tm
 }
 
 /* Writes buf to a temp file of its own next to path, fsyncs it and renames
- * it over path, so that a reader (or a hook killed half way) never sees
- * half a file, and concurrent writers never see each other's. The
- * directory must exist. */
-int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, struct ob_error *e)
+ * it over path (or, with excl, links it there: -EEXIST if path exists), so
+ * that a reader (or a hook killed half way) never sees half a file, and
+ * concurrent writers never see each other's. The directory must exist. */
+static int write_whole(const char *path, const void *buf, size_t len, mode_t mode, bool excl,
+		       struct ob_error *e)
 {
 	const char *base = strrchr(path, '/');
 	char tmp[PATH_MAX];
@@ -78,11 +79,27 @@ int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, 
 			     strerror(errno ? errno : EIO));
 	if (close(fd) && !err)
 		err = ob_err(e, -errno, "cannot write %s: %s", tmp, strerror(errno));
-	if (!err && rename(tmp, path))
+	if (!err && excl && link(tmp, path))
+		err = errno == EEXIST ? ob_err(e, -EEXIST, "%s exists", path)
+				      : ob_err(e, -errno, "cannot link %s to %s: %s", tmp, path,
+					       strerror(errno));
+	else if (!err && excl)
+		unlink(tmp);
+	else if (!err && rename(tmp, path))
 		err = ob_err(e, -errno, "cannot rename %s: %s", tmp, strerror(errno));
 	if (err)
 		unlink(tmp);
 	return err;
+}
+
+int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, struct ob_error *e)
+{
+	return write_whole(path, buf, len, mode, false, e);
+}
+
+int ob_write_new(const char *path, const void *buf, size_t len, mode_t mode, struct ob_error *e)
+{
+	return write_whole(path, buf, len, mode, true, e);
 }
 
 int ob_read_file(const char *path, size_t max, int flags, char **out, size_t *len, mode_t *mode,

@@ -233,6 +233,7 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 		json_object_object_add(o, "cookie", u64(n->cookie));
 		json_object_object_add(o, "unread_bytes", json_object_new_int64(n->unread));
 		json_object_object_add(o, "unread_budget_bytes", u64(n->max_unread));
+		json_object_object_add(o, "trust", json_object_new_boolean(n->trust));
 		for (size_t m = 0; m < sizeof(fields) / sizeof(fields[0]); m++) {
 			uint64_t x = field(&n->c, m);
 

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -173,6 +174,12 @@ int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg
 		s.small_window_ns = (__u64)o->small_window_ms * 1000000;
 		s.stall_ns = o->stall_ms ? (__u64)o->stall_ms * 1000000 : OB_STALL_NS;
 		ingress_bounds(&s);
+		/* keys the TCP option (bypass.h); a load with these maps
+		 * again keeps it */
+		if (getrandom(s.secret, sizeof(s.secret), 0) != (ssize_t)sizeof(s.secret)) {
+			err = ob_err(e, -errno, "getrandom failed: %s", strerror(errno));
+			goto cleanup;
+		}
 	} else if ((err = ob_settings_read_fd(bpf_map__fd(skel->maps.ob_settings), &s, e))) {
 		goto cleanup;
 	}

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/random.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -300,23 +299,8 @@ bool ob_netns_enrolled(const struct ob_maps *m, uint64_t cookie)
 	return bpf_map_lookup_elem(m->netns, &cookie, &ns) == 0;
 }
 
-static int new_token(const struct ob_maps *m, __u64 *token, struct ob_error *e)
-{
-	for (int tries = 0; tries < 8; tries++) {
-		uint64_t t, v;
-
-		if (getrandom(&t, sizeof(t), 0) != sizeof(t))
-			return ob_err(e, -errno, "getrandom failed: %s", strerror(errno));
-		if (t && bpf_map_lookup_elem(m->tokens, &t, &v)) {
-			*token = t;
-			return 0;
-		}
-	}
-	return ob_err(e, -EAGAIN, "could not draw a fresh token");
-}
-
 /* Enrols one netns in the maps (idempotent; *already: it was before).
- * Counters and token go in first: the netns entry is what turns pairing on. */
+ * Counters go in first: the netns entry is what turns pairing on. */
 int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_t max_unread,
 		   const uint16_t *noports, int n_noports, bool *already, struct ob_error *e)
 {
@@ -344,19 +328,14 @@ int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_
 	zero = calloc(ncpu > 0 ? (size_t)ncpu : 1, sizeof(*zero));
 	if (!zero)
 		return ob_err(e, -ENOMEM, "out of memory");
-	err = new_token(m, &ns.token, e);
-	if (err)
-		goto out;
 	/* A concurrent enrolment of the same netns may get there first: its
 	 * counters are kept (NOEXIST), and its netns entry (EEXIST) means
 	 * enrolled already. Undo only what this call made. */
 	made_counters = bpf_map_update_elem(m->counters, &cookie, zero, BPF_NOEXIST) == 0;
 	if ((!made_counters && errno != EEXIST) ||
-	    bpf_map_update_elem(m->tokens, &ns.token, &cookie, BPF_NOEXIST) ||
 	    bpf_map_update_elem(m->netns, &cookie, &ns, BPF_NOEXIST)) {
 		int why = errno;
 
-		bpf_map_delete_elem(m->tokens, &ns.token);
 		if (why == EEXIST && ob_netns_enrolled(m, cookie)) {
 			*already = true;
 			goto out;
@@ -398,7 +377,6 @@ int ob_netns_withdraw(const struct ob_maps *m, uint64_t cookie)
 
 	if (bpf_map_lookup_elem(m->netns, &cookie, &ns) == 0) {
 		bpf_map_delete_elem(m->netns, &cookie);
-		bpf_map_delete_elem(m->tokens, &ns.token);
 		was = 1;
 	}
 	delete_svc_keys(m->noports, cookie);

@@ -69,10 +69,19 @@ void ob_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ---- files.c ---- */
 int ob_mkdirs(const char *dir, mode_t mode, struct ob_error *e);
 int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, struct ob_error *e);
+/* As ob_write_atomic, but never replaces a file: -EEXIST if path exists. */
+int ob_write_new(const char *path, const void *buf, size_t len, mode_t mode, struct ob_error *e);
 /* A regular file of at most max bytes, whole, in *out (malloc'd, NUL
  * added); flags are added to open's (O_NOFOLLOW); *mode its permissions. */
 int ob_read_file(const char *path, size_t max, int flags, char **out, size_t *len, mode_t *mode,
 		 struct ob_error *e);
+
+/* ---- policy.c: the host policy file ---- */
+/* OB_POLICY_PATH as the hook trusts it: the file and its directory owned by
+ * root and not writable by group or others, the file regular and not a
+ * symlink, then ob_host_policy_parse. On any failure *hp is all off and e
+ * says why. */
+int ob_host_policy_load(const char *path, struct ob_host_policy *hp, struct ob_error *e);
 
 /* ---- args.c: command line (pure); cmds.c: the verb table ---- */
 /* Options, as bits: ob_cmds[].opts says which a verb accepts. */
@@ -99,6 +108,9 @@ enum ob_cli_opt {
 	OB_OPT_DEFAULT = 1u << 19,
 	OB_OPT_CONTAINERD = 1u << 20,
 	OB_OPT_SHIM_PATH = 1u << 21,
+	OB_OPT_ALLOW_TRUST = 1u << 22,
+	OB_OPT_ALLOW_HOST_NETWORK = 1u << 23,
+	OB_OPT_POLICY = 1u << 24,
 };
 
 struct ob_args;
@@ -142,6 +154,9 @@ struct ob_args {
 	bool set_default;	   /* install-hooks --docker --default */
 	const char *docker_config; /* install-hooks --docker-config FILE */
 	const char *shim_path;	   /* install-hooks --shim-path: oci-bypass-runtime */
+	bool allow_trust;	   /* install-hooks --allow-trust */
+	bool allow_host_network;   /* install-hooks --allow-host-network */
+	const char *policy;	   /* install-hooks --policy FILE (default OB_POLICY_PATH) */
 	uint16_t noports[16];
 	int n_noports;
 };
@@ -159,6 +174,7 @@ struct ob_ns_view {
 	uint64_t cookie;
 	int64_t unread;	     /* unread redirected bytes its sockets sent */
 	uint64_t max_unread; /* its budget for them */
+	bool trust;	     /* enrolled with --trust or io.oci-bypass.trust: no probation */
 	struct ob_counters c;
 };
 
@@ -230,7 +246,6 @@ bool ob_pidfd_alive(int pidfd);
 	X(sockhash, struct ob_sock_key, __u64)                                                     \
 	X(conns, struct ob_conn_key, struct ob_conn)                                               \
 	X(netns, __u64, struct ob_netns)                                                           \
-	X(tokens, __u64, __u64)                                                                    \
 	X(counters, __u64, struct ob_counters)                                                     \
 	X(settings, __u32, struct ob_settings)                                                     \
 	X(noports, struct ob_svc_key, __u8)                                                        \

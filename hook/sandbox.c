@@ -74,7 +74,7 @@ static const struct {
 	{ "gettid", "threads" },
 	{ "getuid", "libbpf" },
 	{ "geteuid", "libbpf" },
-	{ "getrandom", "enrolment tokens, temp file names" },
+	{ "getrandom", "the host secret at load, temp file names" },
 	{ "clock_gettime", "timestamps" },
 	{ "clock_nanosleep", "none expected, harmless" },
 	{ "nanosleep", "none expected, harmless" },

@@ -131,9 +131,11 @@ struct ob_policy {
 	bool mode_set;			  /* io.oci-bypass.mode was given (and valid) */
 	uint16_t noports[OB_NOPORTS_MAX]; /* io.oci-bypass.no-ports "443,6379", deduplicated */
 	int n_noports;
-	bool trust;		      /* io.oci-bypass.trust "true": skip service probation */
+	bool trust;		      /* io.oci-bypass.trust "true": skip service probation
+				       * (if the host policy allows it: ob_policy_restrict) */
 	uint64_t max_unread;	      /* io.oci-bypass.max-unread "64m"; 0: the default */
-	bool allow_host_network;      /* io.oci-bypass.allow-host-network "true"/"false" */
+	bool allow_host_network;      /* io.oci-bypass.allow-host-network "true"/"false" (the
+				       * same) */
 	bool has_netns;		      /* linux.namespaces has an entry of type "network" */
 	char netns_path[OB_PATH_MAX]; /* its "path" (an existing netns), validated; "" if new */
 	char id_hint[OB_ID_MAX + 1];  /* io.oci-bypass.name (validated like ids), else "" */
@@ -155,6 +157,45 @@ int ob_config_parse(const char *buf, size_t len, struct ob_policy *p, struct ob_
 
 /* io.oci-bypass.no-ports value: ports 1..65535 separated by commas and/or blanks. */
 int ob_noports_parse(const char *s, uint16_t *ports, int *n, struct ob_error *e);
+
+/*
+ * The host policy (policy.c): what an annotation alone cannot decide,
+ * because an image's annotations reach config.json too (podman copies
+ * them): io.oci-bypass.trust and io.oci-bypass.allow-host-network take
+ * effect only where the host's policy file allows them (issue 11).
+ */
+#define OB_POLICY_PATH "/etc/oci-bypass/policy.conf"
+#define OB_POLICY_MAX  4096 /* bytes of policy file we accept */
+
+struct ob_host_policy {
+	bool allow_trust;	 /* allow-trust = true */
+	bool allow_host_network; /* allow-host-network = true */
+};
+
+/*
+ * Parses a policy file: lines "key = value", blanks around key and value
+ * ignored, '#' starts a comment (to the end of the line), blank lines
+ * ignored. Keys allow-trust and allow-host-network, each at most once;
+ * values true or false; a key not given is false. Anything else (an
+ * unknown key, another value, a line without '=', a key given twice, a
+ * NUL byte, more than OB_POLICY_MAX bytes) is an error naming
+ * name:line. On failure *hp is all false: the policy never fails open.
+ */
+int ob_host_policy_parse(const char *buf, size_t len, const char *name, struct ob_host_policy *hp,
+			 struct ob_error *e);
+
+/* Writes a policy file: both keys, each with a comment saying what it
+ * allows. ob_host_policy_parse reads it back as hp. */
+int ob_host_policy_write(FILE *f, const struct ob_host_policy *hp, struct ob_error *e);
+
+/* What ob_policy_restrict dropped. */
+#define OB_REFUSED_TRUST 1u /* io.oci-bypass.trust=true without allow-trust */
+#define OB_REFUSED_HOST_NETWORK                                                                    \
+	2u /* io.oci-bypass.allow-host-network=true without allow-host-network */
+
+/* Clears p->trust and p->allow_host_network where hp does not allow them;
+ * returns the OB_REFUSED_* bits of what it cleared. */
+unsigned ob_policy_restrict(struct ob_policy *p, const struct ob_host_policy *hp);
 
 /*
  * hooks.d file (podman / CRI-O "version": "1.0.0"): stages

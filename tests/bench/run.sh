@@ -302,7 +302,7 @@ setup_podman() {
 		mkdir -p "$WORK/rootfs$(dirname "$f")" && cp -L "$f" "$WORK/rootfs$f" ||
 			{ fail_note "podman: copying $f into the rootfs failed"; return 1; }
 	done
-	"$OB" install-hooks --dir "$PODMAN_HOOKS" --hook-path "$OB" >/dev/null ||
+	"$OB" install-hooks --dir "$PODMAN_HOOKS" --hook-path "$OB" --policy "$WORK/policy.conf" >/dev/null ||
 		{ fail_note "podman: oci-bypass install-hooks failed"; return 1; }
 	podman_up bypass && podman_up stock || return 1
 	PODMAN_NET=$(ct_podman container inspect $CP-stock-srv 2>/dev/null |

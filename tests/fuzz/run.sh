@@ -31,7 +31,7 @@ if ! "$CLANG" -fsanitize=fuzzer "$out/probe.c" -o "$out/probe" 2>"$out/probe.log
 fi
 
 status=0
-for name in state config hooksd_validate; do
+for name in state config hooksd_validate policy; do
 	bin=$out/fuzz_$name
 	seeds=tests/corpus/${name%_validate}
 	work=$out/corpus-$name

@@ -80,7 +80,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log "install-hooks --containerd: the 1.6 snippet, into our containerd's config.toml"
-snippet=$("$OB" install-hooks --containerd) || die "install-hooks --containerd"
+snippet=$("$OB" install-hooks --containerd --policy "$W/policy.conf") || die "install-hooks --containerd"
 grep -qF "BinaryName = \"$SHIM\"" <<<"$snippet" && log "ok: BinaryName is the shim" ||
 	fail "snippet: $snippet"
 cat >"$W/config.toml" <<EOF

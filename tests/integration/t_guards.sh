@@ -31,6 +31,7 @@ svc_state() {
 		'[.services[] | select(.port == $p) | .state] | if length == 0 then "none" else .[0] end'
 }
 start_sem() {
+	rm -f "$W/sem"
 	ip netns exec ${P}1 "$SEM" server --listen "$A" 0 --timeout 60 >"$W/sem" 2>&1 &
 	SPID=$!
 	for _ in $(seq 100); do grep -q listening "$W/sem" && break; sleep 0.05; done
@@ -53,12 +54,19 @@ probation_case() { # CHECK STATE STOCK_ANSWER
 	start_sem
 	assert_eq "$1: a new service is on probation" none "$(svc_state "$SPORT")"
 	moves=$(( $(counter gd-cli guard_moves) + $(counter gd-srv guard_moves) ))
+	before=$(counter gd-cli redirected_msgs)
 	first=$(sem "$1")
-	log "$1: first run (redirected after probation): $first"
 	[ -n "$want" ] || want=$first
 	assert_eq "$1: the service learned it" "$2" "$(svc_state "$SPORT")"
-	assert_gt "$1: the redirected connection moved (guard_moves)" "$moves" \
-		"$(( $(counter gd-cli guard_moves) + $(counter gd-srv guard_moves) ))"
+	# Whether the ping's close made the service accelerated before the
+	# check connected is a matter of timing (not always under qemu).
+	if [ "$(counter gd-cli redirected_msgs)" -gt "$before" ]; then
+		log "$1: first run redirected after probation: $first"
+		assert_gt "$1: the redirected connection moved (guard_moves)" "$moves" \
+			"$(( $(counter gd-cli guard_moves) + $(counter gd-srv guard_moves) ))"
+	else
+		log "$1: first run still on probation (stock TCP): $first"
+	fi
 	before=$(counter gd-cli redirected_msgs)
 	assert_eq "$1: next connection as stock" "$want" "$(sem "$1")"
 	after=$(counter gd-cli redirected_msgs)
@@ -91,6 +99,7 @@ stop_sem
 
 # 3. The listening socket: SO_RCVLOWAT set on it (its accepted sockets
 # inherit it) is learned at once, before any connection.
+rm -f "$W/gp"
 ip netns exec ${P}1 "$GP" listen "$A" 0 rcvlowat >"$W/gp" 2>&1 &
 SPID=$!
 for _ in $(seq 100); do grep -q listening "$W/gp" && break; sleep 0.05; done
@@ -108,6 +117,7 @@ assert_eq "listener: every byte arrived" "read 100000" "$(grep read "$W/gp")"
 "$OB" withdraw gd-srv >/dev/null && "$OB" withdraw gd-cli >/dev/null || die "withdraw"
 "$OB" enroll --netns /run/netns/${P}1 --name gd-srv --trust >/dev/null || die "enroll"
 "$OB" enroll --netns /run/netns/${P}2 --name gd-cli --trust >/dev/null || die "enroll"
+rm -f "$W/gp" # not the earlier server's line
 ip netns exec ${P}1 "$GP" listen "$A" 0 none >"$W/gp" 2>&1 &
 SPID=$!
 for _ in $(seq 100); do grep -q listening "$W/gp" && break; sleep 0.05; done

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # t_install.sh - make install with PREFIX and DESTDIR: the binary under
-# libexec/oci/hooks.d, a bin/ link, the man page, and a hooks.d file that
-# names the installed binary and passes the same validation podman needs.
+# libexec/oci/hooks.d, a bin/ link, the man page, a hooks.d file that
+# names the installed binary and passes the same validation podman needs,
+# and the host policy file, all off.
 OB_ANY_KERNEL=1
 . "$(dirname "$0")/../lib/common.sh"
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
 make -s -C "$TESTS_DIR/.." install DESTDIR="$D" PREFIX=/usr OUT="$OB_BUILD" SAN="${OB_SAN:-0}" >/dev/null ||
 	die "make install failed"
+# (before install-hooks --containerd below writes it too)
+Pol="$D/etc/oci-bypass/policy.conf"
+assert_eq "the host policy, all off" "allow-trust = false|allow-host-network = false" \
+	"$(grep -v '^#' "$Pol" | grep . | paste -sd '|')"
+assert_eq "the host policy's mode" 644 "$(stat -c %a "$Pol")"
 [ -x "$D/usr/libexec/oci/hooks.d/oci-bypass" ] && log "ok: binary installed" || fail "binary missing"
 [ "$(readlink "$D/usr/bin/oci-bypass")" = ../libexec/oci/hooks.d/oci-bypass ] &&
 	log "ok: bin link" || fail "bin link: $(ls -l "$D/usr/bin")"
@@ -17,7 +23,8 @@ out=$("$D/usr/bin/oci-bypass" version 2>&1) && grep -q "^oci-bypass " <<<"$out" 
 	[ "$(readlink "$D/usr/bin/oci-bypass-runtime")" = ../libexec/oci/hooks.d/oci-bypass-runtime ] &&
 	log "ok: oci-bypass-runtime links" || fail "runtime links: $(ls -l "$D/usr/bin")"
 assert_eq "the installed shim registers itself by its own path" /usr/libexec/oci/hooks.d/oci-bypass-runtime \
-	"$("$D/usr/bin/oci-bypass" install-hooks --containerd | awk -F'"' '/BinaryName/ {print $2}' | sed "s|^$D||")"
+	"$("$D/usr/bin/oci-bypass" install-hooks --containerd --policy "$D/etc/oci-bypass/policy.conf" |
+		awk -F'"' '/BinaryName/ {print $2}' | sed "s|^$D||")"
 man -l "$D/usr/share/man/man8/oci-bypass.8" 2>/dev/null | grep -q "OCI-BYPASS(8)" &&
 	log "ok: man page renders" || fail "man page"
 H="$D/etc/containers/oci/hooks.d/oci-bypass.json"

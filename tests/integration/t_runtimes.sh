@@ -65,7 +65,7 @@ run_runtime crun 4 7002
 
 log "podman: hooks.d from install-hooks, two containers annotated, one not"
 H=$WORK/hooks.d
-"$OB" install-hooks --dir "$H" --hook-path "$OB" >/dev/null || fail "install-hooks"
+"$OB" install-hooks --dir "$H" --hook-path "$OB" --policy "$WORK/policy.conf" >/dev/null || fail "install-hooks"
 jq -e '.version == "1.0.0"' "$H/oci-bypass.json" >/dev/null || fail "hooks.d file: $(cat "$H/oci-bypass.json")"
 NET=${P}net
 ct_podman_net $NET 10.231.7.0/24 >/dev/null || die "podman network"

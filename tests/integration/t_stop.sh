@@ -9,6 +9,7 @@
 need_root
 P=obst
 container_test $P 6 runc jq
+policy_set 'allow-trust = true' # the trust annotation needs the host's leave
 
 # ct ID NETNS-INDEX ARGS...: a runc container with the hook (trusted: no
 # probation) running `streamcheck ARGS...` as its process.

@@ -124,6 +124,16 @@ static void verbs_and_options(void **state)
 	assert_int_equal(PARSE(&a, "install-hooks", "--containerd"), 0);
 	assert_true(a.containerd);
 	assert_false(a.docker);
+	assert_false(a.allow_trust);
+	assert_false(a.allow_host_network);
+	assert_null(a.policy);
+	assert_int_equal(PARSE(&a, "install-hooks", "--allow-trust", "--policy", "/tmp/p.conf"), 0);
+	assert_true(a.allow_trust);
+	assert_false(a.allow_host_network);
+	assert_string_equal(a.policy, "/tmp/p.conf");
+	assert_int_equal(PARSE(&a, "install-hooks", "--docker", "--allow-host-network"), 0);
+	assert_false(a.allow_trust);
+	assert_true(a.allow_host_network);
 	assert_int_equal(PARSE(&a, "gc"), 0);
 	assert_string_equal(a.cmd->name, "gc");
 }
@@ -172,6 +182,11 @@ static void bad_input_is_refused(void **state)
 	assert_int_equal(PARSE(&a, "install-hooks", "--docker", "--shim-path", "rel/x"), -EINVAL);
 	assert_int_equal(PARSE(&a, "install-hooks", "--docker-config"), -EINVAL);
 	assert_int_equal(PARSE(&a, "load", "--docker"), -EINVAL); /* install-hooks' */
+	assert_int_equal(PARSE(&a, "install-hooks", "--policy", "rel/p.conf"), -EINVAL);
+	/* the host policy is install-hooks', not the CLI's: enroll has --trust, --allow-host */
+	assert_int_equal(PARSE(&a, "enroll", "--netns", "/x", "--allow-trust"), -EINVAL);
+	assert_int_equal(PARSE(&a, "enroll", "--netns", "/x", "--allow-host-network"), -EINVAL);
+	assert_int_equal(PARSE(&a, "install-hooks", "--allow-host"), -EINVAL);
 	{
 		char *argv_[] = { "oci-bypass", NULL };
 

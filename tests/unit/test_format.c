@@ -46,6 +46,7 @@ static struct ob_view sample(void)
 	two_ns[0].c.redirected_msgs = 7;
 	two_ns[0].c.tcp_msgs = 1;
 	two_ns[0].unread = -5; /* a drift must show, signed */
+	two_ns[0].trust = true;
 	strcpy(two_ns[1].name, "we\"ird\\name");
 	two_ns[1].cookie = 9;
 	return v;
@@ -100,7 +101,8 @@ static void json_has_documented_keys(void **state)
 	assert_int_equal(json_object_array_length(arr), 2);
 	ns0 = json_object_array_get_idx(arr, 0);
 	static const char *keys[] = {
-		"name", "cookie", "sockets", "redirected_bytes", "redirected_msgs", "tcp_msgs"
+		"name",	    "cookie", "sockets", "redirected_bytes", "redirected_msgs",
+		"tcp_msgs", "trust"
 	};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		assert_true(json_object_object_get_ex(ns0, keys[i], &x));
@@ -110,6 +112,10 @@ static void json_has_documented_keys(void **state)
 	assert_string_equal(json_object_get_string(x), "web");
 	json_object_object_get_ex(json_object_array_get_idx(arr, 1), "name", &x);
 	assert_string_equal(json_object_get_string(x), "we\"ird\\name");
+	json_object_object_get_ex(ns0, "trust", &x);
+	assert_true(json_object_get_boolean(x));
+	json_object_object_get_ex(json_object_array_get_idx(arr, 1), "trust", &x);
+	assert_false(json_object_get_boolean(x));
 	assert_true(json_object_object_get_ex(root, "services", &arr));
 	assert_int_equal(json_object_array_length(arr), 2);
 	json_object_object_get_ex(json_object_array_get_idx(arr, 0), "state", &x);

@@ -56,7 +56,7 @@ static void key_layout_has_no_holes(void **state)
 	assert_int_equal(offsetof(struct ob_opt, port), 12);
 	assert_int_equal(offsetof(struct ob_opt, flags), 14);
 	assert_int_equal(sizeof(struct ob_opt), OB_OPT_LEN);
-	assert_int_equal(offsetof(struct ob_opt, token), 4);
+	assert_int_equal(offsetof(struct ob_opt, value), 4);
 }
 
 /* bpf_sock_ops.remote_port as the kernel builds it: sk_dport (network
@@ -84,6 +84,43 @@ static void remote_port_byte_order(void **state)
 #endif
 }
 
+/* SipHash-2-4 reference vectors (the paper's test.c, vectors_sip64): key
+ * 00 01 .. 0f, message 00 01 .. n-1, here for n = 8, 16, 24 (whole words). */
+static void siphash_reference_vectors(void **state)
+{
+	const __u64 k0 = 0x0706050403020100ULL, k1 = 0x0f0e0d0c0b0a0908ULL;
+	const __u64 m[3] = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL, 0x1716151413121110ULL };
+
+	(void)state;
+	assert_true(ob_siphash(k0, k1, m, 0) == 0x726fdb47dd0e0e31ULL);
+	assert_true(ob_siphash(k0, k1, m, 1) == 0x93f5f5799a932462ULL);
+	assert_true(ob_siphash(k0, k1, m, 2) == 0x3f2acc7f57c29bdbULL);
+	assert_true(ob_siphash(k0, k1, m, 3) == 0xb8ad50c6f649af94ULL);
+}
+
+/* The option's values: bound to the key, the ISNs, the port and the
+ * flags; sealing twice unseals; a SYN's MAC never unseals a cookie. */
+static void option_values_are_bound(void **state)
+{
+	const __u64 key[2] = { 0x0123456789abcdefULL, 0xfedcba9876543210ULL };
+	const __u64 other[2] = { 0x0123456789abcdefULL, 0xfedcba9876543211ULL };
+	const __u64 cookie = 4098;
+	__u64 sealed = ob_seal(key, cookie, OB_OPT_PAIR, 8080, 1000, 2000);
+
+	(void)state;
+	assert_true(ob_seal(key, sealed, OB_OPT_PAIR, 8080, 1000, 2000) == cookie);
+	assert_true(ob_seal(other, sealed, OB_OPT_PAIR, 8080, 1000, 2000) != cookie);
+	assert_true(ob_seal(key, sealed, 0, 8080, 1000, 2000) != cookie);
+	assert_true(ob_seal(key, sealed, OB_OPT_PAIR, 8081, 1000, 2000) != cookie);
+	assert_true(ob_seal(key, sealed, OB_OPT_PAIR, 8080, 1001, 2000) != cookie);
+	assert_true(ob_seal(key, sealed, OB_OPT_PAIR, 8080, 1000, 2001) != cookie);
+	assert_true(ob_seal(key, sealed, OB_OPT_PAIR, 8080, 2000, 1000) != cookie);
+	assert_true(ob_syn_mac(key, 1000) != ob_syn_mac(key, 1001));
+	assert_true(ob_syn_mac(key, 1000) != ob_syn_mac(other, 1000));
+	/* an echoed SYN value unseals to garbage, not to any small cookie */
+	assert_true(ob_seal(key, ob_syn_mac(key, 1000), 0, 0, 1000, 2000) > 0xffffffffULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -92,6 +129,8 @@ int main(void)
 		cmocka_unit_test(conn_key_differs_between_connections),
 		cmocka_unit_test(key_layout_has_no_holes),
 		cmocka_unit_test(remote_port_byte_order),
+		cmocka_unit_test(siphash_reference_vectors),
+		cmocka_unit_test(option_values_are_bound),
 	};
 
 	return cmocka_run_group_tests_name("keys", tests, NULL, NULL);
