@@ -1,6 +1,7 @@
 /* cgroup.c - cgroup v2: where it is mounted, where load attached sock_ops, and that a container's
  * cgroup runs our sock_ops program. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,8 +13,9 @@
 
 #define CGROUP_FILE OB_RUN_DIR "/cgroup" /* where load attached sock_ops */
 
-/* The cgroup v2 directory of a process ("0::/path" in /proc/PID/cgroup). */
-static int process_cgroup(int pid, char *out, size_t len, struct ob_error *e)
+/* The cgroup v2 directory of a process ("0::/path" in /proc/PID/cgroup),
+ * read by number and checked to be the pidfd's. */
+static int process_cgroup(int pid, int pidfd, char *out, size_t len, struct ob_error *e)
 {
 	char path[64], line[PATH_MAX + 8], mnt[PATH_MAX];
 	_cleanup_fclose_ FILE *f = NULL;
@@ -34,6 +36,9 @@ static int process_cgroup(int pid, char *out, size_t len, struct ob_error *e)
 		    (size_t)snprintf(out, len, "%s%s", mnt,
 				     strcmp(line + 3, "/") ? line + 3 : "") >= len)
 			return ob_err(e, -EINVAL, "odd cgroup path for process %d", pid);
+		if (!ob_pidfd_alive(pidfd))
+			return ob_err(e, -ESRCH, "process %d exited while its cgroup was read",
+				      pid);
 		return 0;
 	}
 	return ob_err(e, -ENOENT, "process %d has no cgroup v2 entry", pid);
@@ -55,21 +60,21 @@ static bool path_under(const char *path, const char *dir)
  * container's own cgroup for its lifetime: a link pinned as ct-KEY, which
  * teardown removes. link_out is "" when the load-time attachment covers it.
  */
-int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char *link_out,
-		    size_t link_len, struct ob_error *e)
+int ob_cgroup_place(int pid, int pidfd, const char *key, char *cg_out, size_t cg_len,
+		    char *link_out, size_t link_len, struct ob_error *e)
 {
 	char attach[PATH_MAX];
 	_cleanup_close_ int cgfd = -1;
 	int err;
 
 	link_out[0] = '\0';
-	err = process_cgroup(pid, cg_out, cg_len, e);
+	err = process_cgroup(pid, pidfd, cg_out, cg_len, e);
 	if (err)
 		return err;
 	if (ob_attach_cgroup(attach, sizeof(attach)) || path_under(cg_out, attach))
 		return 0;
-	if ((size_t)snprintf(link_out, link_len, OB_PIN_DIR "/ct-%s", key) >= link_len)
-		return ob_err(e, -ENAMETOOLONG, "link path too long");
+	if (ob_cgroup_link_path(key, link_out, link_len))
+		return ob_err(e, -EINVAL, "invalid container record key");
 	cgfd = open(cg_out, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0)
 		return ob_err(e, -errno, "cannot open cgroup %s: %s", cg_out, strerror(errno));
@@ -77,6 +82,59 @@ int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char 
 	if (err)
 		link_out[0] = '\0';
 	return err;
+}
+
+int ob_cgroup_link_path(const char *key, char *buf, size_t len)
+{
+	if ((size_t)snprintf(buf, len, OB_PIN_CT "%s", key) >= len ||
+	    !ob_child_valid(buf, OB_PIN_CT, OB_KEY_MAX)) {
+		buf[0] = '\0';
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The path comes from the key, never from what a record says. */
+void ob_cgroup_unplace(const char *key)
+{
+	char link[PATH_MAX];
+
+	if (ob_cgroup_link_path(key, link, sizeof(link)) == 0)
+		unlink(link);
+}
+
+bool ob_cgroup_placed(const char *key)
+{
+	char link[PATH_MAX];
+
+	return ob_cgroup_link_path(key, link, sizeof(link)) == 0 && access(link, F_OK) == 0;
+}
+
+int ob_cgroup_links_foreach(int (*fn)(const char *key, void *ctx), void *ctx)
+{
+	_cleanup_closedir_ DIR *d = opendir(OB_PIN_DIR);
+	struct dirent *de;
+	int err;
+
+	while (d && (de = readdir(d)))
+		if (!strncmp(de->d_name, "ct-", 3) && ob_name_valid(de->d_name + 3, OB_KEY_MAX)) {
+			err = fn(de->d_name + 3, ctx);
+			if (err)
+				return err;
+		}
+	return 0;
+}
+
+static int unplace(const char *key, void *ctx)
+{
+	(void)ctx;
+	ob_cgroup_unplace(key);
+	return 0;
+}
+
+void ob_cgroup_unplace_all(void)
+{
+	ob_cgroup_links_foreach(unplace, NULL);
 }
 
 /* Where cgroup v2 is mounted: /sys/fs/cgroup (Debian 12), or below it on a

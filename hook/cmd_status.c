@@ -90,7 +90,7 @@ static int gather(struct ob_view *v, struct ob_error *e)
 	v->ledger_entries = z.ledger;
 	err = ob_netns_foreach(&m, add_ns, &g, e);
 	if (!err)
-		err = ob_records_list(&v->ct, &v->n_ct, e);
+		err = ob_records_list(&v->ct, &v->n_ct, false, e);
 	if (!err)
 		err = ob_services_foreach(&m, add_svc, &g);
 out:

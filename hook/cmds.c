@@ -34,8 +34,9 @@ const struct ob_cmd ob_cmds[] = {
 	  .summary = "detach; keep the sockhash until its sockets close",
 	  .opts = OB_OPT_WAIT,
 	  .usage = "oci-bypass unload [--wait SECONDS]\n"
-		   "  Stop new pairings at once and detach sock_ops. The sockhash stays\n"
-		   "  pinned until every redirecting socket has closed, so no byte is lost;\n"
+		   "  Stop new pairings at once and detach sock_ops (also from containers'\n"
+		   "  own cgroups: gc attaches it there again after a load). The sockhash\n"
+		   "  stays pinned until every redirecting socket has closed, so no byte is lost;\n"
 		   "  waits up to SECONDS (default 10) for that, then exits 75 if sockets\n"
 		   "  remain (run unload again later to finish).\n" },
 	{ .name = "enroll",
@@ -47,12 +48,13 @@ const struct ob_cmd ob_cmds[] = {
 	  .usage = "oci-bypass enroll --netns PATH [--name NAME] [--no-port PORT]... [--trust] "
 		   "[--allow-host]\n"
 		   "                  [--max-unread BYTES]\n"
-		   "  Enrol a network namespace (/run/netns/NAME, /proc/PID/ns/net): TCP\n"
-		   "  connections opened from now on between two enrolled namespaces are\n"
-		   "  redirected. --no-port keeps connections to or from PORT on stock TCP.\n"
-		   "  A service (listening port) of this namespace is accelerated once one\n"
-		   "  of its connections has ended without a blocking shutdown(SHUT_WR);\n"
-		   "  --trust skips that probation (see README, Limitations).\n"
+		   "  Enrol a network namespace (/run/netns/NAME or another file on nsfs,\n"
+		   "  not a symlink; or /proc/PID/ns/net): TCP connections opened from now\n"
+		   "  on between two enrolled namespaces are redirected. --no-port keeps\n"
+		   "  connections to or from PORT on stock TCP. A service (listening port)\n"
+		   "  of this namespace is accelerated once one of its connections has\n"
+		   "  ended without a blocking shutdown(SHUT_WR); --trust skips that\n"
+		   "  probation (see README, Limitations).\n"
 		   "  --max-unread: the namespace's budget of redirected bytes its peers\n"
 		   "  have not read yet (k, m, g suffixes; default 256m, or the host's\n"
 		   "  budget where that is smaller); past it, its connections go by TCP.\n"
@@ -159,7 +161,11 @@ const struct ob_cmd ob_cmds[] = {
 	  .summary = "repair what killed hooks or vanished containers left",
 	  .usage = "oci-bypass gc\n"
 		   "  Repair what a killed hook or a container that died without poststop\n"
-		   "  left behind: records of gone containers and their enrolments.\n" },
+		   "  left behind: records of gone containers and their enrolments, and\n"
+		   "  container links (ct-* pins) no record names. Enrol a live container's\n"
+		   "  namespace again where it is no longer enrolled (after unload and\n"
+		   "  load). Report records that cannot be read: they stay, and keep\n"
+		   "  every namespace the hook enrolled.\n" },
 	{ .name = "version",
 	  .fn = ob_cmd_version,
 	  .summary = "print the version",

@@ -262,10 +262,12 @@ cleanup:
 	return err;
 }
 
-/* Detaches sock_ops: its link pin is the last reference. */
+/* Detaches sock_ops: its link pins are the last references, the load's
+ * and each container's own (gc places those again after a load). */
 void ob_sockops_detach(void)
 {
 	unlink(OB_PIN_LINK_SOCKOPS);
+	ob_cgroup_unplace_all();
 	unlink(OB_PIN_PROG_SOCKOPS);
 }
 

@@ -18,6 +18,8 @@
 #define OB_PIN_DIR	    "/sys/fs/bpf/oci-bypass"
 #define OB_PIN_PROG_SOCKOPS OB_PIN_DIR "/prog_sockops"
 #define OB_PIN_LINK_SOCKOPS OB_PIN_DIR "/link_sockops"
+/* a container's own sock_ops link (cgroup.c): OB_PIN_CT KEY, KEY its record's */
+#define OB_PIN_CT OB_PIN_DIR "/ct-"
 /* the guards' links (bypass.h, enum ob_svc_state): kept, like the sockhash,
  * until the last redirecting socket has closed */
 #define OB_PIN_LINK_SETSOCKOPT	OB_PIN_DIR "/link_guard_setsockopt"
@@ -221,9 +223,18 @@ int ob_format_json(FILE *f, const struct ob_view *v);
 int ob_format_prometheus(FILE *f, const struct ob_view *v);
 
 /* ---- netns.c ---- */
+/* The network namespace file at path, opened safely for setns(): no
+ * symlink, no FIFO or device, nsfs only (/proc/PID/ns/net followed as the
+ * magic link it is), a network namespace; the fd or a negative errno. */
+int ob_netns_open(const char *path, struct ob_error *e);
 int ob_netns_cookie(const char *path, uint64_t *cookie, struct ob_error *e);
 int ob_netns_cookie_fd(int fd, const char *what, uint64_t *cookie, struct ob_error *e);
 int ob_host_netns_cookie(uint64_t *cookie);
+/* The process pid, as a pidfd (Linux 5.3); a negative errno with e set. */
+int ob_pidfd_open(int pid, struct ob_error *e);
+/* Does the pidfd's process still hold its pid? /proc/PID read before a
+ * true answer (pid: its number) was that process's, not a successor's. */
+bool ob_pidfd_alive(int pidfd);
 
 /* ---- maps.c: the pinned maps (the mechanism under the verbs) ---- */
 /* Every map user space opens, in one list: the field of struct ob_maps,
@@ -311,8 +322,9 @@ int ob_registry_find(const char *name, uint64_t *cookie, struct ob_error *e);
 int ob_registry_clear(void);
 
 /* ---- records.c: one record per container under OB_RUN_DIR/containers ---- */
+#define OB_KEY_MAX 159 /* a record's key: OB_ID_MAX + 9 fits */
 struct ob_record {
-	char key[160]; /* file name: id + "-" + crc32(bundle) */
+	char key[OB_KEY_MAX + 1]; /* file name: id + "-" + crc32(bundle) */
 	char id[160];
 	char bundle[4096];
 	char state[16];	 /* "creating" (hook under way) or "enrolled" */
@@ -322,16 +334,31 @@ struct ob_record {
 	long long created;	      /* unix time */
 	int hook_pid;		      /* the hook that wrote "creating" */
 	unsigned long long hook_start;
-	char link[PATH_MAX]; /* per-container sock_ops link pin, or "" */
+	char link[PATH_MAX]; /* per-container sock_ops link pin (OB_PIN_CT key), or "" */
 	char cgroup[PATH_MAX];
+	/* what the hook enrolled the netns with, so that gc can enrol it
+	 * again; has_enrolment: recorded (not by a build before this) */
+	bool has_enrolment;
+	char name[OB_NAME_MAX + 1];
+	bool trust;
+	uint64_t max_unread;
+	uint16_t noports[OB_NOPORTS_MAX];
+	int n_noports;
+	int err; /* ob_records_list(unreadable): why it could not be read (-errno), else 0 */
 };
 int ob_record_key(const char *id, const char *bundle, char *key, size_t len, struct ob_error *e);
 int ob_record_write(const struct ob_record *r, struct ob_error *e);
-int ob_record_read(const char *key, struct ob_record *r);
+/* -ENOENT if there is none; any other error: it exists but is unreadable
+ * (not a regular file, too large, bad JSON, a bad id or link). */
+int ob_record_read(const char *key, struct ob_record *r, struct ob_error *e);
+/* Is there a record file for key, readable or not? (true when unsure) */
+bool ob_record_exists(const char *key);
 int ob_record_remove(const char *key, struct ob_error *e);
-int ob_records_list(struct ob_record **out, int *n, struct ob_error *e);
-int ob_records_sharing(uint64_t cookie, const char *except);
+int ob_records_list(struct ob_record **out, int *n, bool unreadable, struct ob_error *e);
+int ob_records_sharing(uint64_t cookie, const char *except, bool *unsure);
 unsigned long long ob_pid_start(int pid);
+/* The same for the process of pidfd (pid its number), 0 if it is gone. */
+unsigned long long ob_pidfd_start(int pidfd, int pid);
 
 /* ---- cgroup.c ---- */
 int ob_find_cgroup2(char *buf, size_t len, struct ob_error *e);
@@ -339,8 +366,18 @@ int ob_attach_cgroup_save(const char *cg, struct ob_error *e);
 /* The cgroup sock_ops was attached to at load ("" and <0 if unknown). */
 int ob_attach_cgroup(char *buf, size_t len);
 void ob_attach_cgroup_forget(void);
-int ob_cgroup_place(int pid, const char *key, char *cg_out, size_t cg_len, char *link_out,
-		    size_t link_len, struct ob_error *e);
+int ob_cgroup_place(int pid, int pidfd, const char *key, char *cg_out, size_t cg_len,
+		    char *link_out, size_t link_len, struct ob_error *e);
+/* The link pin of the container whose record is key (OB_PIN_CT key), a
+ * direct child of OB_PIN_DIR: -EINVAL if key is not a valid name. */
+int ob_cgroup_link_path(const char *key, char *buf, size_t len);
+/* Removes that pin (detaches the link), if there is one. */
+void ob_cgroup_unplace(const char *key);
+bool ob_cgroup_placed(const char *key); /* is that pin there? */
+/* Calls fn with the key of every ct-KEY pin; a non-zero return stops the
+ * walk and is returned (fn may remove the pin). */
+int ob_cgroup_links_foreach(int (*fn)(const char *key, void *ctx), void *ctx);
+void ob_cgroup_unplace_all(void); /* unload: every container's link */
 
 /* ---- sandbox.c ---- */
 int ob_sandbox_apply(struct ob_error *e);

@@ -54,6 +54,17 @@ int ob_record_write(const struct ob_record *r, struct ob_error *e)
 	json_object_object_add(o, "hook_start", json_object_new_uint64(r->hook_start));
 	json_object_object_add(o, "link", json_object_new_string(r->link));
 	json_object_object_add(o, "cgroup", json_object_new_string(r->cgroup));
+	if (r->has_enrolment) {
+		json_object *en = json_object_new_object(), *ports = json_object_new_array();
+
+		for (int i = 0; i < r->n_noports; i++)
+			json_object_array_add(ports, json_object_new_int(r->noports[i]));
+		json_object_object_add(en, "name", json_object_new_string(r->name));
+		json_object_object_add(en, "trust", json_object_new_boolean(r->trust));
+		json_object_object_add(en, "max_unread", json_object_new_uint64(r->max_unread));
+		json_object_object_add(en, "no_ports", ports);
+		json_object_object_add(o, "enrolment", en);
+	}
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(path, sizeof(path), CT_DIR "/%s.json", r->key);
@@ -71,15 +82,49 @@ static void get_str(json_object *o, const char *k, char *dst, size_t len)
 		snprintf(dst, len, "%s", json_object_get_string(v));
 }
 
-static int parse_record(const char *key, const char *buf, struct ob_record *r)
+/* The "enrolment" object: as the hook wrote it, or the record is not ours. */
+static int parse_enrolment(json_object *en, struct ob_record *r)
+{
+	json_object *v, *ports;
+	size_t n;
+
+	if (!json_object_is_type(en, json_type_object))
+		return -EINVAL;
+	get_str(en, "name", r->name, sizeof(r->name));
+	if (!ob_name_valid(r->name, OB_NAME_MAX))
+		return -EINVAL;
+	if (json_object_object_get_ex(en, "trust", &v))
+		r->trust = json_object_get_boolean(v);
+	if (json_object_object_get_ex(en, "max_unread", &v))
+		r->max_unread = json_object_get_uint64(v);
+	if (json_object_object_get_ex(en, "no_ports", &ports)) {
+		if (!json_object_is_type(ports, json_type_array))
+			return -EINVAL;
+		n = json_object_array_length(ports);
+		if (n > OB_NOPORTS_MAX)
+			return -EINVAL;
+		for (size_t i = 0; i < n; i++) {
+			int port = json_object_get_int(json_object_array_get_idx(ports, i));
+
+			if (port < 1 || port > 65535)
+				return -EINVAL;
+			r->noports[r->n_noports++] = (uint16_t)port;
+		}
+	}
+	r->has_enrolment = true;
+	return 0;
+}
+
+static int parse_record(const char *key, const char *buf, struct ob_record *r, struct ob_error *e)
 {
 	json_object *o = json_tokener_parse(buf), *v;
+	char link[PATH_MAX];
 	int err = 0;
 
 	memset(r, 0, sizeof(*r));
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		return -EINVAL;
+		return ob_err(e, -EINVAL, "not a JSON object");
 	}
 	snprintf(r->key, sizeof(r->key), "%s", key);
 	get_str(o, "id", r->id, sizeof(r->id));
@@ -99,30 +144,43 @@ static int parse_record(const char *key, const char *buf, struct ob_record *r)
 		r->hook_pid = json_object_get_int(v);
 	if (json_object_object_get_ex(o, "hook_start", &v))
 		r->hook_start = json_object_get_uint64(v);
-	/* Only our own files are read, but never trust a path from one. */
-	if (!ob_name_valid(r->id, OB_ID_MAX) ||
-	    (r->link[0] && strncmp(r->link, OB_PIN_DIR "/ct-", 20)))
-		err = -EINVAL;
+	/* Only our own files are read, but never trust a path from one: the
+	 * link teardown removes is this record's own (OB_PIN_CT key), a
+	 * direct child of the pin directory. */
+	if (!ob_name_valid(r->id, OB_ID_MAX))
+		err = ob_err(e, -EINVAL, "invalid container id");
+	else if (json_object_object_get_ex(o, "enrolment", &v) && parse_enrolment(v, r))
+		err = ob_err(e, -EINVAL, "invalid enrolment");
+	else if (r->link[0] &&
+		 (ob_cgroup_link_path(key, link, sizeof(link)) || strcmp(r->link, link)))
+		err = ob_err(e, -EINVAL, "its link is not " OB_PIN_CT "%s", key);
 	json_object_put(o);
 	return err;
 }
 
-int ob_record_read(const char *key, struct ob_record *r)
+int ob_record_read(const char *key, struct ob_record *r, struct ob_error *e)
 {
-	char path[PATH_MAX], buf[RECORD_MAX];
-	ssize_t n;
-	int fd;
+	char path[PATH_MAX];
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int err;
 
 	snprintf(path, sizeof(path), CT_DIR "/%s.json", key);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EINVAL;
-	buf[n] = '\0';
-	return parse_record(key, buf, r);
+	/* O_NONBLOCK (ob_read_file): a FIFO put there cannot block us */
+	err = ob_read_file(path, RECORD_MAX, O_NOFOLLOW, &buf, &len, NULL, e);
+	if (err)
+		return err;
+	err = parse_record(key, buf, r, e);
+	return err ? ob_err_wrap(e, err, "%s", path) : 0;
+}
+
+bool ob_record_exists(const char *key)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), CT_DIR "/%s.json", key);
+	return lstat(path, &st) == 0 || errno != ENOENT;
 }
 
 int ob_record_remove(const char *key, struct ob_error *e)
@@ -135,26 +193,31 @@ int ob_record_remove(const char *key, struct ob_error *e)
 	return 0;
 }
 
-/* All records; unreadable ones are skipped (gc reports them). */
-int ob_records_list(struct ob_record **out, int *n, struct ob_error *e)
+/* All records. Unreadable ones are left out, or with unreadable, listed
+ * with only key and err set. */
+int ob_records_list(struct ob_record **out, int *n, bool unreadable, struct ob_error *e)
 {
 	_cleanup_closedir_ DIR *d = opendir(CT_DIR);
 	struct dirent *de;
 
 	*out = NULL;
 	*n = 0;
-	if (!d)
+	if (!d && errno == ENOENT)
 		return 0;
+	if (!d)
+		return ob_err(e, -errno, "cannot list %s: %s", CT_DIR, strerror(errno));
 	while ((de = readdir(d))) {
-		char key[sizeof(((struct ob_record *)0)->key)];
+		char key[OB_KEY_MAX + 1];
 		size_t len = strlen(de->d_name);
+		bool too_long = len - 5 > OB_KEY_MAX; /* ob_record_key makes none so long */
 		struct ob_record *grown;
+		int err;
 
 		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") ||
-		    len - 5 >= sizeof(key))
+		    (too_long && !unreadable))
 			continue;
-		memcpy(key, de->d_name, len - 5);
-		key[len - 5] = '\0';
+		snprintf(key, sizeof(key), "%.*s", (int)(len - 5),
+			 de->d_name); /* cut if too long */
 		grown = realloc(*out, (size_t)(*n + 1) * sizeof(**out));
 		if (!grown) {
 			free(*out); /* the caller has nothing to free on failure */
@@ -163,23 +226,46 @@ int ob_records_list(struct ob_record **out, int *n, struct ob_error *e)
 			return ob_err(e, -ENOMEM, "out of memory");
 		}
 		*out = grown;
-		if (ob_record_read(key, &(*out)[*n]) == 0)
-			(*n)++;
+		err = too_long ? -ENAMETOOLONG : ob_record_read(key, &(*out)[*n], NULL);
+		if (err == -ENOENT || (err && !unreadable))
+			continue; /* removed meanwhile, or not asked for */
+		if (err) {
+			memset(&(*out)[*n], 0, sizeof(**out));
+			snprintf((*out)[*n].key, sizeof((*out)[*n].key), "%s", key);
+			(*out)[*n].err = err;
+		}
+		(*n)++;
 	}
 	return 0;
 }
 
-/* How many records other than `except` name this netns. */
-int ob_records_sharing(uint64_t cookie, const char *except)
+/*
+ * How many records other than `except` name this netns. A record that
+ * cannot be read might name it: it counts, and *unsure (optional) says
+ * so, as it does when the records cannot be listed. Either way the netns
+ * stays enrolled: never withdrawn under a container whose record is
+ * merely unreadable (gc reports those).
+ */
+int ob_records_sharing(uint64_t cookie, const char *except, bool *unsure)
 {
 	_cleanup_free_ struct ob_record *all = NULL;
 	int n, count = 0;
 
-	if (ob_records_list(&all, &n, NULL))
-		return 1; /* unsure: keep the enrolment */
-	for (int i = 0; i < n; i++)
-		if (all[i].cookie == cookie && strcmp(all[i].key, except))
+	if (unsure)
+		*unsure = false;
+	if (ob_records_list(&all, &n, true, NULL)) {
+		if (unsure)
+			*unsure = true;
+		return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(all[i].key, except))
+			continue;
+		if (all[i].err && unsure)
+			*unsure = true;
+		if (all[i].err || all[i].cookie == cookie)
 			count++;
+	}
 	return count;
 }
 
@@ -212,4 +298,11 @@ unsigned long long ob_pid_start(int pid)
 			start = strtoull(p + 1, NULL, 10);
 	}
 	return start;
+}
+
+unsigned long long ob_pidfd_start(int pidfd, int pid)
+{
+	unsigned long long start = ob_pid_start(pid);
+
+	return start && ob_pidfd_alive(pidfd) ? start : 0;
 }

@@ -44,10 +44,12 @@ static const struct {
 	{ CAP_SYS_RESOURCE, "map memory on kernels that still charge RLIMIT_MEMLOCK" },
 };
 
-/* System calls allowed, and why. Everything else fails with EPERM. */
+/* System calls allowed, and why; arg1_zero: only with a second argument
+ * of 0. Everything else fails with EPERM. */
 static const struct {
 	const char *name;
 	const char *why;
+	bool arg1_zero;
 } allow[] = {
 	/* memory, threads, signals: libc, json-c, libbpf */
 	{ "brk", "malloc" },
@@ -95,7 +97,7 @@ static const struct {
 	{ "statx", "files" },
 	{ "lseek", "stdio" },
 	{ "fcntl", "O_CLOEXEC" },
-	{ "ioctl", "isatty() in stdio" },
+	{ "ioctl", "isatty() in stdio; NS_GET_NSTYPE: is a netns path a network namespace" },
 	{ "getdents64", "record and registry listing" },
 	{ "mkdir", "/run/oci-bypass" },
 	{ "mkdirat", "/run/oci-bypass" },
@@ -108,7 +110,7 @@ static const struct {
 	{ "fsync", "records" },
 	{ "flock", "the load lock" },
 	{ "statfs", "is bpffs mounted?" },
-	{ "fstatfs", "libbpf" },
+	{ "fstatfs", "libbpf; is a netns path on nsfs, is /proc procfs" },
 	{ "readlink", "libc" },
 	{ "readlinkat", "libc" },
 	{ "faccessat", "access()" },
@@ -120,6 +122,8 @@ static const struct {
 	{ "bpf", "load, pin, attach, update maps" },
 	{ "mount", "mount bpffs on first load" },
 	{ "pidfd_open", "the container process, race-free" },
+	{ "pidfd_send_signal",
+	  "signal 0 only: was what /proc/PID said the pidfd's process's (netns.c)", true },
 	{ "setns", "enter the container's netns to read its cookie" },
 	{ "socket", "SO_NETNS_COOKIE; syslog" },
 	{ "getsockopt", "SO_NETNS_COOKIE" },
@@ -174,7 +178,10 @@ int ob_sandbox_apply(struct ob_error *e)
 
 		if (nr == __NR_SCMP_ERROR)
 			continue; /* not on this architecture */
-		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+		if (allow[i].arg1_zero)
+			err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, SCMP_A1(SCMP_CMP_EQ, 0));
+		else
+			err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 		if (err) {
 			seccomp_release(ctx);
 			return ob_err(e, err, "seccomp_rule_add(%s): %s", allow[i].name,

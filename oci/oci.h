@@ -95,6 +95,20 @@ bool ob_name_valid(const char *name, size_t max);
  * are allowed.
  */
 bool ob_path_valid(const char *path);
+/*
+ * path is prefix followed by a name ob_name_valid(name, max) accepts, so a
+ * direct child of the directory prefix names or ends in: prefix
+ * "/sys/fs/bpf/oci-bypass/ct-" takes ".../ct-web-1a2b3c4d", never
+ * ".../ct-x/y" or ".../../etc/shadow".
+ */
+bool ob_child_valid(const char *path, const char *prefix, size_t max);
+/*
+ * If path is a namespace file of procfs, "/proc/PID/ns/TYPE" (PID digits,
+ * "self" or "thread-self"; TYPE [a-z_], e.g. net), what follows "/proc/";
+ * else NULL. Such a file is a magic link into nsfs, which netns.c follows
+ * on purpose (and only it).
+ */
+const char *ob_proc_ns_path(const char *path);
 
 /* "on" | "off" | "required", exactly; false for anything else. */
 bool ob_mode_parse(const char *s, enum ob_mode *m);

@@ -48,6 +48,38 @@ bool ob_path_valid(const char *path)
 	return true;
 }
 
+bool ob_child_valid(const char *path, const char *prefix, size_t max)
+{
+	size_t n = strlen(prefix);
+
+	return path && !strncmp(path, prefix, n) && ob_name_valid(path + n, max);
+}
+
+const char *ob_proc_ns_path(const char *path)
+{
+	const char *rel, *p;
+	size_t n;
+
+	if (!path || strncmp(path, "/proc/", 6))
+		return NULL;
+	rel = p = path + 6;
+	if (!strncmp(p, "self/", 5))
+		p += 4;
+	else if (!strncmp(p, "thread-self/", 12))
+		p += 11;
+	else {
+		n = strspn(p, "0123456789");
+		if (n == 0 || n > 10 || p[0] == '0')
+			return NULL;
+		p += n;
+	}
+	if (strncmp(p, "/ns/", 4))
+		return NULL;
+	p += 4;
+	n = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+	return n > 0 && n <= 32 && !p[n] ? rel : NULL;
+}
+
 /* The one list of io.oci-bypass.mode values: what each means, and
  * whether the hooks.d file (without --always) runs the hook for it. */
 static const struct {

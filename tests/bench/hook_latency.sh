@@ -12,6 +12,7 @@ trap 'kill $PID 2>/dev/null; ns_teardown $P 1; rm -rf "$W"' EXIT
 ns_setup $P 1 >/dev/null || die "netns"
 ip netns exec ${P}1 sleep 600 >/dev/null 2>&1 &
 PID=$!
+wait_netns $PID ${P}1 || die "the container process"
 mkdir -p "$W/b"
 printf '{"ociVersion":"1.0.2","annotations":{},"linux":{"namespaces":[{"type":"network","path":"/run/netns/%s1"}]}}\n' $P >"$W/b/config.json"
 st() { printf '{"ociVersion":"1.0.2-dev","id":"%s","status":"%s","pid":%s,"bundle":"%s/b"}' "$1" "$2" "$3" "$W"; }

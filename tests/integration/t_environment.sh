@@ -24,6 +24,7 @@ CG2=$(cgroup2_root)
 ip netns exec ${P}1 sleep 600 >/dev/null 2>&1 &
 CPID=$!
 PIDS+=($CPID)
+wait_netns $CPID ${P}1
 oci_bundle "$WORK/open" /run/netns/${P}1
 oci_bundle "$WORK/req" /run/netns/${P}1 '{"io.oci-bypass.mode":"required"}'
 

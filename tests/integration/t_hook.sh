@@ -2,7 +2,7 @@
 # t_hook.sh - the hook's lifecycle, driven with the state JSON a runtime
 # would send, against real network namespaces and processes: load on first
 # use, create twice, teardown without create or without netns, pods sharing
-# a netns, 200 cycles, 20 in parallel, a hook killed mid-create then gc,
+# a netns (one with an unreadable record), 200 cycles, 20 in parallel, a hook killed mid-create then gc,
 # fail-open and required, bad input, and the sandbox.
 . "$(dirname "$0")/../lib/common.sh"
 need_root
@@ -22,7 +22,12 @@ CT_DIR=/run/oci-bypass/containers
 # bundle NAME NETNS [ANNOTATIONS-JSON]: a bundle dir whose config.json joins NETNS.
 bundle() { oci_bundle "$WORK/$1" "$2" "${3-}" && echo "$WORK/$1"; }
 # proc_in NS: a process living in netns NS (the "container process"), pid in LAST_PID
-proc_in() { ip netns exec "$1" sleep 600 >/dev/null 2>&1 & LAST_PID=$!; PIDS+=($LAST_PID); }
+proc_in() {
+	ip netns exec "$1" sleep 600 >/dev/null 2>&1 &
+	LAST_PID=$!
+	PIDS+=($LAST_PID)
+	wait_netns $LAST_PID "$1"
+}
 state() { oci_state "$@"; }
 records() { ls "$CT_DIR" 2>/dev/null | grep -c '\.json$'; }
 enrolled() { "$OB" status --json | jq '.netns | length'; }
@@ -71,6 +76,28 @@ hook "$(state pod-a stopped 0 "$Ba")" 2>/dev/null || fail "hook pod-a stopped: e
 assert_eq "pod: still enrolled after the first teardown" 1 "$(enrolled)"
 hook "$(state pod-b stopped 0 "$Bb")" 2>/dev/null || fail "hook pod-b stopped: exit $?"
 assert_eq "pod: withdrawn after the last" 0 "$(enrolled)"
+
+log "a pod whose other record is unreadable keeps its netns enrolled"
+Bua=$(bundle ua /run/netns/${P}4) Bub=$(bundle ub /run/netns/${P}4)
+proc_in ${P}4; PID4=$LAST_PID
+hook "$(state unr-a creating $PID4 "$Bua")" 2>/dev/null || fail "hook unr-a creating: exit $?"
+hook "$(state unr-b creating $PID4 "$Bub")" 2>/dev/null || fail "hook unr-b creating: exit $?"
+rec_a=$(ls "$CT_DIR"/unr-a-*.json)
+echo 'not json' >"$rec_a"
+out=$(hook "$(state unr-b stopped 0 "$Bub")" 2>&1) || fail "hook unr-b stopped: exit $?"
+assert_eq "unreadable record: netns kept at the other's teardown" 1 "$(enrolled)"
+grep -q "kept netns cookie .*cannot be read" <<<"$out" && log "ok: $out" || fail "teardown's message: $out"
+out=$("$OB" gc) || fail "gc: exit $?"
+grep -q "^oci-bypass: gc: unreadable record unr-a-[0-9a-f]*: .*not a JSON object" <<<"$out" &&
+	log "ok: $(head -1 <<<"$out")" || fail "gc does not report the unreadable record: $out"
+grep -q "1 unreadable record(s) left in place" <<<"$out" || fail "gc's summary: $out"
+assert_eq "unreadable record: gc leaves it" yes "$([ -e "$rec_a" ] && echo yes || echo no)"
+assert_eq "unreadable record: gc keeps the netns" 1 "$(enrolled)"
+out=$(hook "$(state unr-a stopped 0 "$Bua")" 2>&1) || fail "hook unr-a stopped: exit $?"
+grep -q "teardown: its record is unreadable" <<<"$out" && log "ok: $out" || fail "message: $out"
+rm -f "$rec_a"
+"$OB" gc >/dev/null || fail "gc: exit $?"
+assert_eq "record removed by hand: gc withdraws the netns" 0 "$(enrolled)"
 
 log "teardown after the netns is gone"
 ip netns add ${P}x; ip -n ${P}x link set lo up
@@ -170,5 +197,6 @@ assert_eq "other build + required: fails closed" 1 $rc
 log "the hook's confinement"
 out=$("$OB" sandbox-test 2>&1); rc=$?
 assert_eq "sandbox-test exit" 0 $rc
-assert_eq "forbidden calls fail with EPERM" "execve: EPERM ptrace: EPERM setuid: EPERM" "$(echo $out)"
+assert_eq "forbidden calls fail with EPERM" \
+	"execve: EPERM ptrace: EPERM setuid: EPERM pidfd_send_signal: EPERM" "$(echo $out)"
 finish

@@ -28,6 +28,7 @@ for i in $(seq $N); do
 	oci_bundle "$WORK/b$i" /run/netns/${P}1
 	ip netns exec ${P}1 sleep 600 >/dev/null 2>&1 &
 	PIDS+=($!)
+	wait_netns $! ${P}1
 done
 records() { ls /run/oci-bypass/containers 2>/dev/null | grep -c '\.json$'; }
 enrolled() { "$OB" status --json | jq '.netns | length'; }

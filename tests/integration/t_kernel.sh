@@ -20,6 +20,7 @@ trap cleanup EXIT
 ns_setup $P 1 >/dev/null || die "netns setup"
 ip netns exec ${P}1 sleep 600 >/dev/null 2>&1 &
 CPID=$!
+wait_netns $CPID ${P}1
 oci_bundle "$WORK/open" /run/netns/${P}1
 oci_bundle "$WORK/req" /run/netns/${P}1 '{"io.oci-bypass.mode":"required"}'
 

@@ -34,6 +34,7 @@ for i in 1 2; do
 	ip netns exec ${P}$i sleep 600 >/dev/null 2>&1 &
 	PID[$i]=$!
 	PIDS+=($!)
+	wait_netns $! ${P}$i
 done
 sleep 600 >/dev/null 2>&1 & # the "container process" of a host-network container
 PID[host]=$!

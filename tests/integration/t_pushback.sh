@@ -136,6 +136,7 @@ assert_eq "nothing left charged" 0 "$(status_field unread_bytes)"
 log "a container's budget, from its io.oci-bypass.max-unread annotation"
 oci_bundle "$T/b1" /run/netns/${P}3 '{"io.oci-bypass.max-unread":"1m"}'
 ip netns exec ${P}3 sleep 120 & CPID=$!
+wait_netns $CPID ${P}3
 out=$(oci_state pb-ct creating $CPID "$T/b1" | "$OB" hook create 2>&1) || fail "hook create: $out"
 assert_eq "its namespace's budget" 1048576 \
 	"$("$OB" status --json | jq -r '.netns[] | select(.name == "pb-ct") | .unread_budget_bytes')"

@@ -27,6 +27,7 @@ for i in 1 2 3 4; do
 	ip netns exec ${P}$i sleep $((SECS + 120)) >/dev/null 2>&1 &
 	PIDS+=($!)
 	eval CPID$i=$!
+	wait_netns $! ${P}$i
 	oci_bundle "$W/b$i" /run/netns/$P$i
 done
 # st N STATUS PID: the state of container soak-N; ct_hook: the hook for it,

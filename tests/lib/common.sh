@@ -187,6 +187,22 @@ setup_enrolled() {
 	done
 }
 
+# wait_netns PID NS: waits (5 s at most) until process PID is in netns NS:
+# `ip netns exec NS CMD &` enters it a moment after $! is known, and the
+# hook takes a container's netns from its process (and refuses a config.json
+# path that names another), as a runtime's process is in it before any hook
+# runs. Fails the test if it does not get there.
+wait_netns() {
+	local want
+	want=$(stat -L -c %d:%i "/run/netns/$2") || { fail "no netns $2"; return 1; }
+	for _ in $(seq 100); do
+		[ "$(stat -L -c %d:%i "/proc/$1/ns/net" 2>/dev/null)" = "$want" ] && return 0
+		sleep 0.05
+	done
+	fail "process $1 did not enter netns $2"
+	return 1
+}
+
 # oci_bundle DIR NETNS [ANNOTATIONS-JSON]: a minimal OCI bundle at DIR whose
 # config.json joins NETNS (a path, or "host": no network namespace).
 oci_bundle() {

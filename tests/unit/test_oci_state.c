@@ -522,6 +522,60 @@ static void id_and_path_rules(void **state)
 	assert_false(ob_path_valid("/a/\x7f"));
 }
 
+/* A record's link must be a direct child of the pin directory: a prefix
+ * compare alone (the first 20 characters once) let "../" through. */
+static void child_rules(void **state)
+{
+	(void)state;
+	const char *ct = "/sys/fs/bpf/oci-bypass/ct-";
+
+	assert_true(ob_child_valid("/sys/fs/bpf/oci-bypass/ct-web-1a2b3c4d", ct, 159));
+	assert_true(ob_child_valid("/sys/fs/bpf/oci-bypass/ct-a.b_c+d", ct, 159));
+	assert_false(ob_child_valid("/sys/fs/bpf/oci-bypass/ct-", ct, 159));
+	assert_false(ob_child_valid("/sys/fs/bpf/oci-bypass/../../../../tmp/x", ct, 159));
+	assert_false(ob_child_valid("/sys/fs/bpf/oci-bypass/ct-../../../tmp/x", ct, 159));
+	assert_false(ob_child_valid("/sys/fs/bpf/oci-bypass/ct-..", ct, 159));
+	assert_false(ob_child_valid("/sys/fs/bpf/oci-bypass/ct-x/y", ct, 159));
+	assert_false(ob_child_valid("/sys/fs/bpf/oci-bypass/ct-x/", ct, 159));
+	assert_false(ob_child_valid("/sys/fs/bpf/oci-bypass/ct-.x", ct, 159));
+	assert_false(ob_child_valid("/sys/fs/bpf/oci-bypass/ct--x", ct, 159));
+	assert_false(ob_child_valid("/sys/fs/bpf/oci-bypass/c", ct, 159));
+	assert_false(ob_child_valid("/sys/fs/bpf/oci-bypass/ctx", ct, 159));
+	assert_false(ob_child_valid("/sys/fs/bpf/oci-bypass/prog_sockops", ct, 159));
+	assert_false(ob_child_valid("/sys/fs/bpf/oci-bypassX/ct-x", ct, 159));
+	assert_false(ob_child_valid("/sys/fs/bpf/oci-bypass/ct-x\n", ct, 159));
+	assert_false(ob_child_valid("/sys/fs/bpf/oci-bypass/ct-abc", ct, 2));
+	assert_false(ob_child_valid(NULL, ct, 159));
+}
+
+/* Which paths netns.c opens by following procfs's magic link. */
+static void proc_ns_rules(void **state)
+{
+	(void)state;
+
+	assert_string_equal(ob_proc_ns_path("/proc/123/ns/net"), "123/ns/net");
+	assert_string_equal(ob_proc_ns_path("/proc/self/ns/net"), "self/ns/net");
+	assert_string_equal(ob_proc_ns_path("/proc/thread-self/ns/mnt"), "thread-self/ns/mnt");
+	assert_string_equal(ob_proc_ns_path("/proc/1/ns/pid_for_children"),
+			    "1/ns/pid_for_children");
+	assert_null(ob_proc_ns_path(NULL));
+	assert_null(ob_proc_ns_path("/run/netns/a"));
+	assert_null(ob_proc_ns_path("/proc/123/ns/"));
+	assert_null(ob_proc_ns_path("/proc/123/ns"));
+	assert_null(ob_proc_ns_path("/proc//ns/net"));
+	assert_null(ob_proc_ns_path("/proc/0123/ns/net"));
+	assert_null(ob_proc_ns_path("/proc/12345678901/ns/net"));
+	assert_null(ob_proc_ns_path("/proc/123/ns/net/"));
+	assert_null(ob_proc_ns_path("/proc/123/ns/../ns/net"));
+	assert_null(ob_proc_ns_path("/proc/123/../1/ns/net"));
+	assert_null(ob_proc_ns_path("/proc/123/ns/Net"));
+	assert_null(ob_proc_ns_path("/proc/selfx/ns/net"));
+	assert_null(ob_proc_ns_path("/proc/self/fd/3"));
+	assert_null(ob_proc_ns_path("/proc/123/task/123/ns/net"));
+	assert_null(ob_proc_ns_path("//proc/123/ns/net"));
+	assert_null(ob_proc_ns_path("/proc/123//ns/net"));
+}
+
 static void error_buffer(void **state)
 {
 	(void)state;
@@ -554,6 +608,8 @@ int main(void)
 		cmocka_unit_test(bad_ids),
 		cmocka_unit_test(bad_bundles),
 		cmocka_unit_test(id_and_path_rules),
+		cmocka_unit_test(child_rules),
+		cmocka_unit_test(proc_ns_rules),
 		cmocka_unit_test(error_buffer),
 	};
 
