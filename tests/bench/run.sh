@@ -501,7 +501,9 @@ start_scale_servers() {
 		BG_PIDS+=($!)
 	done
 	for i in "$@"; do
-		for ((j = 0; j < 100; j++)); do
+		# 20 s: right after a reload and 4096 closing connections the
+		# server took longer than 5 s to listen (it then did)
+		for ((j = 0; j < 400; j++)); do
 			grep -qs listening "$RAW/scale-server-$i.log" && break
 			sleep 0.05
 		done
