@@ -52,37 +52,6 @@ static void hlog(int prio, const char *id, const char *fmt, ...)
 	fprintf(stderr, "oci-bypass: %s: %s\n", id, text);
 }
 
-/* Reads at most max bytes; more is an error (bounded input). */
-static int read_bounded(int fd, char **out, size_t max, size_t *len, struct ob_error *e)
-{
-	char *buf = malloc(max + 1);
-	size_t n = 0;
-
-	if (!buf)
-		return ob_err(e, -ENOMEM, "out of memory");
-	for (;;) {
-		ssize_t r = read(fd, buf + n, max + 1 - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			free(buf);
-			return ob_err(e, -errno, "read failed: %s", strerror(errno));
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > max) {
-			free(buf);
-			return ob_err(e, -EFBIG, "input larger than %zu bytes", max);
-		}
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
 static int read_config(const char *bundle, struct ob_policy *p, struct ob_error *e)
 {
 	char path[PATH_MAX];
@@ -99,7 +68,7 @@ static int read_config(const char *bundle, struct ob_policy *p, struct ob_error 
 		return ob_err(e, -errno, "cannot open %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
 		return ob_err(e, -EINVAL, "%s is not a regular file", path);
-	rc = read_bounded(fd, &buf, OB_CONFIG_MAX, &len, e);
+	rc = ob_read_bounded(fd, &buf, OB_CONFIG_MAX, &len, e);
 	if (rc)
 		return ob_err_wrap(e, rc, "%s", path);
 	rc = ob_config_parse(buf, len, p, e);
@@ -446,7 +415,7 @@ int ob_cmd_hook(const struct ob_args *a, FILE *out, struct ob_error *e)
 		hlog(LOG_WARNING, id, "running unconfined: %s", why.msg);
 		why = (struct ob_error){ 0 };
 	}
-	rc = read_bounded(STDIN_FILENO, &buf, OB_STATE_MAX, &len, &why);
+	rc = ob_read_bounded(STDIN_FILENO, &buf, OB_STATE_MAX, &len, &why);
 	if (!rc)
 		rc = ob_state_parse(buf, len, &st, &why) ? -EINVAL : 0;
 	if (rc) {

@@ -102,6 +102,37 @@ int ob_write_new(const char *path, const void *buf, size_t len, mode_t mode, str
 	return write_whole(path, buf, len, mode, true, e);
 }
 
+/* Reads at most max bytes; more is an error (bounded input). */
+int ob_read_bounded(int fd, char **out, size_t max, size_t *len, struct ob_error *e)
+{
+	char *buf = malloc(max + 1);
+	size_t n = 0;
+
+	if (!buf)
+		return ob_err(e, -ENOMEM, "out of memory");
+	for (;;) {
+		ssize_t r = read(fd, buf + n, max + 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			return ob_err(e, -errno, "read failed: %s", strerror(errno));
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) {
+			free(buf);
+			return ob_err(e, -EFBIG, "input larger than %zu bytes", max);
+		}
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
 int ob_read_file(const char *path, size_t max, int flags, char **out, size_t *len, mode_t *mode,
 		 struct ob_error *e)
 {

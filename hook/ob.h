@@ -71,6 +71,9 @@ int ob_mkdirs(const char *dir, mode_t mode, struct ob_error *e);
 int ob_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, struct ob_error *e);
 /* As ob_write_atomic, but never replaces a file: -EEXIST if path exists. */
 int ob_write_new(const char *path, const void *buf, size_t len, mode_t mode, struct ob_error *e);
+/* All of fd, at most max bytes (more is an error), in *out (malloc'd, NUL
+ * added). */
+int ob_read_bounded(int fd, char **out, size_t max, size_t *len, struct ob_error *e);
 /* A regular file of at most max bytes, whole, in *out (malloc'd, NUL
  * added); flags are added to open's (O_NOFOLLOW); *mode its permissions. */
 int ob_read_file(const char *path, size_t max, int flags, char **out, size_t *len, mode_t *mode,

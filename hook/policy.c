@@ -34,7 +34,8 @@ static int root_only(int fd, const char *path, bool dir, struct ob_error *e)
 
 int ob_host_policy_load(const char *path, struct ob_host_policy *hp, struct ob_error *e)
 {
-	char dir[PATH_MAX], buf[OB_POLICY_MAX + 1];
+	char dir[PATH_MAX];
+	_cleanup_free_ char *buf = NULL;
 	const char *base = strrchr(path, '/');
 	_cleanup_close_ int dfd = -1, fd = -1;
 	size_t n = 0;
@@ -56,18 +57,8 @@ int ob_host_policy_load(const char *path, struct ob_host_policy *hp, struct ob_e
 	rc = root_only(fd, path, false, e);
 	if (rc)
 		return rc;
-	for (;;) {
-		ssize_t r = read(fd, buf + n, sizeof(buf) - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return ob_err(e, -errno, "cannot read %s: %s", path, strerror(errno));
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n == sizeof(buf))
-			return ob_err(e, -EFBIG, "%s is larger than %d bytes", path, OB_POLICY_MAX);
-	}
+	rc = ob_read_bounded(fd, &buf, OB_POLICY_MAX, &n, e);
+	if (rc)
+		return ob_err_wrap(e, rc, "%s", path);
 	return ob_host_policy_parse(buf, n, path, hp, e);
 }
