@@ -105,9 +105,21 @@ static int btf_has_member(const struct btf *btf, const char *type, const char *m
 	return 0;
 }
 
+/* The running kernel's BTF, parsed once per process: load, doctor and the
+ * probes below all read it (NULL, errno set, if it cannot be read). */
+static const struct btf *kernel_btf(void)
+{
+	static struct btf *btf;
+
+	if (!btf)
+		btf = btf__load_vmlinux_btf();
+	return btf;
+}
+
 int ob_unread_fallback(const char *btf_path, bool *fallback, struct ob_error *e)
 {
-	struct btf *btf = btf_path ? btf__parse(btf_path, NULL) : btf__load_vmlinux_btf();
+	struct btf *own = btf_path ? btf__parse(btf_path, NULL) : NULL;
+	const struct btf *btf = btf_path ? own : kernel_btf();
 	int has;
 
 	if (!btf)
@@ -116,7 +128,7 @@ int ob_unread_fallback(const char *btf_path, bool *fallback, struct ob_error *e)
 			      btf_path ? btf_path : OB_BTF_PATH, strerror(errno));
 	/* the CO-RE check KERNEL_COUNTS_UNREAD in bypass.bpf.c decides alike */
 	has = btf_has_member(btf, "sk_psock", "msg_tot_len");
-	btf__free(btf);
+	btf__free(own);
 	*fallback = !has;
 	return 0;
 }
@@ -124,11 +136,9 @@ int ob_unread_fallback(const char *btf_path, bool *fallback, struct ob_error *e)
 /* Is the kernel function in the running kernel's BTF (an fentry target)? */
 static bool btf_has_func(const char *name)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
-	bool has = btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) >= 0;
+	const struct btf *btf = kernel_btf();
 
-	btf__free(btf);
-	return has;
+	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) >= 0;
 }
 
 int ob_fentry_probe(void)
@@ -139,16 +149,12 @@ int ob_fentry_probe(void)
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 	static int result = 1; /* 1: not probed yet */
-	struct btf *btf;
+	const struct btf *btf = kernel_btf();
 	int id, fd, link;
 
 	if (result <= 0)
 		return result;
-	btf = btf__load_vmlinux_btf();
-	if (!btf)
-		return result = -ENOENT;
-	id = btf__find_by_name_kind(btf, "tcp_recvmsg", BTF_KIND_FUNC);
-	btf__free(btf);
+	id = btf ? btf__find_by_name_kind(btf, "tcp_recvmsg", BTF_KIND_FUNC) : -ENOENT;
 	if (id < 0)
 		return result = -ENOENT;
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY,
