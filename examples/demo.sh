@@ -69,14 +69,23 @@ measure() { # MODE(stock|bypass) OUTPUT
 	ct_bundle "$WORK/$c" $c /run/netns/${P}2 "${hook[@]}" >/dev/null
 	ct_run runc $s "$WORK/$s"
 	ct_run runc $c "$WORK/$c"
-	for i in $(seq 50); do # the warm-up, as soon as the server listens
-		ct_exec runc $c "${TS[@]}" /usr/bin/qperf "$SERVER" --listen_port 19765 -ip 19766 -t 1 \
+	qperf_table "$2" ct_exec runc $c
+}
+
+# qperf_table OUTPUT EXEC...: qperf against $SERVER from the client
+# container, run through EXEC (ct_exec runc NAME, docker exec NAME): a
+# warm-up as soon as the server listens, then the table into OUTPUT.
+qperf_table() {
+	local out=$1 i
+	shift
+	for i in $(seq 50); do
+		"$@" "${TS[@]}" /usr/bin/qperf "$SERVER" --listen_port 19765 -ip 19766 -t 1 \
 			tcp_lat >/dev/null 2>&1 && break
 		[ $i = 50 ] && { echo "demo: qperf server did not answer" >&2; exit 1; }
 		sleep 0.1
 	done
-	ct_exec runc $c "${TS[@]}" /usr/bin/qperf "$SERVER" --listen_port 19765 -ip 19766 -t "$DUR" \
-		-oo msg_size:$SIZES -v tcp_lat tcp_bw | bash examples/qperf_table.sh >"$2"
+	"$@" "${TS[@]}" /usr/bin/qperf "$SERVER" --listen_port 19765 -ip 19766 -t "$DUR" \
+		-oo msg_size:$SIZES -v tcp_lat tcp_bw | bash examples/qperf_table.sh >"$out"
 }
 
 # The same with Docker: --runtime oci-bypass instead of the hook in config.json.
@@ -86,14 +95,7 @@ measure_docker() { # MODE(stock|bypass) OUTPUT
 	docker run -d "${rt[@]}" --name $s obdemo:qperf "${TS[@]}" /usr/bin/qperf --listen_port 19765 >/dev/null
 	docker run -d "${rt[@]}" --name $c obdemo:qperf sleep 3600 >/dev/null
 	SERVER=$(docker inspect --format '{{.NetworkSettings.IPAddress}}' $s)
-	for i in $(seq 50); do
-		docker exec $c "${TS[@]}" /usr/bin/qperf "$SERVER" --listen_port 19765 -ip 19766 -t 1 \
-			tcp_lat >/dev/null 2>&1 && break
-		[ $i = 50 ] && { echo "demo: qperf server did not answer" >&2; exit 1; }
-		sleep 0.1
-	done
-	docker exec $c "${TS[@]}" /usr/bin/qperf "$SERVER" --listen_port 19765 -ip 19766 -t "$DUR" \
-		-oo msg_size:$SIZES -v tcp_lat tcp_bw | bash examples/qperf_table.sh >"$2"
+	qperf_table "$2" docker exec $c
 }
 
 if [ "$ENGINE" = docker ]; then
