@@ -67,6 +67,14 @@ refused_trust() {
 	teardown pol-t
 }
 
+# first_connection: one 1 MiB connection from ns 2 to a new service in ns 1.
+first_connection() {
+	start_server ${P}1 --listen "$(ns_ip4 $P 1)" 0 --count 1 --timeout 30
+	client ${P}2 --connect "$(ns_ip4 $P 1)" "$(server_port)" --conns 1 --bytes 1m --start-delay 100 \
+		--timeout 30
+	wait_server
+}
+
 log "no policy file: io.oci-bypass.trust=true is ignored"
 refused_trust "no policy" "the host policy allows nothing: cannot open ${OB_POLICY%/*}" # or the file in it
 
@@ -79,9 +87,7 @@ lacks "allowed: nothing ignored" "ignored"
 create pol-b 2 "$TRUST"
 assert_eq "allowed: the second container" true "$(trust_of pol-b)"
 log "trusted: the service's first connection is redirected"
-start_server ${P}1 --listen "$(ns_ip4 $P 1)" 0 --count 1 --timeout 30
-client ${P}2 --connect "$(ns_ip4 $P 1)" "$(server_port)" --conns 1 --bytes 1m --start-delay 100 --timeout 30
-wait_server
+first_connection
 assert_ge "trusted: redirected from the first connection" 1048576 "$(counter pol-b redirected_bytes)"
 assert_eq "trusted: no probation" 0 "$(($(counter pol-a probation) + $(counter pol-b probation)))"
 teardown pol-a
@@ -93,9 +99,7 @@ create pol-a 1 "$TRUST"
 has "not allowed: why" "$OB_POLICY does not set allow-trust = true"
 create pol-b 2 "$TRUST"
 assert_eq "not allowed: enrolled without trust" "false false" "$(trust_of pol-a) $(trust_of pol-b)"
-start_server ${P}1 --listen "$(ns_ip4 $P 1)" 0 --count 1 --timeout 30
-client ${P}2 --connect "$(ns_ip4 $P 1)" "$(server_port)" --conns 1 --bytes 1m --start-delay 100 --timeout 30
-wait_server
+first_connection
 assert_eq "probation: nothing redirected" 0 "$(counter pol-b redirected_bytes)"
 assert_ge "probation: the connection counted as on probation" 1 "$(($(counter pol-a probation) + $(counter pol-b probation)))"
 teardown pol-a
