@@ -1381,16 +1381,21 @@ int ob_setsockopt(struct bpf_sockopt *ctx)
  * stock TCP (a service on probation), and redirected, where the read at
  * hand may return short; the service learns it and the connection moves,
  * so that the reads after the redirected bytes are TCP's. */
-static __always_inline int waitall_seen(struct sock___ob *sk, int flags)
+static __always_inline int guard_sock(struct sock___ob *sk, __u32 why)
 {
 	struct ob_sk_state *st;
 
-	if (!(flags & OB_MSG_WAITALL))
+	if (!sk)
 		return 0;
 	st = bpf_sk_storage_get(&ob_sk_state, sk, 0, 0);
 	if (st)
-		guard(st, OB_SVC_WAITALL);
+		guard(st, why);
 	return 0;
+}
+
+static __always_inline int waitall_seen(struct sock___ob *sk, int flags)
+{
+	return (flags & OB_MSG_WAITALL) ? guard_sock(sk, OB_SVC_WAITALL) : 0;
 }
 
 SEC("fentry/tcp_recvmsg")
@@ -1410,15 +1415,7 @@ int BPF_PROG(ob_guard_waitall_bpf, struct sock___ob *sk, void *msg, __u64 len, i
 SEC("fentry/tcp_splice_read")
 int BPF_PROG(ob_guard_splice, struct socket___ob *sock)
 {
-	struct sock___ob *sk = sock->sk;
-	struct ob_sk_state *st;
-
-	if (!sk)
-		return 0;
-	st = bpf_sk_storage_get(&ob_sk_state, sk, 0, 0);
-	if (st)
-		guard(st, OB_SVC_SPLICE);
-	return 0;
+	return guard_sock(sock->sk, OB_SVC_SPLICE);
 }
 
 /*
