@@ -70,7 +70,16 @@ struct socket_wq___ob {
 	struct wait_queue_head___ob wait;
 } __attribute__((preserve_access_index));
 
+struct atomic64___ob {
+	__s64 counter;
+} __attribute__((preserve_access_index));
+
+struct sock_common___ob {
+	struct atomic64___ob skc_cookie; /* 0 until first asked for */
+} __attribute__((preserve_access_index));
+
 struct sock___ob {
+	struct sock_common___ob __sk_common;
 	unsigned char sk_shutdown;
 	int sk_rcvbuf;
 	void *sk_user_data; /* the psock, low 3 bits are flags */
@@ -241,6 +250,44 @@ static __always_inline __u32 psock_unread(__u64 psock)
 	return queued;
 }
 
+/* The cookie of a socket reached through a kptr (a fault-safe load). */
+static __always_inline __u64 sk_cookie_of(struct sock___ob *sk)
+{
+	return sk->__sk_common.skc_cookie.counter;
+}
+
+/*
+ * Bytes socket i of the connection has not read off its redirect queue,
+ * as its psock counts them: 1 and *queued if known, 0 if not (the socket
+ * left, or it is another socket by now). The ledger holds the socket as an
+ * untrusted kptr (OB_HIDDEN_SK in bypass.h), which may outlive it. TCP
+ * sockets are freed SLAB_TYPESAFE_BY_RCU: within this program (an RCU
+ * read-side section) the memory stays a socket, but maybe another one, so
+ * its cookie, never reused, is checked before and after. Its psock, read
+ * from sk_user_data within the section, is freed only after an RCU grace
+ * period (sk_psock_drop()).
+ */
+static __always_inline int ledger_queued(struct ob_ledger *l, __u32 i, __u64 *queued)
+{
+	struct sock___ob *sk;
+	__u64 cookie, psock;
+
+	if (i & 1) {
+		sk = (struct sock___ob *)l->sk1;
+		cookie = l->cookie[1];
+	} else {
+		sk = (struct sock___ob *)l->sk0;
+		cookie = l->cookie[0];
+	}
+	if (!sk || !cookie || sk_cookie_of(sk) != cookie)
+		return 0;
+	psock = sk_psock_addr(sk);
+	if (!psock)
+		return 0;
+	*queued = psock_unread(psock);
+	return sk_cookie_of(sk) == cookie;
+}
+
 /* The socket's receive buffer (sk_rcvbuf), 0 if unknown. */
 static __always_inline __u32 own_rcvbuf(struct bpf_sock_ops *skops)
 {
@@ -277,21 +324,18 @@ static __always_inline void charge(__u64 netns_cookie, __s64 n)
 }
 
 /*
- * Where the kernel counts unread bytes: socket i (whose psock is given)
- * has read what was sent to it less what is still queued. Moves read[i]
+ * Where the kernel counts unread bytes: socket i has read what was sent
+ * to it less what its psock still has queued. Moves read[i]
  * up to that, once (compare-and-swap: both sockets of the connection
  * call this), and returns the difference to the sender's budget. The
  * count can run ahead by a message being queued right now; it is returned
  * once either way, and the ledger ends even (ledger_release()).
  */
-static __always_inline void ledger_catch_up(struct ob_ledger *l, __u32 i, __u64 psock)
+static __always_inline void ledger_catch_up(struct ob_ledger *l, __u32 i, __u64 queued)
 {
-	__u64 sent, queued, now_read, old;
+	__u64 sent, now_read, old;
 
-	if (!KERNEL_COUNTS_UNREAD || !psock)
-		return;
 	sent = l->sent[i & 1];
-	queued = psock_unread(psock);
 	now_read = sent > queued ? sent - queued : 0;
 	old = l->read[i & 1];
 	if (now_read <= old)
@@ -571,7 +615,6 @@ static __always_inline void count_insert_error(struct ob_counters *c, long err)
 static __always_inline void sk_state_init(struct ob_sk_state *st, __u64 cookie, __u32 role)
 {
 	st->netns_cookie = cookie;
-	st->peer_psock = 0;
 	st->role = role;
 	st->dir = OB_DIR_TCP;
 	st->active = 0;
@@ -657,6 +700,7 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 	}
 	conn.client_rcvbuf = own_rcvbuf(skops);
 	conn.client_netns = cookie;
+	conn.client_cookie = bpf_get_socket_cookie(skops);
 	err = bpf_map_update_elem(&ob_conns, &key.conn, &conn, BPF_NOEXIST);
 	if (err) {
 		COUNT(c, full, 1);
@@ -670,8 +714,8 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 	}
 	park_too(skops, &key, st);
 	entry = bpf_map_lookup_elem(&ob_conns, &key.conn);
-	if (entry)
-		entry->client_psock = own_psock(skops);
+	if (entry && skops->sk)
+		entry->client_sk = bpf_skc_to_tcp_sock(skops->sk);
 	/* a ledger entry, if the server makes one, counts on our close */
 	st->flags |= OB_SK_LEDGER;
 	st->dir = OB_DIR_PENDING;
@@ -690,6 +734,23 @@ static __always_inline __u32 refuse(struct ob_conn *conn, struct ob_sock_key *cl
 	if (old == OB_CONN_CLIENT_TCP || old == OB_CONN_LEARN)
 		conn_step(&client->conn, conn, 0, OB_CONN_GONE);
 	return old;
+}
+
+/* Both sockets into the new ledger entry (kptrs, in BPF only), before the
+ * client can see READY: the client's from its conn entry, ours. */
+static __always_inline void ledger_set_socks(const struct ob_conn_key *k, struct ob_conn *conn,
+					     struct bpf_sock *sk)
+{
+	struct ob_ledger *l = bpf_map_lookup_elem(&ob_ledger, k);
+
+	/* Always true. It makes clang describe struct tcp_sock in full: the
+	 * kernel takes a kptr's target only as a struct, not a declaration. */
+	if (!bpf_core_type_exists(struct tcp_sock))
+		return;
+	if (!l || !sk)
+		return;
+	l->sk0 = conn->client_sk;
+	l->sk1 = bpf_skc_to_tcp_sock(sk);
 }
 
 /* Server side: the ACK that completes the handshake is in hand. */
@@ -783,6 +844,8 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	ledger.netns[OB_IDX(OB_ROLE_SERVER)] = cookie;
 	ledger.rcvbuf[OB_IDX(OB_ROLE_CLIENT)] = conn->client_rcvbuf;
 	ledger.rcvbuf[OB_IDX(OB_ROLE_SERVER)] = own_rcvbuf(skops);
+	ledger.cookie[OB_IDX(OB_ROLE_CLIENT)] = conn->client_cookie;
+	ledger.cookie[OB_IDX(OB_ROLE_SERVER)] = bpf_get_socket_cookie(skops);
 	ledger.refs = 2;
 	if (bpf_map_update_elem(&ob_ledger, &key.conn, &ledger, BPF_NOEXIST)) {
 		st->dir = OB_DIR_TCP;
@@ -792,8 +855,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 		return;
 	}
 	st->flags |= OB_SK_LEDGER;
-	conn->server_psock = own_psock(skops);
-	st->peer_psock = conn->client_psock;
+	ledger_set_socks(&key.conn, conn, skops->sk);
 	old = conn_step(&key.conn, conn, OB_CONN_NEW, OB_CONN_SERVER_READY);
 	if (old != OB_CONN_NEW) {
 		/* The client wrote first, in the instant between our check and
@@ -895,7 +957,6 @@ static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_cou
 	if (conn)
 		old = conn_step(&st->peer.conn, conn, OB_CONN_NEW, OB_CONN_CLIENT_TCP);
 	if (old == OB_CONN_SERVER_READY) {
-		st->peer_psock = conn->server_psock;
 		conn_step(&st->peer.conn, conn, 0, OB_CONN_GONE);
 		st->active = 1;
 		COUNT(c, sockets, 1);
@@ -990,7 +1051,8 @@ static __always_inline enum ob_move peer_backlog(struct sk_msg_md *msg, struct o
 						 __u32 size, __u64 now)
 {
 	__u32 peer = OB_IDX(st->role) ^ 1;
-	__u64 unread = KERNEL_COUNTS_UNREAD ? psock_unread(st->peer_psock) : ledger_unread(l, peer);
+	/* brought up to date by ob_msg just before (ledger_catch_up()) */
+	__u64 unread = ledger_unread(l, peer);
 	__u64 after = unread + size, read = l->read[peer & 1];
 	__u64 max = OB_INGRESS_MAX, max_blocking = OB_INGRESS_MAX_BLOCKING, stall = OB_STALL_NS;
 	struct sock___ob *sk = msg_sock(msg);
@@ -1124,8 +1186,14 @@ int ob_msg(struct sk_msg_md *msg)
 	if (l) {
 		l->sends[OB_IDX(st->role)] += 1;
 		/* what we and the peer read since, back to the budgets */
-		ledger_catch_up(l, OB_IDX(st->role), sk_psock_addr(msg_sock(msg)));
-		ledger_catch_up(l, OB_IDX(st->role) ^ 1, st->peer_psock);
+		if (KERNEL_COUNTS_UNREAD) {
+			__u64 mine = sk_psock_addr(msg_sock(msg)), queued = 0;
+
+			if (mine)
+				ledger_catch_up(l, OB_IDX(st->role), psock_unread(mine));
+			if (ledger_queued(l, OB_IDX(st->role) ^ 1, &queued))
+				ledger_catch_up(l, OB_IDX(st->role) ^ 1, queued);
+		}
 	}
 	/* After shutdown(SHUT_WR) TCP answers EPIPE: let it. */
 	if (st->dir != OB_DIR_REDIRECT ||

@@ -172,12 +172,36 @@ enum ob_conn_state {
 				   * (conn_step() in bypass.bpf.c) */
 };
 
+/*
+ * A socket that BPF can reach but user space cannot see. The sender's
+ * bound needs how much its peer has not read yet, which only the peer's
+ * psock knows (6.12: sk_psock.msg_tot_len), and no program may look the
+ * peer up in the sockhash here (that takes a reference that sock_ops and
+ * sk_msg cannot release). So the peer's socket is kept as an untrusted
+ * kptr: the kernel zeroes kptr fields in every copy it gives user space
+ * (a map dump shows 0), and BPF reads through it only with fault-safe
+ * loads, checked against the socket's cookie (ledger_queued() in
+ * bypass.bpf.c). The tag is "kptr_untrusted" from Linux 6.3 and "kptr"
+ * before; user space renames it to what the running kernel knows
+ * (features.c, ob_kptr_tag()). For user space it is 8 bytes of padding.
+ */
+#ifdef __bpf__
+struct tcp_sock {
+	int ob_named_only; /* only the name counts: the kernel's type is used */
+} __attribute__((preserve_access_index));
+/* clang 14 drops a type tag put on a struct type directly, not on a typedef */
+typedef struct tcp_sock ob_tcp_sock;
+#define OB_HIDDEN_SK(name) ob_tcp_sock __attribute__((btf_type_tag("kptr_untrusted"))) * name
+#else
+#define OB_HIDDEN_SK(name) __u64 name
+#endif
+
 struct ob_conn {
-	__u32 state;	     /* enum ob_conn_state, changed only by cmpxchg */
-	__u32 client_rcvbuf; /* the client's sk_rcvbuf at establishment */
-	__u64 client_netns;  /* netns cookie of the client's socket */
-	__u64 client_psock;  /* kernel address of each side's psock, read */
-	__u64 server_psock;  /* only through bpf_probe_read_kernel() */
+	__u32 state;		 /* enum ob_conn_state, changed only by cmpxchg */
+	__u32 client_rcvbuf;	 /* the client's sk_rcvbuf at establishment */
+	__u64 client_netns;	 /* netns cookie of the client's socket */
+	__u64 client_cookie;	 /* the client socket's cookie */
+	OB_HIDDEN_SK(client_sk); /* the client socket, for the ledger */
 };
 
 /*
@@ -193,13 +217,16 @@ struct ob_conn {
  * bytes to the sender's budget.
  */
 struct ob_ledger {
-	__u64 sent[2];	 /* bytes redirected to this socket */
-	__u64 read[2];	 /* bytes it took off its redirect queue */
-	__u64 sends[2];	 /* its sendmsg calls (a stream or request/response?) */
-	__u64 netns[2];	 /* its netns cookie: whose budget its redirects use */
-	__u32 rcvbuf[2]; /* its sk_rcvbuf as last seen */
-	__u32 refs;	 /* sockets of the connection not closed yet */
-	__u32 moved;	 /* 1: a guard moved the connection to TCP, both ways */
+	__u64 sent[2];	   /* bytes redirected to this socket */
+	__u64 read[2];	   /* bytes it took off its redirect queue */
+	__u64 sends[2];	   /* its sendmsg calls (a stream or request/response?) */
+	__u64 netns[2];	   /* its netns cookie: whose budget its redirects use */
+	__u32 rcvbuf[2];   /* its sk_rcvbuf as last seen */
+	__u32 refs;	   /* sockets of the connection not closed yet */
+	__u32 moved;	   /* 1: a guard moved the connection to TCP, both ways */
+	__u64 cookie[2];   /* its socket cookie: is sk0/sk1 still this socket? */
+	OB_HIDDEN_SK(sk0); /* the socket of index 0 (the client), */
+	OB_HIDDEN_SK(sk1); /* and of index 1 (the server): see ob_conn */
 };
 
 #define OB_IDX(role) (((role)-1) & 1)
@@ -323,7 +350,6 @@ struct ob_sk_state {
 	struct ob_sock_key peer; /* where our messages go */
 	struct ob_svc_key svc;	 /* the service of this connection */
 	__u64 netns_cookie;	 /* counters and budget to charge */
-	__u64 peer_psock;	 /* to read how much the peer has not read yet */
 	__u32 role;
 	__u32 dir;
 	__u32 active;	       /* counted in ob_counters.sockets */

@@ -214,6 +214,52 @@ static int null_print(enum libbpf_print_level l, const char *f, va_list ap)
 	return 0;
 }
 
+const char *ob_kptr_tag(void)
+{
+	static const char *tag;
+	static bool probed;
+
+	if (!probed) {
+		libbpf_print_fn_t old = libbpf_set_print(null_print);
+
+		/* 6.3 renamed the untrusted kptr's tag; "kptr" now means a
+		 * referenced one, which struct tcp_sock cannot be */
+		tag = ob_map_takes_kptr("kptr_untrusted") ? "kptr_untrusted"
+		      : ob_map_takes_kptr("kptr")	  ? "kptr"
+							  : NULL;
+		libbpf_set_print(old);
+		probed = true;
+	}
+	return tag;
+}
+
+/* The object tags its hidden sockets (OB_HIDDEN_SK in bypass.h) with
+ * 6.3's name; before 6.3 the same kind of kptr is tagged "kptr". */
+static int use_kptr_tag(struct bpf_object *obj, struct ob_error *e)
+{
+	const char *tag = ob_kptr_tag();
+	struct btf *btf = bpf_object__btf(obj);
+	int off;
+
+	if (!tag)
+		return ob_err(e, -EOPNOTSUPP, "the kernel cannot run the BPF programs: it lacks %s",
+			      ob_missing_feature() ? ob_missing_feature()
+						   : "untrusted kptrs in map values");
+	if (!strcmp(tag, "kptr_untrusted") || !btf)
+		return 0;
+	off = btf__add_str(btf, tag);
+	if (off < 0)
+		return ob_err(e, off, "cannot retag the BPF object's kptrs: %s", strerror(-off));
+	for (__u32 id = 1; id < btf__type_cnt(btf); id++) {
+		struct btf_type *t = (struct btf_type *)btf__type_by_id(btf, id);
+
+		if (btf_is_type_tag(t) &&
+		    !strcmp(btf__name_by_offset(btf, t->name_off), "kptr_untrusted"))
+			t->name_off = (__u32)off;
+	}
+	return 0;
+}
+
 int ob_features(struct ob_feature *out, int max)
 {
 	static char fentry_note[256];
@@ -244,6 +290,8 @@ int ob_features(struct ob_feature *out, int max)
 		 "refused here (%s): a service that uses them is not kept on TCP by a guard "
 		 "(README, Guards); keep its port off with --no-port",
 		 strerror(-fentry));
+	ROW("untrusted kptrs in map values (the peer socket, hidden from user space)", "5.19",
+	    ob_kptr_tag() ? OB_FEAT_OK : OB_FEAT_MISSING, NULL);
 	ROW("fentry programs on tcp_recvmsg, tcp_splice_read (guards for MSG_WAITALL, splice)",
 	    "5.5", fentry ? OB_FEAT_WARN : OB_FEAT_OK, fentry ? fentry_note : NULL);
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
@@ -313,6 +361,11 @@ int ob_open_object(struct bypass_bpf **out, const char *btf_path, unsigned max_s
 	skel = bypass_bpf__open_opts(&opts);
 	if (!skel)
 		return ob_err(e, -errno, "cannot open the BPF object: %s", strerror(errno));
+	err = use_kptr_tag(skel->obj, e);
+	if (err) {
+		bypass_bpf__destroy(skel);
+		return err;
+	}
 	/* Only where the kernel does not count unread bytes (features.c). */
 	bpf_program__set_autoload(skel->progs.ob_recv_fexit, *fallback);
 	/* Only where fentry programs load and attach: elsewhere the guards

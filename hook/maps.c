@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "ob.h"
@@ -200,6 +201,35 @@ void ob_unpin_maps(void)
 		unlink(path);
 	}
 	unlink(OB_PIN_DIR "/ob_sk_state"); /* pinned, never opened here */
+}
+
+/* ---- a throwaway map: which kptr tag this kernel knows (features.c) ---- */
+
+/* Does an array map take a value holding one pointer to struct tcp_sock
+ * tagged tag (an untrusted kptr, if the kernel knows the tag)? */
+bool ob_map_takes_kptr(const char *tag)
+{
+	struct btf *b = btf__new_empty();
+	int i32, tcp, ptr, val, fd = -1;
+
+	if (!b)
+		return false;
+	i32 = btf__add_int(b, "int", 4, BTF_INT_SIGNED);
+	tcp = btf__add_struct(b, "tcp_sock", 4);
+	if (i32 > 0 && tcp > 0 && !btf__add_field(b, "x", i32, 0, 0)) {
+		ptr = btf__add_ptr(b, btf__add_type_tag(b, tag, tcp));
+		val = btf__add_struct(b, "ob_kptr_probe", 8);
+		if (ptr > 0 && val > 0 && !btf__add_field(b, "sk", ptr, 0, 0) &&
+		    !btf__load_into_kernel(b)) {
+			LIBBPF_OPTS(bpf_map_create_opts, o, .btf_fd = (__u32)btf__fd(b),
+				    .btf_key_type_id = (__u32)i32, .btf_value_type_id = (__u32)val);
+			fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ob_kptr_probe", 4, 8, 1, &o);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	btf__free(b);
+	return fd >= 0;
 }
 
 /* ---- settings through a map fd (load writes them before anything is pinned) ---- */

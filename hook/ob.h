@@ -240,6 +240,9 @@ int ob_pidfd_open(int pid, struct ob_error *e);
 bool ob_pidfd_alive(int pidfd);
 
 /* ---- maps.c: the pinned maps (the mechanism under the verbs) ---- */
+/* Does the kernel make an array map whose value is one pointer to struct
+ * tcp_sock tagged tag, an untrusted kptr (ob_kptr_tag())? */
+bool ob_map_takes_kptr(const char *tag);
 /* Every map user space opens, in one list: the field of struct ob_maps,
  * pinned as "ob_" NAME, with its key and value types (as bypass.bpf.c
  * declares them; ob_open_maps refuses pins of another layout). parking is
@@ -408,6 +411,9 @@ int ob_unread_fallback(const char *btf_path, bool *fallback, struct ob_error *e)
 /* Can fentry programs be loaded and attached here (the guards for
  * MSG_WAITALL and splice)? 0, or the -errno that refused them. */
 int ob_fentry_probe(void);
+/* The BTF tag of an untrusted kptr on this kernel: "kptr_untrusted" (6.3
+ * on), "kptr" (5.19 to 6.2), NULL if it has none. */
+const char *ob_kptr_tag(void);
 /* libbpf's messages go to stderr with -v; the reason for a failure is kept. */
 void ob_libbpf_messages(void);
 struct bypass_bpf;
