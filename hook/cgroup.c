@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/bpf.h>
+
 #include "ob.h"
 
 #define CGROUP_FILE OB_RUN_DIR "/cgroup" /* where load attached sock_ops */
@@ -63,7 +65,7 @@ static bool path_under(const char *path, const char *dir)
 int ob_cgroup_place(int pid, int pidfd, const char *key, char *cg_out, size_t cg_len,
 		    char *link_out, size_t link_len, struct ob_error *e)
 {
-	char attach[PATH_MAX];
+	char attach[PATH_MAX], guard[PATH_MAX];
 	_cleanup_close_ int cgfd = -1;
 	int err;
 
@@ -78,10 +80,35 @@ int ob_cgroup_place(int pid, int pidfd, const char *key, char *cg_out, size_t cg
 	cgfd = open(cg_out, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0)
 		return ob_err(e, -errno, "cannot open cgroup %s: %s", cg_out, strerror(errno));
-	err = ob_sockops_link_pin(cgfd, cg_out, link_out, e);
-	if (err)
+	/* the setsockopt guard first, as at load: before anything pairs
+	 * (where the load attached none, there is none to place) */
+	if (ob_cgroup_guard_path(key, guard, sizeof(guard)))
+		return ob_err(e, -EINVAL, "invalid container record key");
+	if (access(OB_PIN_PROG_SETSOCKOPT, F_OK) == 0) {
+		err = ob_cgroup_link_pin(OB_PIN_PROG_SETSOCKOPT, BPF_CGROUP_SETSOCKOPT, cgfd,
+					 cg_out, guard, e);
+		if (err) {
+			link_out[0] = '\0';
+			return err;
+		}
+	}
+	err = ob_cgroup_link_pin(OB_PIN_PROG_SOCKOPS, BPF_CGROUP_SOCK_OPS, cgfd, cg_out, link_out,
+				 e);
+	if (err) {
 		link_out[0] = '\0';
+		unlink(guard);
+	}
 	return err;
+}
+
+int ob_cgroup_guard_path(const char *key, char *buf, size_t len)
+{
+	if ((size_t)snprintf(buf, len, OB_PIN_CTG "%s", key) >= len ||
+	    !ob_child_valid(buf, OB_PIN_CTG, OB_KEY_MAX)) {
+		buf[0] = '\0';
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int ob_cgroup_link_path(const char *key, char *buf, size_t len)
@@ -94,12 +121,14 @@ int ob_cgroup_link_path(const char *key, char *buf, size_t len)
 	return 0;
 }
 
-/* The path comes from the key, never from what a record says. */
+/* The paths come from the key, never from what a record says. */
 void ob_cgroup_unplace(const char *key)
 {
 	char link[PATH_MAX];
 
 	if (ob_cgroup_link_path(key, link, sizeof(link)) == 0)
+		unlink(link);
+	if (ob_cgroup_guard_path(key, link, sizeof(link)) == 0)
 		unlink(link);
 }
 
@@ -125,16 +154,33 @@ int ob_cgroup_links_foreach(int (*fn)(const char *key, void *ctx), void *ctx)
 	return 0;
 }
 
+/* At unload: sock_ops pairs nothing more; the guards stay while sockets
+ * may still redirect, as the load's own (ob_unpin_all()). */
 static int unplace(const char *key, void *ctx)
 {
+	char link[PATH_MAX];
+
 	(void)ctx;
-	ob_cgroup_unplace(key);
+	if (ob_cgroup_link_path(key, link, sizeof(link)) == 0)
+		unlink(link);
 	return 0;
 }
 
 void ob_cgroup_unplace_all(void)
 {
 	ob_cgroup_links_foreach(unplace, NULL);
+}
+
+void ob_cgroup_guards_unpin_all(void)
+{
+	_cleanup_closedir_ DIR *d = opendir(OB_PIN_DIR);
+	struct dirent *de;
+	char path[PATH_MAX];
+
+	while (d && (de = readdir(d)))
+		if (!strncmp(de->d_name, "ctg-", 4) &&
+		    ob_cgroup_guard_path(de->d_name + 4, path, sizeof(path)) == 0)
+			unlink(path);
 }
 
 /* Where cgroup v2 is mounted: /sys/fs/cgroup (Debian 12), or below it on a

@@ -226,6 +226,10 @@ int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg
 	if (!err && bpf_program__autoload(skel->progs.ob_guard_splice))
 		err = attach_guard(skel->progs.ob_guard_splice, -1, OB_PIN_LINK_SPLICE, &guards[2],
 				   e);
+	/* containers outside the load's cgroup get the setsockopt guard
+	 * from it (cgroup.c) */
+	if (!err && guards[0])
+		err = pin_prog(skel->progs.ob_setsockopt, OB_PIN_PROG_SETSOCKOPT, e);
 	if (err)
 		goto cleanup;
 	err = pin_prog(skel->progs.ob_msg, PIN_PROG_MSG, e);
@@ -254,6 +258,8 @@ cleanup:
 	for (size_t i = 0; err && i < sizeof(guard_pins) / sizeof(guard_pins[0]); i++)
 		if (guards[i])
 			unlink(guard_pins[i]);
+	if (err)
+		unlink(OB_PIN_PROG_SETSOCKOPT);
 	bpf_link__destroy(recv); /* pinned: stays attached */
 	bpf_link__destroy(link); /* pinned: stays attached */
 	bypass_bpf__destroy(skel);
@@ -281,6 +287,8 @@ void ob_unpin_all(void)
 	unlink(PIN_LINK_RECV);
 	for (size_t i = 0; i < sizeof(guard_pins) / sizeof(guard_pins[0]); i++)
 		unlink(guard_pins[i]);
+	ob_cgroup_guards_unpin_all();
+	unlink(OB_PIN_PROG_SETSOCKOPT);
 	rmdir(OB_PIN_DIR);
 	ob_attach_cgroup_forget();
 }

@@ -420,17 +420,19 @@ int ob_netns_withdraw(const struct ob_maps *m, uint64_t cookie)
 /* Attaches the pinned sock_ops program to the cgroup directory cgfd (named
  * cg in messages) with a link pinned at link_path: it stays attached until
  * the pin is removed. */
-int ob_sockops_link_pin(int cgfd, const char *cg, const char *link_path, struct ob_error *e)
+int ob_cgroup_link_pin(const char *prog_pin, int type, int cgfd, const char *cg,
+		       const char *link_path, struct ob_error *e)
 {
 	int prog, link, err = 0;
 
-	prog = bpf_obj_get(OB_PIN_PROG_SOCKOPS);
+	prog = bpf_obj_get(prog_pin);
 	if (prog < 0)
-		return ob_err(e, -errno, "cannot open %s: %s", OB_PIN_PROG_SOCKOPS,
-			      strerror(errno));
-	link = bpf_link_create(prog, cgfd, BPF_CGROUP_SOCK_OPS, NULL);
+		return ob_err(e, -errno, "cannot open %s: %s", prog_pin, strerror(errno));
+	link = bpf_link_create(prog, cgfd, (enum bpf_attach_type)type, NULL);
 	if (link < 0)
-		err = ob_err(e, -errno, "cannot attach sock_ops to %s: %s", cg, strerror(errno));
+		err = ob_err(e, -errno, "cannot attach %s to %s: %s",
+			     type == BPF_CGROUP_SOCK_OPS ? "sock_ops" : "the setsockopt guard", cg,
+			     strerror(errno));
 	else if (unlink(link_path), bpf_obj_pin(link, link_path))
 		err = ob_err(e, -errno, "cannot pin %s: %s", link_path, strerror(errno));
 	if (link >= 0)

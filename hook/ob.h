@@ -20,6 +20,9 @@
 #define OB_PIN_LINK_SOCKOPS OB_PIN_DIR "/link_sockops"
 /* a container's own sock_ops link (cgroup.c): OB_PIN_CT KEY, KEY its record's */
 #define OB_PIN_CT OB_PIN_DIR "/ct-"
+/* and its setsockopt guard (OB_PIN_CTG KEY), from the program pinned at load */
+#define OB_PIN_CTG	       OB_PIN_DIR "/ctg-"
+#define OB_PIN_PROG_SETSOCKOPT OB_PIN_DIR "/prog_guard_setsockopt"
 /* the guards' links (bypass.h, enum ob_svc_state): kept, like the sockhash,
  * until the last redirecting socket has closed */
 #define OB_PIN_LINK_SETSOCKOPT	OB_PIN_DIR "/link_guard_setsockopt"
@@ -291,7 +294,10 @@ bool ob_netns_enrolled(const struct ob_maps *m, uint64_t cookie);
 int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_t max_unread,
 		   const uint16_t *noports, int n_noports, bool *already, struct ob_error *e);
 int ob_netns_withdraw(const struct ob_maps *m, uint64_t cookie);
-int ob_sockops_link_pin(int cgfd, const char *cg, const char *link_path, struct ob_error *e);
+/* Attaches the program pinned at prog_pin (a BPF_CGROUP_* type) to cgroup
+ * cgfd and pins the link at link_path: it stays attached until unlinked. */
+int ob_cgroup_link_pin(const char *prog_pin, int type, int cgfd, const char *cg,
+		       const char *link_path, struct ob_error *e);
 bool ob_sockops_attached(void);
 /* OB_GUARD_*: which guards' links are pinned (attached). */
 unsigned ob_guards_attached(void);
@@ -378,12 +384,15 @@ int ob_cgroup_place(int pid, int pidfd, const char *key, char *cg_out, size_t cg
  * direct child of OB_PIN_DIR: -EINVAL if key is not a valid name. */
 int ob_cgroup_link_path(const char *key, char *buf, size_t len);
 /* Removes that pin (detaches the link), if there is one. */
+/* The guard pin of the container whose record is key (OB_PIN_CTG key). */
+int ob_cgroup_guard_path(const char *key, char *buf, size_t len);
 void ob_cgroup_unplace(const char *key);
 bool ob_cgroup_placed(const char *key); /* is that pin there? */
 /* Calls fn with the key of every ct-KEY pin; a non-zero return stops the
  * walk and is returned (fn may remove the pin). */
 int ob_cgroup_links_foreach(int (*fn)(const char *key, void *ctx), void *ctx);
-void ob_cgroup_unplace_all(void); /* unload: every container's link */
+void ob_cgroup_unplace_all(void);      /* unload: every container's sock_ops link */
+void ob_cgroup_guards_unpin_all(void); /* sockhash empty: their guards too */
 
 /* ---- sandbox.c ---- */
 int ob_sandbox_apply(struct ob_error *e);

@@ -2,7 +2,8 @@
 # t_cgroup.sh - sock_ops loaded on a narrow cgroup (load --cgroup): a
 # container whose cgroup lies outside it gets the program on its own cgroup
 # for its lifetime (a pinned link per container, shown in status, removed at
-# teardown), and its traffic is accelerated. gc enrols a live container's
+# teardown), and the setsockopt guard with it (a second pin); its traffic is
+# accelerated and its socket options guarded. gc enrols a live container's
 # withdrawn netns again and removes a link no record names; unload removes
 # every container's link, and gc after a load places them again.
 . "$(dirname "$0")/../lib/common.sh"
@@ -43,6 +44,7 @@ st() { oci_state "$1" "$2" "$3" "$W/$1"; }
 for n in 1 2; do oci_bundle "$W/cg$n" /run/netns/$P$n; done
 oci_bundle "$W/cg3" /run/netns/${P}1
 pins() { ls /sys/fs/bpf/oci-bypass 2>/dev/null | grep -c '^ct-'; }
+gpins() { ls /sys/fs/bpf/oci-bypass 2>/dev/null | grep -c '^ctg-'; }
 enrolled() { "$OB" status --json | jq '.netns | length'; }
 # traffic PORT: 4 MiB from container 2 to a server in container 1 (after the
 # warm-up connection a service needs); must be redirected.
@@ -72,7 +74,19 @@ hook "$(st cg2 created $C2)" 2>/dev/null || fail "hook: create cg2"
 assert_eq "two containers, each with its own link" "container cgroup container cgroup" \
 	"$("$OB" status --json | jq -r '[.containers[].sock_ops] | join(" ")')"
 assert_eq "two link pins" 2 "$(pins)"
+assert_eq "two guard pins" 2 "$(gpins)"
 traffic 7400
+
+log "the setsockopt guard reaches a container outside the load's cgroup"
+GP=$OB_BUILD/tests/guardprobe
+ct 1 sh -c "exec $GP listen $A 7402 rcvlowat >$W/gp 2>&1"
+GSRV=$LAST_PID
+for _ in $(seq 100); do grep -q listening "$W/gp" && break; sleep 0.05; done
+assert_eq "a listener there sets SO_RCVLOWAT: its service learns it" rcvlowat \
+	"$(service_state 7402)"
+ct 2 "$GP" connect "$A" 7402 none 1000
+wait $LAST_PID || fail "connect to the guarded listener"
+wait $GSRV || fail "guarded listener: $(cat "$W/gp")"
 
 log "gc enrols a live container's withdrawn netns again"
 "$OB" withdraw cg1 >/dev/null || fail "withdraw cg1"
@@ -90,20 +104,24 @@ rm -f /run/oci-bypass/containers/cg3-*.json
 out=$("$OB" gc) || fail "gc: exit $?"
 assert_eq "gc repaired one" "oci-bypass: gc: 1 item(s) repaired" "$out"
 assert_eq "cg3's link pin removed" "" "$(ls /sys/fs/bpf/oci-bypass | grep '^ct-cg3-')"
+assert_eq "cg3's guard pin removed" "" "$(ls /sys/fs/bpf/oci-bypass | grep '^ctg-cg3-')"
 assert_eq "the live containers' pins stay" 2 "$(pins)"
 
 log "unload removes every container's link; after a load, gc places them again"
 "$OB" unload --wait 5 >/dev/null || fail "unload"
 assert_eq "no link pin left after unload" 0 "$(pins)"
+assert_eq "no guard pin left after unload (no socket redirects)" 0 "$(gpins)"
 "$OB" load --cgroup "$CG/obg-narrow" >/dev/null || die "load --cgroup"
 out=$("$OB" gc) || fail "gc: exit $?"
 assert_eq "gc repaired both" "oci-bypass: gc: 2 item(s) repaired" "$out"
 assert_eq "both enrolled again" 2 "$(enrolled)"
 assert_eq "both links placed again" 2 "$(pins)"
+assert_eq "both guards placed again" 2 "$(gpins)"
 traffic 7401
 hook "$(st cg1 stopped 0)" 2>/dev/null || fail "hook: teardown cg1"
 hook "$(st cg2 stopped 0)" 2>/dev/null || fail "hook: teardown cg2"
 assert_eq "link pins removed at teardown" 0 "$(pins)"
+assert_eq "guard pins removed at teardown" 0 "$(gpins)"
 assert_eq "no container left" 0 "$("$OB" status --json | jq '.containers | length')"
 "$OB" unload --wait 5 >/dev/null 2>&1
 finish
