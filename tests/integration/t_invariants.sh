@@ -42,13 +42,13 @@ assert_eq "both sockets paired" 2 $(($(counter inv-a paired) + $(counter inv-b p
 log "a service on probation: its client never enters the sockhash (the server says so in its SYN-ACK)"
 start_server ${P}1 --listen "$A" 0 --mode stream --count 1 --timeout 60
 port=$(server_port)
-ip netns exec ${P}2 bash -c "exec 3<>/dev/tcp/$A/$port && sleep 1" &
-HOLD=$!
+hold_conn ${P}2 "$A" "$port" "$W/hold"
 for _ in $(seq 100); do [ -n "$(service_state "$port")" ] && break; sleep 0.1; done
 assert_eq "service state while its first connection is open" probation "$(service_state "$port")"
 assert_eq "sockhash entries while it is open" 0 "$(status_field sockhash_entries)"
 assert_eq "conn entries while it is open (the server took the client's)" 0 "$(status_field conn_entries)"
-wait $HOLD
+touch "$W/hold/close"
+wait $HOLD_PID
 kill $SRV_PID 2>/dev/null; wait $SRV_PID 2>/dev/null
 
 log "client writes before the server socket exists (TCP_DEFER_ACCEPT): TCP both ways"

@@ -60,18 +60,19 @@ SPID=$!
 wait_listening "$W/srv" $SPID
 PORT=$(awk '/listening/ {print $2}' "$W/srv")
 [ -n "$PORT" ] || die "no port: $(cat "$W/srv")"
-# bash's /dev/tcp: connect, wait, write once, wait, close
-ip netns exec ${P}2 bash -c "exec 3<>/dev/tcp/$A1/$PORT; sleep 3; printf %065536d 0 >&3; sleep 3" &
-CPID=$!
+hold_conn ${P}2 "$A1" "$PORT" "$W/hold"
+CPID=$HOLD_PID
 for _ in $(seq 40); do [ "$(status_field conn_entries)" -ge 1 ] 2>/dev/null && break; sleep 0.1; done
 assert_eq "the handshake left its conn entry (client not written yet)" 1 "$(status_field conn_entries)"
 scan "paired, not written"
 
 log "the same connection redirecting, still open"
+touch "$W/hold/write"
 for _ in $(seq 50); do [ "$(counter ka-cli redirected_bytes)" -ge 65536 ] 2>/dev/null && break; sleep 0.1; done
 assert_ge "it redirected its bytes" 65536 "$(counter ka-cli redirected_bytes)"
 assert_eq "its ledger is there" 1 "$(status_field ledger_entries)"
 scan "redirecting"
+touch "$W/hold/close"
 wait $CPID
 CPID=
 wait $SPID

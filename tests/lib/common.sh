@@ -151,6 +151,22 @@ service_state() {
 		'[.services[] | select(.port == $p) | .state] | first // empty'
 }
 
+# hold_conn NS ADDR PORT DIR: a connection from netns NS (bash's /dev/tcp)
+# that writes nothing until DIR/write appears (then 64 KiB, once) and
+# closes once DIR/close appears, or after 60 s: no fixed sleep that a slow
+# machine (TCG guests) could outlast. Sets HOLD_PID.
+hold_conn() {
+	mkdir -p "$4"
+	rm -f "$4/write" "$4/close"
+	ip netns exec "$1" bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 1
+		for _ in $(seq 600); do
+			[ -e "$2/close" ] && exit 0
+			[ -e "$2/write" ] && { rm -f "$2/write"; printf "%065536d" 0 >&3; }
+			sleep 0.1
+		done' "$2" "$3" "$4" &
+	HOLD_PID=$!
+}
+
 # warm_up NS ADDR PORT [CLIENT ARGS...]: a service is accelerated only after
 # one of its connections has ended without a blocking half-close (README,
 # Limitations). One short connection does that; waits until it shows.
