@@ -344,12 +344,25 @@ static __always_inline void ledger_catch_up(struct ob_ledger *l, __u32 i, __u64 
 		charge(l->netns[(i ^ 1) & 1], -(__s64)(now_read - old));
 }
 
+/* The ledger goes: what was never read goes back to the senders' budgets. */
+static __always_inline void ledger_drop(const struct ob_conn_key *k, struct ob_ledger *l)
+{
+	__u64 left;
+
+	left = ledger_unread(l, 0); /* sent by the server */
+	if (left)
+		charge(l->netns[1], -(__s64)left);
+	left = ledger_unread(l, 1); /* sent by the client */
+	if (left)
+		charge(l->netns[0], -(__s64)left);
+	bpf_map_delete_elem(&ob_ledger, k);
+}
+
 /* A socket closes: it gives up its reference on the connection's ledger;
- * the last one returns what was never read to the senders' budgets. */
+ * the last one drops it. */
 static __always_inline void ledger_release(struct ob_sk_state *st)
 {
 	struct ob_ledger *l;
-	__u64 left;
 
 	if (!(st->flags & OB_SK_LEDGER))
 		return;
@@ -357,13 +370,7 @@ static __always_inline void ledger_release(struct ob_sk_state *st)
 	l = bpf_map_lookup_elem(&ob_ledger, &st->peer.conn);
 	if (!l || __sync_fetch_and_add(&l->refs, -1) != 1)
 		return;
-	left = ledger_unread(l, 0); /* sent by the server */
-	if (left)
-		charge(l->netns[1], -(__s64)left);
-	left = ledger_unread(l, 1); /* sent by the client */
-	if (left)
-		charge(l->netns[0], -(__s64)left);
-	bpf_map_delete_elem(&ob_ledger, &st->peer.conn);
+	ledger_drop(&st->peer.conn, l);
 }
 
 /* Is this namespace past its budget of unread redirected bytes (with
@@ -404,19 +411,99 @@ static __always_inline int pairing_over_budget(__u64 cookie)
 	       ns_over_budget(bpf_map_lookup_elem(&ob_netns, &cookie), s, 0);
 }
 
+/* ---- Quotas (bypass.h): a namespace's slots of each table ---- */
+
+enum ob_quota {
+	OB_Q_CONNS,
+	OB_Q_SERVICES,
+	OB_Q_SOCKETS,
+};
+
+static __always_inline __s64 *quota_count(struct ob_netns *ns, enum ob_quota q)
+{
+	if (q == OB_Q_CONNS)
+		return &ns->conns;
+	if (q == OB_Q_SERVICES)
+		return &ns->services;
+	return &ns->sockets;
+}
+
+static __always_inline __s64 quota_limit(struct ob_netns *ns, enum ob_quota q)
+{
+	__u32 zero = 0, own, load, dflt;
+	const struct ob_settings *s = bpf_map_lookup_elem(&ob_settings, &zero);
+
+	if (q == OB_Q_CONNS) {
+		own = ns->max_conns;
+		load = s ? s->ns_max_conns : 0;
+		dflt = OB_NS_MAX_CONNS;
+	} else if (q == OB_Q_SERVICES) {
+		own = ns->max_services;
+		load = s ? s->ns_max_services : 0;
+		dflt = OB_NS_MAX_SERVICES;
+	} else {
+		own = ns->max_sockets;
+		load = s ? s->ns_max_sockets : 0;
+		dflt = OB_NS_MAX_SOCKETS;
+	}
+	return own ? own : load ? load : dflt;
+}
+
+/* Takes one of the namespace's slots of q: 1 if it did, 0 if the
+ * namespace has its quota already (or is not enrolled). */
+static __always_inline int quota_take(__u64 cookie, enum ob_quota q)
+{
+	struct ob_netns *ns = bpf_map_lookup_elem(&ob_netns, &cookie);
+	__s64 *count;
+
+	if (!ns)
+		return 0;
+	count = quota_count(ns, q);
+	if (__sync_fetch_and_add(count, 1) < quota_limit(ns, q))
+		return 1;
+	__sync_fetch_and_add(count, -1);
+	return 0;
+}
+
+/* Gives one back (a namespace withdrawn meanwhile has no count). */
+static __always_inline void quota_put(__u64 cookie, enum ob_quota q)
+{
+	struct ob_netns *ns = bpf_map_lookup_elem(&ob_netns, &cookie);
+
+	if (ns)
+		__sync_fetch_and_add(quota_count(ns, q), -1);
+}
+
+/* The socket's slot in the sockhashes goes back, once (OB_SK_SLOT). */
+static __always_inline void slot_release(struct ob_sk_state *st)
+{
+	if (!(st->flags & OB_SK_SLOT))
+		return;
+	st->flags &= ~OB_SK_SLOT;
+	quota_put(st->netns_cookie, OB_Q_SOCKETS);
+}
+
 /*
  * The one place an ob_conns entry changes (enum ob_conn_state): from
  * `from` to `to` by compare-and-swap, or away (to == OB_CONN_GONE, from
- * any state; conn may then be NULL). Returns the state it found.
+ * any state; conn may then be NULL). Returns the state it found. Whoever
+ * deletes the entry gives its slot back to the client's namespace.
  */
 static __always_inline __u32 conn_step(const struct ob_conn_key *k, struct ob_conn *conn,
 				       __u32 from, __u32 to)
 {
 	__u32 old;
+	__u64 owner;
 
 	if (to == OB_CONN_GONE) {
-		old = conn ? conn->state : OB_CONN_GONE;
-		bpf_map_delete_elem(&ob_conns, k);
+		if (!conn)
+			conn = bpf_map_lookup_elem(&ob_conns, k);
+		if (!conn)
+			return OB_CONN_GONE;
+		old = conn->state;
+		owner = conn->client_netns;
+		if (bpf_map_delete_elem(&ob_conns, k) == 0)
+			quota_put(owner, OB_Q_CONNS);
 		return old;
 	}
 	if (!conn)
@@ -523,7 +610,10 @@ static __always_inline __u32 service_state(struct ob_svc_key *svc, struct ob_net
 	struct ob_service *sv = bpf_map_lookup_elem(&ob_services, svc);
 
 	if (!sv) {
-		bpf_map_update_elem(&ob_services, svc, &fresh, BPF_NOEXIST);
+		if (!quota_take(svc->netns_cookie, OB_Q_SERVICES))
+			return OB_SVC_OVER_QUOTA; /* stay stock */
+		if (bpf_map_update_elem(&ob_services, svc, &fresh, BPF_NOEXIST))
+			quota_put(svc->netns_cookie, OB_Q_SERVICES); /* full, or made meanwhile */
 		sv = bpf_map_lookup_elem(&ob_services, svc);
 	}
 	return sv ? sv->state : OB_SVC_UNTRACKED; /* table full: stay stock */
@@ -688,6 +778,14 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 		return;
 	}
 
+	/* The entry is ours: one of our namespace's conn slots (quotas,
+	 * bypass.h), given back by whoever deletes it (conn_step()). */
+	conn.client_netns = cookie;
+	conn.created = bpf_ktime_get_ns();
+	if (!quota_take(cookie, OB_Q_CONNS)) {
+		COUNT(c, over_quota, 1);
+		return; /* the server finds no entry: stock TCP */
+	}
 	if (!(o.flags & OB_OPT_PAIR)) {
 		/* The server will not pair: stay out of the sockhash, and
 		 * tell the server only that we are enrolled (it learns its
@@ -696,19 +794,29 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 		conn.state = OB_CONN_LEARN;
 		if (!bpf_map_update_elem(&ob_conns, &key.conn, &conn, BPF_NOEXIST))
 			st->flags |= OB_SK_OWNS_CONN;
+		else
+			quota_put(cookie, OB_Q_CONNS);
 		return;
 	}
+	if (!quota_take(cookie, OB_Q_SOCKETS)) {
+		quota_put(cookie, OB_Q_CONNS);
+		COUNT(c, over_quota, 1);
+		return;
+	}
+	st->flags |= OB_SK_SLOT;
 	conn.client_rcvbuf = own_rcvbuf(skops);
-	conn.client_netns = cookie;
 	conn.client_cookie = bpf_get_socket_cookie(skops);
 	err = bpf_map_update_elem(&ob_conns, &key.conn, &conn, BPF_NOEXIST);
 	if (err) {
+		quota_put(cookie, OB_Q_CONNS);
+		slot_release(st);
 		COUNT(c, full, 1);
 		return;
 	}
 	err = bpf_sock_hash_update(skops, &ob_sockhash, &key, BPF_NOEXIST);
 	if (err) {
 		conn_step(&key.conn, NULL, 0, OB_CONN_GONE);
+		slot_release(st);
 		count_insert_error(c, err);
 		return;
 	}
@@ -799,6 +907,8 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 			COUNT(c, probation, 1);
 		else if (svc_state == OB_SVC_UNTRACKED)
 			COUNT(c, full, 1);
+		else if (svc_state == OB_SVC_OVER_QUOTA)
+			COUNT(c, over_quota, 1);
 		else
 			COUNT(c, guarded, 1);
 		conn_step(&key.conn, conn, 0, OB_CONN_GONE);
@@ -810,6 +920,8 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 			COUNT(c, probation, 1);
 		else if (svc_state == OB_SVC_UNTRACKED)
 			COUNT(c, full, 1);
+		else if (svc_state == OB_SVC_OVER_QUOTA)
+			COUNT(c, over_quota, 1);
 		else
 			COUNT(c, guarded, 1);
 		refuse(conn, &client);
@@ -828,9 +940,16 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 		return;
 	}
 
+	if (!quota_take(cookie, OB_Q_SOCKETS)) {
+		if (refuse(conn, &client) == OB_CONN_NEW)
+			COUNT(c, over_quota, 1);
+		return;
+	}
+	st->flags |= OB_SK_SLOT;
 	st->dir = OB_DIR_REDIRECT;
 	err = bpf_sock_hash_update(skops, &ob_sockhash, &key, BPF_NOEXIST);
 	if (err) {
+		slot_release(st);
 		st->dir = OB_DIR_TCP;
 		/* each connection counted once: if the client wrote first
 		 * meanwhile, it was counted as client_first */
@@ -850,6 +969,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	if (bpf_map_update_elem(&ob_ledger, &key.conn, &ledger, BPF_NOEXIST)) {
 		st->dir = OB_DIR_TCP;
 		unpair(&key);
+		slot_release(st);
 		if (refuse(conn, &client) == OB_CONN_NEW)
 			COUNT(c, full, 1);
 		return;
@@ -864,6 +984,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 		st->flags &= ~OB_SK_LEDGER;
 		bpf_map_delete_elem(&ob_ledger, &key.conn);
 		unpair(&key);
+		slot_release(st);
 		unpair(&client);
 		conn_step(&key.conn, conn, 0, OB_CONN_GONE);
 		return;
@@ -1297,6 +1418,7 @@ static __always_inline void state_change(struct bpf_sock_ops *skops)
 	    (st->dir == OB_DIR_PENDING || (st->flags & OB_SK_OWNS_CONN)))
 		conn_step(&st->peer.conn, NULL, 0, OB_CONN_GONE);
 	ledger_release(st);
+	slot_release(st); /* the kernel takes a closed socket out of both sockhashes */
 	if (st->active) {
 		st->active = 0;
 		c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
@@ -1349,6 +1471,7 @@ static __always_inline void rtt_sample(struct bpf_sock_ops *skops)
 			return;
 	}
 	bpf_map_delete_elem(&ob_parking, &own);
+	slot_release(st);
 	st->flags &= ~OB_SK_LEAVING;
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_RTT_CB_FLAG);
 	if (st->active) { /* it redirected: a departure */
@@ -1517,5 +1640,31 @@ int BPF_PROG(ob_recv_fexit, struct sock___ob *sk, void *psock, void *msg, int le
 	if (rcvbuf > 0)
 		l->rcvbuf[own & 1] = rcvbuf;
 	charge(l->netns[(own ^ 1) & 1], -(__s64)ret);
+	return 0;
+}
+
+/*
+ * The sweep (bypass.h): `oci-bypass gc` deletes, through this program, an
+ * entry no live socket needs, so that the count of its namespace goes
+ * back as it does in BPF (user space cannot add atomically). Run by
+ * BPF_PROG_TEST_RUN with a struct ob_sweep; uses hash and array maps only
+ * (a sleepable program may not touch a sockhash).
+ */
+SEC("syscall")
+int ob_sweep(struct ob_sweep *ctx)
+{
+	struct ob_conn_key k = ctx->key;
+	struct ob_ledger *l;
+
+	ctx->found = 0;
+	if (ctx->what == OB_SWEEP_CONN) {
+		ctx->found = conn_step(&k, NULL, 0, OB_CONN_GONE) != OB_CONN_GONE;
+	} else if (ctx->what == OB_SWEEP_LEDGER) {
+		l = bpf_map_lookup_elem(&ob_ledger, &k);
+		if (l) {
+			ledger_drop(&k, l);
+			ctx->found = 1;
+		}
+	}
 	return 0;
 }

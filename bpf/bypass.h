@@ -199,6 +199,7 @@ typedef struct tcp_sock ob_tcp_sock;
 struct ob_conn {
 	__u32 state;		 /* enum ob_conn_state, changed only by cmpxchg */
 	__u32 client_rcvbuf;	 /* the client's sk_rcvbuf at establishment */
+	__u64 created;		 /* bpf_ktime_get_ns() at creation (the sweep, below) */
 	__u64 client_netns;	 /* netns cookie of the client's socket */
 	__u64 client_cookie;	 /* the client socket's cookie */
 	OB_HIDDEN_SK(client_sk); /* the client socket, for the ledger */
@@ -289,6 +290,10 @@ enum ob_svc_state {
 	OB_SVC_RCVLOWAT = 6,
 	OB_SVC_ZEROCOPY = 7,
 	OB_SVC_ULP = 8,
+	/* not stored: the namespace has its quota of services
+	 * (ob_netns.services); its connections stay on stock TCP, counted
+	 * as over_quota */
+	OB_SVC_OVER_QUOTA = 254,
 	/* not stored: ob_services is full, the service cannot be tracked;
 	 * its connections stay on stock TCP, counted as full */
 	OB_SVC_UNTRACKED = 255,
@@ -308,6 +313,7 @@ struct ob_service {
 #define OB_SK_OWNS_CONN	   32  /* client: its LEARN or CLIENT_TCP entry goes at its close */
 #define OB_SK_LEDGER	   64  /* holds a reference on its ob_ledger entry */
 #define OB_SK_READER	   128 /* blocking, and it reads too (reader_at_risk()) */
+#define OB_SK_SLOT	   256 /* holds one of its namespace's socket slots (quotas) */
 
 /*
  * Leaving the sockhash. A socket whose direction went to TCP for good
@@ -366,6 +372,29 @@ struct ob_sk_state {
 /* ob_netns.flags */
 #define OB_NETNS_TRUST 1 /* services start GOOD: no probation */
 
+/*
+ * Quotas: no namespace may fill a table for all. Each enrolled namespace
+ * holds at most
+ *  - conns: ob_conns entries its clients made (the entry is the client's:
+ *    made at ACTIVE_ESTABLISHED, counted in ob_netns.conns of
+ *    ob_conn.client_netns, given back by whoever deletes it, conn_step());
+ *  - services: ob_services entries of its listening ports (given back
+ *    only with the namespace: withdraw deletes its services);
+ *  - sockets: its sockets in ob_sockhash / ob_parking (a slot is taken
+ *    just before the insert and given back when the socket leaves
+ *    ob_parking or closes; OB_SK_SLOT in its ob_sk_state).
+ * A connection that would go past one stays on stock TCP, counted as
+ * over_quota; nothing fails. The counts change only by atomic adds in
+ * BPF: a slot is taken by adding 1 and looking at the count before,
+ * given back at once if that was the limit already. Limits: enroll
+ * --max-conns/--max-services/--max-sockets (ob_netns.max_*), else the
+ * load's (ob_settings.ns_max_*: a quarter of each table), else the
+ * OB_NS_MAX_* below.
+ */
+#define OB_NS_MAX_CONNS	   (OB_MAX_CONNS / 4)
+#define OB_NS_MAX_SERVICES (OB_MAX_SERVICES / 4)
+#define OB_NS_MAX_SOCKETS  (OB_MAX_SOCKETS / 4)
+
 /* An enrolled network namespace (ob_netns: netns cookie -> this). */
 struct ob_netns {
 	__u32 flags; /* OB_NETNS_* */
@@ -373,6 +402,10 @@ struct ob_netns {
 	__s64 unread;	  /* bytes its sockets redirected that are not read
 			   * yet (changed only by atomic adds, in BPF) */
 	__u64 max_unread; /* its budget for them; 0: ob_settings' */
+	/* quotas (above): in use now (atomic adds, in BPF only), and the
+	 * limits, 0: ob_settings' */
+	__s64 conns, services, sockets;
+	__u32 max_conns, max_services, max_sockets, pad2;
 };
 
 /* Host-wide usage (ob_usage[0]). */
@@ -401,9 +434,11 @@ struct ob_counters {
 	__u64 pushbacks;	/* directions moved to TCP: the peer stopped reading */
 	__u64 over_budget;	/* directions moved to TCP: namespace or host budget spent */
 	__u64 guard_moves;	/* redirecting connections moved to TCP by a guard */
+	__u64 over_quota;	/* kept on TCP: a quota of the namespace (conns, services,
+				 * sockets) was used up */
 };
 
-#define OB_COUNTER_FIELDS 19
+#define OB_COUNTER_FIELDS 20
 
 /* Global settings (ob_settings[0]). */
 struct ob_settings {
@@ -418,6 +453,55 @@ struct ob_settings {
 	__u64 host_max_unread;	    /* all namespaces together; 0: OB_HOST_MAX_UNREAD */
 	__u64 secret[2];	    /* keys the TCP option (ob_syn_mac(), ob_seal()); drawn
 				     * at load, never leaves the host */
+	__u32 ns_max_conns;	    /* a namespace's default quotas; 0: OB_NS_MAX_* */
+	__u32 ns_max_services;
+	__u32 ns_max_sockets;
+	__u32 pad;
+};
+
+/*
+ * The sweep: the backstop for entries whose owners' callbacks never ran.
+ * Every ob_conns and ob_ledger entry is deleted by BPF once its sockets are
+ * gone, as long as sock_ops sees them close; it does not when sock_ops was
+ * detached from the sockets' cgroup while they were open (a container's
+ * link removed, an unload, a socket made outside the cgroup), or in the
+ * instant races noted in bypass.bpf.c. `oci-bypass gc` then deletes
+ *  - an ob_conns entry older than the handshake window
+ *    (OB_HANDSHAKE_WINDOW_NS, gc --stale-after), unless it is
+ *    SERVER_READY and its client is still in ob_sockhash or ob_parking
+ *    (it waits for that client's first sendmsg). An entry only lives past
+ *    the handshake for a server that never completed, or a client that
+ *    has not written yet: deleting it is what the client's first sendmsg
+ *    finds as REFUSED (stock TCP, and it leaves the sockhash), and what a
+ *    late server finds as "not pairing" (stock TCP): never a mis-pairing,
+ *    never a reorder.
+ *  - an ob_ledger entry neither of whose sockets is in ob_sockhash or
+ *    ob_parking: nothing reads it any more (a socket that left both is on
+ *    TCP for good with nothing unread); what it still had charged goes
+ *    back to the budgets.
+ * Why not an LRU map: its evictions follow whoever inserts, so one
+ * namespace's churn would evict the entries of live connections of
+ * others (what the quotas are there to prevent); an evicted SERVER_READY
+ * entry would send a client to TCP whose server already redirects to it
+ * (correct, but that connection loses its pairing), and an evicted
+ * ledger would take a paired connection's account with bytes in flight:
+ * its unread charges never return to the budgets, and its push-back and
+ * guards stop. The sweep deletes only what no live socket needs.
+ * User space cannot give back the namespace's count atomically, so gc
+ * deletes through the program ob_sweep (BPF_PROG_TEST_RUN), which takes
+ * this as its context.
+ */
+#define OB_HANDSHAKE_WINDOW_NS (120ull * 1000 * 1000 * 1000)
+
+enum ob_sweep_what {
+	OB_SWEEP_CONN = 1,   /* delete the ob_conns entry key, give back its count */
+	OB_SWEEP_LEDGER = 2, /* delete the ob_ledger entry key, return its charges */
+};
+
+struct ob_sweep {
+	struct ob_conn_key key;
+	__u32 what;  /* enum ob_sweep_what */
+	__u32 found; /* out: 1 if it deleted the entry */
 };
 
 /* Pure helpers, used by both sides and unit-tested in tests/unit. */

@@ -79,6 +79,9 @@ static const struct {
 	{ "--allow-trust", OB_OPT_ALLOW_TRUST, false },
 	{ "--allow-host-network", OB_OPT_ALLOW_HOST_NETWORK, false },
 	{ "--policy", OB_OPT_POLICY, true },
+	{ "--max-conns", OB_OPT_MAX_CONNS, true },
+	{ "--max-services", OB_OPT_MAX_SERVICES, true },
+	{ "--stale-after", OB_OPT_STALE_AFTER, true },
 };
 
 static int apply_opt(struct ob_args *a, enum ob_cli_opt id, const char *val, struct ob_error *e)
@@ -167,6 +170,12 @@ static int apply_opt(struct ob_args *a, enum ob_cli_opt id, const char *val, str
 				      &a->max_unread, e);
 	case OB_OPT_MAX_SOCKETS:
 		return parse_uint("--max-sockets", val, 2, 1u << 22, "", &a->max_sockets, e);
+	case OB_OPT_MAX_CONNS:
+		return parse_uint("--max-conns", val, 1, 1u << 22, "", &a->max_conns, e);
+	case OB_OPT_MAX_SERVICES:
+		return parse_uint("--max-services", val, 1, 1u << 22, "", &a->max_services, e);
+	case OB_OPT_STALE_AFTER:
+		return parse_uint("--stale-after", val, 1, 86400, " (s)", &a->stale_after_s, e);
 	}
 	return -EINVAL;
 }

@@ -28,6 +28,7 @@ int ob_cmd_enroll(const struct ob_args *a, FILE *out, struct ob_error *e)
 				   .origin = "cli",
 				   .trust = a->trust,
 				   .max_unread = a->max_unread,
+				   .quotas = { a->max_conns, a->max_services, a->max_sockets },
 				   .noports = a->noports,
 				   .n_noports = a->n_noports,
 				   .already = &already };

@@ -10,6 +10,7 @@ struct gather {
 	struct ob_view *v;
 	const struct ob_maps *m;
 	struct ob_error *e;
+	uint32_t quota_dflt[3]; /* the load's quotas: conns, services, sockets */
 };
 
 static int add_ns(uint64_t cookie, void *ctx)
@@ -32,6 +33,12 @@ static int add_ns(uint64_t cookie, void *ctx)
 		n->unread = ns.unread;
 		n->max_unread = ns.max_unread ? ns.max_unread : v->ns_max_unread;
 		n->trust = ns.flags & OB_NETNS_TRUST;
+		n->quota[0].used = ns.conns;
+		n->quota[0].limit = ns.max_conns ? ns.max_conns : g->quota_dflt[0];
+		n->quota[1].used = ns.services;
+		n->quota[1].limit = ns.max_services ? ns.max_services : g->quota_dflt[1];
+		n->quota[2].used = ns.sockets;
+		n->quota[2].limit = ns.max_sockets ? ns.max_sockets : g->quota_dflt[2];
 	}
 	return 0;
 }
@@ -54,7 +61,7 @@ static int gather(struct ob_view *v, struct ob_error *e)
 	struct ob_settings s;
 	struct ob_map_sizes z;
 	struct ob_maps m;
-	struct gather g = { v, &m, e };
+	struct gather g = { v, &m, e, { 0 } };
 	struct ob_error none = { 0 };
 	int err;
 
@@ -82,6 +89,9 @@ static int gather(struct ob_view *v, struct ob_error *e)
 	v->ns_max_unread = s.ns_max_unread ? s.ns_max_unread : OB_NS_MAX_UNREAD;
 	v->host_max_unread = s.host_max_unread ? s.host_max_unread : OB_HOST_MAX_UNREAD;
 	v->host_unread = ob_read_usage(&m);
+	g.quota_dflt[0] = s.ns_max_conns ? s.ns_max_conns : OB_NS_MAX_CONNS;
+	g.quota_dflt[1] = s.ns_max_services ? s.ns_max_services : OB_NS_MAX_SERVICES;
+	g.quota_dflt[2] = s.ns_max_sockets ? s.ns_max_sockets : OB_NS_MAX_SOCKETS;
 	ob_attach_cgroup(v->cgroup, sizeof(v->cgroup));
 	ob_map_sizes(&m, &z);
 	v->sockhash_entries = z.sockhash;

@@ -21,7 +21,9 @@ const struct ob_cmd ob_cmds[] = {
 		   "  Load the BPF programs, pin them under " OB_PIN_DIR "/ and attach\n"
 		   "  sock_ops to a cgroup v2 (default: the cgroup2 root from /proc/mounts).\n"
 		   "  --max-sockets sizes the sockhash (default 65536); when it is full, new\n"
-		   "  connections stay on stock TCP. --small-stream-window: a sender whose\n"
+		   "  connections stay on stock TCP. A namespace's quotas of sockets and\n"
+		   "  connection entries default to a quarter of it (enroll --help).\n"
+		   "  --small-stream-window: a sender whose\n"
 		   "  1024 messages in a row under 32 bytes come within MS milliseconds\n"
 		   "  (default 4), with none from its peer between, moves to stock TCP, which\n"
 		   "  coalesces them; raise it where the CPU is slow. --stall-window: a\n"
@@ -43,11 +45,12 @@ const struct ob_cmd ob_cmds[] = {
 	  .fn = ob_cmd_enroll,
 	  .summary = "enrol a network namespace",
 	  .opts = OB_OPT_NETNS | OB_OPT_NAME | OB_OPT_NOPORT | OB_OPT_ALLOW_HOST | OB_OPT_TRUST |
-		  OB_OPT_MAX_UNREAD,
+		  OB_OPT_MAX_UNREAD | OB_OPT_MAX_CONNS | OB_OPT_MAX_SERVICES | OB_OPT_MAX_SOCKETS,
 	  .check = ob_args_check_enroll,
 	  .usage = "oci-bypass enroll --netns PATH [--name NAME] [--no-port PORT]... [--trust] "
 		   "[--allow-host]\n"
-		   "                  [--max-unread BYTES]\n"
+		   "                  [--max-unread BYTES] [--max-conns N] [--max-services N]\n"
+		   "                  [--max-sockets N]\n"
 		   "  Enrol a network namespace (/run/netns/NAME or another file on nsfs,\n"
 		   "  not a symlink; or /proc/PID/ns/net): TCP connections opened from now\n"
 		   "  on between two enrolled namespaces are redirected. --no-port keeps\n"
@@ -58,6 +61,12 @@ const struct ob_cmd ob_cmds[] = {
 		   "  --max-unread: the namespace's budget of redirected bytes its peers\n"
 		   "  have not read yet (k, m, g suffixes; default 256m, or the host's\n"
 		   "  budget where that is smaller); past it, its connections go by TCP.\n"
+		   "  Quotas, so that one namespace cannot fill a table for all: at most N\n"
+		   "  connection entries made by its clients (--max-conns), N services\n"
+		   "  learned (--max-services), N of its sockets paired in the sockhash\n"
+		   "  (--max-sockets); default a quarter of each table (16384 with the\n"
+		   "  default sizes). A connection past a quota stays on stock TCP, counted\n"
+		   "  as over_quota; status shows each quota as used/limit.\n"
 		   "  The host's own namespace is refused unless --allow-host is given.\n" },
 	{ .name = "withdraw",
 	  .fn = ob_cmd_withdraw,
@@ -158,14 +167,21 @@ const struct ob_cmd ob_cmds[] = {
 		   "  directory are owned by root and not writable by group or others.\n" },
 	{ .name = "gc",
 	  .fn = ob_cmd_gc,
+	  .opts = OB_OPT_STALE_AFTER,
 	  .summary = "repair what killed hooks or vanished containers left",
-	  .usage = "oci-bypass gc\n"
+	  .usage = "oci-bypass gc [--stale-after SECONDS]\n"
 		   "  Repair what a killed hook or a container that died without poststop\n"
 		   "  left behind: records of gone containers and their enrolments, and\n"
 		   "  container links (ct-* pins) no record names. Enrol a live container's\n"
 		   "  namespace again where it is no longer enrolled (after unload and\n"
 		   "  load). Report records that cannot be read: they stay, and keep\n"
-		   "  every namespace the hook enrolled.\n" },
+		   "  every namespace the hook enrolled.\n"
+		   "  Sweep the datapath's tables: a connection entry older than SECONDS\n"
+		   "  (default 120, past any handshake) that no live socket needs, and a\n"
+		   "  connection's account neither of whose sockets is paired any more,\n"
+		   "  are deleted and given back to their namespace's quota. BPF deletes\n"
+		   "  them itself as sockets close; this catches sockets whose close it\n"
+		   "  did not see (sock_ops detached from their cgroup meanwhile).\n" },
 	{ .name = "version",
 	  .fn = ob_cmd_version,
 	  .summary = "print the version",

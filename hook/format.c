@@ -54,6 +54,9 @@ static const struct {
 	F("guard_moves", "guard_moves_total", guard_moves, "counter",
 	  "Redirecting connections moved to TCP because one of their sockets started using "
 	  "MSG_WAITALL, splice, SO_RCVLOWAT, SO_ZEROCOPY or TCP_ULP."),
+	F("over_quota", "over_quota_total", over_quota, "counter",
+	  "Connections kept on TCP because their namespace had its quota of connection entries, "
+	  "services or sockhash sockets in use."),
 #undef F
 };
 
@@ -166,6 +169,19 @@ int ob_format_text(FILE *f, const struct ob_view *v)
 					     n->c.full),
 			(long long)n->unread, (unsigned long long)n->max_unread);
 	}
+	if (v->n_ns)
+		fprintf(f, "\n%-20s %17s %17s %17s %10s\n", "QUOTAS (USED/LIMIT)", "CONNS",
+			"SERVICES", "SOCKETS", "OVER");
+	for (int i = 0; i < v->n_ns; i++) {
+		const struct ob_ns_view *n = &v->ns[i];
+		char q[3][24];
+
+		for (int k = 0; k < 3; k++)
+			snprintf(q[k], sizeof(q[k]), "%lld/%u", (long long)n->quota[k].used,
+				 n->quota[k].limit);
+		fprintf(f, "%-20s %17s %17s %17s %10llu\n", n->name, q[0], q[1], q[2],
+			(unsigned long long)n->c.over_quota);
+	}
 	if (v->n_ct)
 		fprintf(f, "\n%-20s %-20s %-9s %s\n", "CONTAINER", "NETNS", "STATE", "SOCK_OPS");
 	for (int i = 0; i < v->n_ct; i++)
@@ -193,6 +209,23 @@ static json_object *guard_list(unsigned guards)
 		if (guards & guard_names[i].bit)
 			json_object_array_add(a, json_object_new_string(guard_names[i].name));
 	return a;
+}
+
+const char *const ob_quota_names[3] = { "conns", "services", "sockets" };
+
+/* {"conns": {"used": N, "limit": N}, "services": ..., "sockets": ...} */
+static json_object *quota_object(const struct ob_ns_view *n)
+{
+	json_object *q = json_object_new_object();
+
+	for (int k = 0; k < 3; k++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "used", json_object_new_int64(n->quota[k].used));
+		json_object_object_add(o, "limit", u64(n->quota[k].limit));
+		json_object_object_add(q, ob_quota_names[k], o);
+	}
+	return q;
 }
 
 int ob_format_json(FILE *f, const struct ob_view *v)
@@ -234,6 +267,7 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 		json_object_object_add(o, "unread_bytes", json_object_new_int64(n->unread));
 		json_object_object_add(o, "unread_budget_bytes", u64(n->max_unread));
 		json_object_object_add(o, "trust", json_object_new_boolean(n->trust));
+		json_object_object_add(o, "quota", quota_object(n));
 		for (size_t m = 0; m < sizeof(fields) / sizeof(fields[0]); m++) {
 			uint64_t x = field(&n->c, m);
 

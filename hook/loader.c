@@ -73,6 +73,18 @@ static void ingress_bounds(struct ob_settings *s)
 	fclose(f);
 }
 
+/* A namespace's default quotas (bypass.h): a quarter of each table, so
+ * that it takes four namespaces at their limits to fill one. --max-sockets
+ * sizes the sockhashes and ob_conns alike. */
+static void quota_defaults(struct ob_settings *s, unsigned max_sockets)
+{
+	unsigned table = max_sockets ? max_sockets : OB_MAX_SOCKETS;
+
+	s->ns_max_conns = table / 4 ? table / 4 : 1;
+	s->ns_max_sockets = table / 4 ? table / 4 : 1;
+	s->ns_max_services = OB_NS_MAX_SERVICES;
+}
+
 /* Is there a loaded set, and is it ours? 1: same build, 0: none, <0: error. */
 static int check_existing(uint64_t id, struct ob_error *e)
 {
@@ -174,6 +186,7 @@ int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg
 		s.small_window_ns = (__u64)o->small_window_ms * 1000000;
 		s.stall_ns = o->stall_ms ? (__u64)o->stall_ms * 1000000 : OB_STALL_NS;
 		ingress_bounds(&s);
+		quota_defaults(&s, o->max_sockets);
 		/* keys the TCP option (bypass.h); a load with these maps
 		 * again keeps it */
 		if (getrandom(s.secret, sizeof(s.secret), 0) != (ssize_t)sizeof(s.secret)) {
@@ -235,6 +248,8 @@ int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg
 	err = pin_prog(skel->progs.ob_msg, PIN_PROG_MSG, e);
 	if (!err)
 		err = pin_prog(skel->progs.ob_sockops, OB_PIN_PROG_SOCKOPS, e);
+	if (!err)
+		err = pin_prog(skel->progs.ob_sweep, OB_PIN_PROG_SWEEP, e);
 	if (err)
 		goto cleanup;
 	link = bpf_program__attach_cgroup(skel->progs.ob_sockops, cgfd);
@@ -282,6 +297,7 @@ void ob_unpin_all(void)
 {
 	ob_unpin_maps();
 	unlink(PIN_PROG_MSG);
+	unlink(OB_PIN_PROG_SWEEP);
 	/* The fexit fallback counts reads until the last redirecting socket
 	 * is gone: it goes with the sockhash, not with sock_ops. */
 	unlink(PIN_LINK_RECV);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -332,7 +333,8 @@ bool ob_netns_enrolled(const struct ob_maps *m, uint64_t cookie)
 /* Enrols one netns in the maps (idempotent; *already: it was before).
  * Counters go in first: the netns entry is what turns pairing on. */
 int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_t max_unread,
-		   const uint16_t *noports, int n_noports, bool *already, struct ob_error *e)
+		   const struct ob_quotas *quotas, const uint16_t *noports, int n_noports,
+		   bool *already, struct ob_error *e)
 {
 	struct ob_counters *zero = NULL;
 	struct ob_netns ns = { 0 };
@@ -355,6 +357,11 @@ int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_
 	}
 	ns.flags = trust ? OB_NETNS_TRUST : 0;
 	ns.max_unread = max_unread;
+	if (quotas) {
+		ns.max_conns = quotas->conns;
+		ns.max_services = quotas->services;
+		ns.max_sockets = quotas->sockets;
+	}
 	zero = calloc(ncpu > 0 ? (size_t)ncpu : 1, sizeof(*zero));
 	if (!zero)
 		return ob_err(e, -ENOMEM, "out of memory");
@@ -413,6 +420,103 @@ int ob_netns_withdraw(const struct ob_maps *m, uint64_t cookie)
 	delete_svc_keys(m->services, cookie);
 	bpf_map_delete_elem(m->counters, &cookie);
 	return was;
+}
+
+/* ---- the sweep (bypass.h): what no live socket needs, deleted through ob_sweep ---- */
+
+/* Every key of a map keyed by struct ob_conn_key, read first (the sweep deletes). */
+static int conn_keys(int fd, struct ob_conn_key **out, size_t *n, struct ob_error *e)
+{
+	struct ob_conn_key key, next, *prev = NULL, *all = NULL;
+
+	*n = 0;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct ob_conn_key *grown = realloc(all, (*n + 1) * sizeof(*all));
+
+		if (!grown) {
+			free(all);
+			return ob_err(e, -ENOMEM, "out of memory");
+		}
+		all = grown;
+		all[(*n)++] = next;
+		key = next;
+		prev = &key;
+	}
+	*out = all;
+	return 0;
+}
+
+/* Is the socket of that side of the connection in either sockhash? (Yes
+ * when unsure.) A user-space lookup in a sockhash gives the socket's
+ * cookie, or ENOENT. */
+static bool sock_present(const struct ob_maps *m, const struct ob_conn_key *k, __u32 role)
+{
+	struct ob_sock_key sk = { .conn = *k, .role = role };
+	__u64 cookie;
+
+	if (bpf_map_lookup_elem(m->sockhash, &sk, &cookie) == 0 || errno != ENOENT)
+		return true;
+	return m->parking >= 0 &&
+	       (bpf_map_lookup_elem(m->parking, &sk, &cookie) == 0 || errno != ENOENT);
+}
+
+/* Runs ob_sweep on one entry: 1 deleted, 0 gone already, or -errno. A
+ * syscall program's context is copied back into ctx_in. */
+static int sweep_one(int prog, const struct ob_conn_key *k, __u32 what)
+{
+	struct ob_sweep ctx = { .key = *k, .what = what };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
+
+	if (bpf_prog_test_run_opts(prog, &o))
+		return -errno;
+	return ctx.found ? 1 : 0;
+}
+
+int ob_sweep_tables(const struct ob_maps *m, uint64_t stale_ns, unsigned *conns, unsigned *ledgers,
+		    struct ob_error *e)
+{
+	_cleanup_close_ int prog = bpf_obj_get(OB_PIN_PROG_SWEEP);
+	_cleanup_free_ struct ob_conn_key *keys = NULL;
+	struct timespec ts;
+	uint64_t now;
+	size_t n;
+	int err;
+
+	*conns = *ledgers = 0;
+	if (prog < 0)
+		return ob_err(e, -errno, "cannot open %s: %s", OB_PIN_PROG_SWEEP, strerror(errno));
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	err = conn_keys(m->conns, &keys, &n, e);
+	for (size_t i = 0; !err && i < n; i++) {
+		struct ob_conn c;
+
+		if (bpf_map_lookup_elem(m->conns, &keys[i], &c))
+			continue; /* gone meanwhile */
+		if (c.created > now || now - c.created < stale_ns)
+			continue; /* its handshake may still complete */
+		if (c.state == OB_CONN_SERVER_READY && sock_present(m, &keys[i], OB_ROLE_CLIENT))
+			continue; /* paired: waits for its client's first sendmsg */
+		err = sweep_one(prog, &keys[i], OB_SWEEP_CONN);
+		if (err > 0)
+			(*conns)++;
+		err = err < 0 ? ob_err(e, err, "the sweep failed: %s", strerror(-err)) : 0;
+	}
+	free(keys);
+	keys = NULL;
+	if (err || m->ledger < 0)
+		return err;
+	err = conn_keys(m->ledger, &keys, &n, e);
+	for (size_t i = 0; !err && i < n; i++) {
+		if (sock_present(m, &keys[i], OB_ROLE_CLIENT) ||
+		    sock_present(m, &keys[i], OB_ROLE_SERVER))
+			continue;
+		err = sweep_one(prog, &keys[i], OB_SWEEP_LEDGER);
+		if (err > 0)
+			(*ledgers)++;
+		err = err < 0 ? ob_err(e, err, "the sweep failed: %s", strerror(-err)) : 0;
+	}
+	return err;
 }
 
 /* ---- the sock_ops program pinned at load, attached to one more cgroup ---- */

@@ -18,6 +18,7 @@
 #define OB_PIN_DIR	    "/sys/fs/bpf/oci-bypass"
 #define OB_PIN_PROG_SOCKOPS OB_PIN_DIR "/prog_sockops"
 #define OB_PIN_LINK_SOCKOPS OB_PIN_DIR "/link_sockops"
+#define OB_PIN_PROG_SWEEP   OB_PIN_DIR "/prog_sweep" /* gc's way to delete (bypass.h) */
 /* a container's own sock_ops link (cgroup.c): OB_PIN_CT KEY, KEY its record's */
 #define OB_PIN_CT OB_PIN_DIR "/ct-"
 /* and its setsockopt guard (OB_PIN_CTG KEY), from the program pinned at load */
@@ -117,6 +118,14 @@ enum ob_cli_opt {
 	OB_OPT_ALLOW_TRUST = 1u << 22,
 	OB_OPT_ALLOW_HOST_NETWORK = 1u << 23,
 	OB_OPT_POLICY = 1u << 24,
+	OB_OPT_MAX_CONNS = 1u << 25,
+	OB_OPT_MAX_SERVICES = 1u << 26,
+	OB_OPT_STALE_AFTER = 1u << 27,
+};
+
+/* A namespace's quotas (bypass.h, struct ob_netns): 0, the load's default. */
+struct ob_quotas {
+	unsigned conns, services, sockets;
 };
 
 struct ob_args;
@@ -143,7 +152,11 @@ struct ob_args {
 	bool trust;	 /* enroll --trust */
 	const char *cgroup;
 	const char *btf;	  /* doctor --btf */
-	unsigned max_sockets;	  /* load --max-sockets, 0: the default */
+	unsigned max_sockets;	  /* load --max-sockets (the table), enroll --max-sockets
+				   * (the namespace's quota); 0: the default */
+	unsigned max_conns;	  /* enroll --max-conns, 0: the default */
+	unsigned max_services;	  /* enroll --max-services, 0: the default */
+	unsigned stale_after_s;	  /* gc --stale-after, 0: the default */
 	unsigned small_window_ms; /* load --small-stream-window, 0: the default */
 	unsigned stall_ms;	  /* load --stall-window, 0: the default */
 	uint64_t max_unread;	  /* enroll --max-unread, 0: the default */
@@ -181,8 +194,14 @@ struct ob_ns_view {
 	int64_t unread;	     /* unread redirected bytes its sockets sent */
 	uint64_t max_unread; /* its budget for them */
 	bool trust;	     /* enrolled with --trust or io.oci-bypass.trust: no probation */
+	/* its quotas (bypass.h), in the order of ob_quota_names: in use, limit */
+	struct {
+		int64_t used;
+		uint32_t limit;
+	} quota[3];
 	struct ob_counters c;
 };
+extern const char *const ob_quota_names[3]; /* conns, services, sockets */
 
 struct ob_svc_view {
 	uint64_t cookie;
@@ -292,7 +311,14 @@ int ob_services_foreach(const struct ob_maps *m,
 			void *ctx);
 bool ob_netns_enrolled(const struct ob_maps *m, uint64_t cookie);
 int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_t max_unread,
-		   const uint16_t *noports, int n_noports, bool *already, struct ob_error *e);
+		   const struct ob_quotas *quotas, const uint16_t *noports, int n_noports,
+		   bool *already, struct ob_error *e);
+/* The sweep (bypass.h): deletes ob_conns entries older than stale_ns that
+ * no live socket needs, and ob_ledger entries neither of whose sockets is
+ * in a sockhash, through the pinned program ob_sweep. Counts what it
+ * deleted; -errno if it could not run at all. */
+int ob_sweep_tables(const struct ob_maps *m, uint64_t stale_ns, unsigned *conns, unsigned *ledgers,
+		    struct ob_error *e);
 int ob_netns_withdraw(const struct ob_maps *m, uint64_t cookie);
 /* Attaches the program pinned at prog_pin (a BPF_CGROUP_* type) to cgroup
  * cgfd and pins the link at link_path: it stays attached until unlinked. */
@@ -321,6 +347,7 @@ struct ob_enrolment {
 	const char *origin; /* "cli" or "hook": gc withdraws only the hook's */
 	bool trust;
 	uint64_t max_unread; /* 0: the load's default */
+	struct ob_quotas quotas;
 	const uint16_t *noports;
 	int n_noports;
 	bool *already; /* out, optional: it was enrolled before */

@@ -106,8 +106,8 @@ int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_e
 		     struct ob_error *e)
 {
 	bool already;
-	int err = ob_netns_enrol(m, cookie, en->trust, en->max_unread, en->noports, en->n_noports,
-				 &already, e);
+	int err = ob_netns_enrol(m, cookie, en->trust, en->max_unread, &en->quotas, en->noports,
+				 en->n_noports, &already, e);
 
 	if (err)
 		return err;

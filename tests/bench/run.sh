@@ -571,8 +571,10 @@ if [[ $SCALE == 1 && -n ${UP[netns]-} ]] && ((SCALE_DONE > 0)); then
 		for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 		BG_PIDS=()
 		if "$OB" unload --wait 10 >/dev/null 2>&1 && "$OB" load --max-sockets "$FULL_MAX" >/dev/null &&
-			"$OB" enroll --netns /run/netns/${NP}1 --name ${NP}1 >/dev/null &&
-			"$OB" enroll --netns /run/netns/${NP}2 --name ${NP}2 >/dev/null; then
+			"$OB" enroll --netns /run/netns/${NP}1 --name ${NP}1 --max-sockets "$FULL_MAX" \
+				--max-conns "$FULL_MAX" >/dev/null &&
+			"$OB" enroll --netns /run/netns/${NP}2 --name ${NP}2 --max-sockets "$FULL_MAX" \
+				--max-conns "$FULL_MAX" >/dev/null; then
 			ENROLLED=(${NP}1 ${NP}2)
 			SRV_COOKIE[netns]=$(ns_cookie ${NP}1) CLI_COOKIE[netns]=$(ns_cookie ${NP}2)
 			if start_scale_servers 1 && warm_scale 2 &&

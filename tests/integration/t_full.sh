@@ -9,8 +9,11 @@ trap 'ns_teardown $P 2; kill $SRV_PID 2>/dev/null; "$OB" unload --wait 5 >/dev/n
 ns_setup $P 2 >/dev/null || die "netns setup"
 "$OB" unload --wait 5 >/dev/null 2>&1
 "$OB" load --max-sockets 4 >/dev/null || die "load --max-sockets"
-"$OB" enroll --netns /run/netns/${P}1 --name full-a --trust >/dev/null || die "enroll a"
-"$OB" enroll --netns /run/netns/${P}2 --name full-b --trust >/dev/null || die "enroll b"
+# quotas as large as the tables: a namespace's default is a quarter of
+# them (one socket here), and this test is about the table itself
+Q=(--max-sockets 4 --max-conns 4)
+"$OB" enroll --netns /run/netns/${P}1 --name full-a --trust "${Q[@]}" >/dev/null || die "enroll a"
+"$OB" enroll --netns /run/netns/${P}2 --name full-b --trust "${Q[@]}" >/dev/null || die "enroll b"
 A=$(ns_ip4 $P 1)
 start_server ${P}1 --listen "$A" 0 --mode stream --count 6 --timeout 60
 port=$(server_port)

@@ -71,6 +71,18 @@ static void verbs_and_options(void **state)
 	assert_int_equal(PARSE(&a, "enroll", "--netns", "/run/netns/x", "--max-unread", "64m"), 0);
 	assert_int_equal(a.max_unread, 64ull << 20);
 	assert_int_equal(PARSE(&a, "load", "--max-unread", "64m"), -EINVAL); /* enroll's */
+	assert_int_equal(PARSE(&a, "enroll", "--netns", "/run/netns/x", "--max-conns", "100",
+			       "--max-services", "10", "--max-sockets", "50"),
+			 0);
+	assert_int_equal(a.max_conns, 100);
+	assert_int_equal(a.max_services, 10);
+	assert_int_equal(a.max_sockets, 50);
+	assert_int_equal(PARSE(&a, "enroll", "--netns", "/run/netns/x", "--max-conns", "0"),
+			 -EINVAL);
+	assert_int_equal(PARSE(&a, "load", "--max-conns", "10"), -EINVAL); /* enroll's */
+	assert_int_equal(PARSE(&a, "gc", "--stale-after", "5"), 0);
+	assert_int_equal(a.stale_after_s, 5);
+	assert_int_equal(PARSE(&a, "gc", "--stale-after", "0"), -EINVAL);
 	assert_int_equal(PARSE(&a, "doctor", "--btf", "/tmp/vmlinux"), 0);
 	assert_string_equal(a.btf, "/tmp/vmlinux");
 	assert_int_equal(PARSE(&a, "-v", "status", "--json"), 0);

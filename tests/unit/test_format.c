@@ -47,6 +47,11 @@ static struct ob_view sample(void)
 	two_ns[0].c.tcp_msgs = 1;
 	two_ns[0].unread = -5; /* a drift must show, signed */
 	two_ns[0].trust = true;
+	two_ns[0].c.over_quota = 3;
+	two_ns[0].quota[0].used = 12;
+	two_ns[0].quota[0].limit = 16384;
+	two_ns[0].quota[2].used = 4;
+	two_ns[0].quota[2].limit = 4;
 	strcpy(two_ns[1].name, "we\"ird\\name");
 	two_ns[1].cookie = 9;
 	return v;
@@ -102,7 +107,7 @@ static void json_has_documented_keys(void **state)
 	ns0 = json_object_array_get_idx(arr, 0);
 	static const char *keys[] = {
 		"name",	    "cookie", "sockets", "redirected_bytes", "redirected_msgs",
-		"tcp_msgs", "trust"
+		"tcp_msgs", "trust",  "quota",	 "over_quota"
 	};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		assert_true(json_object_object_get_ex(ns0, keys[i], &x));
@@ -114,6 +119,24 @@ static void json_has_documented_keys(void **state)
 	assert_string_equal(json_object_get_string(x), "we\"ird\\name");
 	json_object_object_get_ex(ns0, "trust", &x);
 	assert_true(json_object_get_boolean(x));
+	json_object_object_get_ex(ns0, "over_quota", &x);
+	assert_true(json_object_get_uint64(x) == 3);
+	{
+		json_object *q, *one;
+
+		assert_true(json_object_object_get_ex(ns0, "quota", &q));
+		for (int k = 0; k < 3; k++) {
+			assert_true(json_object_object_get_ex(q, ob_quota_names[k], &one));
+			assert_true(json_object_object_get_ex(one, "used", &x));
+			assert_true(json_object_object_get_ex(one, "limit", &x));
+		}
+		json_object_object_get_ex(q, "sockets", &one);
+		json_object_object_get_ex(one, "used", &x);
+		assert_int_equal(json_object_get_int64(x), 4);
+		json_object_object_get_ex(q, "conns", &one);
+		json_object_object_get_ex(one, "limit", &x);
+		assert_int_equal(json_object_get_int64(x), 16384);
+	}
 	json_object_object_get_ex(json_object_array_get_idx(arr, 1), "trust", &x);
 	assert_false(json_object_get_boolean(x));
 	assert_true(json_object_object_get_ex(root, "services", &arr));
@@ -207,6 +230,9 @@ static void text_lists_every_netns(void **state)
 	assert_non_null(strstr(out, "123456789012"));
 	assert_non_null(strstr(out, "4098"));
 	assert_non_null(strstr(out, "8080  accelerated"));
+	assert_non_null(strstr(out, "QUOTAS (USED/LIMIT)"));
+	assert_non_null(strstr(out, "12/16384"));
+	assert_non_null(strstr(out, " 4/4 "));
 	free(out);
 	v.loaded = false;
 	out = render(ob_format_text, &v);
