@@ -307,6 +307,10 @@ int ob_caps_drop(enum ob_caps_stage stage, struct ob_error *e)
 	return 0;
 }
 
+/* Why OB_PIN_DIR could not be made ready (bpffs not mountable...): the
+ * reason Landlock then gives, rather than its ENOENT. */
+static struct ob_error bpffs_why;
+
 int ob_sandbox_prepare(struct ob_error *e)
 {
 	int err = forced_err("caps", e);
@@ -319,8 +323,8 @@ int ob_sandbox_prepare(struct ob_error *e)
 	 * and Landlock forbids mount(), so bpffs is mounted now, as load
 	 * would. A failure here shows later, as the load's. */
 	ob_mkdirs(OB_RUN_DIR, 0700, NULL);
-	if (ob_ensure_bpffs(NULL) == 0 && mkdir(OB_PIN_DIR, 0700) && errno != EEXIST)
-		ob_log("cannot create %s: %s", OB_PIN_DIR, strerror(errno));
+	if (ob_ensure_bpffs(&bpffs_why) == 0 && mkdir(OB_PIN_DIR, 0700) && errno != EEXIST)
+		ob_err(&bpffs_why, -errno, "cannot create %s: %s", OB_PIN_DIR, strerror(errno));
 	return err;
 }
 
@@ -348,6 +352,8 @@ static int landlock_allow(int rfd, const char *dir, __u64 access, struct ob_erro
 	int err = 0;
 
 	pb.parent_fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pb.parent_fd < 0 && errno == ENOENT && bpffs_why.code && !strcmp(dir, OB_PIN_DIR))
+		return ob_err(e, bpffs_why.code, "Landlock needs %s: %s", dir, bpffs_why.msg);
 	if (pb.parent_fd < 0)
 		return ob_err(e, -errno, "Landlock: cannot open %s: %s", dir, strerror(errno));
 	if (syscall(SYS_landlock_add_rule, rfd, LANDLOCK_RULE_PATH_BENEATH, &pb, 0))
