@@ -36,9 +36,6 @@
 #ifndef CLONE_NEWCGROUP
 #define CLONE_NEWCGROUP 0x02000000
 #endif
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
 /* Landlock rights and attributes newer than the UAPI headers of Debian 12 */
 #ifndef LANDLOCK_ACCESS_FS_REFER
 #define LANDLOCK_ACCESS_FS_REFER (1ULL << 13) /* ABI 2, Linux 5.19 */
@@ -127,11 +124,12 @@ static const struct {
 	{ "rseq", "threads" },
 	{ "clone",
 	  "threads only (the one that enters a netns, netns.c): CLONE_THREAD set and no "
-	  "CLONE_NEW* flag; a fork or a new namespace is refused",
+	  "CLONE_NEW* flag; a fork or a new namespace is refused (CLONE_NEWTIME, 0x80, is "
+	  "clone3's only: in clone() that bit is part of the exit signal)",
 	  1,
 	  { ARG(0, SCMP_CMP_MASKED_EQ,
 		CLONE_THREAD | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |
-			CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWTIME,
+			CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP,
 		CLONE_THREAD) } },
 	{ "exit", "thread exit" },
 	{ "exit_group", "exit" },
