@@ -70,7 +70,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 HOOK_SRCS := hook/main.c hook/cmds.c hook/args.c hook/log.c hook/format.c hook/files.c \
 	     hook/netns.c hook/maps.c hook/cgroup.c hook/features.c hook/loader.c hook/registry.c \
-	     hook/records.c hook/sandbox.c hook/runtime.c hook/policy.c \
+	     hook/records.c hook/sandbox.c hook/parser.c hook/runtime.c hook/policy.c \
 	     hook/cmd_load.c hook/cmd_enroll.c hook/cmd_status.c hook/cmd_doctor.c hook/cmd_hook.c \
 	     hook/cmd_install.c
 OCI_SRCS  := $(wildcard oci/*.c)
@@ -173,7 +173,7 @@ unit: $(UNIT_TESTS)
 # build of the binary ($(OUT)-asan): those that drive the binary hardest
 # (every verb, the hook, its records and races, install, doctor), not the
 # long traffic tests, whose work is done in the kernel.
-ASAN_TESTS := t_cli t_hook t_hook_race t_install t_security t_doctor t_environment t_kernel t_cgroup t_policy
+ASAN_TESTS := t_cli t_hook t_hook_race t_install t_security t_confine t_doctor t_environment t_kernel t_cgroup t_policy
 
 test: check-root deps
 	$(Q)$(MAKE) --no-print-directory format-check

@@ -126,7 +126,11 @@ const struct ob_cmd ob_cmds[] = {
 		   "  the container runs unaccelerated, unless the container's annotation\n"
 		   "  io.oci-bypass.mode is \"required\". The annotations io.oci-bypass.trust\n"
 		   "  and allow-host-network take effect only where the host policy\n"
-		   "  " OB_POLICY_PATH " allows them (oci-bypass(8), HOST POLICY).\n" },
+		   "  " OB_POLICY_PATH " allows them (oci-bypass(8), HOST POLICY).\n"
+		   "  It confines itself first (a parse child without capabilities, few\n"
+		   "  capabilities kept, seccomp, Landlock where the kernel has it); if\n"
+		   "  that cannot be set up, the container is not accelerated (or, under\n"
+		   "  required, fails).\n" },
 	{ .name = "install-hooks",
 	  .fn = ob_cmd_install_hooks,
 	  .summary = "write the hooks.d file (or a CDI spec, or register the runtime shim)",
@@ -189,9 +193,15 @@ const struct ob_cmd ob_cmds[] = {
 	{ .name = "sandbox-test",
 	  .fn = ob_cmd_sandbox_test,
 	  .summary = NULL /* hidden */,
-	  .usage = "oci-bypass sandbox-test\n"
-		   "  Confine this process as the hook does, then check that execve, ptrace\n"
-		   "  and setuid fail with EPERM (used by the tests).\n" },
+	  .operand = "FILE",
+	  .usage = "oci-bypass sandbox-test [FILE]\n"
+		   "  Confine this process as the hook does, then check what must fail and\n"
+		   "  what the hook needs (used by the tests): the parse child holds no\n"
+		   "  capability; execve, ptrace, setuid, mount, setns other than\n"
+		   "  CLONE_NEWNET, sockets other than AF_INET datagram and AF_UNIX, fork\n"
+		   "  fail with EPERM, clone3 with ENOSYS; threads work; where Landlock is\n"
+		   "  on, creating FILE (default /var/tmp/oci-bypass-sandbox-test) fails\n"
+		   "  with EACCES. One line per check; exits 1 if any was unexpected.\n" },
 	{ .name = "help",
 	  .fn = ob_cmd_help,
 	  .summary = NULL /* hidden */,

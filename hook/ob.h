@@ -421,8 +421,55 @@ int ob_cgroup_links_foreach(int (*fn)(const char *key, void *ctx), void *ctx);
 void ob_cgroup_unplace_all(void);      /* unload: every container's sock_ops link */
 void ob_cgroup_guards_unpin_all(void); /* sockhash empty: their guards too */
 
-/* ---- sandbox.c ---- */
-int ob_sandbox_apply(struct ob_error *e);
+/* ---- sandbox.c: confinement (hook/cmd_hook.c's confine() runs the steps in order) ---- */
+/* What the privileged part still holds: each stage drops what the one
+ * before it needed last (sandbox.c's keep_caps says which and why). */
+enum ob_caps_stage {
+	OB_CAPS_INPUT, /* every kept capability: config.json still to read */
+	OB_CAPS_NETNS, /* config.json read: DAC_* gone */
+	OB_CAPS_BPF,   /* the netns cookies read: SYS_ADMIN, SYS_PTRACE gone */
+	OB_CAPS_NONE,
+};
+int ob_caps_drop(enum ob_caps_stage stage, struct ob_error *e);
+/* Step 1: capabilities to the kept list, PR_SET_NO_NEW_PRIVS; creates
+ * OB_RUN_DIR and OB_PIN_DIR (mounting bpffs) for Landlock's rules. */
+int ob_sandbox_prepare(struct ob_error *e);
+struct ob_sandbox {
+	int landlock_abi;      /* the Landlock ABI of the ruleset; 0: none */
+	int ruleset;	       /* built, not yet enforced; -1: none */
+	char no_landlock[128]; /* why there is none: the kernel has none or it is off */
+};
+/* Step 3, after the parse child is started (no fork from here on): a
+ * Landlock ruleset where the kernel has Landlock, then the seccomp filter. */
+int ob_sandbox_apply(struct ob_sandbox *sb, struct ob_error *e);
+/* Step 4, once setns() is done (a Landlock domain denies the ptrace
+ * access setns() by pidfd needs): enforces the ruleset, if any. */
+int ob_sandbox_landlock(struct ob_sandbox *sb, struct ob_error *e);
+/* The parse child's own: no capability, a filter of a few calls. */
+int ob_sandbox_parser(struct ob_error *e);
+/* Tests only: OB_TEST_CONFINE_FAIL=STEP (caps, fork, parser, landlock,
+ * seccomp) makes that step fail. It can only make the hook not
+ * accelerate (or fail under required), never less confined. */
+bool ob_sandbox_forced(const char *step);
+
+/* ---- parser.c: the parse child ---- */
+/* Untrusted input (the state on stdin, config.json) is parsed in a child
+ * process forked before the privileged part's filter is loaded, holding
+ * no capability, allowed almost no system call; its answers are checked
+ * again as untrusted. fd -1: no child, the parse runs in this process,
+ * whose caller must hold no capability by then. */
+struct ob_parser {
+	int pid;
+	int fd;
+};
+/* Forks it; ob_parser_ready waits until it is confined (or says why not). */
+int ob_parser_start(struct ob_parser *ps, struct ob_error *e);
+int ob_parser_ready(struct ob_parser *ps, struct ob_error *e);
+int ob_parse_state(struct ob_parser *ps, const char *buf, size_t len, struct ob_state *st,
+		   struct ob_error *e);
+int ob_parse_config(struct ob_parser *ps, const char *buf, size_t len, struct ob_policy *p,
+		    struct ob_error *e);
+void ob_parser_stop(struct ob_parser *ps);
 
 /* ---- runtime.c: oci-bypass-runtime, the OCI runtime shim for Docker 20.10 and
  * containerd 1.6 (the same binary, called by that name; main() hands over) ---- */

@@ -103,9 +103,11 @@ grep -qx "/sys/fs/bpf" <<<"$out" && log "ok: load mounted bpffs" || fail "bpffs 
 grep -q '"loaded": *true' <<<"$out" && log "ok: loaded after mounting bpffs" || fail "not loaded: $out"
 
 # Without CAP_SYS_ADMIN the hook cannot enter the container's netns either,
-# which it does first: that is the reason it gives.
+# but it mounts bpffs first, before it confines itself (Landlock, which
+# must be given the pin directory, forbids mount later): that is the
+# reason it gives.
 log "bpffs not mounted and not mountable (no CAP_SYS_ADMIN)"
 missing "bpffs not mountable" \
 	"umount /sys/fs/bpf && WRAP='setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin'" \
-	"bpffs (is not )?mounted" "netns cookie .*: Operation not permitted"
+	"bpffs (is not )?mounted"
 finish
