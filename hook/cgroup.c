@@ -101,24 +101,25 @@ int ob_cgroup_place(int pid, int pidfd, const char *key, char *cg_out, size_t cg
 	return err;
 }
 
-int ob_cgroup_guard_path(const char *key, char *buf, size_t len)
+/* prefix KEY, a direct child of the pin directory, or -EINVAL */
+static int pin_path(const char *prefix, const char *key, char *buf, size_t len)
 {
-	if ((size_t)snprintf(buf, len, OB_PIN_CTG "%s", key) >= len ||
-	    !ob_child_valid(buf, OB_PIN_CTG, OB_KEY_MAX)) {
+	if ((size_t)snprintf(buf, len, "%s%s", prefix, key) >= len ||
+	    !ob_child_valid(buf, prefix, OB_KEY_MAX)) {
 		buf[0] = '\0';
 		return -EINVAL;
 	}
 	return 0;
 }
 
+int ob_cgroup_guard_path(const char *key, char *buf, size_t len)
+{
+	return pin_path(OB_PIN_CTG, key, buf, len);
+}
+
 int ob_cgroup_link_path(const char *key, char *buf, size_t len)
 {
-	if ((size_t)snprintf(buf, len, OB_PIN_CT "%s", key) >= len ||
-	    !ob_child_valid(buf, OB_PIN_CT, OB_KEY_MAX)) {
-		buf[0] = '\0';
-		return -EINVAL;
-	}
-	return 0;
+	return pin_path(OB_PIN_CT, key, buf, len);
 }
 
 /* The paths come from the key, never from what a record says. */

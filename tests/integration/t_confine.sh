@@ -78,22 +78,23 @@ assert_eq "still enrolled" 1 "$(enrolled)"
 out=$(hook "$(oci_state cf-ok stopped 0 "$T/b")" 2>&1) || fail "teardown: $out"
 assert_eq "withdrawn by a confined teardown" 0 "$(enrolled)"
 
+# refused WHAT ID BUNDLE RC MESSAGE: a create with confinement failing at
+# $step exits RC with one line, MESSAGE naming the step, and enrols nothing.
+refused() {
+	local out rc
+	out=$(OB_TEST_CONFINE_FAIL=$step hook "$(oci_state "$2" creating $CPID "$3")" 2>&1)
+	rc=$?
+	assert_eq "$1: exit status" "$4" $rc
+	assert_eq "$1: one line" 1 "$(wc -l <<<"$out")"
+	grep -q "^oci-bypass: $2: $5: .*$step" <<<"$out" && log "ok: $out" || fail "$1: $out"
+	assert_eq "$1: not enrolled" 0 "$(enrolled)"
+}
 for step in caps fork parser landlock seccomp; do
 	log "OB_TEST_CONFINE_FAIL=$step"
-	out=$(OB_TEST_CONFINE_FAIL=$step hook "$(oci_state cf-$step creating $CPID "$T/b")" 2>&1)
-	assert_eq "$step: exit status (fail open)" 0 $?
-	assert_eq "$step: one line" 1 "$(wc -l <<<"$out")"
-	grep -q "^oci-bypass: cf-$step: not accelerated: cannot confine the hook: .*$step" <<<"$out" &&
-		log "ok: $out" || fail "$step: $out"
-	assert_eq "$step: not enrolled" 0 "$(enrolled)"
+	refused "$step" cf-$step "$T/b" 0 "not accelerated: cannot confine the hook"
 	assert_eq "$step: no record" "" "$(ls /run/oci-bypass/containers 2>/dev/null | grep "^cf-$step")"
-
-	out=$(OB_TEST_CONFINE_FAIL=$step hook "$(oci_state cf-r$step creating $CPID "$T/req")" 2>&1)
-	assert_eq "$step, required: exit status" 1 $?
-	assert_eq "$step, required: one line" 1 "$(wc -l <<<"$out")"
-	grep -q "^oci-bypass: cf-r$step: io.oci-bypass.mode=required and cannot confine the hook: .*$step" <<<"$out" &&
-		log "ok: $out" || fail "$step, required: $out"
-	assert_eq "$step, required: not enrolled" 0 "$(enrolled)"
+	refused "$step, required" cf-r$step "$T/req" 1 \
+		"io.oci-bypass.mode=required and cannot confine the hook"
 
 	out=$(OB_TEST_CONFINE_FAIL=$step hook "$(oci_state cf-o$step creating $CPID "$T/off")" 2>&1)
 	assert_eq "$step, off: exit status" 0 $?
