@@ -104,7 +104,11 @@ for k in 1 2 3; do read -r r f <"$W/loop$k"; runs=$((runs + r)); fails=$((fails 
 log "$runs client runs in $SECS s, $(cat "$W/churns") enrolment churns"
 assert_eq "client runs that failed verification" 0 $fails
 [ -s "$W/failures" ] && head -5 "$W/failures" >&2
-assert_gt "client runs" 100 $runs
+# enough runs to have soaked anything (not a speed check): a TCG guest
+# (kernel matrix) is 10 to 30 times slower than the host
+MIN_RUNS=100
+[ -z "${OBK_GUEST:-}" ] || MIN_RUNS=40
+assert_gt "client runs" $MIN_RUNS $runs
 # A last stream between the two namespaces the churn never withdrew, on the
 # stream service the soak has accelerated: after all that churn, every byte
 # it verified as sent is counted as redirected.
