@@ -821,7 +821,8 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 		return;
 	}
 	park_too(skops, &key, st);
-	entry = bpf_map_lookup_elem(&ob_conns, &key.conn);
+	/* only where the peer's psock is read (ledger_queued()) */
+	entry = KERNEL_COUNTS_UNREAD ? bpf_map_lookup_elem(&ob_conns, &key.conn) : NULL;
 	if (entry && skops->sk)
 		entry->client_sk = bpf_skc_to_tcp_sock(skops->sk);
 	/* a ledger entry, if the server makes one, counts on our close */
@@ -855,7 +856,9 @@ static __always_inline void ledger_set_socks(const struct ob_conn_key *k, struct
 	 * kernel takes a kptr's target only as a struct, not a declaration. */
 	if (!bpf_core_type_exists(struct tcp_sock))
 		return;
-	if (!l || !sk)
+	/* Only the kernels that count unread bytes need them (ledger_queued()):
+	 * elsewhere no socket is stored, and kptrs are not needed (5.15). */
+	if (!KERNEL_COUNTS_UNREAD || !l || !sk)
 		return;
 	l->sk0 = conn->client_sk;
 	l->sk1 = bpf_skc_to_tcp_sock(sk);

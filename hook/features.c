@@ -235,16 +235,19 @@ const char *ob_kptr_tag(void)
 
 /* The object tags its hidden sockets (OB_HIDDEN_SK in bypass.h) with
  * 6.3's name; before 6.3 the same kind of kptr is tagged "kptr". */
-static int use_kptr_tag(struct bpf_object *obj, struct ob_error *e)
+static int use_kptr_tag(struct bpf_object *obj, bool fallback, struct ob_error *e)
 {
 	const char *tag = ob_kptr_tag();
 	struct btf *btf = bpf_object__btf(obj);
 	int off;
 
+	/* where the kernel has no kptrs, it treats the tag as a plain
+	 * modifier, and nothing is stored there: no msg_tot_len either */
 	if (!tag)
-		return ob_err(e, -EOPNOTSUPP, "the kernel cannot run the BPF programs: it lacks %s",
-			      ob_missing_feature() ? ob_missing_feature()
-						   : "untrusted kptrs in map values");
+		return fallback ? 0
+				: ob_err(e, -EOPNOTSUPP,
+					 "the kernel cannot run the BPF programs: it lacks %s",
+					 "untrusted kptrs in map values (in Linux 5.19 and later)");
 	if (!strcmp(tag, "kptr_untrusted") || !btf)
 		return 0;
 	off = btf__add_str(btf, tag);
@@ -290,8 +293,6 @@ int ob_features(struct ob_feature *out, int max)
 		 "refused here (%s): a service that uses them is not kept on TCP by a guard "
 		 "(README, Guards); keep its port off with --no-port",
 		 strerror(-fentry));
-	ROW("untrusted kptrs in map values (the peer socket, hidden from user space)", "5.19",
-	    ob_kptr_tag() ? OB_FEAT_OK : OB_FEAT_MISSING, NULL);
 	ROW("fentry programs on tcp_recvmsg, tcp_splice_read (guards for MSG_WAITALL, splice)",
 	    "5.5", fentry ? OB_FEAT_WARN : OB_FEAT_OK, fentry ? fentry_note : NULL);
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
@@ -309,6 +310,10 @@ int ob_features(struct ob_feature *out, int max)
 		ROW("unread bytes counted by the kernel (sk_psock.msg_tot_len)", "6.12, not 6.1",
 		    fallback ? OB_FEAT_FALLBACK : OB_FEAT_OK,
 		    fallback ? "counted by an fexit program on sk_msg_recvmsg instead" : NULL);
+		if (!fallback)
+			ROW("untrusted kptrs in map values (to read the peer's count, hidden "
+			    "from user space)",
+			    "5.19", ob_kptr_tag() ? OB_FEAT_OK : OB_FEAT_MISSING, NULL);
 		if (fallback)
 			ROW("fexit programs with bpf_sk_storage_get (for that fallback)", "5.11",
 			    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACING, NULL) == 1
@@ -361,7 +366,7 @@ int ob_open_object(struct bypass_bpf **out, const char *btf_path, unsigned max_s
 	skel = bypass_bpf__open_opts(&opts);
 	if (!skel)
 		return ob_err(e, -errno, "cannot open the BPF object: %s", strerror(errno));
-	err = use_kptr_tag(skel->obj, e);
+	err = use_kptr_tag(skel->obj, *fallback, e);
 	if (err) {
 		bypass_bpf__destroy(skel);
 		return err;
