@@ -278,28 +278,44 @@ uint64_t ob_sockets_left(const struct ob_maps *m)
 
 /* ---- iterators: the keys are read first, so fn may delete ---- */
 
-int ob_netns_foreach(const struct ob_maps *m, int (*fn)(uint64_t cookie, void *ctx), void *ctx,
-		     struct ob_error *e)
+/* Every key of the map fd (each size bytes), read before any is used, into
+ * *out (n of them; free() it). */
+static int map_keys(int fd, size_t size, void **out, size_t *n, struct ob_error *e)
 {
-	uint64_t key, next, *prev = NULL, *all = NULL;
-	size_t n = 0;
-	int err = 0;
+	unsigned char key[64], next[64];
+	unsigned char *all = NULL;
+	void *prev = NULL;
 
-	while (bpf_map_get_next_key(m->netns, prev, &next) == 0) {
-		uint64_t *grown = realloc(all, (n + 1) * sizeof(*all));
+	*out = NULL;
+	*n = 0;
+	if (size > sizeof(key))
+		return ob_err(e, -EINVAL, "map key of %zu bytes", size);
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		unsigned char *grown = realloc(all, (*n + 1) * size);
 
 		if (!grown) {
 			free(all);
 			return ob_err(e, -ENOMEM, "out of memory");
 		}
 		all = grown;
-		all[n++] = next;
-		key = next;
-		prev = &key;
+		memcpy(all + *n * size, next, size);
+		(*n)++;
+		memcpy(key, next, size);
+		prev = key;
 	}
+	*out = all;
+	return 0;
+}
+
+int ob_netns_foreach(const struct ob_maps *m, int (*fn)(uint64_t cookie, void *ctx), void *ctx,
+		     struct ob_error *e)
+{
+	_cleanup_free_ uint64_t *all = NULL;
+	size_t n;
+	int err = map_keys(m->netns, sizeof(*all), (void **)&all, &n, e);
+
 	for (size_t i = 0; i < n && !err; i++)
 		err = fn(all[i], ctx);
-	free(all);
 	return err;
 }
 
@@ -424,28 +440,6 @@ int ob_netns_withdraw(const struct ob_maps *m, uint64_t cookie)
 
 /* ---- the sweep (bypass.h): what no live socket needs, deleted through ob_sweep ---- */
 
-/* Every key of a map keyed by struct ob_conn_key, read first (the sweep deletes). */
-static int conn_keys(int fd, struct ob_conn_key **out, size_t *n, struct ob_error *e)
-{
-	struct ob_conn_key key, next, *prev = NULL, *all = NULL;
-
-	*n = 0;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		struct ob_conn_key *grown = realloc(all, (*n + 1) * sizeof(*all));
-
-		if (!grown) {
-			free(all);
-			return ob_err(e, -ENOMEM, "out of memory");
-		}
-		all = grown;
-		all[(*n)++] = next;
-		key = next;
-		prev = &key;
-	}
-	*out = all;
-	return 0;
-}
-
 /* Is the socket of that side of the connection in either sockhash? (Yes
  * when unsure.) A user-space lookup in a sockhash gives the socket's
  * cookie, or ENOENT. */
@@ -487,7 +481,7 @@ int ob_sweep_tables(const struct ob_maps *m, uint64_t stale_ns, unsigned *conns,
 		return ob_err(e, -errno, "cannot open %s: %s", OB_PIN_PROG_SWEEP, strerror(errno));
 	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	err = conn_keys(m->conns, &keys, &n, e);
+	err = map_keys(m->conns, sizeof(*keys), (void **)&keys, &n, e);
 	for (size_t i = 0; !err && i < n; i++) {
 		struct ob_conn c;
 
@@ -506,7 +500,7 @@ int ob_sweep_tables(const struct ob_maps *m, uint64_t stale_ns, unsigned *conns,
 	keys = NULL;
 	if (err || m->ledger < 0)
 		return err;
-	err = conn_keys(m->ledger, &keys, &n, e);
+	err = map_keys(m->ledger, sizeof(*keys), (void **)&keys, &n, e);
 	for (size_t i = 0; !err && i < n; i++) {
 		if (sock_present(m, &keys[i], OB_ROLE_CLIENT) ||
 		    sock_present(m, &keys[i], OB_ROLE_SERVER))
@@ -521,9 +515,9 @@ int ob_sweep_tables(const struct ob_maps *m, uint64_t stale_ns, unsigned *conns,
 
 /* ---- the sock_ops program pinned at load, attached to one more cgroup ---- */
 
-/* Attaches the pinned sock_ops program to the cgroup directory cgfd (named
- * cg in messages) with a link pinned at link_path: it stays attached until
- * the pin is removed. */
+/* Attaches the program pinned at prog_pin (sock_ops, or the setsockopt
+ * guard) to the cgroup directory cgfd (named cg in messages) with a link
+ * pinned at link_path: it stays attached until the pin is removed. */
 int ob_cgroup_link_pin(const char *prog_pin, int type, int cgfd, const char *cg,
 		       const char *link_path, struct ob_error *e)
 {
