@@ -61,7 +61,7 @@ int ob_cmd_doctor(const struct ob_args *a, FILE *out, struct ob_error *e)
 
 	uname(&u);
 	/* what this kernel lacks is said feature by feature below */
-	snprintf(line, sizeof(line), "kernel %s (tested: 6.1, 6.12, 6.18)", u.release);
+	snprintf(line, sizeof(line), "kernel %s (tested: %s)", u.release, OB_TESTED_KERNELS);
 	report(&c, 1, true, line, NULL);
 	report(&c, access(OB_BTF_PATH, R_OK) == 0, true, "kernel BTF at " OB_BTF_PATH,
 	       "the programs read socket fields through it: the kernel needs "

@@ -49,14 +49,56 @@ finish() { [ "$T_FAILS" -eq 0 ] || exit 1; exit 0; }
 
 need_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
 
-# need_datapath: skips unless oci-bypass loads on this kernel; doctor names
-# what is missing (t_kernel checks that load and the hook refuse alike).
+# kernel_claimed: is the running kernel one README lists as tested? doctor
+# names them on its first line ("kernel R (tested: 6.1, 6.12, 6.18)", from
+# OB_TESTED_KERNELS in hook/ob.h); the series is the release's first two
+# numbers.
+kernel_claimed() {
+	local tested series
+	tested=$("$OB" doctor 2>/dev/null | sed -n '1s/.*(tested: \(.*\))$/\1/p')
+	series=$(uname -r | cut -d. -f1,2)
+	[ -n "$tested" ] && [[ ", $tested, " == *", $series, "* ]]
+}
+
+# datapath_state: whether the datapath can run here, from doctor. Sets
+# DP_STATE to
+#  ok       doctor passes;
+#  lacks    the kernel lacks something the datapath needs: DP_WHY holds
+#           doctor's FAIL lines for it (each names the feature and the
+#           first Linux version that has it);
+#  refused  the kernel refused our BPF object although every feature it
+#           needs is there: our bug, not a kernel limit; DP_WHY holds
+#           doctor's line, with the verifier's reason.
+datapath_state() {
+	local doc fails
+	DP_STATE=ok DP_WHY=
+	doc=$("$OB" doctor 2>&1) && return 0
+	fails=$(grep -E '^FAIL' <<<"$doc")
+	DP_WHY=$(grep -vF 'the BPF object loads' <<<"$fails" | sed -E 's/^FAIL +//')
+	if [ -n "$DP_WHY" ]; then
+		DP_STATE=lacks
+	else
+		DP_STATE=refused
+		DP_WHY=$(grep -F 'the BPF object loads' <<<"$fails" | sed -E 's/^FAIL +//; s/^[^-]* -- //')
+		[ -n "$DP_WHY" ] || DP_WHY="doctor failed without a FAIL line: $(tail -n 3 <<<"$doc")"
+	fi
+}
+
+# need_datapath: the datapath tests run only where oci-bypass can load. A
+# skip names a kernel limit, never our own bug: a kernel that lacks a
+# feature skips, naming it; a refusal of our object fails every datapath
+# test with the verifier's line; and on a kernel README lists as tested,
+# the datapath must load, so a missing feature fails there too.
 # Tests that apply on any kernel set OB_ANY_KERNEL=1 before sourcing this.
 need_datapath() {
-	local why
 	[ "$(id -u)" = 0 ] || return 0
-	why=$("$OB" doctor 2>/dev/null | grep -m1 -E '^FAIL') || return 0
-	skip "oci-bypass cannot load on this kernel ($(uname -r)): ${why#FAIL  }"
+	datapath_state
+	case $DP_STATE in
+	ok) return 0 ;;
+	refused) die "the kernel ($(uname -r)) refused oci-bypass's BPF object, with every feature it needs present (a bug in the object, not a kernel limit): $DP_WHY" ;;
+	esac
+	kernel_claimed && die "kernel $(uname -r) is one README lists as tested, but oci-bypass cannot load on it: $(head -n 1 <<<"$DP_WHY")"
+	skip "oci-bypass cannot load on this kernel ($(uname -r)), it lacks: $(head -n 1 <<<"$DP_WHY")"
 }
 
 # assert_eq WHAT EXPECTED ACTUAL
