@@ -40,12 +40,27 @@ if [ -z "${OB_TEST_LOCKED:-}" ] && [ -w /run ]; then
 	ob_take_host
 fi
 T_FAILS=0
+# A failure in a command substitution ($(counter ...)) happens in a
+# subshell, whose T_FAILS dies with it: such failures are also written
+# here, and finish counts them.
+T_FAILS_FILE=${TMPDIR:-/tmp}/ob-fails.$T_NAME.$$
+rm -f "$T_FAILS_FILE"
 
 log() { printf '  [%s] %s\n' "$T_NAME" "$*"; }
-fail() { printf '  [%s] FAIL: %s\n' "$T_NAME" "$*" >&2; T_FAILS=$((T_FAILS + 1)); }
-die() { printf '  [%s] FAIL: %s\n' "$T_NAME" "$*" >&2; exit 1; }
-skip() { printf '  [%s] SKIP: %s\n' "$T_NAME" "$*"; exit 77; }
-finish() { [ "$T_FAILS" -eq 0 ] || exit 1; exit 0; }
+fail() {
+	printf '  [%s] FAIL: %s\n' "$T_NAME" "$*" >&2
+	T_FAILS=$((T_FAILS + 1))
+	echo "$*" >>"$T_FAILS_FILE"
+}
+die() { printf '  [%s] FAIL: %s\n' "$T_NAME" "$*" >&2; rm -f "$T_FAILS_FILE"; exit 1; }
+skip() { printf '  [%s] SKIP: %s\n' "$T_NAME" "$*"; rm -f "$T_FAILS_FILE"; exit 77; }
+finish() {
+	local n=0
+	[ -e "$T_FAILS_FILE" ] && n=$(wc -l <"$T_FAILS_FILE")
+	rm -f "$T_FAILS_FILE"
+	[ "$T_FAILS" -eq 0 ] && [ "$n" -eq 0 ] || exit 1
+	exit 0
+}
 
 need_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
 
@@ -135,10 +150,24 @@ other_build_loaded() {
 	bpftool map update pinned /sys/fs/bpf/oci-bypass/ob_settings key hex 00 00 00 00 value hex $v
 }
 
-# counter NAME FIELD: a per-netns counter from status --json (0 if absent).
+# counter NAME FIELD: a per-netns counter from status --json. A name that
+# is not enrolled, or a field status does not have, fails the test (a
+# misspelt name must not pass every "== 0" check) and prints a word that
+# no number compares equal to.
 counter() {
-	"$OB" status --json | jq -r --arg n "$1" --arg f "$2" \
-		'[.netns[] | select(.name == $n) | .[$f]] | if length == 0 then 0 else .[0] end'
+	local v
+	v=$("$OB" status --json | jq -r --arg n "$1" --arg f "$2" \
+		'[.netns[] | select(.name == $n)] | if length == 0 then "no-netns"
+		 elif (.[0] | has($f) | not) then "no-field"
+		 else .[0][$f] end')
+	case $v in
+	no-netns | no-field | "")
+		fail "counter $1 $2: ${v:-no status} (enrolled: $("$OB" status --json 2>/dev/null |
+			jq -r '[.netns[].name] | join(" ")'))"
+		echo "counter-$1-$2-${v:-none}"
+		;;
+	*) echo "$v" ;;
+	esac
 }
 status_field() { "$OB" status --json | jq -r ".$1"; }
 
