@@ -127,7 +127,7 @@ $(OUT)/tests/%.bpf.o: tests/bpf/%.bpf.c bpf/bypass.h | $(OUT)/tests
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # Test programs also run inside busybox containers: linked statically.
-$(OUT)/tests/%: tests/%.c tests/addr.h | $(OUT)/tests
+$(OUT)/tests/%: tests/%.c tests/addr.h tests/corrupt.h | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) -std=gnu11 $(CFLAGS) $(WARN) -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
 		-static -pthread $< -o $@

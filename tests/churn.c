@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "corrupt.h"
 
 #define STEP_MS	  10000
 #define MAX_BYTES (1 << 20)
@@ -98,6 +99,7 @@ static int exchange(int fd, unsigned i, unsigned char *buf)
 
 			for (size_t j = 0; j < k; j++)
 				out[j] = pattern(i, sent + j);
+			corrupt_buf(out, k, sent);
 			w = send(fd, out, k, MSG_NOSIGNAL);
 			if (w < 0 && errno != EAGAIN)
 				return errno;
@@ -112,8 +114,15 @@ static int exchange(int fd, unsigned i, unsigned char *buf)
 			if (r < 0 && errno != EAGAIN)
 				return errno;
 			for (ssize_t j = 0; j < r; j++)
-				if (buf[j] != pattern(i, got + (size_t)j))
+				if (buf[j] != pattern(i, got + (size_t)j)) {
+					if (atomic_fetch_add(&g_failed, 1) == 0)
+						fprintf(stderr,
+							"churn: connection %u: wrong byte at "
+							"offset "
+							"%zu\n",
+							i, got + (size_t)j);
 					return EILSEQ;
+				}
 			if (r > 0)
 				got += (size_t)r;
 		}

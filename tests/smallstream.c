@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "corrupt.h"
 
 #define FIRST	 (64u << 10)
 #define BIG_MSGS 4
@@ -53,6 +54,7 @@ static void fill(int dir, unsigned char *buf, size_t len, unsigned long long off
 {
 	for (size_t i = 0; i < len; i++)
 		buf[i] = pattern(dir, off + i);
+	corrupt_buf(buf, len, off);
 }
 
 static int write_all(int fd, const void *buf, size_t len)

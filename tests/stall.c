@@ -23,7 +23,10 @@
  *                                  not a failure)
  * stall many-server ADDR PORT N SECONDS
  *                                  accept N connections, read nothing for
- *                                  SECONDS, then read each to EOF:
+ *                                  SECONDS (or until the file named by
+ *                                  $OB_STALL_UNTIL exists), print
+ *                                  "stall: many-server reading", then read
+ *                                  each to EOF:
  *                                  "stall: many-server read N bytes in order"
  * stall many-client ADDR PORT N SECONDS
  *                                  N non-blocking connections written round
@@ -53,6 +56,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "corrupt.h"
 
 static unsigned char pattern(unsigned long long off)
 {
@@ -63,6 +67,7 @@ static void fill(char *buf, size_t len, unsigned long long off)
 {
 	for (size_t i = 0; i < len; i++)
 		buf[i] = (char)pattern(off + i);
+	corrupt_buf((unsigned char *)buf, len, off);
 }
 
 static double now(void)
@@ -258,6 +263,22 @@ static int duplex_client(struct sockaddr_storage *ss, socklen_t len, unsigned lo
 	return !r.ok;
 }
 
+/* Reads nothing for SECS seconds, or until the file OB_STALL_UNTIL names
+ * (if set) exists, whichever comes first: a test can then look at the
+ * senders while it is sure nobody reads. */
+static void stall_for(int secs)
+{
+	const char *until = getenv("OB_STALL_UNTIL");
+	double end = now() + secs;
+
+	if (!until || !*until) {
+		sleep((unsigned)secs);
+		return;
+	}
+	while (now() < end && access(until, F_OK) != 0)
+		usleep(10 * 1000);
+}
+
 static int many_server(struct sockaddr_storage *ss, socklen_t len, int n, int secs)
 {
 	int one = 1, l = socket(ss->ss_family, SOCK_STREAM, 0), bad = 0, *c;
@@ -279,7 +300,9 @@ static int many_server(struct sockaddr_storage *ss, socklen_t len, int n, int se
 		}
 	}
 	close(l);
-	sleep((unsigned)secs);
+	stall_for(secs);
+	printf("stall: many-server reading\n");
+	fflush(stdout);
 	for (int i = 0; i < n; i++) {
 		bad |= read_in_order(c[i], ~0ULL, &one_total);
 		total += one_total;

@@ -41,9 +41,10 @@
  * Byte counters in the summary lines count payload only (stream bytes or rr
  * request/response bodies), not headers or length prefixes.
  *
- * Hidden client flag --corrupt-test flips one byte of what connection 0 sends
- * (stream: at offset bytes/2; rr: in round rounds/2), so a test can prove that
- * the server's verifier does detect corruption.
+ * Hidden flag --corrupt-test flips one byte of what connection 0 sends
+ * (stream: at offset bytes/2; rr: in round rounds/2): given to the client,
+ * it proves that the server's verifier detects corruption; given to the
+ * server, that the client's does (t_verifiers).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -111,6 +112,7 @@ struct opts {
 	uint64_t count;		 /* 0: unlimited */
 	unsigned source_port;	 /* client: bind to this local port first */
 	unsigned start_delay_ms; /* client: wait this long after connect() */
+	const char *pause_file;	 /* client: stop halfway until it exists */
 	int have_expect_seed;
 	uint64_t expect_seed; /* server: refuse clients with another seed */
 	int defer_accept;     /* server: TCP_DEFER_ACCEPT on the listener */
@@ -158,6 +160,24 @@ static socklen_t g_dst_len;
 static atomic_uint_fast64_t g_bytes_sent;
 static atomic_uint_fast64_t g_bytes_received;
 static atomic_uint_fast64_t g_rounds;
+static atomic_uint g_paused;
+
+/* --pause-file: every connection stops halfway (stream: its writer at
+ * bytes/2; rr: before round rounds/2) until FILE exists; once all of them
+ * are there, the client prints "streamcheck: client paused" (flushed), so
+ * that a test acts while every connection is open, mid-stream. The
+ * watchdog (--timeout) bounds the wait. */
+static void pause_point(void)
+{
+	if (!g_opt.pause_file)
+		return;
+	if (atomic_fetch_add(&g_paused, 1) + 1 == g_opt.conns) {
+		printf("streamcheck: client paused\n");
+		fflush(stdout);
+	}
+	while (access(g_opt.pause_file, F_OK) != 0)
+		usleep(10 * 1000);
+}
 static atomic_uint_fast64_t g_spurious_eagain;
 static atomic_uint_fast64_t g_conns_failed;
 
@@ -539,7 +559,7 @@ static int stream_send(struct conn *c, uint32_t dir)
 	uint64_t corrupt_off = c->corrupt ? c->bytes / 2 : UINT64_MAX;
 	unsigned char *buf = malloc(c->max_chunk);
 	uint64_t off = 0;
-	int rc = 0;
+	int rc = 0, paused = 0;
 
 	if (!buf) {
 		conn_fail(c, "out of memory");
@@ -548,6 +568,10 @@ static int stream_send(struct conn *c, uint32_t dir)
 	while (off < c->bytes) {
 		size_t n = rand_size(&r, c->max_chunk);
 
+		if (!c->server && !paused && off >= c->bytes / 2) {
+			pause_point();
+			paused = 1;
+		}
 		if (n > c->bytes - off)
 			n = (size_t)(c->bytes - off);
 		gen_fill(key, off, buf, n);
@@ -756,6 +780,8 @@ static int rr_server_round(struct conn *c, uint32_t rnd, unsigned char *buf, uns
 		return -1;
 	put_be32(buf, (uint32_t)plen);
 	gen_fill(derive(c->seed, P_RESP, c->idx, rnd), 0, buf + 4, plen);
+	if (c->corrupt && rnd == c->rounds / 2)
+		buf[4 + plen / 2] ^= 0x5a;
 	if (sc_write_all(c, buf, 4 + plen, "response") < 0)
 		return -1;
 	atomic_fetch_add(&g_bytes_sent, plen);
@@ -1071,6 +1097,7 @@ static int server_conn(struct conn *c)
 	c->idx = h.conn; /* messages now name the client's connection index */
 	if (check_hdr(c, &h) < 0)
 		return -1;
+	c->corrupt = g_opt.corrupt && c->idx == 0;
 	c->mode = (enum mode)h.mode;
 	c->seed = h.seed;
 	c->max_chunk = h.max_chunk;
@@ -1316,6 +1343,8 @@ static int client_rr(struct conn *c)
 			int r;
 
 			c->round = rnd;
+			if (rnd == c->rounds / 2)
+				pause_point();
 			if (client_connect(c) < 0)
 				goto out;
 			set_nodelay(c->fd);
@@ -1335,9 +1364,12 @@ static int client_rr(struct conn *c)
 	set_nodelay(c->fd);
 	if (client_send_hdr(c) < 0)
 		goto out_close;
-	for (uint32_t rnd = 0; rnd < c->rounds; rnd++)
+	for (uint32_t rnd = 0; rnd < c->rounds; rnd++) {
+		if (rnd == c->rounds / 2)
+			pause_point();
 		if (rr_client_round(c, rnd, req, resp, exp) < 0)
 			goto out_close;
+	}
 	rc = 0; /* close() ends it: the server expects EOF after the last round */
 out_close:
 	close(c->fd);
@@ -1442,7 +1474,8 @@ static void usage(FILE *f)
 		"                     [--expect-seed N] [--defer-accept] [--server-first]\n"
 		"  streamcheck client --connect ADDR PORT [--mode stream|rr] [--conns N] [--bytes "
 		"N] [--rounds N] [--max-chunk N] [--seed N] [--timeout SEC] [--halfclose]\n"
-		"                     [--source-port N] [--start-delay MS] [--server-first]\n"
+		"                     [--source-port N] [--start-delay MS] [--server-first] "
+		"[--pause-file FILE]\n"
 		"  streamcheck --help\n"
 		"\n"
 		"ADDR is numeric IPv4 or IPv6; server ADDR :: is a dual-stack listener. PORT 0 "
@@ -1472,6 +1505,9 @@ static void usage(FILE *f)
 		"  --source-port client: bind this local port (needs --conns 1)\n"
 		"  --start-delay client: milliseconds to wait after connect() before the\n"
 		"                first byte (lets the server's side pair first)\n"
+		"  --pause-file client: every connection stops halfway (stream: its writer;\n"
+		"                rr: before the middle round) until FILE exists; prints\n"
+		"                'streamcheck: client paused' once all of them have\n"
 		"  --timeout   hard bound in seconds (default 60): prints 'timeout after SEC s "
 		"(hang)', exit 2\n"
 		"              (a server without --count that is idle at the timeout exits "
@@ -1635,6 +1671,13 @@ static int parse_args(int argc, char **argv)
 				return -1;
 			g_opt.source_port = (unsigned)v;
 			i++;
+		} else if (!g_opt.server && !strcmp(a, "--pause-file")) {
+			if (!val) {
+				msg("--pause-file needs a file name");
+				return -1;
+			}
+			g_opt.pause_file = val;
+			i++;
 		} else if (!g_opt.server && !strcmp(a, "--start-delay")) {
 			if (parse_num(a, val, 0, 60000, 0, &v) < 0)
 				return -1;
@@ -1652,9 +1695,9 @@ static int parse_args(int argc, char **argv)
 			g_opt.server_first = 1;
 		} else if (!g_opt.server && !strcmp(a, "--halfclose")) {
 			g_opt.halfclose = 1;
-		} else if (!g_opt.server && !strcmp(a, "--corrupt-test")) {
-			/* hidden: corrupt one byte sent by connection 0 (proves the verifier fails)
-			 */
+		} else if (!strcmp(a, "--corrupt-test")) {
+			/* hidden: corrupt one byte sent by connection 0 (proves the
+			 * peer's verifier fails) */
 			g_opt.corrupt = 1;
 		} else {
 			msg("unknown or misplaced option '%s' for %s (see --help)", a,
