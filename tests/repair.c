@@ -1,20 +1,24 @@
 /* repair.c - forge a TCP connection with TCP_REPAIR that copies a live one's sequence numbers. */
 /*
- * repair ADDR PORT: connects to ADDR:PORT (a streamcheck sink), reads the
- * connection's sequence numbers through TCP_REPAIR, then builds a second,
- * repaired socket with exactly those numbers, "connected" to the same
- * server without any handshake, as a container holding CAP_NET_ADMIN in
- * its own netns could. It then streams 1 MiB on the real connection and
- * checks that the forged socket received nothing. Prints
- * "repair: forged socket established" once the clone exists (then waits for
- * a line on stdin, so that a test can look at the sockhash) and
- * "repair: forged socket received N bytes" at the end. Exit 0 if N == 0.
+ * repair ADDR PORT: connects to ADDR:PORT (an echo server: churn's),
+ * reads the connection's sequence numbers through TCP_REPAIR, then builds
+ * a second, repaired socket with exactly those numbers, "connected" to the
+ * same server without any handshake, as a container holding CAP_NET_ADMIN
+ * in its own netns could. It then sends 1 MiB on the real connection, 64
+ * KiB at a time, and reads each back from the server, so that the server
+ * sends as much: were the forged socket taken for the real one, those
+ * bytes would land in it. Prints "repair: forged socket established" once
+ * the clone exists (then waits for a line on stdin, so that a test can
+ * look at the sockhash) and "repair: real socket got N bytes back, forged
+ * socket received M bytes" at the end. Exit 0 if N is 1 MiB, every byte
+ * as sent, and M is 0.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,11 +51,11 @@ static int set_seq(int s, int queue, unsigned seq)
 
 int main(int argc, char **argv)
 {
-	static char buf[1 << 16];
+	static char buf[1 << 16], echo[1 << 16];
 	struct sockaddr_in dst = { .sin_family = AF_INET };
 	unsigned snd, rcv;
 	int on = REPAIR_ON, off = REPAIR_OFF, one = 1, real, forged;
-	long got = 0;
+	long got = 0, back = 0;
 	ssize_t n;
 	char line[8];
 
@@ -86,17 +90,37 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (!fgets(line, sizeof(line), stdin)) /* the test looks at the sockhash now */
 		line[0] = '\0';
-	memset(buf, 'v', sizeof(buf));
-	for (int i = 0; i < 16; i++)
+	for (int i = 0; i < 16; i++) {
+		memset(buf, 'a' + i, sizeof(buf));
 		if (write(real, buf, sizeof(buf)) != (ssize_t)sizeof(buf)) {
 			perror("repair: write");
 			return 2;
 		}
+		for (size_t have = 0; have < sizeof(buf); have += (size_t)n) {
+			struct pollfd p = { real, POLLIN, 0 };
+
+			if (poll(&p, 1, 10000) != 1) {
+				fprintf(stderr, "repair: no echo within 10 s\n");
+				return 2;
+			}
+			n = read(real, echo + have, sizeof(echo) - have);
+			if (n <= 0) {
+				perror("repair: read");
+				return 2;
+			}
+		}
+		if (memcmp(buf, echo, sizeof(buf))) {
+			fprintf(stderr, "repair: the echo of block %d differs\n", i);
+			return 2;
+		}
+		back += (long)sizeof(buf);
+	}
 	usleep(200 * 1000);
 	while ((n = recv(forged, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
 		got += n;
-	printf("repair: forged socket received %ld bytes\n", got);
+	printf("repair: real socket got %ld bytes back, forged socket received %ld bytes\n", back,
+	       got);
 	close(real);
 	close(forged);
-	return got != 0;
+	return back != 16 * (long)sizeof(buf) || got != 0;
 }

@@ -41,36 +41,38 @@ start_sem() {
 stop_sem() { kill $SPID 2>/dev/null; wait $SPID 2>/dev/null; SPID=; }
 sem() { ip netns exec ${P}2 "$SEM" client --connect "$A" "$SPORT" --only "$1" | cut -f2; }
 
-# 1. A service used with the option. Each run of the semantics client first
-# opens a "__ping" connection, which passes the service's probation; the
-# check's own connection is then redirected and uses the option. The guard
+# 1. A service used with the option. A first "__ping" connection passes
+# the service's probation; once its service shows accelerated, the check's
+# own connection is redirected (asserted) and uses the option. The guard
 # moves it to TCP (the setsockopt guards act before the option does; for
 # MSG_WAITALL and splice the read at hand was a redirected one, and may
 # be short), and the service learns it: its next connection stays on stock
 # TCP, with the answer stock TCP gives.
 # STOCK_ANSWER "": whatever the first run answered.
 probation_case() { # CHECK STATE STOCK_ANSWER
-	local before after first want=$3 moves
+	local before first want=$3 moves ping
 	start_sem
 	assert_eq "$1: a new service is on probation" none "$(svc_state "$SPORT")"
+	sem __ping >/dev/null
+	for _ in $(seq 100); do [ "$(svc_state "$SPORT")" = accelerated ] && break; sleep 0.05; done
+	assert_eq "$1: accelerated after one connection" accelerated "$(svc_state "$SPORT")"
+	# what a run's own ping pairs, to tell the check's connection apart
+	before=$(counter gd-srv paired)
+	sem __ping >/dev/null
+	ping=$(( $(counter gd-srv paired) - before ))
+	assert_eq "$1: the ping's connection paired" 1 "$ping"
 	moves=$(( $(counter gd-cli guard_moves) + $(counter gd-srv guard_moves) ))
-	before=$(counter gd-cli redirected_msgs)
+	before=$(counter gd-srv paired)
 	first=$(sem "$1")
 	[ -n "$want" ] || want=$first
+	log "$1: first run, paired: $first"
+	assert_eq "$1: the check's own connection paired too" $((before + 2)) "$(counter gd-srv paired)"
+	assert_gt "$1: the redirected connection moved (guard_moves)" "$moves" \
+		"$(( $(counter gd-cli guard_moves) + $(counter gd-srv guard_moves) ))"
 	assert_eq "$1: the service learned it" "$2" "$(svc_state "$SPORT")"
-	# Whether the ping's close made the service accelerated before the
-	# check connected is a matter of timing (not always under qemu).
-	if [ "$(counter gd-cli redirected_msgs)" -gt "$before" ]; then
-		log "$1: first run redirected after probation: $first"
-		assert_gt "$1: the redirected connection moved (guard_moves)" "$moves" \
-			"$(( $(counter gd-cli guard_moves) + $(counter gd-srv guard_moves) ))"
-	else
-		log "$1: first run still on probation (stock TCP): $first"
-	fi
 	before=$(counter gd-cli redirected_msgs)
 	assert_eq "$1: next connection as stock" "$want" "$(sem "$1")"
-	after=$(counter gd-cli redirected_msgs)
-	assert_eq "$1: next connection not redirected" "$before" "$after"
+	assert_eq "$1: next connection not redirected" "$before" "$(counter gd-cli redirected_msgs)"
 	stop_sem
 }
 probation_case so_rcvlowat rcvlowat not-readable

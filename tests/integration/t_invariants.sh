@@ -17,14 +17,18 @@ A=$(ns_ip4 $P 1)
 log "a connection opened before enrolment stays on TCP"
 start_server ${P}1 --listen "$A" 0 --mode stream --count 1 --timeout 60
 port=$(server_port)
+# halfway through its stream, it waits for $W/go: open, bytes carried
 ip netns exec ${P}2 "$SC" client --connect "$A" "$port" --mode stream --conns 1 \
-	--bytes 33554432 --max-chunk 4096 --timeout 60 >"$W/old" 2>&1 &
+	--bytes 8388608 --max-chunk 4096 --pause-file "$W/go" --timeout 60 >"$W/old" 2>&1 &
 OLD=$!
-sleep 0.3
+wait_paused "$W/old" $OLD
+assert_eq "open at enrolment" 1 "$(ip netns exec ${P}2 ss -Htn state established "dst $A:$port" | wc -l)"
 "$OB" enroll --netns /run/netns/${P}1 --name inv-a >/dev/null || die "enroll a"
 "$OB" enroll --netns /run/netns/${P}2 --name inv-b >/dev/null || die "enroll b"
+touch "$W/go"
 wait $OLD && log "$(tail -n 1 "$W/old")" || fail "old connection: $(tail -n 2 "$W/old")"
 OLD=
+rm -f "$W/go"
 wait_server
 assert_eq "bytes of the old connection redirected" 0 "$(counter inv-a redirected_bytes)"
 assert_eq "old connection never paired" 0 "$(counter inv-b paired)"
@@ -58,13 +62,20 @@ port=$(server_port)
 # a service on probation never lets the client into the sockhash: learn it first
 warm_up ${P}2 "$A" "$port"
 before_a=$(counter inv-a redirected_bytes) before_b=$(counter inv-b redirected_bytes)
-client ${P}2 --connect "$A" "$port" --mode stream --conns 4 --bytes 2097152 --timeout 60
-wait_server
+ip netns exec ${P}2 "$SC" client --connect "$A" "$port" --mode stream --conns 4 --bytes 2097152 \
+	--pause-file "$W/go" --timeout 60 >"$W/cf" 2>&1 &
+OLD=$!
+wait_paused "$W/cf" $OLD
+# while all four are open, halfway
 assert_eq "client-first connections counted" 4 "$(counter inv-b client_first)"
+assert_eq "their client sockets left the sockhash while open" 0 "$(status_field sockhash_entries)"
+touch "$W/go"
+wait $OLD && log "$(tail -n 1 "$W/cf")" || fail "client-first connections: $(tail -n 2 "$W/cf")"
+OLD=
+rm -f "$W/go"
+wait_server
 assert_eq "no byte redirected by the server" "$before_a" "$(counter inv-a redirected_bytes)"
 assert_eq "no byte redirected by the client" "$before_b" "$(counter inv-b redirected_bytes)"
-sleep 0.1
-assert_eq "client sockets left the sockhash" 0 "$(status_field sockhash_entries)"
 start_server ${P}1 --listen "$A" 0 --mode rr --defer-accept --timeout 120
 port=$(server_port) halfclose_port=$(server_port)
 client ${P}2 --connect "$A" "$port" --mode rr --halfclose --rounds 100 --conns 2 --timeout 120
@@ -88,24 +99,30 @@ wait_server
 assert_ge "server-first bytes redirected" $((4 * 1048576)) $(($(counter inv-a redirected_bytes) - before_a))
 
 log "withdraw keeps open connections going, new ones stay on TCP"
-start_server ${P}1 --listen "$A" 0 --mode stream --count 3 --timeout 60
+start_server ${P}1 --listen "$A" 0 --mode rr --timeout 120
 port=$(server_port)
-warm_up ${P}2 "$A" "$port"
-before_a=$(counter inv-a redirected_bytes)
-ip netns exec ${P}2 "$SC" client --connect "$A" "$port" --mode stream --conns 2 \
-	--bytes 33554432 --max-chunk 4096 --timeout 60 >"$W/old" 2>&1 &
+warm_up ${P}2 "$A" "$port" --mode rr --rounds 1
+before=$(counter inv-a redirected_msgs)
+# 2 connections of 200 rounds, paused before round 100 (the start delay
+# lets the server's side pair before the first request)
+ip netns exec ${P}2 "$SC" client --connect "$A" "$port" --mode rr --conns 2 --rounds 200 \
+	--start-delay 100 --pause-file "$W/go" --timeout 120 >"$W/old" 2>&1 &
 OLD=$!
-sleep 0.3
+wait_paused "$W/old" $OLD
+assert_eq "both connections open and paired at the withdraw" 4 "$(status_field sockhash_entries)"
+mid=$(counter inv-a redirected_msgs)
+assert_ge "and redirecting: the first 100 responses of each" $((before + 200)) "$mid"
 "$OB" withdraw inv-b >/dev/null || fail "withdraw by name"
+touch "$W/go"
 wait $OLD && log "$(tail -n 1 "$W/old")" || fail "open connection across withdraw: $(tail -n 2 "$W/old")"
 OLD=
-wait_server
-assert_ge "open connections kept redirecting across withdraw" $((2 * 33554432)) $(($(counter inv-a redirected_bytes) - before_a))
+assert_ge "open connections kept redirecting after the withdraw" $((mid + 200)) "$(counter inv-a redirected_msgs)"
+# the same service, learned accelerated: a new connection of a still
+# enrolled namespace's client would be redirected; inv-b's is not
+assert_eq "the service is accelerated" accelerated "$(service_state "$port")"
 before_a=$(counter inv-a redirected_bytes)
-start_server ${P}1 --listen "$A" 0 --mode stream --count 1 --timeout 60
-port=$(server_port)
-client ${P}2 --connect "$A" "$port" --mode stream --conns 1 --bytes 1048576 --timeout 60
-wait_server
+client ${P}2 --connect "$A" "$port" --mode rr --conns 1 --rounds 50 --timeout 60
+kill $SRV_PID 2>/dev/null; wait $SRV_PID 2>/dev/null
 assert_eq "after withdraw: nothing redirected" "$before_a" "$(counter inv-a redirected_bytes)"
 assert_eq "after withdraw: netns gone from status" 0 "$("$OB" status --json | jq '[.netns[] | select(.name=="inv-b")] | length')"
 finish

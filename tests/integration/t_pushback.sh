@@ -28,11 +28,12 @@ stall_server() {
 	wait_listening "$out" $SPID "stall server"
 }
 
-# many LABEL PORT: 32 connections towards a server that reads nothing for
-# 4 s; sets QUEUED and checks that every byte arrives once it reads.
+# many LABEL PORT: 32 connections towards a server that reads nothing
+# until the test has looked (OB_STALL_UNTIL, 60 s at most); sets QUEUED and
+# checks that every byte arrives once it reads.
 many() {
 	local label=$1 port=$2 out read
-	stall_server "$label.srv" many-server "$A" "$port" $N 4
+	OB_STALL_UNTIL=$T/$label.go stall_server "$label.srv" many-server "$A" "$port" $N 60
 	out=$(ip netns exec ${P}2 "$STALL" many-client "$A" "$port" $N 10)
 	log "$label: $out"
 	grep -q ' 0 ENOMEM, 0 other errors$' <<<"$out" && log "ok: $label: EAGAIN only, no ENOMEM" ||
@@ -47,7 +48,11 @@ many() {
 			fail "unread past the budget: $u > $b"
 		[ "$(status_field unread_bytes)" -le "$(status_field unread_budget_bytes)" ] &&
 			log "ok: host within its budget" || fail "host past its budget"
+		assert_gt "the budget was in use when looked at" 0 "$u"
 	fi
+	# the premise of the looks above: the server had not read yet
+	grep -q reading "$T/$label.srv" && fail "$label: the server read before the test looked"
+	touch "$T/$label.go"
 	wait $SPID || fail "$label: server: $(cat "$T/$label.srv")"
 	SPID=
 	read=$(sed -n 's/.*many-server read \([0-9]*\) bytes in order.*/\1/p' "$T/$label.srv")

@@ -2,7 +2,7 @@
 # t_security.sh - a container that forges a connection with TCP_REPAIR
 # (rootless containers hold CAP_NET_ADMIN in their own netns), copying the
 # sequence numbers of a live one, never enters the sockhash and receives
-# none of its bytes; the files and pins oci-bypass creates are root's; and a
+# none of the bytes the server redirects to the real one; the files and pins oci-bypass creates are root's; and a
 # record naming a link outside the pin directory is refused, so teardown
 # removes nothing it names.
 . "$(dirname "$0")/../lib/common.sh"
@@ -14,8 +14,11 @@ trap 'ns_teardown $P 3; kill $SRV_PID $CPID 2>/dev/null; rm -rf "$T"' EXIT
 setup_enrolled $P 2 sec-a sec-b -- --trust
 A=$(ns_ip4 $P 1)
 
-start_server ${P}1 --listen "$A" 0 --mode sink --timeout 60
-port=$(server_port)
+# an echo server: the server sends back all the client sends
+ip netns exec ${P}1 "$OB_BUILD/tests/churn" server "$A" echo >"$T/echo" 2>&1 &
+SRV_PID=$!
+wait_listening "$T/echo" $SRV_PID "echo server"
+port=$(awk '/listening/ {print $NF}' "$T/echo")
 mkfifo $T/fifo
 ip netns exec ${P}2 "$OB_BUILD/tests/repair" "$A" "$port" <$T/fifo >$T/out 2>&1 &
 RPID=$!
@@ -27,8 +30,9 @@ echo go >&9
 exec 9>&-
 wait $RPID; rc=$?
 log "$(tail -1 $T/out)"
-assert_eq "the forged socket received nothing" 0 $rc
+assert_eq "the real socket got its 1 MiB back, the forged one nothing" 0 $rc
 assert_ge "the real connection was redirected" 1048576 "$(counter sec-b redirected_bytes)"
+assert_ge "and the server's echo too" 1048576 "$(counter sec-a redirected_bytes)"
 assert_eq "the forging netns paired only the real socket" 1 "$(counter sec-b paired)"
 kill $SRV_PID 2>/dev/null; wait $SRV_PID 2>/dev/null
 

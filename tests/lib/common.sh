@@ -186,6 +186,20 @@ wait_listening() {
 	die "$what did not start listening"
 }
 
+# wait_paused OUT PID: waits (60 s at most: TCG guests) until the
+# streamcheck client PID, started with --pause-file and its output going to
+# OUT, says every connection is paused halfway; dies with its output if it
+# exits or stays silent.
+wait_paused() {
+	for _ in $(seq 600); do
+		grep -q "client paused" "$1" 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$1" >&2
+	die "the client did not pause halfway"
+}
+
 # Runs a streamcheck server in netns $1 in the background and waits for it
 # to listen; sets SRV_PID and SRV_OUT. Remaining args go to the server.
 start_server() {
