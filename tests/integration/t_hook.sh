@@ -109,14 +109,13 @@ hook "$(state gone stopped 0 "$Bx")" 2>/dev/null || fail "hook gone stopped: exi
 assert_eq "withdrawn without its netns" 0 "$(enrolled)"
 assert_eq "no record" 0 "$(records)"
 
+# What a hook costs is measured by make bench (hook_latency, against a
+# bare fork+exec), not timed here: these cycles check what they leave.
 log "200 create/teardown cycles"
-start=$(date +%s%N)
 for i in $(seq 200); do
 	hook "$(state cyc-$i creating $PID1 "$B1")" 2>/dev/null || fail "cycle $i create"
 	hook "$(state cyc-$i stopped 0 "$B1")" 2>/dev/null || fail "cycle $i teardown"
 done
-ms=$((($(date +%s%N) - start) / 1000000))
-log "200 cycles in $ms ms"
 assert_eq "cycles: records left" 0 "$(records)"
 assert_eq "cycles: netns left" 0 "$(enrolled)"
 
