@@ -15,11 +15,21 @@ log "request/response on one connection: redirected"
 start_server ${P}1 --listen "$A" 0 --mode rr --timeout 300
 port=$(server_port)
 warm_up ${P}2 "$A" "$port" --mode rr --rounds 1
-before=$(counter rr-b redirected_msgs)
+before=$(counter rr-b redirected_msgs) before_a=$(counter rr-a redirected_msgs)
+paired0=$(counter rr-b paired) first0=$(counter rr-b client_first)
 client ${P}2 --connect "$A" "$port" --mode rr --rounds 500 --conns 4 --timeout 120
 kill $SRV_PID 2>/dev/null; wait $SRV_PID 2>/dev/null
-assert_ge "requests redirected" 2000 $(($(counter rr-b redirected_msgs) - before))
-assert_ge "responses redirected" 2000 "$(counter rr-a redirected_msgs)"
+# A client whose first request goes out before the server's side of the
+# handshake has run (the ACK still on its way: common under load, and in
+# the TCG guests) keeps its connection on TCP, counted as client_first.
+paired=$(($(counter rr-b paired) - paired0)) first=$(($(counter rr-b client_first) - first0))
+log "of 4 connections: $paired paired, $first started on TCP (client_first)"
+assert_eq "every connection paired or counted as client_first" 4 $((paired + first))
+assert_ge "at least one connection paired" 1 "$paired"
+assert_ge "requests of the paired connections redirected" $((500 * paired)) \
+	$(($(counter rr-b redirected_msgs) - before))
+assert_ge "responses of the paired connections redirected" $((500 * paired)) \
+	$(($(counter rr-a redirected_msgs) - before_a))
 
 log "request, shutdown(SHUT_WR), response: learned, kept on stock TCP"
 start_server ${P}1 --listen "$A" 0 --mode rr --timeout 300
