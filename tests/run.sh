@@ -35,6 +35,11 @@ run_one() {
 	run_one "unit/$(basename "$t")" "$t"
 done
 
+# Every integration test loads this build's objects, and some call load
+# themselves: pins another build left (a killed run of another checkout)
+# are cleared once here, before the first.
+clear_foreign_pins
+
 filter=${TESTS:-}
 for t in tests/integration/t_*.sh; do
 	name=$(basename "$t" .sh)

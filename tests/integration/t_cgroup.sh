@@ -24,6 +24,7 @@ trap cleanup EXIT
 ns_setup $P 2 >/dev/null || die "netns setup"
 mkdir -p "$CG/obg-narrow" "$CG/obg-ct1" "$CG/obg-ct2" "$CG/obg-ct3"
 "$OB" unload --wait 5 >/dev/null 2>&1
+clear_foreign_pins
 rm -f /sys/fs/bpf/oci-bypass/ct-cg[0-9]-* # left by a run of a build whose unload kept them
 "$OB" load --cgroup "$CG/obg-narrow" >/dev/null || die "load --cgroup"
 assert_eq "attached to the narrow cgroup" "$CG/obg-narrow" "$(status_field cgroup)"

@@ -124,16 +124,21 @@ assert_gt() { [ "$3" -gt "$2" ] 2>/dev/null && log "ok: $1 ($3 > $2)" || fail "$
 # assert_le WHAT MAX ACTUAL
 assert_le() { [ "$3" -le "$2" ] 2>/dev/null && log "ok: $1 ($3 <= $2)" || fail "$1: expected <= $2, got '$3'"; }
 
-# Loads a fresh set of BPF objects: earlier tests may have left enrolments.
-# OB_LOAD_ARGS: more options for load.
-ob_fresh_load() {
-	"$OB" unload --wait 5 >/dev/null 2>&1
-	# A developer's host also runs other checkouts' suites: pins another
-	# build made with other map layouts cannot be unloaded by this one.
+# clear_foreign_pins: a developer's host also runs other checkouts' suites,
+# and a run that was killed leaves its pins: those of a build made with
+# other map layouts cannot be unloaded, or loaded over, by this one.
+clear_foreign_pins() {
 	if "$OB" status 2>&1 | grep -q "other map layouts"; then
 		log "pins of a build with other map layouts (another checkout's test): removed"
 		rm -rf /sys/fs/bpf/oci-bypass
 	fi
+}
+
+# Loads a fresh set of BPF objects: earlier tests may have left enrolments.
+# OB_LOAD_ARGS: more options for load.
+ob_fresh_load() {
+	"$OB" unload --wait 5 >/dev/null 2>&1
+	clear_foreign_pins
 	# shellcheck disable=SC2086 # options, split on purpose
 	"$OB" load ${OB_LOAD_ARGS:-} >/dev/null || die "oci-bypass load failed"
 }
