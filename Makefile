@@ -72,7 +72,7 @@ HOOK_SRCS := hook/main.c hook/cmds.c hook/args.c hook/log.c hook/format.c hook/f
 	     hook/netns.c hook/maps.c hook/cgroup.c hook/features.c hook/loader.c hook/registry.c \
 	     hook/records.c hook/sandbox.c hook/parser.c hook/runtime.c hook/policy.c \
 	     hook/cmd_load.c hook/cmd_enroll.c hook/cmd_status.c hook/cmd_doctor.c hook/cmd_hook.c \
-	     hook/cmd_install.c
+	     hook/cmd_install.c hook/cmd_promote.c
 OCI_SRCS  := $(wildcard oci/*.c)
 HOOK_OBJS := $(HOOK_SRCS:hook/%.c=$(OUT)/hook/%.o) $(OCI_SRCS:oci/%.c=$(OUT)/oci/%.o)
 # Pure code (no BPF, no system calls that need root): unit-tested.

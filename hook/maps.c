@@ -320,7 +320,8 @@ int ob_netns_foreach(const struct ob_maps *m, int (*fn)(uint64_t cookie, void *c
 }
 
 int ob_services_foreach(const struct ob_maps *m,
-			int (*fn)(uint64_t cookie, uint16_t port, uint32_t state, void *ctx),
+			int (*fn)(uint64_t cookie, uint16_t port, const struct ob_service *sv,
+				  void *ctx),
 			void *ctx)
 {
 	struct ob_svc_key k, next, *prev = NULL;
@@ -332,7 +333,7 @@ int ob_services_foreach(const struct ob_maps *m,
 		prev = &k;
 		if (bpf_map_lookup_elem(m->services, &k, &sv))
 			continue;
-		err = fn(k.netns_cookie, k.port, sv.state, ctx);
+		err = fn(k.netns_cookie, k.port, &sv, ctx);
 	}
 	return err;
 }
