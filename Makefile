@@ -81,7 +81,7 @@ PURE_SRCS := hook/args.c hook/log.c hook/format.c $(OCI_SRCS)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall \
 	      $(OUT)/tests/repair $(OUT)/tests/smallstream $(OUT)/tests/guardprobe $(OUT)/tests/replay.bpf.o \
-	      $(OUT)/tests/other_sockmap.bpf.o $(OUT)/tests/churn
+	      $(OUT)/tests/other_sockmap.bpf.o $(OUT)/tests/churn $(OUT)/tests/promo
 
 .DELETE_ON_ERROR:
 .PHONY: all deps format format-check test test-kernels unit integration demo bench soak clean format install tools check-root

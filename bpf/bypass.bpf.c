@@ -293,18 +293,27 @@ static __always_inline __u64 sk_cookie_of(struct sock___ob *sk)
  * from sk_user_data within the section, is freed only after an RCU grace
  * period (sk_psock_drop()).
  */
+/*
+ * Socket i of the ledger (a kptr: the verifier checks its target, NULL
+ * allowed). Both fields are loaded at their own constant offsets before
+ * one is picked: Linux 6.1's verifier takes a load through a pointer
+ * already moved to the field (the compiler's way of picking first) for a
+ * plain number, and refuses what follows.
+ */
+static __always_inline struct sock___ob *ledger_sk(struct ob_ledger *l, __u32 i)
+{
+	struct sock___ob *s0 = (struct sock___ob *)l->sk0, *s1 = (struct sock___ob *)l->sk1;
+
+	barrier_var(s0);
+	barrier_var(s1);
+	return (i & 1) ? s1 : s0;
+}
+
 static __always_inline int ledger_queued(struct ob_ledger *l, __u32 i, __u64 *queued)
 {
-	struct sock___ob *sk;
-	__u64 cookie, psock;
+	struct sock___ob *sk = ledger_sk(l, i);
+	__u64 cookie = l->cookie[i & 1], psock;
 
-	if (i & 1) {
-		sk = (struct sock___ob *)l->sk1;
-		cookie = l->cookie[1];
-	} else {
-		sk = (struct sock___ob *)l->sk0;
-		cookie = l->cookie[0];
-	}
 	if (!sk || !cookie || sk_cookie_of(sk) != cookie)
 		return 0;
 	psock = sk_psock_addr(sk);
@@ -1424,13 +1433,8 @@ static __always_inline int promote_ready(struct sk_msg_md *msg, struct ob_sk_sta
 
 	if (!ob_promotion || !l || l->joined != 3 || !me || me->write_seq != me->snd_una)
 		return 0;
-	if (i & 1) {
-		peer = (struct tcp_sock___ob *)l->sk1;
-		cookie = l->cookie[1];
-	} else {
-		peer = (struct tcp_sock___ob *)l->sk0;
-		cookie = l->cookie[0];
-	}
+	peer = (struct tcp_sock___ob *)ledger_sk(l, i);
+	cookie = l->cookie[i & 1];
 	if (!peer || !cookie || sk_cookie_of((struct sock___ob *)peer) != cookie)
 		return 0;
 	copied = peer->copied_seq;
@@ -1952,7 +1956,7 @@ static __always_inline int promote_one(struct tcp_sock___ob *tp, struct ob_sk_st
 	else
 		l->sk0 = (ob_tcp_sock *)tp;
 	__sync_fetch_and_add(&l->refs, 1);
-	__sync_fetch_and_or(&l->joined, 1u << (i & 1));
+	__sync_fetch_and_or(&l->joined, 1ull << (i & 1));
 	st->flags |= OB_SK_LEDGER;
 	st->dir = OB_DIR_PROMOTING;
 	st->promoted_at = bpf_ktime_get_ns();

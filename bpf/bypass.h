@@ -196,9 +196,13 @@ typedef struct tcp_sock ob_tcp_sock;
 #define OB_HIDDEN_SK(name) __u64 name
 #endif
 
+/* A struct that holds a kptr has every member on an 8-byte boundary:
+ * Linux 6.1 drops all kptr fields of a map value that has a member
+ * elsewhere (btf_find_struct_field() fails the search), and then loads
+ * them as plain numbers (checked in maps.c). Hence the __u64 counts. */
 struct ob_conn {
-	__u32 state;		 /* enum ob_conn_state, changed only by cmpxchg */
-	__u32 client_rcvbuf;	 /* the client's sk_rcvbuf at establishment */
+	__u64 state;		 /* enum ob_conn_state, changed only by cmpxchg */
+	__u64 client_rcvbuf;	 /* the client's sk_rcvbuf at establishment */
 	__u64 created;		 /* bpf_ktime_get_ns() at creation (the sweep, below) */
 	__u64 client_netns;	 /* netns cookie of the client's socket */
 	__u64 client_cookie;	 /* the client socket's cookie */
@@ -223,9 +227,9 @@ struct ob_ledger {
 	__u64 sends[2];	    /* its sendmsg calls (a stream or request/response?) */
 	__u64 netns[2];	    /* its netns cookie: whose budget its redirects use */
 	__u32 rcvbuf[2];    /* its sk_rcvbuf as last seen */
-	__u32 refs;	    /* sockets of the connection not closed yet */
-	__u32 moved;	    /* 1: a guard moved the connection to TCP, both ways */
-	__u32 joined;	    /* promotion: bit i, socket i is in the sockhashes */
+	__u64 refs;	    /* sockets of the connection not closed yet */
+	__u64 moved;	    /* 1: a guard moved the connection to TCP, both ways */
+	__u64 joined;	    /* promotion: bit i, socket i is in the sockhashes */
 	__u32 copied_at[2]; /* promotion: socket i's copied_seq when it was put in */
 	__u64 cookie[2];    /* its socket cookie: is sk0/sk1 still this socket? */
 	OB_HIDDEN_SK(sk0);  /* the socket of index 0 (the client), */
