@@ -225,6 +225,9 @@ static int fail_conn(struct conn *c, const char *fmt, ...) __attribute__((format
 static int fail_conn(struct conn *c, const char *fmt, ...)
 {
 	char detail[256];
+	struct sockaddr_storage a;
+	socklen_t al = sizeof(a);
+	unsigned port = 0, peer = 0;
 	va_list ap;
 
 	if (atomic_exchange(&c->failed, 1))
@@ -232,8 +235,16 @@ static int fail_conn(struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	fail_global("%s conn %u (%s): %s", c->server ? "server" : "client", c->idx,
-		    pat_name[c->pat], detail);
+	/* the connection's ports, to find it in a trace */
+	if (!getsockname(c->fd, (struct sockaddr *)&a, &al))
+		port = ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
+						     : ((struct sockaddr_in *)&a)->sin_port);
+	al = sizeof(a);
+	if (!getpeername(c->fd, (struct sockaddr *)&a, &al))
+		peer = ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
+						     : ((struct sockaddr_in *)&a)->sin_port);
+	fail_global("%s conn %u (%s, ports %u/%u): %s", c->server ? "server" : "client", c->idx,
+		    pat_name[c->pat], port, peer, detail);
 	return -1;
 }
 
@@ -335,17 +346,48 @@ static int expect_eof(struct conn *c)
 	}
 }
 
+/* Where in the stream, within 16 MiB of off, the n bytes got (8 to 16)
+ * belong: their distance from off (negative: from earlier, a reorder or a
+ * repeat; positive: from later, a loss), or INT64_MIN if nowhere. */
+static int64_t displacement(uint64_t key, uint64_t off, const unsigned char *got, size_t n)
+{
+	unsigned char b[16];
+
+	if (n > sizeof(b))
+		n = sizeof(b);
+	if (n < 8)
+		return INT64_MIN;
+	for (uint64_t d = 1; d <= (16u << 20); d++) {
+		if (d <= off) {
+			gen_fill(key, off - d, b, n);
+			if (!memcmp(b, got, n))
+				return -(int64_t)d;
+		}
+		gen_fill(key, off + d, b, n);
+		if (!memcmp(b, got, n))
+			return (int64_t)d;
+	}
+	return INT64_MIN;
+}
+
 /* checks len received payload bytes against c's incoming stream */
 static int check(struct conn *c, const unsigned char *got, size_t len)
 {
 	gen_fill(dir_key(c, 0), c->in_off, c->exp, len);
 	if (memcmp(got, c->exp, len) != 0)
 		for (size_t i = 0; i < len; i++)
-			if (got[i] != c->exp[i])
+			if (got[i] != c->exp[i]) {
+				int64_t d = displacement(dir_key(c, 0), c->in_off + i, got + i,
+							 len - i);
+
 				return fail_conn(c,
 						 "wrong byte at offset %" PRIu64
-						 " (expected 0x%02x got 0x%02x)",
-						 c->in_off + i, c->exp[i], got[i]);
+						 " (expected 0x%02x got 0x%02x; in %zu bytes read "
+						 "at %" PRIu64 "; they belong %s%" PRId64
+						 " bytes away)",
+						 c->in_off + i, c->exp[i], got[i], len, c->in_off,
+						 d == INT64_MIN ? "nowhere near, not " : "", d);
+			}
 	c->in_off += len;
 	atomic_fetch_add(&g_bytes_in, len);
 	return 0;
