@@ -1246,8 +1246,11 @@ static __always_inline int duplex_now(struct sock___ob *sk)
 	return first != &wq->wait.head && first->next != &wq->wait.head;
 }
 
-/* The same, seen by the writer itself at its sendmsg: someone else waits
- * on the blocking socket while its earlier bytes are still in flight. */
+/* Someone waits on the blocking socket while its bytes are still in
+ * flight: seen by the writer itself at its sendmsg, someone else (a reader
+ * thread); seen at an ACK, the one thread of a request/response exchange
+ * too, waiting for the answer while its request is not all acknowledged
+ * (a request of several segments): not promoted either (bypass.h). */
 static __always_inline int duplex_sending(struct sock___ob *sk)
 {
 	struct tcp_sock___ob *tp = (struct tcp_sock___ob *)sk;
@@ -1639,7 +1642,11 @@ static __always_inline void learn_live(struct bpf_sock_ops *skops, struct ob_sk_
 {
 	struct ob_service *sv;
 
-	if (skops->sk && duplex_now((struct sock___ob *)bpf_skc_to_tcp_sock(skops->sk)))
+	struct sock___ob *sk =
+		skops->sk ? (struct sock___ob *)bpf_skc_to_tcp_sock(skops->sk) : NULL;
+
+	/* at an ACK of ours: a reader waits while more of ours is in flight */
+	if (duplex_now(sk) || duplex_sending(sk))
 		st->flags |= OB_SK_DUPLEX;
 
 	if ((st->flags & OB_SK_HALFCLOSED) || skops->data_segs_in < OB_LEARN_SEGS ||

@@ -284,11 +284,14 @@ enum ob_dir {
  * tcp_bpf_recvmsg() that is woken without data gets a spurious EAGAIN
  * (enum ob_svc_state). Between its promotion and the switch its bytes go
  * by TCP: a writer that fills its send buffer then wakes its own reader
- * with each ACK that frees room. So a blocking socket on which a reader
- * and a writer have been seen waiting at once (two threads: full duplex)
- * is never promoted (OB_SK_DUPLEX, looked for at its ACKs before, at its
- * sendmsg after), and one with a reader waiting is put in only while
- * nothing of its own is in flight or queued.
+ * with each ACK that frees room. So a blocking socket that has been seen
+ * with someone waiting on it while its own bytes were in flight (a reader
+ * thread beside a writer; also a single thread waiting for the answer to
+ * a request of several segments) is never promoted (OB_SK_DUPLEX, looked
+ * for at its ACKs before, at its sendmsg after), and one with a reader
+ * waiting is put in only while nothing of its own is in flight or queued.
+ * What remains is a blocking reader thread whose writer first fills the
+ * send buffer within the moments between promotion and switch.
  */
 #define OB_PROMOTE_WINDOW_NS (1000ull * 1000 * 1000)
 #define OB_PROMOTE_TRIES     64

@@ -28,14 +28,17 @@ promote() {
 
 # pool ADDR CONNS: a pool of CONNS request/response connections, all
 # connected before the first request (the start delay), on a new service;
-# halfway through (round 200 of 400) every connection waits.
+# halfway through (round 200 of 400) every connection waits. Blocking
+# sockets, one thread each, requests and responses of one segment (up to
+# 1000 bytes): a blocking socket that waits for an answer while its own
+# request is in flight is not promoted (bypass.h, OB_SK_DUPLEX).
 pool() {
 	local addr=$1 n=$2 port before_cli before_srv mid
 	start_server ${P}1 --listen "$addr" 0 --mode rr --timeout 120
 	port=$(server_port)
 	rm -f "$W/go"
 	ip netns exec ${P}2 "$SC" client --connect "$addr" "$port" --mode rr --conns $n --rounds 400 \
-		--start-delay 300 --pause-file "$W/go" --timeout 120 >"$W/pool" 2>&1 &
+		--max-chunk 1000 --start-delay 300 --pause-file "$W/go" --timeout 120 >"$W/pool" 2>&1 &
 	CL=$!
 	wait_paused "$W/pool" $CL
 	# the premise: every connection started on TCP, and is open now
@@ -76,7 +79,7 @@ warm_up ${P}2 "$A4" "$port" --mode rr --rounds 1
 first0=$(counter pm-cli client_first)
 rm -f "$W/go"
 ip netns exec ${P}2 "$SC" client --connect "$A4" "$port" --mode rr --conns 4 --rounds 100 \
-	--pause-file "$W/go" --timeout 120 >"$W/cf" 2>&1 &
+	--max-chunk 1000 --pause-file "$W/go" --timeout 120 >"$W/cf" 2>&1 &
 CL=$!
 wait_paused "$W/cf" $CL
 assert_eq "client-first connections" 4 $(($(counter pm-cli client_first) - first0))
