@@ -1076,6 +1076,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	ledger.cookie[OB_IDX(OB_ROLE_CLIENT)] = conn->client_cookie;
 	ledger.cookie[OB_IDX(OB_ROLE_SERVER)] = bpf_get_socket_cookie(skops);
 	ledger.refs = 2;
+	ledger.redirecting = 1ull << OB_IDX(OB_ROLE_SERVER); /* we do from now on */
 	if (bpf_map_update_elem(&ob_ledger, &key.conn, &ledger, BPF_NOEXIST)) {
 		st->dir = OB_DIR_TCP;
 		unpair(&key);
@@ -1383,11 +1384,13 @@ static __always_inline int small_stream(struct sk_msg_md *msg, struct ob_sk_stat
 }
 
 /* This direction goes to TCP for good, and the socket leaves the sockhash
- * (bypass.h, "Leaving"). */
-static __always_inline void go_tcp(struct ob_sk_state *st)
+ * (bypass.h, "Leaving"); its peer may then leave in turn. */
+static __always_inline void go_tcp(struct ob_sk_state *st, struct ob_ledger *l)
 {
 	st->dir = OB_DIR_TCP;
 	st->flags |= OB_SK_LEAVING;
+	if (l && (l->redirecting & (1ull << OB_IDX(st->role))))
+		__sync_fetch_and_and(&l->redirecting, ~(1ull << OB_IDX(st->role)));
 }
 
 /* A blocking sender with a reader waiting moved to TCP: that reader may
@@ -1458,7 +1461,7 @@ static __always_inline void promote_step(struct sk_msg_md *msg, struct ob_sk_sta
 
 	if (duplex_sending(msg_sock(msg))) {
 		st->flags |= OB_SK_DUPLEX;
-		go_tcp(st);
+		go_tcp(st, l);
 		promote_skip(st, OB_SKIP_READER);
 		return;
 	}
@@ -1477,7 +1480,7 @@ static __always_inline void promote_step(struct sk_msg_md *msg, struct ob_sk_sta
 	if (!st->tries++)
 		st->tried_at = now;
 	if (st->tries >= OB_PROMOTE_TRIES && now - st->tried_at > OB_PROMOTE_WINDOW_NS) {
-		go_tcp(st);
+		go_tcp(st, l);
 		promote_skip(st, l && l->joined == 3 ? OB_SKIP_QUIET : OB_SKIP_PEER);
 	}
 }
@@ -1532,7 +1535,7 @@ int ob_msg(struct sk_msg_md *msg)
 	if (!l) {
 		/* No ledger: the connection's account is gone (its peer
 		 * closed, or the table lost it); TCP, as on a miss. */
-		go_tcp(st);
+		go_tcp(st, NULL);
 		COUNT(c, misses, 1);
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
@@ -1540,7 +1543,7 @@ int ob_msg(struct sk_msg_md *msg)
 	if (st->guard || l->moved) {
 		/* a guard on either socket: both directions go by TCP */
 		guard_move(st, l);
-		go_tcp(st);
+		go_tcp(st, l);
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
 	}
@@ -1550,18 +1553,21 @@ int ob_msg(struct sk_msg_md *msg)
 	if (why == OB_STAY && small_stream(msg, st, l, s, size, now))
 		why = OB_MOVE_SMALL;
 	if (why != OB_STAY) {
-		go_tcp(st);
+		go_tcp(st, l);
 		if (why == OB_MOVE_BOUND_WAITING || why == OB_MOVE_BUDGET_WAITING)
 			learn_overflow(st);
 		count_move(c, why);
 		return SK_PASS;
 	}
+	/* the peer must know before it may leave (bypass.h, "Leaving") */
+	if (!(l->redirecting & (1ull << OB_IDX(st->role))))
+		__sync_fetch_and_or(&l->redirecting, 1ull << OB_IDX(st->role));
 	ret = bpf_msg_redirect_hash(msg, &ob_sockhash, &st->peer, BPF_F_INGRESS);
 	if (ret != SK_PASS) {
 		/* The peer closed, or left the sockhash for TCP: from now on
 		 * we go by TCP too (a closed peer answers as stock TCP would),
 		 * and leave in turn. */
-		go_tcp(st);
+		go_tcp(st, l);
 		COUNT(c, misses, 1);
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
@@ -1595,6 +1601,7 @@ static __always_inline void state_change(struct bpf_sock_ops *skops)
 {
 	struct ob_service *sv;
 	struct ob_sk_state *st;
+	struct ob_ledger *l;
 	struct ob_counters *c;
 
 	if (!skops->sk)
@@ -1624,6 +1631,10 @@ static __always_inline void state_change(struct bpf_sock_ops *skops)
 	if (st->role == OB_ROLE_CLIENT &&
 	    (st->dir == OB_DIR_PENDING || (st->flags & OB_SK_OWNS_CONN)))
 		conn_step(&st->peer.conn, NULL, 0, OB_CONN_GONE);
+	/* closed: redirects nothing more (its peer may leave) */
+	l = (st->flags & OB_SK_LEDGER) ? bpf_map_lookup_elem(&ob_ledger, &st->peer.conn) : NULL;
+	if (l)
+		__sync_fetch_and_and(&l->redirecting, ~(1ull << OB_IDX(st->role)));
 	ledger_release(st);
 	slot_release(st); /* the kernel takes a closed socket out of both sockhashes */
 	promotable_clear(st);
@@ -1695,13 +1706,17 @@ static __always_inline void rtt_sample(struct bpf_sock_ops *skops)
 	}
 	if (now - st->left_at < OB_LEAVE_GRACE_NS)
 		return;
+	/* the peer still redirects to us (it has not sent since step 1): a
+	 * redirect of its may be under way, unless it has been idle long */
+	l = bpf_map_lookup_elem(&ob_ledger, &st->peer.conn);
+	if (l && (l->redirecting & (1ull << (OB_IDX(st->role) ^ 1))) &&
+	    now - st->left_at < OB_LEAVE_IDLE_NS)
+		return;
 	if (KERNEL_COUNTS_UNREAD) {
 		if (psock_unread(own_psock(skops)))
 			return;
-	} else {
-		l = bpf_map_lookup_elem(&ob_ledger, &st->peer.conn);
-		if (l && ledger_unread(l, OB_IDX(st->role)))
-			return;
+	} else if (l && ledger_unread(l, OB_IDX(st->role))) {
+		return;
 	}
 	bpf_map_delete_elem(&ob_parking, &own);
 	slot_release(st);

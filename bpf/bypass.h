@@ -230,6 +230,9 @@ struct ob_ledger {
 	__u64 refs;	    /* sockets of the connection not closed yet */
 	__u64 moved;	    /* 1: a guard moved the connection to TCP, both ways */
 	__u64 joined;	    /* promotion: bit i, socket i is in the sockhashes */
+	__u64 redirecting;  /* bit i: socket i redirects to its peer (its sk_msg
+			     * sets it before its first redirect, clears it as it
+			     * moves to TCP); see "Leaving" */
 	__u32 copied_at[2]; /* promotion: socket i's copied_seq when it was put in */
 	__u64 cookie[2];    /* its socket cookie: is sk0/sk1 still this socket? */
 	OB_HIDDEN_SK(sk0);  /* the socket of index 0 (the client), */
@@ -427,13 +430,21 @@ struct ob_service {
  *      a redirect already under way still lands and is read in order;
  *   2. OB_LEAVE_GRACE_NS later, once nothing redirected is left unread:
  *      out of ob_parking, the psock goes, the socket is stock TCP.
- * The grace is the one assumption: a peer's redirect decided before step 1
- * is queued within it. Between the verdict and the queueing the peer's
- * thread holds no lock (tcp_bpf_send_verdict() releases the socket); were
- * it to stall there longer, it would find our psock gone (EPIPE) or queue
- * into a psock on its way out (lost).
+ * Step 2 also waits until the peer is known not to redirect to us any
+ * more (ob_ledger.redirecting): between the verdict and the queueing the
+ * peer's thread holds no lock (tcp_bpf_send_verdict() releases the
+ * socket), and a redirect decided before step 1 that stalled there (a busy
+ * machine, TCG) would otherwise queue into a psock on its way out, and be
+ * lost. The peer clears its bit at its first sendmsg after step 1, when its
+ * redirect misses: that sendmsg comes after the stalled one has queued
+ * (one thread writes a socket at a time). A peer that sends nothing more
+ * keeps its bit: then step 2 comes OB_LEAVE_IDLE_NS after step 1, far
+ * beyond any stall. Where the kernel does not count
+ * unread bytes (6.1), what was redirected and not read yet (ob_recv_fexit)
+ * covers a redirect in flight as well.
  */
 #define OB_LEAVE_GRACE_NS (200ull * 1000 * 1000)
+#define OB_LEAVE_IDLE_NS  (5000ull * 1000 * 1000)
 
 /*
  * Small messages streamed back to back are slower redirected than by TCP,

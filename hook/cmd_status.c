@@ -33,6 +33,7 @@ static int add_ns(uint64_t cookie, void *ctx)
 	ob_read_counters(g->m, cookie, &n->c, NULL);	   /* none: zeros */
 	if (ob_read_netns(g->m, cookie, &ns, NULL) == 0) { /* else withdrawn meanwhile */
 		n->unread = ns.unread;
+		n->promotable = ns.promotable;
 		n->max_unread = ns.max_unread ? ns.max_unread : v->ns_max_unread;
 		n->trust = ns.flags & OB_NETNS_TRUST;
 		n->quota[0].used = ns.conns;

@@ -290,6 +290,7 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 		json_object_object_add(o, "unread_bytes", json_object_new_int64(n->unread));
 		json_object_object_add(o, "unread_budget_bytes", u64(n->max_unread));
 		json_object_object_add(o, "trust", json_object_new_boolean(n->trust));
+		json_object_object_add(o, "promotable", json_object_new_int64(n->promotable));
 		json_object_object_add(o, "quota", quota_object(n));
 		for (size_t m = 0; m < sizeof(fields) / sizeof(fields[0]); m++) {
 			uint64_t x = field(&n->c, m);

@@ -229,6 +229,7 @@ OB_ALIGNED(ob_ledger, rcvbuf);
 OB_ALIGNED(ob_ledger, refs);
 OB_ALIGNED(ob_ledger, moved);
 OB_ALIGNED(ob_ledger, joined);
+OB_ALIGNED(ob_ledger, redirecting);
 OB_ALIGNED(ob_ledger, copied_at);
 OB_ALIGNED(ob_ledger, cookie);
 OB_ALIGNED(ob_ledger, sk0);

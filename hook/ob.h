@@ -197,6 +197,7 @@ struct ob_ns_view {
 	char name[OB_NAME_MAX + 1];
 	uint64_t cookie;
 	int64_t unread;	     /* unread redirected bytes its sockets sent */
+	int64_t promotable;  /* its sockets that may be promoted (bypass.h) */
 	uint64_t max_unread; /* its budget for them */
 	bool trust;	     /* enrolled with --trust or io.oci-bypass.trust: no probation */
 	/* its quotas (bypass.h), in the order of ob_quota_names: in use, limit */

@@ -115,7 +115,7 @@ assert_ge "sockets refused for a reader beside a writer" 1 \
 # blocking reader thread beside a writer), all opened on probation, every
 # byte checked both ways, while promote runs every 20 ms.
 stress() {
-	local addr=$1 port out runs=0
+	local addr=$1 port out runs=0 put=0
 	ip netns exec ${P}1 "$OB_BUILD/tests/promo" server "$addr" 0 --timeout 90 >"$W/ps" 2>&1 &
 	SRV_PID=$!
 	wait_listening "$W/ps" $SRV_PID "promo server"
@@ -124,7 +124,8 @@ stress() {
 		--timeout 90 >"$W/pc" 2>&1 &
 	CL=$!
 	while kill -0 $CL 2>/dev/null; do
-		"$OB" promote >/dev/null || fail "promote"
+		out=$("$OB" promote) || fail "promote: $out"
+		put=$((put + $(sed -n 's/.* \([0-9]*\) socket(s) put in.*/\1/p' <<<"$out")))
 		runs=$((runs + 1))
 		sleep 0.02
 	done
@@ -133,7 +134,7 @@ stress() {
 	kill $SRV_PID; wait $SRV_PID
 	grep -q "^promo: server ok" "$W/ps" && log "ok: $(tail -n 1 "$W/ps")" ||
 		fail "$addr: promo server: $(tail -n 3 "$W/ps")"
-	log "$addr: $runs promote runs; directions switched: $(svc_promoted "$port"), not promoted: $(svc_skips "$port")"
+	log "$addr: $runs promote runs put $put sockets in; directions switched: $(svc_promoted "$port"), not promoted: $(svc_skips "$port"); promotable now: $("$OB" status --json | jq -c '[.netns[] | .promotable]')"
 	assert_gt "$addr: directions switched onto the redirect" 0 "$(svc_promoted "$port")"
 }
 log "stress, IPv4"
