@@ -107,6 +107,7 @@ static int serve_one(int c)
 	unsigned long long len = 0, off = 0;
 	unsigned char hdr[8];
 	char tmp;
+	ssize_t last;
 
 	fill(1, buf, FIRST, 0);
 	if (write_all(c, buf, FIRST))
@@ -127,8 +128,14 @@ static int serve_one(int c)
 	fill(1, buf, SECOND, FIRST);
 	if (write_all(c, buf, SECOND))
 		return -1;
-	if (read(c, &tmp, 1) != 0) {
-		printf("smallstream: server: expected EOF\n");
+	last = read(c, &tmp, 1);
+	if (last != 0) {
+		/* a blocking socket: EAGAIN here is the kernel's spurious one */
+		if (last < 0)
+			printf("smallstream: server: expected EOF, read failed: %s\n",
+			       strerror(errno));
+		else
+			printf("smallstream: server: expected EOF, got a byte more\n");
 		return -1;
 	}
 	return 0;

@@ -171,13 +171,13 @@ counter() {
 }
 status_field() { "$OB" status --json | jq -r ".$1"; }
 
-# wait_listening OUT PID [WHAT]: waits (5 s at most) until the server PID,
-# whose output goes to file OUT, says "listening" (streamcheck, stall,
-# smallstream and semantics all do, once they listen); dies with its output
-# if it exits or stays silent.
+# wait_listening OUT PID [WHAT]: waits (30 s at most: a TCG guest under
+# load) until the server PID, whose output goes to file OUT, says
+# "listening" (streamcheck, stall, smallstream and semantics all do, once
+# they listen); dies with its output if it exits or stays silent.
 wait_listening() {
 	local out=$1 pid=$2 what=${3:-server}
-	for _ in $(seq 100); do
+	for _ in $(seq 600); do
 		grep -q listening "$out" 2>/dev/null && return 0
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
@@ -288,16 +288,18 @@ setup_enrolled() {
 	done
 }
 
-# wait_netns PID NS: waits (5 s at most) until process PID is in netns NS:
-# `ip netns exec NS CMD &` enters it a moment after $! is known, and the
+# wait_netns PID NS: waits (30 s at most: a TCG guest under load) until
+# process PID is in netns NS: `ip netns exec NS CMD &` enters it a moment
+# after $! is known, and the
 # hook takes a container's netns from its process (and refuses a config.json
 # path that names another), as a runtime's process is in it before any hook
 # runs. Fails the test if it does not get there.
 wait_netns() {
 	local want
 	want=$(stat -L -c %d:%i "/run/netns/$2") || { fail "no netns $2"; return 1; }
-	for _ in $(seq 100); do
+	for _ in $(seq 600); do
 		[ "$(stat -L -c %d:%i "/proc/$1/ns/net" 2>/dev/null)" = "$want" ] && return 0
+		kill -0 "$1" 2>/dev/null || break
 		sleep 0.05
 	done
 	fail "process $1 did not enter netns $2"
