@@ -221,6 +221,7 @@ format-check:
 # also writes the host policy (all off) where there is none.
 HOOKS_DIR ?= /etc/containers/oci/hooks.d
 MAN_DIR   ?= $(PREFIX)/share/man/man8
+UNIT_DIR  ?= $(PREFIX)/lib/systemd/system
 install: $(OUT)/oci-bypass $(OUT)/oci-bypass-runtime
 	install -D -m 0755 $(OUT)/oci-bypass $(DESTDIR)$(PREFIX)/libexec/oci/hooks.d/oci-bypass
 	install -d $(DESTDIR)$(PREFIX)/bin
@@ -228,6 +229,10 @@ install: $(OUT)/oci-bypass $(OUT)/oci-bypass-runtime
 	ln -sf oci-bypass $(DESTDIR)$(PREFIX)/libexec/oci/hooks.d/oci-bypass-runtime
 	ln -sf ../libexec/oci/hooks.d/oci-bypass-runtime $(DESTDIR)$(PREFIX)/bin/oci-bypass-runtime
 	install -D -m 0644 docs/oci-bypass.8 $(DESTDIR)$(MAN_DIR)/oci-bypass.8
+	install -d $(DESTDIR)$(UNIT_DIR)
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' examples/systemd/oci-bypass-promote.service.in \
+		>$(DESTDIR)$(UNIT_DIR)/oci-bypass-promote.service
+	install -m 0644 examples/systemd/oci-bypass-promote.timer $(DESTDIR)$(UNIT_DIR)/
 	$(OUT)/oci-bypass install-hooks --dir $(DESTDIR)$(HOOKS_DIR) \
 		--hook-path $(PREFIX)/libexec/oci/hooks.d/oci-bypass \
 		--policy $(DESTDIR)/etc/oci-bypass/policy.conf

@@ -91,10 +91,13 @@ const struct ob_cmd ob_cmds[] = {
 	  .summary = "show state and counters (--json)",
 	  .opts = OB_OPT_JSON,
 	  .usage = "oci-bypass status [--json]\n"
-		   "  Global state, the guards attached, per enrolled namespace its\n"
-		   "  counters, and each service's state (probation, accelerated, or why\n"
-		   "  it stays on stock TCP: halfclose, overflow, waitall, splice,\n"
-		   "  rcvlowat, zerocopy, ktls).\n" },
+		   "  Global state, the guards attached, whether open connections can be\n"
+		   "  promoted, per enrolled namespace its counters, and each service's\n"
+		   "  state (probation, accelerated, or why it stays on stock TCP:\n"
+		   "  halfclose, overflow, waitall, splice, rcvlowat, zerocopy, ktls),\n"
+		   "  with the directions of its connections promoted onto the redirect\n"
+		   "  and the promotions not made, by reason (quiet, peer, budget, quota,\n"
+		   "  full, reader).\n" },
 	{ .name = "metrics",
 	  .fn = ob_cmd_metrics,
 	  .summary = "counters in Prometheus text format",
