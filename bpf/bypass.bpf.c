@@ -1477,11 +1477,21 @@ static __always_inline void promote_step(struct sk_msg_md *msg, struct ob_sk_sta
 		return;
 	}
 	now = bpf_ktime_get_ns();
+	if (!l || l->joined != 3) {
+		/* its peer is not in yet: the next promote run may bring it,
+		 * unless it never will */
+		if ((l && (l->joined & OB_JOIN_NEVER)) ||
+		    now - st->promoted_at > OB_PROMOTE_PEER_NS) {
+			go_tcp(st, l);
+			promote_skip(st, OB_SKIP_PEER);
+		}
+		return;
+	}
 	if (!st->tries++)
 		st->tried_at = now;
 	if (st->tries >= OB_PROMOTE_TRIES && now - st->tried_at > OB_PROMOTE_WINDOW_NS) {
 		go_tcp(st, l);
-		promote_skip(st, l && l->joined == 3 ? OB_SKIP_QUIET : OB_SKIP_PEER);
+		promote_skip(st, OB_SKIP_QUIET);
 	}
 }
 
@@ -1891,6 +1901,17 @@ int BPF_PROG(ob_recv_fexit, struct sock___ob *sk, void *psock, void *msg, int le
 	return 0;
 }
 
+/* This socket will never be put in: neither will its connection, and a
+ * peer put in already waits for it no more (OB_JOIN_NEVER). */
+static __always_inline void promote_never(struct ob_sk_state *st)
+{
+	struct ob_ledger *l = bpf_map_lookup_elem(&ob_ledger, &st->peer.conn);
+
+	promotable_clear(st);
+	if (l)
+		__sync_fetch_and_or(&l->joined, OB_JOIN_NEVER);
+}
+
 /*
  * Promotion (bypass.h): `oci-bypass promote` reads this iterator in each
  * namespace that holds promotable sockets; the kernel runs it for every
@@ -1914,7 +1935,7 @@ static __always_inline int promote_one(struct tcp_sock___ob *tp, struct ob_sk_st
 
 	if (sk->__sk_common.skc_state != OB_TCP_ESTABLISHED || st->guard ||
 	    (st->flags & OB_SK_HALFCLOSED) || port_excluded(st->svc.netns_cookie, st->svc.port)) {
-		promotable_clear(st);
+		promote_never(st);
 		return -1;
 	}
 	if (sk_psock_addr(sk))
@@ -1929,7 +1950,7 @@ static __always_inline int promote_one(struct tcp_sock___ob *tp, struct ob_sk_st
 	if (duplex_now(sk))
 		st->flags |= OB_SK_DUPLEX;
 	if (st->flags & OB_SK_DUPLEX) {
-		promotable_clear(st);
+		promote_never(st);
 		promote_skip(st, OB_SKIP_READER);
 		return 1 + OB_SKIP_READER;
 	}
@@ -1954,7 +1975,7 @@ static __always_inline int promote_one(struct tcp_sock___ob *tp, struct ob_sk_st
 		quota_put(st->netns_cookie, OB_Q_SOCKETS);
 		promote_skip(st, OB_SKIP_FULL);
 		if (err == -OB_EBUSY)
-			promotable_clear(st); /* another sockmap user's */
+			promote_never(st); /* another sockmap user's */
 		return 1 + OB_SKIP_FULL;
 	}
 	st->flags |= OB_SK_SLOT;

@@ -229,7 +229,8 @@ struct ob_ledger {
 	__u32 rcvbuf[2];    /* its sk_rcvbuf as last seen */
 	__u64 refs;	    /* sockets of the connection not closed yet */
 	__u64 moved;	    /* 1: a guard moved the connection to TCP, both ways */
-	__u64 joined;	    /* promotion: bit i, socket i is in the sockhashes */
+	__u64 joined;	    /* promotion: bit i, socket i is in the sockhashes;
+			     * OB_JOIN_NEVER, one never will be */
 	__u64 redirecting;  /* bit i: socket i redirects to its peer (its sk_msg
 			     * sets it before its first redirect, clears it as it
 			     * moves to TCP); see "Leaving" */
@@ -239,7 +240,8 @@ struct ob_ledger {
 	OB_HIDDEN_SK(sk1);  /* and of index 1 (the server): see ob_conn */
 };
 
-#define OB_IDX(role) (((role)-1) & 1)
+#define OB_IDX(role)  (((role)-1) & 1)
+#define OB_JOIN_NEVER 4
 
 /* Direction of one socket's sends (invariant 3): PENDING to REDIRECT or
  * TCP at the client's first byte; REDIRECT to TCP at any time (a move:
@@ -278,10 +280,11 @@ enum ob_dir {
  *    returned, and every recv() from then on is tcp_bpf_recvmsg().
  * So the first message each way after a promotion goes by TCP. A
  * direction that finds no such moment in OB_PROMOTE_TRIES sendmsg calls
- * and OB_PROMOTE_WINDOW_NS from the first of them (a connection idle
- * since it was put in has not tried yet) goes to TCP for good and its
- * socket leaves the sockhashes as any other (counted by its service as
- * skipped, with the reason: enum ob_skip).
+ * and OB_PROMOTE_WINDOW_NS from the first of them once both sockets are
+ * in (a connection idle since has not tried yet), or whose peer is not put
+ * in within OB_PROMOTE_PEER_NS (later promote runs may bring it), goes to
+ * TCP for good and its socket leaves the sockhashes as any other (counted
+ * by its service as skipped, with the reason: enum ob_skip).
  *
  * While a socket is in the sockhashes, a reader blocked in
  * tcp_bpf_recvmsg() that is woken without data gets a spurious EAGAIN
@@ -298,6 +301,7 @@ enum ob_dir {
  */
 #define OB_PROMOTE_WINDOW_NS (1000ull * 1000 * 1000)
 #define OB_PROMOTE_TRIES     64
+#define OB_PROMOTE_PEER_NS   (10000ull * 1000 * 1000)
 
 /* Why a promotion was not made (ob_service.skips[], status). */
 enum ob_skip {
