@@ -22,8 +22,10 @@ DEB_PACKAGES := build-essential pkg-config clang llvm bpftool libbpf-dev libelf-
 # installed without recommends (qemu's pull in a desktop's worth).
 DEB_PACKAGES_NR := qemu-system-x86 kmod xz-utils cpio
 # Docker and containerd as Debian 12 ships them (20.10, 1.6), for
-# t_docker and t_containerd; the tests start private daemons of their own.
-DEB_PACKAGES_ENGINES := docker.io containerd
+# t_docker and t_containerd; redis and PostgreSQL for the pools of t_redis
+# and t_pgbench. The tests start private servers of their own; the
+# packages' own services are not started (policy-rc.d, below).
+DEB_PACKAGES_ENGINES := docker.io containerd redis-server postgresql
 
 ifeq ($(V),1)
 Q :=
@@ -81,7 +83,8 @@ PURE_SRCS := hook/args.c hook/log.c hook/format.c $(OCI_SRCS)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall \
 	      $(OUT)/tests/repair $(OUT)/tests/smallstream $(OUT)/tests/guardprobe $(OUT)/tests/replay.bpf.o \
-	      $(OUT)/tests/other_sockmap.bpf.o $(OUT)/tests/churn $(OUT)/tests/promo
+	      $(OUT)/tests/other_sockmap.bpf.o $(OUT)/tests/churn $(OUT)/tests/promo \
+	      $(OUT)/tests/redispool
 
 .DELETE_ON_ERROR:
 .PHONY: all deps format format-check test test-kernels unit integration demo bench soak clean format install tools check-root
@@ -136,8 +139,9 @@ tools: $(TOOLS)
 
 # Installs what is missing (Debian), idempotent. docker.io's postinst
 # would start a system dockerd (docker0, iptables FORWARD DROP) where no
-# systemd is there to hold it back: a policy-rc.d that denies service
-# starts is put in place for the install, unless there is one already.
+# systemd is there to hold it back, and redis-server's and postgresql's
+# their servers: a policy-rc.d that denies service starts is put in place
+# for the install, unless there is one already.
 deps:
 	$(Q)missing=$$(for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \

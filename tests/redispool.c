@@ -31,7 +31,8 @@
  *
  * --pause-file FILE: at S/2 seconds every connection stops between a reply and
  *   its next request until FILE exists; once all of them have stopped the
- *   program prints "redispool: paused" (flushed). The second half (S - S/2
+ *   program prints "redispool: paused requests=R bytes_out=B bytes_in=B"
+ *   (so far; flushed). The second half (S - S/2
  *   seconds, at least one request per connection) starts when FILE appears.
  *   A failed connection ends the pause of all (and "paused" is not printed).
  *
@@ -427,7 +428,11 @@ static void pause_point(struct conn *c)
 {
 	atomic_store(&c->state, S_PAUSED);
 	if (atomic_fetch_add(&g_paused, 1) + 1 == g_conns) {
-		printf("redispool: paused\n");
+		/* what the first half carried: a test tells the second apart */
+		printf("redispool: paused requests=%" PRIu64 " bytes_out=%" PRIu64
+		       " bytes_in=%" PRIu64 "\n",
+		       (uint64_t)atomic_load(&g_requests), (uint64_t)atomic_load(&g_bytes_out),
+		       (uint64_t)atomic_load(&g_bytes_in));
 		fflush(stdout);
 	}
 	while (access(g_pause_file, F_OK) != 0 && atomic_load(&g_failed) == 0)
