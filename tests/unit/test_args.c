@@ -269,7 +269,7 @@ static void every_verb_has_usage(void **state)
 		assert_non_null(strstr(c->usage, c->name));
 		assert_ptr_equal(ob_cmd_find(c->name), c);
 	}
-	assert_int_equal(n, 15);
+	assert_int_equal(n, 16);
 	assert_null(ob_cmd_find("frobnicate"));
 }
 
