@@ -1954,9 +1954,6 @@ static __always_inline int promote_one(struct tcp_sock___ob *tp, struct ob_sk_st
 		promote_skip(st, OB_SKIP_READER);
 		return 1 + OB_SKIP_READER;
 	}
-	if (file_blocking(sk) && someone_waiting(sk) &&
-	    (tp->snd_una != tp->write_seq || tp->copied_seq != tp->rcv_nxt))
-		return -1; /* a reader waits and bytes are on the way: later */
 	sv = bpf_map_lookup_elem(&ob_services, &st->svc);
 	if (!sv || sv->state != OB_SVC_GOOD || !pairing_allowed() ||
 	    !bpf_map_lookup_elem(&ob_netns, &st->netns_cookie) ||

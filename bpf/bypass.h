@@ -294,10 +294,13 @@ enum ob_dir {
  * with someone waiting on it while its own bytes were in flight (a reader
  * thread beside a writer; also a single thread waiting for the answer to
  * a request of several segments) is never promoted (OB_SK_DUPLEX, looked
- * for at its ACKs before, at its sendmsg after), and one with a reader
- * waiting is put in only while nothing of its own is in flight or queued.
- * What remains is a blocking reader thread whose writer first fills the
- * send buffer within the moments between promotion and switch.
+ * for at its ACKs before, at its sendmsg after). A single thread waiting
+ * for its answer is put in even with its request in flight: only an ACK
+ * that frees room in a full send buffer (SOCK_NOSPACE) wakes a waiting
+ * reader without data, and such a thread never blocked on room. What
+ * remains is a blocking reader thread whose writer first fills the send
+ * buffer within the moments between promotion and switch (README,
+ * Limitations).
  */
 #define OB_PROMOTE_WINDOW_NS (1000ull * 1000 * 1000)
 #define OB_PROMOTE_TRIES     64

@@ -3,7 +3,7 @@
 /*
  * usage:
  *   redispool ADDR PORT [--conns N] [--seconds S] [--timeout SEC] [--value-size BYTES]
- *             [--pause-file FILE] [--blocking|--nonblocking]
+ *             [--pause-file FILE] [--blocking|--nonblocking] [--ping]
  *
  *   Connects N (default 8, max 512) TCP connections to redis at ADDR (numeric
  *   IPv4 or IPv6) and PORT, all of them before the first request (a pool
@@ -24,7 +24,8 @@
  *                                      the connection has set before (a stale value fails)
  *   10% PING                           +PONG
  *   20% INCR counter:<c>               :<n>\r\n, exactly one more than the connection's last
- *   and at the end QUIT, which must answer +OK and then EOF. Replies are parsed
+ *   and at the end QUIT, which must answer +OK and then EOF. --ping: only PING (the
+ *   smallest exchange: the redirect's gain is largest there). Replies are parsed
  *   as RESP until complete (a bulk string may span many reads); a malformed
  *   reply, a different one or bytes after it fail. Keys of different
  *   connections are disjoint, but two runs must not share a redis at once.
@@ -102,7 +103,7 @@ struct conn {
 };
 
 static unsigned g_conns = 8, g_seconds = 5, g_timeout = 60, g_vsize = 64, g_keys;
-static int g_nonblock;
+static int g_nonblock, g_ping_only;
 static const char *g_pause_file;
 static uint64_t g_start, g_half, g_deadline;
 static atomic_uint_fast64_t g_requests, g_bytes_out, g_bytes_in, g_spurious, g_failed;
@@ -417,6 +418,8 @@ static int pick(struct conn *c)
 {
 	uint64_t r = rng_next(&c->rng) % 10;
 
+	if (g_ping_only)
+		return C_PING;
 	if (c->sets == 0 || r < 4)
 		return C_SET;
 	return r < 7 ? C_GET : r < 8 ? C_PING : C_INCR;
@@ -603,7 +606,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: redispool ADDR PORT [--conns N (8, max %u)] [--seconds S (5)]\n"
 		"                 [--timeout SEC (60)] [--value-size BYTES (64, max %u)]\n"
-		"                 [--pause-file FILE] [--blocking (default)|--nonblocking]\n"
+		"                 [--pause-file FILE] [--blocking (default)|--nonblocking] "
+		"[--ping]\n"
 		"ADDR: numeric IPv4 or IPv6 of a redis-server\n"
 		"exit status: 0 ok, 1 failure, 2 hang (timeout), 64 usage error\n",
 		MAX_CONNS, MAX_VALUE);
@@ -633,6 +637,10 @@ static int parse_args(int argc, char **argv, uint64_t *port)
 	for (int i = 3; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (!strcmp(a, "--ping")) {
+			g_ping_only = 1;
+			continue;
+		}
 		if (!strcmp(a, "--blocking") || !strcmp(a, "--nonblocking")) {
 			g_nonblock = !strcmp(a, "--nonblocking");
 			continue;
