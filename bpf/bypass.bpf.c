@@ -1666,8 +1666,11 @@ static __always_inline void learn_live(struct bpf_sock_ops *skops, struct ob_sk_
 	struct sock___ob *sk =
 		skops->sk ? (struct sock___ob *)bpf_skc_to_tcp_sock(skops->sk) : NULL;
 
-	/* at an ACK of ours: a reader waits while more of ours is in flight */
-	if (duplex_now(sk) || duplex_sending(sk))
+	/* at an ACK of ours: two threads wait, or one waits while more of
+	 * ours is in flight, for the second time (once is what a thread that
+	 * wrote its request in two segments meets when the ACK of the first
+	 * comes late: bypass.h, "Promotion") */
+	if (duplex_now(sk) || (duplex_sending(sk) && ++st->waits_sending >= OB_DUPLEX_SIGHTINGS))
 		st->flags |= OB_SK_DUPLEX;
 
 	if ((st->flags & OB_SK_HALFCLOSED) || skops->data_segs_in < OB_LEARN_SEGS ||

@@ -290,18 +290,23 @@ enum ob_dir {
  * tcp_bpf_recvmsg() that is woken without data gets a spurious EAGAIN
  * (enum ob_svc_state). Between its promotion and the switch its bytes go
  * by TCP: a writer that fills its send buffer then wakes its own reader
- * with each ACK that frees room. So a blocking socket that has been seen
- * with someone waiting on it while its own bytes were in flight (a reader
- * thread beside a writer; also a single thread waiting for the answer to
- * a request of several segments) is never promoted (OB_SK_DUPLEX, looked
- * for at its ACKs before, at its sendmsg after). A single thread waiting
- * for its answer is put in even with its request in flight: only an ACK
- * that frees room in a full send buffer (SOCK_NOSPACE) wakes a waiting
- * reader without data, and such a thread never blocked on room. What
- * remains is a blocking reader thread whose writer first fills the send
- * buffer within the moments between promotion and switch (README,
- * Limitations).
+ * with each ACK that frees room. So a blocking socket is never promoted
+ * (OB_SK_DUPLEX) once it has been seen with two threads waiting on it, or
+ * with another thread waiting while it sends, or, at OB_DUPLEX_SIGHTINGS
+ * ACKs, with someone waiting while more of its own bytes were in flight:
+ * a reader thread beside a writer; also a single thread that waits for
+ * the answers to requests of several segments. One such ACK is not
+ * enough: a thread that wrote a header and then its request, and waits,
+ * meets it once when the ACK of the header comes late (softirq work
+ * deferred to ksoftirqd, on a loaded host or under qemu's TCG). A single
+ * thread waiting for its answer is put in even with its request in
+ * flight: only an ACK that frees room in a full send buffer (SOCK_NOSPACE)
+ * wakes a waiting reader without data, and such a thread never blocked
+ * on room. What remains is a blocking reader thread whose writer first
+ * fills the send buffer within the moments between promotion and switch
+ * (README, Limitations).
  */
+#define OB_DUPLEX_SIGHTINGS  2
 #define OB_PROMOTE_WINDOW_NS (1000ull * 1000 * 1000)
 #define OB_PROMOTE_TRIES     64
 #define OB_PROMOTE_PEER_NS   (10000ull * 1000 * 1000)
@@ -487,7 +492,7 @@ struct ob_sk_state {
 	__u64 promoted_at;     /* ktime it was put in by a promotion */
 	__u64 tried_at;	       /* ktime of its first sendmsg since (promotion) */
 	__u32 tries;	       /* its sendmsg calls since that found no quiet moment */
-	__u32 pad;
+	__u32 waits_sending;   /* ACKs that found a waiter and more of ours in flight */
 };
 
 /* ob_netns.flags */

@@ -173,9 +173,11 @@ int ob_cmd_promote(const struct ob_args *a, FILE *out, struct ob_error *e)
 		skipped += run.skipped[i];
 	fprintf(out,
 		"oci-bypass: promote: %u namespace(s) visited, %u socket(s) put in, %u not "
-		"(budget %u, quota %u, full %u), %u namespace(s) unreachable, in %.1f ms\n",
+		"(budget %u, quota %u, full %u, reader %u), %u namespace(s) unreachable, "
+		"in %.1f ms\n",
 		run.visited, run.put_in, skipped, run.skipped[OB_SKIP_BUDGET],
-		run.skipped[OB_SKIP_QUOTA], run.skipped[OB_SKIP_FULL], run.unreachable,
+		run.skipped[OB_SKIP_QUOTA], run.skipped[OB_SKIP_FULL], run.skipped[OB_SKIP_READER],
+		run.unreachable,
 		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	return 0;
 }
