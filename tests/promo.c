@@ -86,6 +86,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "wire.h"
 #include "corrupt.h"
 
 #define MAGIC	  0x50524d31u /* "PRM1" */
@@ -97,7 +98,6 @@
 #define MAX_CONNS 512u
 #define MAX_LIST  64
 #define NPAT	  4
-#define GAMMA	  0x9E3779B97F4A7C15ull
 #define NS	  1000000000ull
 
 enum { P_RR_BLOCK, P_RR_NB, P_STREAM_NB, P_READER_THREAD };
@@ -128,57 +128,12 @@ static atomic_uint g_active, g_pat_count[NPAT];
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER, g_exit_lock = PTHREAD_MUTEX_INITIALIZER;
 static char g_reason[400];
 
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * NS + (uint64_t)t.tv_nsec;
-}
-
-static void put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t get_be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put_be64(unsigned char *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
-
-static uint64_t get_be64(const unsigned char *p)
-{
-	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
-
-static uint64_t mix64(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
 static uint64_t derive(uint64_t seed, unsigned purpose, uint64_t a, uint64_t b)
 {
 	uint64_t k = mix64(seed + GAMMA * (purpose + 1));
 
 	k = mix64(k ^ (a + 0x632BE59BD9B4E019ull));
 	return mix64(k ^ (b + 0x8CB92BA72F3D8DD7ull));
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-	*s += GAMMA;
-	return mix64(*s);
 }
 
 /* bytes [off, off+len) of the stream `key` */
@@ -473,8 +428,8 @@ static int rr_client(struct conn *c)
 		if ((r = recv_frame(c, rr_len(c, K_RESP, rnd, FRAME_MAX), rnd, "response")) != 0)
 			return r < 0 ? -1 : fail_conn(c, "the server ended first");
 		atomic_fetch_add(&g_rounds, 1);
-		if ((rng_next(&rs) & 3) == 0)
-			usleep((useconds_t)(rng_next(&rs) % 2001));
+		if ((splitmix_next(&rs) & 3) == 0)
+			usleep((useconds_t)(splitmix_next(&rs) % 2001));
 	}
 	return client_end(c);
 }
@@ -534,7 +489,7 @@ static int rt_client(struct conn *c)
 		if (send_all(c, c->out, n, "request") < 0)
 			break;
 		atomic_store(&c->reqs, rnd + 1);
-		usleep((useconds_t)(rng_next(&rs) % 3001));
+		usleep((useconds_t)(splitmix_next(&rs) % 3001));
 	}
 	if (!atomic_load(&c->failed))
 		send_all(c, c->out, make_end(c), "end");
@@ -617,7 +572,7 @@ static int stream_run(struct conn *c)
 					size_t k;
 
 					if (burst == 0 && t >= pause_until) {
-						burst = 1 + rng_next(&rs) % BURST_MAX;
+						burst = 1 + splitmix_next(&rs) % BURST_MAX;
 						atomic_fetch_add(&g_rounds, 1);
 					}
 					if (burst == 0)
@@ -626,7 +581,7 @@ static int stream_run(struct conn *c)
 					olen = make_frame(c, k);
 					opos = 0;
 					if ((burst -= k) == 0)
-						pause_until = t + rng_next(&rs) % 5000001;
+						pause_until = t + splitmix_next(&rs) % 5000001;
 				}
 			}
 			if (opos == olen)
@@ -808,16 +763,10 @@ static void __attribute__((noreturn)) finish(void)
 static void *watchdog(void *arg)
 {
 	uint64_t deadline = g_start + g_timeout * NS;
-	sigset_t set;
 
 	(void)arg;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
 	for (;;) {
-		uint64_t t = now_ns(), left = deadline > t ? deadline - t : 0;
-		struct timespec ts = { (time_t)(left / NS), (long)(left % NS) };
-		int sig = sigtimedwait(&set, NULL, &ts);
+		int sig = watchdog_wait(deadline);
 
 		if (sig > 0) {
 			if (!g_server)
@@ -1034,10 +983,7 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	sigset_t set;
-	pthread_t wd;
 	uint64_t port;
-	int e;
 
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage(stdout);
@@ -1052,15 +998,8 @@ int main(int argc, char **argv)
 		return 64;
 	}
 	g_start = now_ns();
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits it */
-	if ((e = pthread_create(&wd, NULL, watchdog, NULL)) != 0) {
-		fprintf(stderr, "promo: pthread_create: %s\n", strerror(e));
+	if (watchdog_start(watchdog, "promo") < 0)
 		return 1;
-	}
 	if (g_server)
 		run_server(&ss, len);
 	run_client(&ss, len);

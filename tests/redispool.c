@@ -72,13 +72,13 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "wire.h"
 
 #define MAX_CONNS  512u
 #define MAX_VALUE  (1u << 20)
 #define KEY_BYTES  (8u << 20) /* values per connection kept in redis */
 #define STEP_MS	   10000      /* bound of every poll() */
 #define SHOW	   32	      /* bytes shown of an unexpected reply */
-#define GAMMA	   0x9E3779B97F4A7C15ull
 #define NS	   1000000000ull
 #define EXIT_HANG  2
 #define EXIT_USAGE 64
@@ -111,27 +111,6 @@ static atomic_uint g_paused;
 static struct conn *_Atomic g_cs; /* for the watchdog, once connected */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER, g_exit_lock = PTHREAD_MUTEX_INITIALIZER;
 static char g_reason[640];
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * NS + (uint64_t)t.tv_nsec;
-}
-
-static uint64_t mix64(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-	*s += GAMMA;
-	return mix64(*s);
-}
 
 /* the value of the i-th SET of connection c: byte k is byte k%8 of mix64(key + (k/8+1)*GAMMA) */
 static void gen_value(unsigned c, uint64_t i, unsigned char *buf, size_t len)
@@ -359,7 +338,7 @@ static void expect(struct conn *c, const char *s)
 static int step(struct conn *c, int cmd)
 {
 	char key[40];
-	uint64_t r = rng_next(&c->rng), i;
+	uint64_t r = splitmix_next(&c->rng), i;
 
 	atomic_store(&c->cmd, cmd);
 	switch (cmd) {
@@ -416,7 +395,7 @@ static int step(struct conn *c, int cmd)
 
 static int pick(struct conn *c)
 {
-	uint64_t r = rng_next(&c->rng) % 10;
+	uint64_t r = splitmix_next(&c->rng) % 10;
 
 	if (g_ping_only)
 		return C_PING;
@@ -512,16 +491,10 @@ static void *watchdog(void *arg)
 {
 	uint64_t deadline = g_start + g_timeout * NS;
 	struct conn *cs;
-	sigset_t set;
 
 	(void)arg;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
 	for (;;) {
-		uint64_t t = now_ns(), left = deadline > t ? deadline - t : 0;
-		struct timespec ts = { (time_t)(left / NS), (long)(left % NS) };
-		int sig = sigtimedwait(&set, NULL, &ts);
+		int sig = watchdog_wait(deadline);
 
 		if (sig > 0) {
 			fail(NULL, "interrupted by %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -674,10 +647,7 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	sigset_t set;
-	pthread_t wd;
 	uint64_t port;
-	int e;
 
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage(stdout);
@@ -692,14 +662,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	g_start = now_ns();
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits it */
-	if ((e = pthread_create(&wd, NULL, watchdog, NULL)) != 0) {
-		fprintf(stderr, "redispool: pthread_create: %s\n", strerror(e));
+	if (watchdog_start(watchdog, "redispool") < 0)
 		return 1;
-	}
 	run(&ss, len);
 }

@@ -19,8 +19,7 @@ PG= PB=
 trap 'kill $PB 2>/dev/null; [ -n "$PG" ] && kill -INT $PG 2>/dev/null; wait; ns_teardown $P 2; rm -rf "$W"' EXIT
 chown postgres "$W"
 setup_enrolled $P 2 pg-srv pg-cli
-"$OB" status --json | jq -e '.promotion' >/dev/null ||
-	skip "this kernel cannot promote (doctor: TCP iterator, kptrs)"
+need_promotion
 A=$(ns_ip4 $P 1)
 SECS=8
 [ -z "${OBK_GUEST:-}" ] || SECS=30

@@ -13,8 +13,7 @@ W=$(mktemp -d)
 SRV_PID= CL=
 trap 'kill $SRV_PID $CL 2>/dev/null; ns_teardown $P 2; rm -rf "$W"' EXIT
 setup_enrolled $P 2 pm-srv pm-cli
-"$OB" status --json | jq -e '.promotion' >/dev/null ||
-	skip "this kernel cannot promote (doctor: TCP iterator, kptrs)"
+need_promotion
 A4=$(ns_ip4 $P 1) A6=$(ns_ip6 $P 1)
 
 svc_promoted() { "$OB" status --json | jq -r --argjson p "$1" '[.services[] | select(.port == $p) | .promoted] | first // 0'; }

@@ -16,8 +16,7 @@ W=$(mktemp -d)
 RS= CL=
 trap 'kill $CL $RS 2>/dev/null; wait 2>/dev/null; ns_teardown $P 2; rm -rf "$W"' EXIT
 setup_enrolled $P 2 rd-srv rd-cli
-"$OB" status --json | jq -e '.promotion' >/dev/null ||
-	skip "this kernel cannot promote (doctor: TCP iterator, kptrs)"
+need_promotion
 SECS=6
 [ -z "${OBK_GUEST:-}" ] || SECS=20
 
@@ -28,22 +27,13 @@ pool() {
 	ip netns exec ${P}1 redis-server --bind "$addr" --port "$port" --save '' --appendonly no \
 		--protected-mode no --daemonize no --dir "$W" >"$W/redis.$port" 2>&1 &
 	RS=$!
-	for _ in $(seq 300); do
-		grep -q "Ready to accept connections" "$W/redis.$port" && break
-		kill -0 $RS 2>/dev/null || break
-		sleep 0.1
-	done
-	grep -q "Ready to accept connections" "$W/redis.$port" || die "redis-server: $(tail -n 3 "$W/redis.$port")"
+	wait_line "$W/redis.$port" $RS "Ready to accept connections" 30 "redis-server did not start"
 	rm -f "$W/go"
 	ip netns exec ${P}2 "$RP" "$addr" "$port" --conns 8 --seconds $SECS --$mode \
 		--pause-file "$W/go" --timeout $((SECS + 60)) >"$W/rp" 2>&1 &
 	CL=$!
-	for _ in $(seq 600); do
-		grep -q "redispool: paused" "$W/rp" && break
-		kill -0 $CL 2>/dev/null || break
-		sleep 0.1
-	done
-	half=$(grep "redispool: paused" "$W/rp") || die "$addr $mode: the pool did not pause: $(cat "$W/rp")"
+	wait_line "$W/rp" $CL "redispool: paused" 60 "$addr $mode: the pool did not pause"
+	half=$(grep "redispool: paused" "$W/rp")
 	# the premise: all 8 started on TCP, are open, and taught the service
 	assert_eq "$addr $mode: the pool's connections started on TCP (probation)" 8 \
 		$(($(counter rd-srv probation) - PROB0))
