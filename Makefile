@@ -22,8 +22,10 @@ DEB_PACKAGES := build-essential pkg-config clang llvm bpftool libbpf-dev libelf-
 # installed without recommends (qemu's pull in a desktop's worth).
 DEB_PACKAGES_NR := qemu-system-x86 kmod xz-utils cpio
 # Docker and containerd as Debian 12 ships them (20.10, 1.6), for
-# t_docker and t_containerd; the tests start private daemons of their own.
-DEB_PACKAGES_ENGINES := docker.io containerd
+# t_docker and t_containerd; redis and PostgreSQL for the pools of t_redis
+# and t_pgbench. The tests start private servers of their own; the
+# packages' own services are not started (policy-rc.d, below).
+DEB_PACKAGES_ENGINES := docker.io containerd redis-server postgresql
 
 ifeq ($(V),1)
 Q :=
@@ -72,7 +74,7 @@ HOOK_SRCS := hook/main.c hook/cmds.c hook/args.c hook/log.c hook/format.c hook/f
 	     hook/netns.c hook/maps.c hook/cgroup.c hook/features.c hook/loader.c hook/registry.c \
 	     hook/records.c hook/sandbox.c hook/parser.c hook/runtime.c hook/policy.c \
 	     hook/cmd_load.c hook/cmd_enroll.c hook/cmd_status.c hook/cmd_doctor.c hook/cmd_hook.c \
-	     hook/cmd_install.c
+	     hook/cmd_install.c hook/cmd_promote.c
 OCI_SRCS  := $(wildcard oci/*.c)
 HOOK_OBJS := $(HOOK_SRCS:hook/%.c=$(OUT)/hook/%.o) $(OCI_SRCS:oci/%.c=$(OUT)/oci/%.o)
 # Pure code (no BPF, no system calls that need root): unit-tested.
@@ -81,7 +83,8 @@ PURE_SRCS := hook/args.c hook/log.c hook/format.c $(OCI_SRCS)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall \
 	      $(OUT)/tests/repair $(OUT)/tests/smallstream $(OUT)/tests/guardprobe $(OUT)/tests/replay.bpf.o \
-	      $(OUT)/tests/other_sockmap.bpf.o $(OUT)/tests/churn
+	      $(OUT)/tests/other_sockmap.bpf.o $(OUT)/tests/churn $(OUT)/tests/promo \
+	      $(OUT)/tests/redispool
 
 .DELETE_ON_ERROR:
 .PHONY: all deps format format-check test test-kernels unit integration demo bench soak clean format install tools check-root
@@ -136,8 +139,9 @@ tools: $(TOOLS)
 
 # Installs what is missing (Debian), idempotent. docker.io's postinst
 # would start a system dockerd (docker0, iptables FORWARD DROP) where no
-# systemd is there to hold it back: a policy-rc.d that denies service
-# starts is put in place for the install, unless there is one already.
+# systemd is there to hold it back, and redis-server's and postgresql's
+# their servers: a policy-rc.d that denies service starts is put in place
+# for the install, unless there is one already.
 deps:
 	$(Q)missing=$$(for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
@@ -221,6 +225,7 @@ format-check:
 # also writes the host policy (all off) where there is none.
 HOOKS_DIR ?= /etc/containers/oci/hooks.d
 MAN_DIR   ?= $(PREFIX)/share/man/man8
+UNIT_DIR  ?= $(PREFIX)/lib/systemd/system
 install: $(OUT)/oci-bypass $(OUT)/oci-bypass-runtime
 	install -D -m 0755 $(OUT)/oci-bypass $(DESTDIR)$(PREFIX)/libexec/oci/hooks.d/oci-bypass
 	install -d $(DESTDIR)$(PREFIX)/bin
@@ -228,6 +233,10 @@ install: $(OUT)/oci-bypass $(OUT)/oci-bypass-runtime
 	ln -sf oci-bypass $(DESTDIR)$(PREFIX)/libexec/oci/hooks.d/oci-bypass-runtime
 	ln -sf ../libexec/oci/hooks.d/oci-bypass-runtime $(DESTDIR)$(PREFIX)/bin/oci-bypass-runtime
 	install -D -m 0644 docs/oci-bypass.8 $(DESTDIR)$(MAN_DIR)/oci-bypass.8
+	install -d $(DESTDIR)$(UNIT_DIR)
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' examples/systemd/oci-bypass-promote.service.in \
+		>$(DESTDIR)$(UNIT_DIR)/oci-bypass-promote.service
+	install -m 0644 examples/systemd/oci-bypass-promote.timer $(DESTDIR)$(UNIT_DIR)/
 	$(OUT)/oci-bypass install-hooks --dir $(DESTDIR)$(HOOKS_DIR) \
 		--hook-path $(PREFIX)/libexec/oci/hooks.d/oci-bypass \
 		--policy $(DESTDIR)/etc/oci-bypass/policy.conf

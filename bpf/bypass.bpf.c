@@ -76,6 +76,7 @@ struct atomic64___ob {
 
 struct sock_common___ob {
 	struct atomic64___ob skc_cookie; /* 0 until first asked for */
+	volatile unsigned char skc_state;
 } __attribute__((preserve_access_index));
 
 struct sock___ob {
@@ -86,6 +87,31 @@ struct sock___ob {
 	struct socket___ob *sk_socket;
 	struct socket_wq___ob *sk_wq;
 } __attribute__((preserve_access_index));
+
+/* The sequence numbers that tell whether a connection is quiescent
+ * (promotion, bypass.h). */
+struct tcp_sock___ob {
+	__u32 rcv_nxt;	  /* what it has received, in order */
+	__u32 copied_seq; /* what it has read of that */
+	__u32 snd_una;	  /* the first byte it sent not acknowledged yet */
+	__u32 write_seq;  /* the end of what it has written */
+} __attribute__((preserve_access_index));
+
+/* The iterator over TCP sockets (iter/tcp; as the kernel defines it). */
+struct seq_file;
+struct bpf_iter_meta {
+	struct seq_file *seq;
+} __attribute__((preserve_access_index));
+struct bpf_iter__tcp {
+	struct bpf_iter_meta *meta;
+	struct sock_common *sk_common;
+	__u32 uid __attribute__((aligned(8)));
+} __attribute__((preserve_access_index));
+
+/* Set at load (features.c): the kernel stores sockets in map values
+ * (untrusted kptrs, 5.19), which a promotion needs to look at the peer's
+ * sequence numbers. Without them nothing is promoted. */
+const volatile __u32 ob_promotion = 0;
 
 /* Bytes queued on ingress_msg, not yet read. Not in Linux 6.1 (6.12 has
  * it): there ob_recv_fexit counts what is read instead. */
@@ -267,18 +293,27 @@ static __always_inline __u64 sk_cookie_of(struct sock___ob *sk)
  * from sk_user_data within the section, is freed only after an RCU grace
  * period (sk_psock_drop()).
  */
+/*
+ * Socket i of the ledger (a kptr: the verifier checks its target, NULL
+ * allowed). Both fields are loaded at their own constant offsets before
+ * one is picked: Linux 6.1's verifier takes a load through a pointer
+ * already moved to the field (the compiler's way of picking first) for a
+ * plain number, and refuses what follows.
+ */
+static __always_inline struct sock___ob *ledger_sk(struct ob_ledger *l, __u32 i)
+{
+	struct sock___ob *s0 = (struct sock___ob *)l->sk0, *s1 = (struct sock___ob *)l->sk1;
+
+	barrier_var(s0);
+	barrier_var(s1);
+	return (i & 1) ? s1 : s0;
+}
+
 static __always_inline int ledger_queued(struct ob_ledger *l, __u32 i, __u64 *queued)
 {
-	struct sock___ob *sk;
-	__u64 cookie, psock;
+	struct sock___ob *sk = ledger_sk(l, i);
+	__u64 cookie = l->cookie[i & 1], psock;
 
-	if (i & 1) {
-		sk = (struct sock___ob *)l->sk1;
-		cookie = l->cookie[1];
-	} else {
-		sk = (struct sock___ob *)l->sk0;
-		cookie = l->cookie[0];
-	}
 	if (!sk || !cookie || sk_cookie_of(sk) != cookie)
 		return 0;
 	psock = sk_psock_addr(sk);
@@ -557,6 +592,55 @@ static __always_inline void park_too(struct bpf_sock_ops *skops, struct ob_sock_
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_RTT_CB_FLAG);
 }
 
+/* A socket of an enrolled connection that did not pair may be promoted
+ * later (bypass.h, "Promotion"): counted in its namespace (promote visits
+ * only those with some), and its ACKs call us back (RTT): they learn its
+ * service from the live connection, and drive its leaving once promoted. */
+static __always_inline void promotable_set(struct ob_sk_state *st)
+{
+	struct ob_netns *ns;
+
+	if (!ob_promotion || (st->flags & OB_SK_PROMOTABLE))
+		return;
+	/* a client told at its handshake that a ledger would come: none did */
+	ledger_release(st);
+	st->flags |= OB_SK_PROMOTABLE;
+	ns = bpf_map_lookup_elem(&ob_netns, &st->netns_cookie);
+	if (ns)
+		__sync_fetch_and_add(&ns->promotable, 1);
+}
+
+static __always_inline void promotable_mark(struct bpf_sock_ops *skops, struct ob_sk_state *st)
+{
+	if (!ob_promotion || (st->flags & OB_SK_PROMOTABLE))
+		return;
+	promotable_set(st);
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_RTT_CB_FLAG);
+}
+
+static __always_inline void promotable_clear(struct ob_sk_state *st)
+{
+	struct ob_netns *ns;
+
+	if (!(st->flags & OB_SK_PROMOTABLE))
+		return;
+	st->flags &= ~OB_SK_PROMOTABLE;
+	ns = bpf_map_lookup_elem(&ob_netns, &st->netns_cookie);
+	if (ns)
+		__sync_fetch_and_add(&ns->promotable, -1);
+}
+
+/* A promotion that is not made, counted by its service and namespace. */
+static __always_inline void promote_skip(struct ob_sk_state *st, enum ob_skip why)
+{
+	struct ob_service *sv = bpf_map_lookup_elem(&ob_services, &st->svc);
+	struct ob_counters *c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
+
+	if (sv && why < OB_SKIP_N)
+		__sync_fetch_and_add(&sv->skips[why], 1);
+	COUNT(c, promote_skips, 1);
+}
+
 /* The first words of a TCP header: what the option's values are bound to. */
 struct ob_tcp_head {
 	__u16 source;
@@ -715,6 +799,10 @@ static __always_inline void sk_state_init(struct ob_sk_state *st, __u64 cookie, 
 	st->seen_read = 0;
 	st->progress_at = 0;
 	st->run = 0;
+	st->peer_netns = 0;
+	st->promoted_at = 0;
+	st->tried_at = 0;
+	st->tries = 0;
 	/* st->guard stays: set before connect() (ob_setsockopt), it keeps
 	 * the connection from pairing (active_established()) */
 }
@@ -770,6 +858,7 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 	st->svc.netns_cookie = server_cookie;
 	st->svc.port = port;
 	sk_state_init(st, cookie, OB_ROLE_CLIENT);
+	st->peer_netns = server_cookie;
 	if (st->guard) {
 		/* set before connect(): the service learns it, and this
 		 * connection stays on stock TCP (the server finds no entry) */
@@ -792,10 +881,12 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 		 * service from this connection). Ours to delete at close,
 		 * should the server never take it. */
 		conn.state = OB_CONN_LEARN;
-		if (!bpf_map_update_elem(&ob_conns, &key.conn, &conn, BPF_NOEXIST))
+		if (!bpf_map_update_elem(&ob_conns, &key.conn, &conn, BPF_NOEXIST)) {
 			st->flags |= OB_SK_OWNS_CONN;
-		else
+			promotable_mark(skops, st); /* the server marks itself too */
+		} else {
 			quota_put(cookie, OB_Q_CONNS);
+		}
 		return;
 	}
 	if (!quota_take(cookie, OB_Q_SOCKETS)) {
@@ -890,8 +981,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	ns = bpf_map_lookup_elem(&ob_netns, &cookie);
 	sk = skops->sk;
 	st = sk ? bpf_sk_storage_get(&ob_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE) : NULL;
-	if (!ns || !st || !pairing_allowed() || !connection_is_clean(skops) ||
-	    port_excluded(cookie, skops->local_port)) {
+	if (!ns || !st || !pairing_allowed() || port_excluded(cookie, skops->local_port)) {
 		COUNT(c, refused, 1);
 		refuse(conn, &client);
 		return;
@@ -900,15 +990,27 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	st->svc.netns_cookie = cookie;
 	st->svc.port = skops->local_port;
 	sk_state_init(st, cookie, OB_ROLE_SERVER);
+	st->peer_netns = conn->client_netns;
+	if (!connection_is_clean(skops)) {
+		/* bytes crossed already (a TCP_DEFER_ACCEPT server completes
+		 * only once the client wrote): stock TCP, and a promotion
+		 * may follow, at a quiescent moment (invariant 3) */
+		COUNT(c, refused, 1);
+		refuse(conn, &client);
+		promotable_mark(skops, st);
+		return;
+	}
 
 	svc_state = service_state(&st->svc, ns);
 	if (conn->state == OB_CONN_LEARN) {
 		/* We said at SYN-ACK that we would not pair; the service may
 		 * have become GOOD since, but the client is not in the
-		 * sockhash: stock TCP, watched by state_change(). */
-		if (svc_state == OB_SVC_PROBATION || svc_state == OB_SVC_GOOD)
+		 * sockhash: stock TCP, watched by state_change(), promoted
+		 * once its service is learned (bypass.h, "Promotion"). */
+		if (svc_state == OB_SVC_PROBATION || svc_state == OB_SVC_GOOD) {
 			COUNT(c, probation, 1);
-		else if (svc_state == OB_SVC_UNTRACKED)
+			promotable_mark(skops, st);
+		} else if (svc_state == OB_SVC_UNTRACKED)
 			COUNT(c, full, 1);
 		else if (svc_state == OB_SVC_OVER_QUOTA)
 			COUNT(c, over_quota, 1);
@@ -918,10 +1020,12 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 		return;
 	}
 	if (svc_state != OB_SVC_GOOD) {
-		/* stock TCP, watched by state_change() */
-		if (svc_state == OB_SVC_PROBATION)
+		/* stock TCP, watched by state_change(); promoted once its
+		 * service is learned (the client's promotable once it left) */
+		if (svc_state == OB_SVC_PROBATION) {
 			COUNT(c, probation, 1);
-		else if (svc_state == OB_SVC_UNTRACKED)
+			promotable_mark(skops, st);
+		} else if (svc_state == OB_SVC_UNTRACKED)
 			COUNT(c, full, 1);
 		else if (svc_state == OB_SVC_OVER_QUOTA)
 			COUNT(c, over_quota, 1);
@@ -933,6 +1037,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	if (pairing_over_budget(cookie)) {
 		COUNT(c, over_budget, 1);
 		refuse(conn, &client);
+		promotable_mark(skops, st);
 		return;
 	}
 	if (conn->state != OB_CONN_NEW) {
@@ -940,12 +1045,14 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 		 * before anything of ours can reach it. */
 		unpair(&client);
 		conn_step(&key.conn, conn, 0, OB_CONN_GONE);
+		promotable_mark(skops, st);
 		return;
 	}
 
 	if (!quota_take(cookie, OB_Q_SOCKETS)) {
 		if (refuse(conn, &client) == OB_CONN_NEW)
 			COUNT(c, over_quota, 1);
+		promotable_mark(skops, st);
 		return;
 	}
 	st->flags |= OB_SK_SLOT;
@@ -969,6 +1076,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	ledger.cookie[OB_IDX(OB_ROLE_CLIENT)] = conn->client_cookie;
 	ledger.cookie[OB_IDX(OB_ROLE_SERVER)] = bpf_get_socket_cookie(skops);
 	ledger.refs = 2;
+	ledger.redirecting = 1ull << OB_IDX(OB_ROLE_SERVER); /* we do from now on */
 	if (bpf_map_update_elem(&ob_ledger, &key.conn, &ledger, BPF_NOEXIST)) {
 		st->dir = OB_DIR_TCP;
 		unpair(&key);
@@ -990,6 +1098,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 		slot_release(st);
 		unpair(&client);
 		conn_step(&key.conn, conn, 0, OB_CONN_GONE);
+		promotable_mark(skops, st);
 		return;
 	}
 	st->active = 1;
@@ -1100,8 +1209,12 @@ static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_cou
 	} else if (conn)
 		conn_step(&st->peer.conn, conn, 0, OB_CONN_GONE);
 	/* Should the server side never get to take us out (its socket is
-	 * outside the sock_ops cgroup), we leave by ourselves. */
+	 * outside the sock_ops cgroup), we leave by ourselves. Nothing was
+	 * redirected to us: the connection may be promoted once we are out
+	 * (its ACKs already call us back, park_too()). */
 	st->flags |= OB_SK_LEAVING;
+	if (!st->guard)
+		promotable_set(st);
 	return OB_DIR_TCP;
 }
 
@@ -1114,6 +1227,36 @@ static __always_inline int someone_waiting(struct sock___ob *sk)
 	if (!wq)
 		return 0;
 	return wq->wait.head.next != &wq->wait.head;
+}
+
+/* Two threads wait on this blocking socket at once: a reader blocked in
+ * recv() beside a writer blocked in send() for room (full duplex), whose
+ * wake-ups at each ACK would reach the reader without data (bypass.h,
+ * "Promotion"). One thread waiting, to read or to write, is not it. */
+static __always_inline int duplex_now(struct sock___ob *sk)
+{
+	struct socket_wq___ob *wq;
+	struct list_head___ob *first;
+
+	if (!sk || !file_blocking(sk))
+		return 0;
+	wq = sk->sk_wq;
+	if (!wq)
+		return 0;
+	first = wq->wait.head.next;
+	return first != &wq->wait.head && first->next != &wq->wait.head;
+}
+
+/* Someone waits on the blocking socket while its bytes are still in
+ * flight: seen by the writer itself at its sendmsg, someone else (a reader
+ * thread); seen at an ACK, the one thread of a request/response exchange
+ * too, waiting for the answer while its request is not all acknowledged
+ * (a request of several segments): not promoted either (bypass.h). */
+static __always_inline int duplex_sending(struct sock___ob *sk)
+{
+	struct tcp_sock___ob *tp = (struct tcp_sock___ob *)sk;
+
+	return sk && file_blocking(sk) && someone_waiting(sk) && tp->snd_una != tp->write_seq;
 }
 
 /* Why a redirecting direction moves to TCP (for good), or OB_STAY. */
@@ -1241,11 +1384,13 @@ static __always_inline int small_stream(struct sk_msg_md *msg, struct ob_sk_stat
 }
 
 /* This direction goes to TCP for good, and the socket leaves the sockhash
- * (bypass.h, "Leaving"). */
-static __always_inline void go_tcp(struct ob_sk_state *st)
+ * (bypass.h, "Leaving"); its peer may then leave in turn. */
+static __always_inline void go_tcp(struct ob_sk_state *st, struct ob_ledger *l)
 {
 	st->dir = OB_DIR_TCP;
 	st->flags |= OB_SK_LEAVING;
+	if (l && (l->redirecting & (1ull << OB_IDX(st->role))))
+		__sync_fetch_and_and(&l->redirecting, ~(1ull << OB_IDX(st->role)));
 }
 
 /* A blocking sender with a reader waiting moved to TCP: that reader may
@@ -1277,6 +1422,76 @@ static __always_inline void count_move(struct ob_counters *c, enum ob_move why)
 		break;
 	default:
 		break;
+	}
+}
+
+/* Can this PROMOTING direction switch to REDIRECT at this sendmsg without
+ * reordering (bypass.h, "Promotion")? Both sockets are in, none of our
+ * TCP bytes is unacknowledged, and the peer has read every TCP byte it
+ * got, and something since it was put in. The peer is read through the
+ * ledger's kptr, checked against its cookie before and after. */
+static __always_inline int promote_ready(struct sk_msg_md *msg, struct ob_sk_state *st,
+					 struct ob_ledger *l)
+{
+	struct tcp_sock___ob *me = (struct tcp_sock___ob *)msg_sock(msg), *peer;
+	__u32 i = OB_IDX(st->role) ^ 1, copied, rcv;
+	__u64 cookie;
+
+	if (!ob_promotion || !l || l->joined != 3 || !me || me->write_seq != me->snd_una)
+		return 0;
+	peer = (struct tcp_sock___ob *)ledger_sk(l, i);
+	cookie = l->cookie[i & 1];
+	if (!peer || !cookie || sk_cookie_of((struct sock___ob *)peer) != cookie)
+		return 0;
+	copied = peer->copied_seq;
+	rcv = peer->rcv_nxt;
+	if (copied != rcv || copied == l->copied_at[i & 1])
+		return 0;
+	return sk_cookie_of((struct sock___ob *)peer) == cookie;
+}
+
+/* A PROMOTING direction at a sendmsg: switches to REDIRECT if it may
+ * (counted), else stays on TCP; past OB_PROMOTE_WINDOW_NS it gives up,
+ * goes to TCP for good and leaves. */
+static __always_inline void promote_step(struct sk_msg_md *msg, struct ob_sk_state *st,
+					 struct ob_ledger *l, struct ob_counters *c)
+{
+	struct ob_service *sv;
+	__u64 now;
+
+	if (duplex_sending(msg_sock(msg))) {
+		st->flags |= OB_SK_DUPLEX;
+		go_tcp(st, l);
+		promote_skip(st, OB_SKIP_READER);
+		return;
+	}
+	if (msg->sk->state == OB_TCP_ESTABLISHED && promote_ready(msg, st, l)) {
+		st->dir = OB_DIR_REDIRECT;
+		st->active = 1;
+		COUNT(c, sockets, 1);
+		COUNT(c, paired, 1);
+		COUNT(c, promoted, 1);
+		sv = bpf_map_lookup_elem(&ob_services, &st->svc);
+		if (sv)
+			__sync_fetch_and_add(&sv->promoted, 1);
+		return;
+	}
+	now = bpf_ktime_get_ns();
+	if (!l || l->joined != 3) {
+		/* its peer is not in yet: the next promote run may bring it,
+		 * unless it never will */
+		if ((l && (l->joined & OB_JOIN_NEVER)) ||
+		    now - st->promoted_at > OB_PROMOTE_PEER_NS) {
+			go_tcp(st, l);
+			promote_skip(st, OB_SKIP_PEER);
+		}
+		return;
+	}
+	if (!st->tries++)
+		st->tried_at = now;
+	if (st->tries >= OB_PROMOTE_TRIES && now - st->tried_at > OB_PROMOTE_WINDOW_NS) {
+		go_tcp(st, l);
+		promote_skip(st, OB_SKIP_QUIET);
 	}
 }
 
@@ -1319,6 +1534,8 @@ int ob_msg(struct sk_msg_md *msg)
 				ledger_catch_up(l, OB_IDX(st->role) ^ 1, queued);
 		}
 	}
+	if (st->dir == OB_DIR_PROMOTING)
+		promote_step(msg, st, l, c);
 	/* After shutdown(SHUT_WR) TCP answers EPIPE: let it. */
 	if (st->dir != OB_DIR_REDIRECT ||
 	    (sk->state != OB_TCP_ESTABLISHED && sk->state != OB_TCP_CLOSE_WAIT)) {
@@ -1328,7 +1545,7 @@ int ob_msg(struct sk_msg_md *msg)
 	if (!l) {
 		/* No ledger: the connection's account is gone (its peer
 		 * closed, or the table lost it); TCP, as on a miss. */
-		go_tcp(st);
+		go_tcp(st, NULL);
 		COUNT(c, misses, 1);
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
@@ -1336,7 +1553,7 @@ int ob_msg(struct sk_msg_md *msg)
 	if (st->guard || l->moved) {
 		/* a guard on either socket: both directions go by TCP */
 		guard_move(st, l);
-		go_tcp(st);
+		go_tcp(st, l);
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
 	}
@@ -1346,18 +1563,21 @@ int ob_msg(struct sk_msg_md *msg)
 	if (why == OB_STAY && small_stream(msg, st, l, s, size, now))
 		why = OB_MOVE_SMALL;
 	if (why != OB_STAY) {
-		go_tcp(st);
+		go_tcp(st, l);
 		if (why == OB_MOVE_BOUND_WAITING || why == OB_MOVE_BUDGET_WAITING)
 			learn_overflow(st);
 		count_move(c, why);
 		return SK_PASS;
 	}
+	/* the peer must know before it may leave (bypass.h, "Leaving") */
+	if (!(l->redirecting & (1ull << OB_IDX(st->role))))
+		__sync_fetch_and_or(&l->redirecting, 1ull << OB_IDX(st->role));
 	ret = bpf_msg_redirect_hash(msg, &ob_sockhash, &st->peer, BPF_F_INGRESS);
 	if (ret != SK_PASS) {
 		/* The peer closed, or left the sockhash for TCP: from now on
 		 * we go by TCP too (a closed peer answers as stock TCP would),
 		 * and leave in turn. */
-		go_tcp(st);
+		go_tcp(st, l);
 		COUNT(c, misses, 1);
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
@@ -1391,6 +1611,7 @@ static __always_inline void state_change(struct bpf_sock_ops *skops)
 {
 	struct ob_service *sv;
 	struct ob_sk_state *st;
+	struct ob_ledger *l;
 	struct ob_counters *c;
 
 	if (!skops->sk)
@@ -1420,14 +1641,44 @@ static __always_inline void state_change(struct bpf_sock_ops *skops)
 	if (st->role == OB_ROLE_CLIENT &&
 	    (st->dir == OB_DIR_PENDING || (st->flags & OB_SK_OWNS_CONN)))
 		conn_step(&st->peer.conn, NULL, 0, OB_CONN_GONE);
+	/* closed: redirects nothing more (its peer may leave) */
+	l = (st->flags & OB_SK_LEDGER) ? bpf_map_lookup_elem(&ob_ledger, &st->peer.conn) : NULL;
+	if (l)
+		__sync_fetch_and_and(&l->redirecting, ~(1ull << OB_IDX(st->role)));
 	ledger_release(st);
 	slot_release(st); /* the kernel takes a closed socket out of both sockhashes */
+	promotable_clear(st);
 	if (st->active) {
 		st->active = 0;
 		c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
 		if (c)
 			c->sockets -= 1;
 	}
+}
+
+/* A promotable socket's connection vouches for its service once it has
+ * carried OB_LEARN_SEGS data segments each way without a blocking
+ * half-close (bypass.h, OB_LEARN_SEGS). Either end may see it first. */
+static __always_inline void learn_live(struct bpf_sock_ops *skops, struct ob_sk_state *st)
+{
+	struct ob_service *sv;
+
+	struct sock___ob *sk =
+		skops->sk ? (struct sock___ob *)bpf_skc_to_tcp_sock(skops->sk) : NULL;
+
+	/* at an ACK of ours: two threads wait, or one waits while more of
+	 * ours is in flight, for the second time (once is what a thread that
+	 * wrote its request in two segments meets when the ACK of the first
+	 * comes late: bypass.h, "Promotion") */
+	if (duplex_now(sk) || (duplex_sending(sk) && ++st->waits_sending >= OB_DUPLEX_SIGHTINGS))
+		st->flags |= OB_SK_DUPLEX;
+
+	if ((st->flags & OB_SK_HALFCLOSED) || skops->data_segs_in < OB_LEARN_SEGS ||
+	    skops->data_segs_out < OB_LEARN_SEGS)
+		return;
+	sv = bpf_map_lookup_elem(&ob_services, &st->svc);
+	if (sv && sv->state == OB_SVC_PROBATION)
+		svc_learn(sv, OB_SVC_GOOD);
 }
 
 /* An RTT sample: an ACK of our TCP data. Moves a leaving socket along
@@ -1445,11 +1696,14 @@ static __always_inline void rtt_sample(struct bpf_sock_ops *skops)
 	st = bpf_sk_storage_get(&ob_sk_state, skops->sk, 0, 0);
 	if (!st)
 		return;
+	if (st->flags & OB_SK_PROMOTABLE)
+		learn_live(skops, st); /* its callbacks stay: they drive its leaving
+					* once promoted */
 	if (!(st->flags & OB_SK_LEAVING) || (st->flags & OB_SK_NOPARK)) {
 		/* On TCP and not leaving (refused, wrote first, cannot
 		 * park): out of both sockhashes already, or staying; no more
 		 * callbacks for its ACKs. */
-		if (st->dir == OB_DIR_TCP)
+		if (st->dir == OB_DIR_TCP && !(st->flags & OB_SK_PROMOTABLE))
 			bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
 								 ~BPF_SOCK_OPS_RTT_CB_FLAG);
 		return;
@@ -1465,13 +1719,17 @@ static __always_inline void rtt_sample(struct bpf_sock_ops *skops)
 	}
 	if (now - st->left_at < OB_LEAVE_GRACE_NS)
 		return;
+	/* the peer still redirects to us (it has not sent since step 1): a
+	 * redirect of its may be under way, unless it has been idle long */
+	l = bpf_map_lookup_elem(&ob_ledger, &st->peer.conn);
+	if (l && (l->redirecting & (1ull << (OB_IDX(st->role) ^ 1))) &&
+	    now - st->left_at < OB_LEAVE_IDLE_NS)
+		return;
 	if (KERNEL_COUNTS_UNREAD) {
 		if (psock_unread(own_psock(skops)))
 			return;
-	} else {
-		l = bpf_map_lookup_elem(&ob_ledger, &st->peer.conn);
-		if (l && ledger_unread(l, OB_IDX(st->role)))
-			return;
+	} else if (l && ledger_unread(l, OB_IDX(st->role))) {
+		return;
 	}
 	bpf_map_delete_elem(&ob_parking, &own);
 	slot_release(st);
@@ -1643,6 +1901,133 @@ int BPF_PROG(ob_recv_fexit, struct sock___ob *sk, void *psock, void *msg, int le
 	if (rcvbuf > 0)
 		l->rcvbuf[own & 1] = rcvbuf;
 	charge(l->netns[(own ^ 1) & 1], -(__s64)ret);
+	return 0;
+}
+
+/* This socket will never be put in: neither will its connection, and a
+ * peer put in already waits for it no more (OB_JOIN_NEVER). */
+static __always_inline void promote_never(struct ob_sk_state *st)
+{
+	struct ob_ledger *l = bpf_map_lookup_elem(&ob_ledger, &st->peer.conn);
+
+	promotable_clear(st);
+	if (l)
+		__sync_fetch_and_or(&l->joined, OB_JOIN_NEVER);
+}
+
+/*
+ * Promotion (bypass.h): `oci-bypass promote` reads this iterator in each
+ * namespace that holds promotable sockets; the kernel runs it for every
+ * TCP socket of that namespace, holding the socket's lock. A promotable
+ * socket whose service is learned GOOD goes into both sockhashes under
+ * its key, joins (or makes) its connection's ledger with its cookie, its
+ * kptr and its copied_seq now, and its direction becomes PROMOTING. One
+ * not promoted now stays promotable and is looked at again next time,
+ * unless it never can be (closing, a guard, an excluded port, a socket
+ * another tool owns).
+ */
+/* What it did: -1 nothing, 0 put in, 1 + enum ob_skip not (struct ob_promote_rec). */
+static __always_inline int promote_one(struct tcp_sock___ob *tp, struct ob_sk_state *st)
+{
+	struct sock___ob *sk = (struct sock___ob *)tp;
+	struct ob_sock_key key = { .conn = st->peer.conn, .role = st->role };
+	struct ob_ledger fresh = {}, *l;
+	struct ob_service *sv;
+	__u32 i = OB_IDX(st->role);
+	long err;
+
+	if (sk->__sk_common.skc_state != OB_TCP_ESTABLISHED || st->guard ||
+	    (st->flags & OB_SK_HALFCLOSED) || port_excluded(st->svc.netns_cookie, st->svc.port)) {
+		promote_never(st);
+		return -1;
+	}
+	if (sk_psock_addr(sk))
+		return -1; /* still in a sockhash (leaving, or its server has not
+			    * taken it out yet): later */
+	if (st->flags & OB_SK_LEAVING) {
+		/* out of both already (its server took it out): its leaving
+		 * is over, nothing was redirected to it */
+		st->flags &= ~(OB_SK_LEAVING | OB_SK_PARKED);
+		slot_release(st);
+	}
+	if (duplex_now(sk))
+		st->flags |= OB_SK_DUPLEX;
+	if (st->flags & OB_SK_DUPLEX) {
+		promote_never(st);
+		promote_skip(st, OB_SKIP_READER);
+		return 1 + OB_SKIP_READER;
+	}
+	sv = bpf_map_lookup_elem(&ob_services, &st->svc);
+	if (!sv || sv->state != OB_SVC_GOOD || !pairing_allowed() ||
+	    !bpf_map_lookup_elem(&ob_netns, &st->netns_cookie) ||
+	    !bpf_map_lookup_elem(&ob_netns, &st->peer_netns))
+		return -1; /* not yet: it may be learned, or enrolled again */
+	if (pairing_over_budget(st->netns_cookie)) {
+		promote_skip(st, OB_SKIP_BUDGET);
+		return 1 + OB_SKIP_BUDGET;
+	}
+	if (!quota_take(st->netns_cookie, OB_Q_SOCKETS)) {
+		promote_skip(st, OB_SKIP_QUOTA);
+		return 1 + OB_SKIP_QUOTA;
+	}
+	err = bpf_map_update_elem(&ob_sockhash, &key, tp, BPF_NOEXIST);
+	if (err) {
+		quota_put(st->netns_cookie, OB_Q_SOCKETS);
+		promote_skip(st, OB_SKIP_FULL);
+		if (err == -OB_EBUSY)
+			promote_never(st); /* another sockmap user's */
+		return 1 + OB_SKIP_FULL;
+	}
+	st->flags |= OB_SK_SLOT;
+	if (bpf_map_update_elem(&ob_parking, &key, tp, BPF_NOEXIST))
+		st->flags |= OB_SK_NOPARK;
+	fresh.netns[i & 1] = st->netns_cookie;
+	fresh.netns[(i ^ 1) & 1] = st->peer_netns;
+	bpf_map_update_elem(&ob_ledger, &key.conn, &fresh, BPF_NOEXIST);
+	l = bpf_map_lookup_elem(&ob_ledger, &key.conn);
+	if (!l) {
+		unpair(&key);
+		slot_release(st);
+		promote_skip(st, OB_SKIP_FULL);
+		return 1 + OB_SKIP_FULL;
+	}
+	l->rcvbuf[i & 1] = sk->sk_rcvbuf > 0 ? sk->sk_rcvbuf : 0;
+	l->cookie[i & 1] = bpf_get_socket_cookie(tp);
+	l->copied_at[i & 1] = tp->copied_seq;
+	if (i & 1)
+		l->sk1 = (ob_tcp_sock *)tp;
+	else
+		l->sk0 = (ob_tcp_sock *)tp;
+	__sync_fetch_and_add(&l->refs, 1);
+	__sync_fetch_and_or(&l->joined, 1ull << (i & 1));
+	st->flags |= OB_SK_LEDGER;
+	st->dir = OB_DIR_PROMOTING;
+	st->promoted_at = bpf_ktime_get_ns();
+	st->tries = 0;
+	promotable_clear(st);
+	return 0;
+}
+
+SEC("iter/tcp")
+int ob_promote(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct ob_promote_rec rec = {};
+	struct tcp_sock___ob *tp;
+	struct ob_sk_state *st;
+
+	if (!ob_promotion || !skc)
+		return 0;
+	tp = (struct tcp_sock___ob *)bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	st = bpf_sk_storage_get(&ob_sk_state, tp, 0, 0);
+	if (!st || !(st->flags & OB_SK_PROMOTABLE))
+		return 0;
+	rec.what = promote_one(tp, st);
+	rec.netns_cookie = st->netns_cookie;
+	if ((int)rec.what >= 0)
+		bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
 	return 0;
 }
 

@@ -196,9 +196,13 @@ typedef struct tcp_sock ob_tcp_sock;
 #define OB_HIDDEN_SK(name) __u64 name
 #endif
 
+/* A struct that holds a kptr has every member on an 8-byte boundary:
+ * Linux 6.1 drops all kptr fields of a map value that has a member
+ * elsewhere (btf_find_struct_field() fails the search), and then loads
+ * them as plain numbers (checked in maps.c). Hence the __u64 counts. */
 struct ob_conn {
-	__u32 state;		 /* enum ob_conn_state, changed only by cmpxchg */
-	__u32 client_rcvbuf;	 /* the client's sk_rcvbuf at establishment */
+	__u64 state;		 /* enum ob_conn_state, changed only by cmpxchg */
+	__u64 client_rcvbuf;	 /* the client's sk_rcvbuf at establishment */
 	__u64 created;		 /* bpf_ktime_get_ns() at creation (the sweep, below) */
 	__u64 client_netns;	 /* netns cookie of the client's socket */
 	__u64 client_cookie;	 /* the client socket's cookie */
@@ -218,26 +222,127 @@ struct ob_conn {
  * bytes to the sender's budget.
  */
 struct ob_ledger {
-	__u64 sent[2];	   /* bytes redirected to this socket */
-	__u64 read[2];	   /* bytes it took off its redirect queue */
-	__u64 sends[2];	   /* its sendmsg calls (a stream or request/response?) */
-	__u64 netns[2];	   /* its netns cookie: whose budget its redirects use */
-	__u32 rcvbuf[2];   /* its sk_rcvbuf as last seen */
-	__u32 refs;	   /* sockets of the connection not closed yet */
-	__u32 moved;	   /* 1: a guard moved the connection to TCP, both ways */
-	__u64 cookie[2];   /* its socket cookie: is sk0/sk1 still this socket? */
-	OB_HIDDEN_SK(sk0); /* the socket of index 0 (the client), */
-	OB_HIDDEN_SK(sk1); /* and of index 1 (the server): see ob_conn */
+	__u64 sent[2];	    /* bytes redirected to this socket */
+	__u64 read[2];	    /* bytes it took off its redirect queue */
+	__u64 sends[2];	    /* its sendmsg calls (a stream or request/response?) */
+	__u64 netns[2];	    /* its netns cookie: whose budget its redirects use */
+	__u32 rcvbuf[2];    /* its sk_rcvbuf as last seen */
+	__u64 refs;	    /* sockets of the connection not closed yet */
+	__u64 moved;	    /* 1: a guard moved the connection to TCP, both ways */
+	__u64 joined;	    /* promotion: bit i, socket i is in the sockhashes;
+			     * OB_JOIN_NEVER, one never will be */
+	__u64 redirecting;  /* bit i: socket i redirects to its peer (its sk_msg
+			     * sets it before its first redirect, clears it as it
+			     * moves to TCP); see "Leaving" */
+	__u32 copied_at[2]; /* promotion: socket i's copied_seq when it was put in */
+	__u64 cookie[2];    /* its socket cookie: is sk0/sk1 still this socket? */
+	OB_HIDDEN_SK(sk0);  /* the socket of index 0 (the client), */
+	OB_HIDDEN_SK(sk1);  /* and of index 1 (the server): see ob_conn */
 };
 
-#define OB_IDX(role) (((role)-1) & 1)
+#define OB_IDX(role)  (((role)-1) & 1)
+#define OB_JOIN_NEVER 4
 
-/* Direction of one socket's sends. It only moves forward, PENDING to
- * REDIRECT or TCP, REDIRECT to TCP, never back to REDIRECT (invariant 3). */
+/* Direction of one socket's sends (invariant 3): PENDING to REDIRECT or
+ * TCP at the client's first byte; REDIRECT to TCP at any time (a move:
+ * everything redirected is queued ahead of the first TCP byte); TCP to
+ * REDIRECT only through a promotion (below): PROMOTING, then REDIRECT at
+ * a quiescent sendmsg, or back to TCP. */
 enum ob_dir {
-	OB_DIR_PENDING = 0,  /* client before its first byte */
-	OB_DIR_REDIRECT = 1, /* every sendmsg goes to the peer's ingress */
-	OB_DIR_TCP = 2,	     /* every sendmsg goes by TCP */
+	OB_DIR_PENDING = 0,   /* client before its first byte */
+	OB_DIR_REDIRECT = 1,  /* every sendmsg goes to the peer's ingress */
+	OB_DIR_TCP = 2,	      /* every sendmsg goes by TCP */
+	OB_DIR_PROMOTING = 3, /* in the sockhashes by a promotion, its sendmsg still by
+			       * TCP until the connection is quiescent */
+};
+
+/*
+ * Promotion: connections that started on TCP. A connection between two
+ * enrolled endpoints that did not pair at its handshake (its service on
+ * probation or not learned yet, or its client wrote first) still
+ * exchanged the keyed option: each socket knows the connection's key and
+ * its peer's namespace, and is marked promotable (OB_SK_PROMOTABLE).
+ * Once its service is learned GOOD, `oci-bypass promote` (a timer,
+ * README) runs the iterator ob_promote in each namespace that holds
+ * promotable sockets. Holding each socket's lock (iter/tcp), it puts the
+ * socket into both sockhashes under its key, makes or joins the
+ * connection's ledger, and sets its direction PROMOTING: its sendmsg
+ * still go by TCP. A PROMOTING direction switches to REDIRECT at a
+ * sendmsg where (promote_ready() in bypass.bpf.c):
+ *  - both sockets are in (ob_ledger.joined);
+ *  - the sender has nothing unacknowledged (write_seq == snd_una): none
+ *    of its TCP bytes is in flight;
+ *  - the peer has read every TCP byte it got (copied_seq == rcv_nxt): no
+ *    TCP byte waits to be read after a redirected one (invariant 3);
+ *  - the peer has read something since it was put in (copied_seq moved
+ *    from ob_ledger.copied_at): a reader that was inside recv() then, in
+ *    the stock tcp_recvmsg() that never looks at the redirect queue, has
+ *    returned, and every recv() from then on is tcp_bpf_recvmsg().
+ * So the first message each way after a promotion goes by TCP. A
+ * direction that finds no such moment in OB_PROMOTE_TRIES sendmsg calls
+ * and OB_PROMOTE_WINDOW_NS from the first of them once both sockets are
+ * in (a connection idle since has not tried yet), or whose peer is not put
+ * in within OB_PROMOTE_PEER_NS (later promote runs may bring it), goes to
+ * TCP for good and its socket leaves the sockhashes as any other (counted
+ * by its service as skipped, with the reason: enum ob_skip).
+ *
+ * While a socket is in the sockhashes, a reader blocked in
+ * tcp_bpf_recvmsg() that is woken without data gets a spurious EAGAIN
+ * (enum ob_svc_state). Between its promotion and the switch its bytes go
+ * by TCP: a writer that fills its send buffer then wakes its own reader
+ * with each ACK that frees room. So a blocking socket is never promoted
+ * (OB_SK_DUPLEX) once it has been seen with two threads waiting on it, or
+ * with another thread waiting while it sends, or, at OB_DUPLEX_SIGHTINGS
+ * ACKs, with someone waiting while more of its own bytes were in flight:
+ * a reader thread beside a writer; also a single thread that waits for
+ * the answers to requests of several segments. One such ACK is not
+ * enough: a thread that wrote a header and then its request, and waits,
+ * meets it once when the ACK of the header comes late (softirq work
+ * deferred to ksoftirqd, on a loaded host or under qemu's TCG). A single
+ * thread waiting for its answer is put in even with its request in
+ * flight: only an ACK that frees room in a full send buffer (SOCK_NOSPACE)
+ * wakes a waiting reader without data, and such a thread never blocked
+ * on room. What remains is a blocking reader thread whose writer first
+ * fills the send buffer within the moments between promotion and switch
+ * (README, Limitations).
+ */
+#define OB_DUPLEX_SIGHTINGS  2
+#define OB_PROMOTE_WINDOW_NS (1000ull * 1000 * 1000)
+#define OB_PROMOTE_TRIES     64
+#define OB_PROMOTE_PEER_NS   (10000ull * 1000 * 1000)
+
+/* Why a promotion was not made (ob_service.skips[], status). */
+enum ob_skip {
+	OB_SKIP_QUIET = 0,  /* no quiescent moment within OB_PROMOTE_WINDOW_NS */
+	OB_SKIP_PEER = 1,   /* its peer was never put in (closed, withdrawn, refused) */
+	OB_SKIP_BUDGET = 2, /* its namespace or the host had its budget out */
+	OB_SKIP_QUOTA = 3,  /* its namespace had its quota of sockets in use */
+	OB_SKIP_FULL = 4,   /* a table was full, or another tool owns the socket */
+	OB_SKIP_READER = 5, /* a reader and a writer waited on the blocking socket at
+			     * once (full duplex): OB_SK_DUPLEX */
+	OB_SKIP_N = 6,
+};
+
+/*
+ * Learning from a live connection: a service whose connections never
+ * close must still be learned. A server socket on probation that has
+ * carried OB_LEARN_SEGS data segments each way, with no blocking
+ * half-close so far, vouches for its service as a closed one does (seen
+ * at an ACK of its data: sock_ops RTT callback). A request/response
+ * exchange that half-closes carries one request and one response: it
+ * never gets there. What it risks is what any GOOD service risks: a
+ * connection that half-closes later, after many exchanges, meets the
+ * spurious EAGAIN there (enum ob_svc_state); its service is then learned
+ * HALFCLOSE and its next connections stay on TCP.
+ */
+#define OB_LEARN_SEGS 4
+
+/* What the iterator ob_promote tells `oci-bypass promote`, per socket it
+ * acted on (read from the iterator's file). */
+struct ob_promote_rec {
+	__u32 what; /* 0: put in (PROMOTING); 1 + enum ob_skip: not, why */
+	__u32 pad;
+	__u64 netns_cookie;
 };
 
 /* A service: a listening port of an enrolled netns (server side of a
@@ -300,7 +405,9 @@ enum ob_svc_state {
 };
 
 struct ob_service {
-	__u32 state; /* enum ob_svc_state */
+	__u32 state;		/* enum ob_svc_state */
+	__u32 promoted;		/* directions switched to REDIRECT by a promotion */
+	__u32 skips[OB_SKIP_N]; /* promotions not made, by reason */
 	__u32 pad;
 };
 
@@ -314,6 +421,12 @@ struct ob_service {
 #define OB_SK_LEDGER	   64  /* holds a reference on its ob_ledger entry */
 #define OB_SK_READER	   128 /* blocking, and it reads too (reader_at_risk()) */
 #define OB_SK_SLOT	   256 /* holds one of its namespace's socket slots (quotas) */
+#define OB_SK_PROMOTABLE                                                                           \
+	512 /* not in the sockhashes, may be promoted (counted in                                  \
+	     * ob_netns.promotable) */
+#define OB_SK_DUPLEX                                                                               \
+	1024 /* a reader and a writer waited on this blocking                                      \
+	      * socket at once: never promoted */
 
 /*
  * Leaving the sockhash. A socket whose direction went to TCP for good
@@ -329,13 +442,21 @@ struct ob_service {
  *      a redirect already under way still lands and is read in order;
  *   2. OB_LEAVE_GRACE_NS later, once nothing redirected is left unread:
  *      out of ob_parking, the psock goes, the socket is stock TCP.
- * The grace is the one assumption: a peer's redirect decided before step 1
- * is queued within it. Between the verdict and the queueing the peer's
- * thread holds no lock (tcp_bpf_send_verdict() releases the socket); were
- * it to stall there longer, it would find our psock gone (EPIPE) or queue
- * into a psock on its way out (lost).
+ * Step 2 also waits until the peer is known not to redirect to us any
+ * more (ob_ledger.redirecting): between the verdict and the queueing the
+ * peer's thread holds no lock (tcp_bpf_send_verdict() releases the
+ * socket), and a redirect decided before step 1 that stalled there (a busy
+ * machine, TCG) would otherwise queue into a psock on its way out, and be
+ * lost. The peer clears its bit at its first sendmsg after step 1, when its
+ * redirect misses: that sendmsg comes after the stalled one has queued
+ * (one thread writes a socket at a time). A peer that sends nothing more
+ * keeps its bit: then step 2 comes OB_LEAVE_IDLE_NS after step 1, far
+ * beyond any stall. Where the kernel does not count
+ * unread bytes (6.1), what was redirected and not read yet (ob_recv_fexit)
+ * covers a redirect in flight as well.
  */
 #define OB_LEAVE_GRACE_NS (200ull * 1000 * 1000)
+#define OB_LEAVE_IDLE_NS  (5000ull * 1000 * 1000)
 
 /*
  * Small messages streamed back to back are slower redirected than by TCP,
@@ -367,6 +488,11 @@ struct ob_sk_state {
 	__u64 progress_at;     /* ktime it was seen to move (or had read it all) */
 	__u32 run;	       /* small messages in a row */
 	__u32 guard;	       /* enum ob_svc_state: a guard seen on this socket, or 0 */
+	__u64 peer_netns;      /* the peer's netns cookie (promotion) */
+	__u64 promoted_at;     /* ktime it was put in by a promotion */
+	__u64 tried_at;	       /* ktime of its first sendmsg since (promotion) */
+	__u32 tries;	       /* its sendmsg calls since that found no quiet moment */
+	__u32 waits_sending;   /* ACKs that found a waiter and more of ours in flight */
 };
 
 /* ob_netns.flags */
@@ -406,6 +532,8 @@ struct ob_netns {
 	 * limits, 0: ob_settings' */
 	__s64 conns, services, sockets;
 	__u32 max_conns, max_services, max_sockets, pad2;
+	__s64 promotable; /* its sockets marked OB_SK_PROMOTABLE (atomic adds, in
+			   * BPF): promote visits a namespace only if > 0 */
 };
 
 /* Host-wide usage (ob_usage[0]). */
@@ -436,9 +564,11 @@ struct ob_counters {
 	__u64 guard_moves;	/* redirecting connections moved to TCP by a guard */
 	__u64 over_quota;	/* kept on TCP: a quota of the namespace (conns, services,
 				 * sockets) was used up */
+	__u64 promoted;		/* directions switched to REDIRECT by a promotion */
+	__u64 promote_skips;	/* promotions not made (enum ob_skip) */
 };
 
-#define OB_COUNTER_FIELDS 20
+#define OB_COUNTER_FIELDS 22
 
 /* Global settings (ob_settings[0]). */
 struct ob_settings {

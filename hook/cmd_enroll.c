@@ -31,7 +31,8 @@ int ob_cmd_enroll(const struct ob_args *a, FILE *out, struct ob_error *e)
 				   .quotas = { a->max_conns, a->max_services, a->max_sockets },
 				   .noports = a->noports,
 				   .n_noports = a->n_noports,
-				   .already = &already };
+				   .already = &already,
+				   .nsref = a->netns && a->netns[0] == '/' ? a->netns : NULL };
 	int err;
 
 	err = ob_netns_cookie(a->netns, &cookie, e);

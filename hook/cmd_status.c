@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "ob.h"
 
 struct gather {
@@ -31,6 +33,7 @@ static int add_ns(uint64_t cookie, void *ctx)
 	ob_read_counters(g->m, cookie, &n->c, NULL);	   /* none: zeros */
 	if (ob_read_netns(g->m, cookie, &ns, NULL) == 0) { /* else withdrawn meanwhile */
 		n->unread = ns.unread;
+		n->promotable = ns.promotable;
 		n->max_unread = ns.max_unread ? ns.max_unread : v->ns_max_unread;
 		n->trust = ns.flags & OB_NETNS_TRUST;
 		n->quota[0].used = ns.conns;
@@ -43,7 +46,7 @@ static int add_ns(uint64_t cookie, void *ctx)
 	return 0;
 }
 
-static int add_svc(uint64_t cookie, uint16_t port, uint32_t state, void *ctx)
+static int add_svc(uint64_t cookie, uint16_t port, const struct ob_service *sv, void *ctx)
 {
 	struct gather *g = ctx;
 	struct ob_view *v = g->v;
@@ -52,7 +55,9 @@ static int add_svc(uint64_t cookie, uint16_t port, uint32_t state, void *ctx)
 	if (!grown)
 		return ob_err(g->e, -ENOMEM, "out of memory");
 	v->svc = grown;
-	v->svc[v->n_svc++] = (struct ob_svc_view){ cookie, port, state };
+	v->svc[v->n_svc] = (struct ob_svc_view){ cookie, port, sv->state, sv->promoted, { 0 } };
+	memcpy(v->svc[v->n_svc].skips, sv->skips, sizeof(sv->skips));
+	v->n_svc++;
 	return 0;
 }
 
@@ -77,6 +82,7 @@ static int gather(struct ob_view *v, struct ob_error *e)
 	v->pinned = true;
 	v->loaded = ob_sockops_attached();
 	v->guards = ob_guards_attached();
+	v->promotion = access(OB_PIN_LINK_PROMOTE, F_OK) == 0;
 	v->enabled = s.enabled;
 	v->draining = s.draining;
 	v->build_id = s.build_id;

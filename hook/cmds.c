@@ -91,10 +91,13 @@ const struct ob_cmd ob_cmds[] = {
 	  .summary = "show state and counters (--json)",
 	  .opts = OB_OPT_JSON,
 	  .usage = "oci-bypass status [--json]\n"
-		   "  Global state, the guards attached, per enrolled namespace its\n"
-		   "  counters, and each service's state (probation, accelerated, or why\n"
-		   "  it stays on stock TCP: halfclose, overflow, waitall, splice,\n"
-		   "  rcvlowat, zerocopy, ktls).\n" },
+		   "  Global state, the guards attached, whether open connections can be\n"
+		   "  promoted, per enrolled namespace its counters, and each service's\n"
+		   "  state (probation, accelerated, or why it stays on stock TCP:\n"
+		   "  halfclose, overflow, waitall, splice, rcvlowat, zerocopy, ktls),\n"
+		   "  with the directions of its connections promoted onto the redirect\n"
+		   "  and the promotions not made, by reason (quiet, peer, budget, quota,\n"
+		   "  full, reader).\n" },
 	{ .name = "metrics",
 	  .fn = ob_cmd_metrics,
 	  .summary = "counters in Prometheus text format",
@@ -186,6 +189,19 @@ const struct ob_cmd ob_cmds[] = {
 		   "  are deleted and given back to their namespace's quota. BPF deletes\n"
 		   "  them itself as sockets close; this catches sockets whose close it\n"
 		   "  did not see (sock_ops detached from their cgroup meanwhile).\n" },
+	{ .name = "promote",
+	  .fn = ob_cmd_promote,
+	  .summary = "accelerate open connections whose service is now learned",
+	  .usage = "oci-bypass promote\n"
+		   "  Connections between two enrolled namespaces that started on stock TCP\n"
+		   "  (opened while their service was on probation, or whose client wrote\n"
+		   "  before its server was ready) move onto the redirect once their\n"
+		   "  service is learned: promote puts their sockets into the sockhash, in\n"
+		   "  each namespace that holds some, and each direction then switches at\n"
+		   "  its first sendmsg with nothing in flight or unread either way. Run\n"
+		   "  it from a timer (the oci-bypass-promote.timer unit that make install\n"
+		   "  puts in place runs it every second); its cost is one walk of each\n"
+		   "  such namespace's TCP sockets. Prints what it did and how long it took.\n" },
 	{ .name = "version",
 	  .fn = ob_cmd_version,
 	  .summary = "print the version",

@@ -214,6 +214,14 @@ static int null_print(enum libbpf_print_level l, const char *f, va_list ap)
 	return 0;
 }
 
+bool ob_promotion_supported(void)
+{
+	const struct btf *btf = kernel_btf();
+
+	return btf && btf__find_by_name_kind(btf, "bpf_iter_tcp", BTF_KIND_FUNC) >= 0 &&
+	       ob_kptr_tag() != NULL;
+}
+
 const char *ob_kptr_tag(void)
 {
 	static const char *tag;
@@ -306,6 +314,12 @@ int ob_features(struct ob_feature *out, int max)
 			    ? OB_FEAT_OK
 			    : OB_FEAT_MISSING,
 		    NULL);
+	ROW("TCP iterator filling the sockhash, untrusted kptrs (promotion of connections that "
+	    "started on TCP)",
+	    "5.19", ob_promotion_supported() ? OB_FEAT_OK : OB_FEAT_WARN,
+	    ob_promotion_supported() ? NULL
+				     : "not here: connections opened before their service is "
+				       "learned stay on TCP (README, Limitations)");
 	if (access(OB_BTF_PATH, R_OK) == 0 && ob_unread_fallback(NULL, &fallback, NULL) == 0) {
 		ROW("unread bytes counted by the kernel (sk_psock.msg_tot_len)", "6.12, not 6.1",
 		    fallback ? OB_FEAT_FALLBACK : OB_FEAT_OK,
@@ -380,6 +394,10 @@ int ob_open_object(struct bypass_bpf **out, const char *btf_path, unsigned max_s
 	bpf_program__set_autoload(skel->progs.ob_guard_waitall_bpf,
 				  ob_fentry_probe() == 0 && btf_has_func("tcp_bpf_recvmsg"));
 	bpf_program__set_autoload(skel->progs.ob_guard_splice, ob_fentry_probe() == 0);
+	/* Promotion (bypass.h) needs the TCP iterator and kptrs to read the
+	 * peer through; elsewhere nothing is promoted, the rest is the same. */
+	skel->rodata->ob_promotion = ob_promotion_supported();
+	bpf_program__set_autoload(skel->progs.ob_promote, skel->rodata->ob_promotion);
 	if (max_sockets && (bpf_map__set_max_entries(skel->maps.ob_sockhash, max_sockets) ||
 			    bpf_map__set_max_entries(skel->maps.ob_parking, max_sockets) ||
 			    bpf_map__set_max_entries(skel->maps.ob_conns, max_sockets) ||

@@ -57,6 +57,11 @@ static const struct {
 	F("over_quota", "over_quota_total", over_quota, "counter",
 	  "Connections kept on TCP because their namespace had its quota of connection entries, "
 	  "services or sockhash sockets in use."),
+	F("promoted", "promoted_total", promoted, "counter",
+	  "Directions of connections that started on TCP switched to the redirect (promotion)."),
+	F("promote_skips", "promote_skips_total", promote_skips, "counter",
+	  "Promotions not made: no quiet moment, the peer never put in, a budget, a quota or a "
+	  "full table."),
 #undef F
 };
 
@@ -81,6 +86,10 @@ void ob_counters_add(struct ob_counters *sum, const struct ob_counters *one)
 	for (int i = 0; i < OB_COUNTER_FIELDS; i++)
 		dst[i] += src[i]; /* "sockets" wraps per CPU; the sum is exact */
 }
+
+const char *const ob_skip_names[OB_SKIP_N] = {
+	"quiet", "peer", "budget", "quota", "full", "reader"
+};
 
 const char *ob_svc_state_name(uint32_t state)
 {
@@ -151,6 +160,9 @@ int ob_format_text(FILE *f, const struct ob_view *v)
 		fprintf(f, " %s%s", guard_names[i].name,
 			v->guards & guard_names[i].bit ? "" : " (off)");
 	fputc('\n', f);
+	fprintf(f, "promotion: %s\n",
+		v->promotion ? "on (oci-bypass promote moves open connections onto the redirect)"
+			     : "off (this kernel cannot, or sock_ops is detached)");
 	fprintf(f, "%-20s %20s %8s %16s %12s %10s %8s %8s %8s %12s %12s\n", "NAME", "COOKIE",
 		"SOCKETS", "REDIR_BYTES", "REDIR_MSGS", "TCP_MSGS", "MISSES", "LEARNING", "REFUSED",
 		"UNREAD", "BUDGET");
@@ -188,10 +200,20 @@ int ob_format_text(FILE *f, const struct ob_view *v)
 		fprintf(f, "%-20.20s %-20s %-9s %s\n", v->ct[i].id, ns_name(v, v->ct[i].cookie),
 			v->ct[i].state, v->ct[i].link[0] ? "container cgroup" : "load cgroup");
 	if (v->n_svc)
-		fprintf(f, "\n%-20s %6s  %s\n", "SERVICE NETNS", "PORT", "STATE");
-	for (int i = 0; i < v->n_svc; i++)
-		fprintf(f, "%-20s %6u  %s\n", ns_name(v, v->svc[i].cookie), v->svc[i].port,
-			ob_svc_state_name(v->svc[i].state));
+		fprintf(f, "\n%-20s %6s  %-12s %8s  %s\n", "SERVICE NETNS", "PORT", "STATE",
+			"PROMOTED", "NOT PROMOTED");
+	for (int i = 0; i < v->n_svc; i++) {
+		const struct ob_svc_view *s = &v->svc[i];
+		int any = 0;
+
+		fprintf(f, "%-20s %6u  %-12s %8u  ", ns_name(v, s->cookie), s->port,
+			ob_svc_state_name(s->state), s->promoted);
+		for (int k = 0; k < OB_SKIP_N; k++)
+			if (s->skips[k])
+				fprintf(f, "%s%s %u", any++ ? ", " : "", ob_skip_names[k],
+					s->skips[k]);
+		fputs(any ? "\n" : "-\n", f);
+	}
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -255,6 +277,7 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 		json_object_object_add(root, "netns_unread_budget_bytes", u64(v->ns_max_unread));
 		json_object_object_add(root, "ledger_entries", u64(v->ledger_entries));
 		json_object_object_add(root, "guards", guard_list(v->guards));
+		json_object_object_add(root, "promotion", json_object_new_boolean(v->promotion));
 		if (v->cgroup[0])
 			json_object_object_add(root, "cgroup", json_object_new_string(v->cgroup));
 	}
@@ -267,6 +290,7 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 		json_object_object_add(o, "unread_bytes", json_object_new_int64(n->unread));
 		json_object_object_add(o, "unread_budget_bytes", u64(n->max_unread));
 		json_object_object_add(o, "trust", json_object_new_boolean(n->trust));
+		json_object_object_add(o, "promotable", json_object_new_int64(n->promotable));
 		json_object_object_add(o, "quota", quota_object(n));
 		for (size_t m = 0; m < sizeof(fields) / sizeof(fields[0]); m++) {
 			uint64_t x = field(&n->c, m);
@@ -289,6 +313,15 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 		json_object_object_add(o, "port", json_object_new_int(v->svc[i].port));
 		json_object_object_add(o, "state",
 				       json_object_new_string(ob_svc_state_name(v->svc[i].state)));
+		json_object_object_add(o, "promoted", u64(v->svc[i].promoted));
+		{
+			json_object *skips = json_object_new_object();
+
+			for (int k = 0; k < OB_SKIP_N; k++)
+				json_object_object_add(skips, ob_skip_names[k],
+						       u64(v->svc[i].skips[k]));
+			json_object_object_add(o, "promote_skips", skips);
+		}
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "services", arr);

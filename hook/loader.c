@@ -133,6 +133,25 @@ static int attach_guard(struct bpf_program *p, int cgfd, const char *pin, bool *
 	return err;
 }
 
+/* The promotion iterator's link (bypass.h, "Promotion"), pinned for
+ * `oci-bypass promote`; only where it loaded. */
+static int pin_promote(struct bypass_bpf *skel, struct ob_error *e)
+{
+	struct bpf_link *l;
+	int err = 0;
+
+	unlink(OB_PIN_LINK_PROMOTE);
+	if (!bpf_program__autoload(skel->progs.ob_promote))
+		return 0;
+	l = bpf_program__attach_iter(skel->progs.ob_promote, NULL);
+	if (!l)
+		return ob_err(e, -errno, "cannot make the promotion iterator: %s", strerror(errno));
+	if (bpf_link__pin(l, OB_PIN_LINK_PROMOTE))
+		err = ob_err(e, -errno, "cannot pin %s: %s", OB_PIN_LINK_PROMOTE, strerror(errno));
+	bpf_link__destroy(l);
+	return err;
+}
+
 static const char *const guard_pins[] = { OB_PIN_LINK_SETSOCKOPT, OB_PIN_LINK_WAITALL,
 					  OB_PIN_LINK_SPLICE, OB_PIN_LINK_WAITALL_BPF };
 
@@ -264,6 +283,8 @@ int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg
 		goto cleanup;
 	}
 	err = ob_attach_cgroup_save(cg, e);
+	if (!err)
+		err = pin_promote(skel, e);
 	if (err)
 		goto cleanup;
 	snprintf(cg_out, cg_len, "%s", cg);
@@ -287,6 +308,7 @@ cleanup:
  * and each container's own (gc places those again after a load). */
 void ob_sockops_detach(void)
 {
+	unlink(OB_PIN_LINK_PROMOTE); /* no promotion once nothing pairs */
 	unlink(OB_PIN_LINK_SOCKOPS);
 	ob_cgroup_unplace_all();
 	unlink(OB_PIN_PROG_SOCKOPS);

@@ -2,6 +2,7 @@
  * maps (bpffs, open/close, settings, counters, sizes, iterators, enrol/withdraw primitives). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,10 +209,39 @@ void ob_unpin_maps(void)
 
 /* Does an array map take a value holding one pointer to struct tcp_sock
  * tagged tag (an untrusted kptr, if the kernel knows the tag)? */
+/* Every member of a map value that holds a kptr on an 8-byte boundary,
+ * or Linux 6.1 drops its kptrs (bypass.h, struct ob_conn). */
+#define OB_ALIGNED(type, member)                                                                   \
+	_Static_assert(offsetof(struct type, member) % 8 == 0,                                     \
+		       #type "." #member " is not 8-byte "                                         \
+			     "aligned: 6.1 would drop the kptrs")
+OB_ALIGNED(ob_conn, state);
+OB_ALIGNED(ob_conn, client_rcvbuf);
+OB_ALIGNED(ob_conn, created);
+OB_ALIGNED(ob_conn, client_netns);
+OB_ALIGNED(ob_conn, client_cookie);
+OB_ALIGNED(ob_conn, client_sk);
+OB_ALIGNED(ob_ledger, sent);
+OB_ALIGNED(ob_ledger, read);
+OB_ALIGNED(ob_ledger, sends);
+OB_ALIGNED(ob_ledger, netns);
+OB_ALIGNED(ob_ledger, rcvbuf);
+OB_ALIGNED(ob_ledger, refs);
+OB_ALIGNED(ob_ledger, moved);
+OB_ALIGNED(ob_ledger, joined);
+OB_ALIGNED(ob_ledger, redirecting);
+OB_ALIGNED(ob_ledger, copied_at);
+OB_ALIGNED(ob_ledger, cookie);
+OB_ALIGNED(ob_ledger, sk0);
+OB_ALIGNED(ob_ledger, sk1);
+
 bool ob_map_takes_kptr(const char *tag)
 {
 	struct btf *b = btf__new_empty();
 	int i32, tcp, ptr, val, fd = -1;
+	__u64 v = 0xdeadbeef;
+	__u32 zero = 0;
+	bool kptr = false;
 
 	if (!b)
 		return false;
@@ -227,10 +257,16 @@ bool ob_map_takes_kptr(const char *tag)
 			fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ob_kptr_probe", 4, 8, 1, &o);
 		}
 	}
+	/* A kernel that does not know the tag takes the map all the same
+	 * (6.1 and "kptr_untrusted"): only a kptr field reads back as 0
+	 * after user space wrote it (the kernel never copies one out). */
+	if (fd >= 0 && !bpf_map_update_elem(fd, &zero, &v, BPF_ANY) &&
+	    !bpf_map_lookup_elem(fd, &zero, &v))
+		kptr = v == 0;
 	if (fd >= 0)
 		close(fd);
 	btf__free(b);
-	return fd >= 0;
+	return kptr;
 }
 
 /* ---- settings through a map fd (load writes them before anything is pinned) ---- */
@@ -320,7 +356,8 @@ int ob_netns_foreach(const struct ob_maps *m, int (*fn)(uint64_t cookie, void *c
 }
 
 int ob_services_foreach(const struct ob_maps *m,
-			int (*fn)(uint64_t cookie, uint16_t port, uint32_t state, void *ctx),
+			int (*fn)(uint64_t cookie, uint16_t port, const struct ob_service *sv,
+				  void *ctx),
 			void *ctx)
 {
 	struct ob_svc_key k, next, *prev = NULL;
@@ -332,7 +369,7 @@ int ob_services_foreach(const struct ob_maps *m,
 		prev = &k;
 		if (bpf_map_lookup_elem(m->services, &k, &sv))
 			continue;
-		err = fn(k.netns_cookie, k.port, sv.state, ctx);
+		err = fn(k.netns_cookie, k.port, &sv, ctx);
 	}
 	return err;
 }

@@ -30,6 +30,7 @@
 #define OB_PIN_LINK_WAITALL	OB_PIN_DIR "/link_guard_waitall"
 #define OB_PIN_LINK_WAITALL_BPF OB_PIN_DIR "/link_guard_waitall_bpf"
 #define OB_PIN_LINK_SPLICE	OB_PIN_DIR "/link_guard_splice"
+#define OB_PIN_LINK_PROMOTE	OB_PIN_DIR "/link_promote" /* the iterator ob_promote */
 #define OB_RUN_DIR		"/run/oci-bypass"
 #define OB_NAME_MAX		64
 #define OB_BTF_PATH		"/sys/kernel/btf/vmlinux"
@@ -196,6 +197,7 @@ struct ob_ns_view {
 	char name[OB_NAME_MAX + 1];
 	uint64_t cookie;
 	int64_t unread;	     /* unread redirected bytes its sockets sent */
+	int64_t promotable;  /* its sockets that may be promoted (bypass.h) */
 	uint64_t max_unread; /* its budget for them */
 	bool trust;	     /* enrolled with --trust or io.oci-bypass.trust: no probation */
 	/* its quotas (bypass.h), in the order of ob_quota_names: in use, limit */
@@ -205,12 +207,15 @@ struct ob_ns_view {
 	} quota[3];
 	struct ob_counters c;
 };
-extern const char *const ob_quota_names[3]; /* conns, services, sockets */
+extern const char *const ob_quota_names[3];	   /* conns, services, sockets */
+extern const char *const ob_skip_names[OB_SKIP_N]; /* enum ob_skip: quiet, peer, budget, ... */
 
 struct ob_svc_view {
 	uint64_t cookie;
 	uint16_t port;
-	uint32_t state; /* enum ob_svc_state */
+	uint32_t state;		   /* enum ob_svc_state */
+	uint32_t promoted;	   /* directions switched to the redirect by a promotion */
+	uint32_t skips[OB_SKIP_N]; /* promotions not made, by enum ob_skip */
 };
 
 /* ob_view.guards */
@@ -232,6 +237,7 @@ struct ob_view {
 	int64_t host_unread;	  /* unread redirected bytes now, all namespaces */
 	uint64_t ledger_entries;  /* paired connections with an account */
 	unsigned guards;	  /* OB_GUARD_*: the guards attached */
+	bool promotion;		  /* the promotion iterator is pinned (promote works) */
 	char cgroup[256];
 	uint64_t sockhash_entries;
 	uint64_t parking_entries; /* paired sockets, those leaving included */
@@ -311,7 +317,8 @@ uint64_t ob_sockets_left(const struct ob_maps *m);
 int ob_netns_foreach(const struct ob_maps *m, int (*fn)(uint64_t cookie, void *ctx), void *ctx,
 		     struct ob_error *e);
 int ob_services_foreach(const struct ob_maps *m,
-			int (*fn)(uint64_t cookie, uint16_t port, uint32_t state, void *ctx),
+			int (*fn)(uint64_t cookie, uint16_t port, const struct ob_service *sv,
+				  void *ctx),
 			void *ctx);
 bool ob_netns_enrolled(const struct ob_maps *m, uint64_t cookie);
 int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_t max_unread,
@@ -354,13 +361,16 @@ struct ob_enrolment {
 	struct ob_quotas quotas;
 	const uint16_t *noports;
 	int n_noports;
-	bool *already; /* out, optional: it was enrolled before */
+	bool *already;	   /* out, optional: it was enrolled before */
+	const char *nsref; /* an absolute path that reaches it (promote), or NULL */
 };
 int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_enrolment *en,
 		     struct ob_error *e);
 int ob_withdraw_cookie(const struct ob_maps *m, uint64_t cookie);
 bool ob_registry_by_hook(uint64_t cookie);
 int ob_registry_name(uint64_t cookie, char *name, size_t len);
+/* The path the namespace was enrolled by (enroll --netns), or -ENOENT. */
+int ob_registry_nsref(uint64_t cookie, char *out, size_t len);
 int ob_registry_find(const char *name, uint64_t *cookie, struct ob_error *e);
 int ob_registry_clear(void);
 
@@ -501,6 +511,9 @@ int ob_fentry_probe(void);
 /* The BTF tag of an untrusted kptr on this kernel: "kptr_untrusted" (6.3
  * on), "kptr" (5.19 to 6.2), NULL if it has none. */
 const char *ob_kptr_tag(void);
+/* Can connections that started on TCP be promoted here (bypass.h): the
+ * TCP iterator (5.10) and kptrs to read the peer through (5.19)? */
+bool ob_promotion_supported(void);
 /* libbpf's messages go to stderr with -v; the reason for a failure is kept. */
 void ob_libbpf_messages(void);
 struct bypass_bpf;
@@ -527,6 +540,7 @@ int ob_cmd_metrics(const struct ob_args *a, FILE *out, struct ob_error *e);
 int ob_cmd_doctor(const struct ob_args *a, FILE *out, struct ob_error *e); /* cmd_doctor.c */
 int ob_cmd_hook(const struct ob_args *a, FILE *out, struct ob_error *e);   /* cmd_hook.c */
 int ob_cmd_gc(const struct ob_args *a, FILE *out, struct ob_error *e);
+int ob_cmd_promote(const struct ob_args *a, FILE *out, struct ob_error *e); /* cmd_promote.c */
 int ob_cmd_sandbox_test(const struct ob_args *a, FILE *out, struct ob_error *e);
 int ob_cmd_install_hooks(const struct ob_args *a, FILE *out,
 			 struct ob_error *e);				 /* cmd_install.c */

@@ -15,11 +15,13 @@
 
 #define NETNS_DIR OB_RUN_DIR "/netns"
 
-/* The record is "name\norigin\n" (origin: cli or hook). */
-static int write_record(uint64_t cookie, const char *name, const char *origin, struct ob_error *e)
+/* The record is "name\norigin\nnsref\n" (origin: cli or hook; nsref: the
+ * path it was enrolled by, that promote enters it by, or empty). */
+static int write_record(uint64_t cookie, const char *name, const char *origin, const char *nsref,
+			struct ob_error *e)
 {
-	char path[PATH_MAX], text[OB_NAME_MAX + 16];
-	int n = snprintf(text, sizeof(text), "%s\n%s\n", name, origin);
+	char path[PATH_MAX], text[OB_NAME_MAX + PATH_MAX + 16];
+	int n = snprintf(text, sizeof(text), "%s\n%s\n%s\n", name, origin, nsref ? nsref : "");
 	int err = ob_mkdirs(NETNS_DIR, 0700, e);
 
 	if (err)
@@ -45,9 +47,27 @@ static ssize_t read_record(uint64_t cookie, char *buf, size_t len)
 	return n;
 }
 
+int ob_registry_nsref(uint64_t cookie, char *out, size_t len)
+{
+	char buf[OB_NAME_MAX + PATH_MAX + 16], *p;
+
+	if (read_record(cookie, buf, sizeof(buf)) <= 0)
+		return -ENOENT;
+	p = strchr(buf, '\n');
+	p = p ? strchr(p + 1, '\n') : NULL; /* past name and origin */
+	if (!p || p[1] != '/')
+		return -ENOENT;
+	p++;
+	p[strcspn(p, "\n")] = '\0';
+	if (strlen(p) >= len)
+		return -ENAMETOOLONG;
+	snprintf(out, len, "%s", p);
+	return 0;
+}
+
 int ob_registry_name(uint64_t cookie, char *name, size_t len)
 {
-	char buf[OB_NAME_MAX + 16];
+	char buf[OB_NAME_MAX + PATH_MAX + 16];
 
 	if (read_record(cookie, buf, sizeof(buf)) > 0) {
 		buf[strcspn(buf, "\n")] = '\0';
@@ -113,7 +133,7 @@ int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_e
 		return err;
 	if (en->already)
 		*en->already = already;
-	return write_record(cookie, en->name, en->origin, e);
+	return write_record(cookie, en->name, en->origin, en->nsref, e);
 }
 
 /* Withdraws one netns from the maps (never from the sockhash: see
@@ -131,7 +151,7 @@ int ob_withdraw_cookie(const struct ob_maps *m, uint64_t cookie)
 /* Was this netns enrolled by the hook (so gc may withdraw it)? */
 bool ob_registry_by_hook(uint64_t cookie)
 {
-	char buf[OB_NAME_MAX + 16];
+	char buf[OB_NAME_MAX + PATH_MAX + 16];
 
 	return read_record(cookie, buf, sizeof(buf)) > 0 && strstr(buf, "\nhook\n") != NULL;
 }

@@ -6,20 +6,22 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+static uint64_t corrupt_offset = UINT64_MAX;
+
+/* Read once, before main() and any thread. */
+__attribute__((constructor)) static void corrupt_read_env(void)
+{
+	const char *s = getenv("OB_CORRUPT_AT");
+
+	if (s && *s)
+		corrupt_offset = strtoull(s, NULL, 0);
+}
+
 /* The stream offset whose byte every connection of this process sends
  * flipped (OB_CORRUPT_AT in the environment), or UINT64_MAX: none. */
 static inline uint64_t corrupt_at(void)
 {
-	static uint64_t at;
-	static int read;
-
-	if (!read) {
-		const char *s = getenv("OB_CORRUPT_AT");
-
-		at = s && *s ? strtoull(s, NULL, 0) : UINT64_MAX;
-		read = 1;
-	}
-	return at;
+	return corrupt_offset;
 }
 
 /* Flips the byte at stream offset corrupt_at() if buf, which holds the

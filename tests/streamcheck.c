@@ -67,6 +67,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wire.h"
+
 #define SC_MAGIC	0x53434b31u /* "SCK1" */
 #define SC_VERSION	1u
 #define HDR_LEN		40
@@ -91,8 +93,6 @@
 #define P_RESP	  0x72657370u
 #define P_REQLEN  0x72716c6eu
 #define P_RESPLEN 0x72706c6eu
-
-#define GAMMA 0x9E3779B97F4A7C15ull
 
 enum mode { MODE_STREAM = 1, MODE_RR = 2, MODE_SINK = 3 };
 
@@ -279,38 +279,7 @@ static const char *mode_name(enum mode m)
 	return "?";
 }
 
-static void put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t get_be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put_be64(unsigned char *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
-
-static uint64_t get_be64(const unsigned char *p)
-{
-	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
-
 /* ------------------------------------------------------------------ PRNG */
-
-static inline uint64_t mix64(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
 
 static uint64_t derive(uint64_t seed, uint32_t purpose, uint64_t a, uint64_t b)
 {

@@ -27,6 +27,8 @@
 #   BENCH_SCALE     1 (default) / 0: the scale curve, sockhash-full run
 #   BENCH_SCALE_CONNS "1 16 256 4096"  BENCH_SCALE_SECONDS 2 (per run)
 #   BENCH_PODMAN_RUNS 15 (podman run start time samples per variant)
+#   BENCH_POOL      1 (default) / 0: kept connections (tests/bench/pool.sh: redis
+#                   pool and pgbench, stock/default/trust)  BENCH_POOL_SECONDS 10
 #   BENCH_BUDGET    seconds (default 1080): later rounds/extras are skipped past it
 #   BENCH_MAX_LOAD  wait (at most 120 s) for the 1-min load to drop below it (default 2)
 # Output: the Markdown tables on stdout (progress on stderr), and under
@@ -49,6 +51,8 @@ SETUPS=${BENCH_SETUPS:-netns podman}
 SCALE=${BENCH_SCALE:-1}
 SCALE_CONNS=${BENCH_SCALE_CONNS:-1 16 256 4096}
 SCALE_SECS=${BENCH_SCALE_SECONDS:-2}
+POOL=${BENCH_POOL:-1}
+POOL_SECS=${BENCH_POOL_SECONDS:-10}
 SCALE_SIZE=4096
 PODMAN_RUNS=${BENCH_PODMAN_RUNS:-15}
 BUDGET=${BENCH_BUDGET:-1080}
@@ -70,6 +74,8 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 2; }
 [[ -z $PIN || $PIN =~ ^[0-9]+$ ]] || die "BENCH_PIN must be a CPU number or empty, got '$PIN'"
 [[ -n $PIN ]] && ((PIN >= $(nproc --all))) && die "BENCH_PIN=$PIN but this machine has $(nproc --all) CPUs"
 [[ $BUDGET =~ ^[0-9]+$ ]] || die "BENCH_BUDGET must be seconds, got '$BUDGET'"
+[[ $POOL == [01] ]] || die "BENCH_POOL must be 0 or 1, got '$POOL'"
+[[ $POOL_SECS =~ ^[1-9][0-9]?$ ]] || die "BENCH_POOL_SECONDS must be 1..99, got '$POOL_SECS'"
 [[ $SCALE_SECS =~ ^[1-9][0-9]?$ ]] || die "BENCH_SCALE_SECONDS must be 1..99, got '$SCALE_SECS'"
 [[ $PODMAN_RUNS =~ ^[0-9]+$ ]] && ((PODMAN_RUNS <= 100)) || die "BENCH_PODMAN_RUNS must be 0..100, got '$PODMAN_RUNS'"
 for s in $SETUPS; do [[ $s == netns || $s == podman ]] || die "BENCH_SETUPS: unknown setup '$s' (netns podman)"; done
@@ -601,6 +607,13 @@ if [[ $SCALE == 1 && -n ${UP[netns]-} ]] && ((SCALE_DONE > 0)); then
 		ENROLLED=()
 	fi
 fi
+POOL_TABLE=$RAW/pool.md
+if [[ $POOL == 1 ]] && ! over_budget; then
+	say "kept connections (tests/bench/pool.sh, ${POOL_SECS} s runs) [$(elapsed)s]"
+	OB_BUILD=$OB_BUILD POOL_SECONDS=$POOL_SECS POOL_REPS=$REPS POOL_PIN=$PIN \
+		timeout -k 5 900 bash "$ROOT/tests/bench/pool.sh" >"$POOL_TABLE" 2>"$RAW/pool.err" ||
+		{ fail_note "kept connections: pool.sh failed ($RAW/pool.err)"; : >"$POOL_TABLE"; }
+fi
 if own_objects && ! over_budget; then
 	say "hook cost (tests/bench/hook_latency.sh 300) [$(elapsed)s]"
 	"$OB" unload --wait 10 >/dev/null 2>&1
@@ -778,6 +791,12 @@ report() {
 		echo "| without the hook | $(fmt "$a") | $(awk '$1 == "podman" && $2 == "nohook" { if ($6 > m) m = $6 } END { print m + 0 }' "$SAMPLES") |"
 		echo "| with the hook (annotated) | $(fmt "$b") | $(awk '$1 == "podman" && $2 == "hook" { if ($6 > m) m = $6 } END { print m + 0 }' "$SAMPLES") |"
 		echo "| ratio | $(ratio "$b" "$a") | |"
+	fi
+	if [[ -s ${POOL_TABLE:-} ]]; then
+		echo
+		echo "## Kept connections (tests/bench/pool.sh: a pool opened before its service is learned)"
+		echo
+		cat "$POOL_TABLE"
 	fi
 	if [[ -s $HOOK_TABLE ]]; then
 		echo

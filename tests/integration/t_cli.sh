@@ -67,7 +67,7 @@ assert_eq "enabled again" true "$(status_field enabled)"
 
 "$OB" doctor >/dev/null; assert_eq "doctor passes on this machine" 0 "$?"
 
-for v in load unload enroll withdraw enable disable status metrics doctor version; do
+for v in load unload enroll withdraw enable disable status metrics doctor promote version; do
 	out=$("$OB" $v --help 2>&1) && grep -q "oci-bypass $v" <<<"$out" || fail "$v --help: $out"
 done
 log "ok: --help for every verb"

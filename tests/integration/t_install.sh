@@ -25,6 +25,15 @@ out=$("$D/usr/bin/oci-bypass" version 2>&1) && grep -q "^oci-bypass " <<<"$out" 
 assert_eq "the installed shim registers itself by its own path" /usr/libexec/oci/hooks.d/oci-bypass-runtime \
 	"$("$D/usr/bin/oci-bypass" install-hooks --containerd --policy "$D/etc/oci-bypass/policy.conf" |
 		awk -F'"' '/BinaryName/ {print $2}' | sed "s|^$D||")"
+U="$D/usr/lib/systemd/system"
+assert_eq "the promote unit runs the installed binary" "ExecStart=/usr/bin/oci-bypass promote" \
+	"$(grep '^ExecStart=' "$U/oci-bypass-promote.service")"
+assert_eq "its timer, every second" "OnUnitActiveSec=1s" "$(grep '^OnUnitActiveSec=' "$U/oci-bypass-promote.timer")"
+if command -v systemd-analyze >/dev/null; then
+	out=$(systemd-analyze verify "$U/oci-bypass-promote.timer" "$U/oci-bypass-promote.service" 2>&1 |
+		grep -v "Cannot find unit\|not executable\|No such file\|is not executable\|Command 'man ")
+	assert_eq "systemd-analyze verify has nothing to say" "" "$out"
+fi
 man -l "$D/usr/share/man/man8/oci-bypass.8" 2>/dev/null | grep -q "OCI-BYPASS(8)" &&
 	log "ok: man page renders" || fail "man page"
 H="$D/etc/containers/oci/hooks.d/oci-bypass.json"
@@ -32,7 +41,7 @@ assert_eq "hooks.d names the installed path" /usr/libexec/oci/hooks.d/oci-bypass
 assert_eq "hooks.d stages" "createRuntime poststop" "$(jq -r '.stages | join(" ")' "$H")"
 assert_eq "hooks.d selects by annotation" '^(on|required)$' "$(jq -r '.when.annotations["^io\\.oci-bypass\\.mode$"]' "$H")"
 # Every verb documented in --help has a section in the man page.
-for v in load unload enroll withdraw enable disable status metrics doctor hook install-hooks gc version; do
+for v in load unload enroll withdraw enable disable status metrics doctor hook install-hooks gc promote version; do
 	man -l "$D/usr/share/man/man8/oci-bypass.8" 2>/dev/null | grep -qw -- "$v" || fail "man page lacks $v"
 done
 log "ok: every verb in the man page"

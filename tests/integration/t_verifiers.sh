@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # t_verifiers.sh - the byte verifiers every "complete and in order" claim of
 # the suite rests on do catch a wrong byte: streamcheck (both sides, stream
-# and request/response), stall, smallstream (both sides) and churn, each
-# run once clean (it passes) and once with one byte flipped by the sender
+# and request/response), stall, smallstream (both sides), churn and promo
+# (both sides), each run once clean (it passes) and once with one byte flipped by the sender
 # (streamcheck --corrupt-test, the others OB_CORRUPT_AT: tests/corrupt.h),
 # where it must fail naming that byte. Stock TCP between two namespaces,
 # enrolled nowhere: this tests the tests.
@@ -16,7 +16,7 @@ trap 'kill $SPID 2>/dev/null; ns_teardown $P 2; rm -rf "$W"' EXIT
 ns_setup $P 2 >/dev/null || die "netns setup"
 A=$(ns_ip4 $P 1)
 B=$OB_BUILD/tests
-for t in streamcheck stall smallstream churn; do [ -x "$B/$t" ] || die "$B/$t missing (make tools)"; done
+for t in streamcheck stall smallstream churn promo; do [ -x "$B/$t" ] || die "$B/$t missing (make tools)"; done
 
 # bg NAME CMD...: CMD in namespace 1, its output in $W/NAME; SPID
 bg() {
@@ -99,6 +99,25 @@ for corrupt in none client server; do
 	server) expect "smallstream, flipped by the server: the client" $crc "$cout" "client: wrong byte at offset 70000$" ;;
 	esac
 done
+
+log "promo (both sides check every byte, four traffic patterns)"
+bg pr "$B/promo" server "$A" 0 --timeout 30
+listening pr
+port=$(awk '/listening/ {print $NF}' "$W/pr")
+cout=$(ip netns exec ${P}2 "$B/promo" client "$A" "$port" --conns 8 --seconds 1 2>&1)
+assert_eq "promo: clean run passes" 0 $?
+cout=$(ip netns exec ${P}2 "$B/promo" client "$A" "$port" --conns 8 --seconds 1 --corrupt-test 2>&1)
+kill $SPID 2>/dev/null
+reaped
+expect "promo, flipped by the client: the server" - "$(cat "$W/pr")" "server conn 0 .*wrong byte at offset"
+bg pr env OB_CORRUPT_AT=5000 "$B/promo" server "$A" 0 --timeout 30
+listening pr
+port=$(awk '/listening/ {print $NF}' "$W/pr")
+cout=$(ip netns exec ${P}2 "$B/promo" client "$A" "$port" --conns 4 --seconds 1 2>&1)
+crc=$?
+kill $SPID 2>/dev/null
+reaped
+expect "promo, flipped by the server: the client" $crc "$cout" "client conn [0-9]+ .*wrong byte at offset 5000 "
 
 log "churn (the client checks the echo)"
 bg ch "$B/churn" server "$A" echo:7404

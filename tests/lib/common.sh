@@ -176,33 +176,36 @@ counter() {
 }
 status_field() { "$OB" status --json | jq -r ".$1"; }
 
+# wait_line OUT PID TEXT SECONDS WHAT: waits until the process PID, whose
+# output goes to file OUT, prints TEXT; dies with its output, saying WHAT
+# did not happen, if it exits or SECONDS pass first.
+wait_line() {
+	local out=$1 pid=$2 text=$3 tenths=$(($4 * 10)) what=$5
+	for _ in $(seq $tenths); do
+		grep -qF -- "$text" "$out" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$out" >&2
+	die "$what"
+}
+
 # wait_listening OUT PID [WHAT]: waits (30 s at most: a TCG guest under
 # load) until the server PID, whose output goes to file OUT, says
 # "listening" (streamcheck, stall, smallstream and semantics all do, once
-# they listen); dies with its output if it exits or stays silent.
-wait_listening() {
-	local out=$1 pid=$2 what=${3:-server}
-	for _ in $(seq 600); do
-		grep -q listening "$out" 2>/dev/null && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	cat "$out" >&2
-	die "$what did not start listening"
-}
+# they listen).
+wait_listening() { wait_line "$1" "$2" listening 30 "${3:-server} did not start listening"; }
 
 # wait_paused OUT PID: waits (60 s at most: TCG guests) until the
 # streamcheck client PID, started with --pause-file and its output going to
-# OUT, says every connection is paused halfway; dies with its output if it
-# exits or stays silent.
-wait_paused() {
-	for _ in $(seq 600); do
-		grep -q "client paused" "$1" 2>/dev/null && return 0
-		kill -0 "$2" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$1" >&2
-	die "the client did not pause halfway"
+# OUT, says every connection is paused halfway.
+wait_paused() { wait_line "$1" "$2" "client paused" 60 "the client did not pause halfway"; }
+
+# need_promotion: skips unless the loaded objects can promote connections
+# (doctor: the TCP iterator and kptrs in maps).
+need_promotion() {
+	"$OB" status --json | jq -e '.promotion' >/dev/null ||
+		skip "this kernel cannot promote (doctor: TCP iterator, kptrs)"
 }
 
 # Runs a streamcheck server in netns $1 in the background and waits for it

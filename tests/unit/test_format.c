@@ -23,8 +23,10 @@ static char *render(int (*fn)(FILE *, const struct ob_view *), const struct ob_v
 }
 
 static struct ob_ns_view two_ns[2];
-static struct ob_svc_view two_svc[2] = { { 4098, 8080, OB_SVC_GOOD },
-					 { 77, 22, OB_SVC_HALFCLOSE } };
+static struct ob_svc_view two_svc[2] = {
+	{ 4098, 8080, OB_SVC_GOOD, 6, { [OB_SKIP_QUIET] = 2, [OB_SKIP_READER] = 1 } },
+	{ 77, 22, OB_SVC_HALFCLOSE, 0, { 0 } }
+};
 
 static struct ob_view sample(void)
 {
@@ -149,6 +151,19 @@ static void json_has_documented_keys(void **state)
 	assert_string_equal(json_object_get_string(x), "halfclose");
 	json_object_object_get_ex(json_object_array_get_idx(arr, 1), "netns", &x);
 	assert_string_equal(json_object_get_string(x), "(withdrawn)");
+	{
+		json_object *svc = json_object_array_get_idx(arr, 0), *skips;
+
+		assert_true(json_object_object_get_ex(svc, "promoted", &x));
+		assert_int_equal(json_object_get_int64(x), 6);
+		assert_true(json_object_object_get_ex(svc, "promote_skips", &skips));
+		for (int k = 0; k < OB_SKIP_N; k++)
+			assert_true(json_object_object_get_ex(skips, ob_skip_names[k], &x));
+		json_object_object_get_ex(skips, "quiet", &x);
+		assert_int_equal(json_object_get_int64(x), 2);
+		json_object_object_get_ex(skips, "reader", &x);
+		assert_int_equal(json_object_get_int64(x), 1);
+	}
 	json_object_put(root);
 	free(out);
 }
@@ -230,6 +245,8 @@ static void text_lists_every_netns(void **state)
 	assert_non_null(strstr(out, "123456789012"));
 	assert_non_null(strstr(out, "4098"));
 	assert_non_null(strstr(out, "8080  accelerated"));
+	assert_non_null(strstr(out, "6  quiet 2, reader 1\n"));
+	assert_non_null(strstr(out, "22  halfclose           0  -\n"));
 	assert_non_null(strstr(out, "QUOTAS (USED/LIMIT)"));
 	assert_non_null(strstr(out, "12/16384"));
 	assert_non_null(strstr(out, " 4/4 "));
