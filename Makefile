@@ -74,11 +74,11 @@ HOOK_SRCS := hook/main.c hook/cmds.c hook/args.c hook/log.c hook/format.c hook/f
 	     hook/netns.c hook/maps.c hook/cgroup.c hook/features.c hook/loader.c hook/registry.c \
 	     hook/records.c hook/sandbox.c hook/parser.c hook/runtime.c hook/policy.c \
 	     hook/cmd_load.c hook/cmd_enroll.c hook/cmd_status.c hook/cmd_doctor.c hook/cmd_hook.c \
-	     hook/cmd_install.c hook/cmd_promote.c
+	     hook/cmd_install.c hook/cmd_promote.c hook/verdicts.c hook/verdict_store.c
 OCI_SRCS  := $(wildcard oci/*.c)
 HOOK_OBJS := $(HOOK_SRCS:hook/%.c=$(OUT)/hook/%.o) $(OCI_SRCS:oci/%.c=$(OUT)/oci/%.o)
 # Pure code (no BPF, no system calls that need root): unit-tested.
-PURE_SRCS := hook/args.c hook/log.c hook/format.c $(OCI_SRCS)
+PURE_SRCS := hook/args.c hook/log.c hook/format.c hook/verdicts.c $(OCI_SRCS)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall \
@@ -177,7 +177,7 @@ unit: $(UNIT_TESTS)
 # build of the binary ($(OUT)-asan): those that drive the binary hardest
 # (every verb, the hook, its records and races, install, doctor), not the
 # long traffic tests, whose work is done in the kernel.
-ASAN_TESTS := t_cli t_hook t_hook_race t_install t_security t_confine t_doctor t_environment t_kernel t_cgroup t_policy
+ASAN_TESTS := t_cli t_hook t_hook_race t_install t_security t_confine t_doctor t_environment t_kernel t_cgroup t_policy t_restart
 
 test: check-root deps
 	$(Q)$(MAKE) --no-print-directory format-check

@@ -281,7 +281,9 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 				   .n_noports = p->n_noports,
 				   .already = &already };
 	_cleanup_close_ int pidfd = -1;
-	int err, lock;
+	_cleanup_free_ struct ob_verdicts *kept = NULL;
+	struct ob_error kwhy = { 0 };
+	int err, lock, restored = 0;
 
 	if (!p->has_netns && !p->allow_host_network)
 		return ob_err(
@@ -336,6 +338,16 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 		rollback(&r, false);
 		return err;
 	}
+	/* what this container's services were learned as before a restart */
+	kept = calloc(1, sizeof(*kept));
+	if (kept && ob_verdicts_read(key, kept, &kwhy)) {
+		if (kwhy.code != -ENOENT)
+			hlog(LOG_WARNING, st->id, "kept verdicts ignored: %s", kwhy.msg);
+		free(kept);
+		kept = NULL;
+	}
+	en.kept = kept;
+	en.restored = &restored;
 	lock = enrol_lock(st->id);
 	err = ob_enroll_cookie(&m, cookie, &en, e);
 	ob_close_maps(&m);
@@ -352,6 +364,9 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 	hlog(LOG_INFO, st->id, "accelerated: netns cookie %" PRIu64 "%s%s%s", cookie,
 	     already ? " (shared, already enrolled)" : "", r.link[0] ? ", sock_ops link " : "",
 	     r.link);
+	if (kept)
+		hlog(LOG_INFO, st->id, "kept verdicts: %d of %d services restored%s", restored,
+		     kept->n, already ? " (none: its netns was enrolled already)" : "");
 	return 0;
 }
 
@@ -361,14 +376,21 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 static void teardown_locked(const struct ob_record *r, const char *why)
 {
 	struct ob_maps m;
+	struct ob_error kwhy = { 0 };
 	bool unsure, withdrew = false;
-	int others = ob_records_sharing(r->cookie, r->key, &unsure);
+	int others = ob_records_sharing(r->cookie, r->key, &unsure), kept = -1;
 
 	ob_cgroup_unplace(r->key); /* the pin of this key, whatever the record says */
 	if (!others && ob_registry_by_hook(r->cookie) && ob_open_maps(&m, NULL) == 0) {
+		/* what its services were learned as, for its next start */
+		if (ob_netns_enrolled(&m, r->cookie) &&
+		    ob_verdicts_save(&m, r->key, r->id, r->cookie, &kept, &kwhy))
+			hlog(LOG_WARNING, r->id, "%s: verdicts not kept: %s", why, kwhy.msg);
 		withdrew = ob_withdraw_cookie(&m, r->cookie) > 0;
 		ob_close_maps(&m);
 	}
+	if (kept > 0)
+		hlog(LOG_INFO, r->id, "%s: kept the verdicts of %d services", why, kept);
 	ob_record_remove(r->key, NULL);
 	hlog(LOG_INFO, r->id, "%s: %s netns cookie %" PRIu64 "%s", why,
 	     withdrew ? "withdrew" : "kept", r->cookie,

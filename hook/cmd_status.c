@@ -71,6 +71,9 @@ static int gather(struct ob_view *v, struct ob_error *e)
 	int err;
 
 	memset(v, 0, sizeof(*v));
+	err = ob_verdicts_list(&v->kept, &v->n_kept, e); /* loaded or not */
+	if (err)
+		return err;
 	err = ob_open_maps(&m, &none);
 	if (err == -ENOENT)
 		return 0; /* not loaded is a state, not an error */
@@ -124,6 +127,7 @@ int ob_cmd_status(const struct ob_args *a, FILE *out, struct ob_error *e)
 	free(v.ns);
 	free(v.svc);
 	free(v.ct);
+	free(v.kept);
 	return err;
 }
 
@@ -138,5 +142,24 @@ int ob_cmd_metrics(const struct ob_args *a, FILE *out, struct ob_error *e)
 	free(v.ns);
 	free(v.svc);
 	free(v.ct);
+	free(v.kept);
 	return err;
+}
+
+int ob_cmd_forget(const struct ob_args *a, FILE *out, struct ob_error *e)
+{
+	int n, err;
+
+	if (a->operand && !ob_name_valid(a->operand, OB_KEY_MAX))
+		return ob_err(e, -EINVAL, "'%s' is not a container id or key", a->operand);
+	err = ob_verdicts_forget(a->operand, &n, e);
+	if (err)
+		return err;
+	if (a->operand && !n)
+		return ob_err(e, -ENOENT,
+			      "no verdicts are kept for '%s' (oci-bypass status lists them)",
+			      a->operand);
+	fprintf(out, "oci-bypass: forgot the verdicts kept for %d container%s\n", n,
+		n == 1 ? "" : "s");
+	return 0;
 }

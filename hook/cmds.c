@@ -202,6 +202,19 @@ const struct ob_cmd ob_cmds[] = {
 		   "  it from a timer (the oci-bypass-promote.timer unit that make install\n"
 		   "  puts in place runs it every second); its cost is one walk of each\n"
 		   "  such namespace's TCP sockets. Prints what it did and how long it took.\n" },
+	{ .name = "forget",
+	  .fn = ob_cmd_forget,
+	  .summary = "drop the verdicts kept across container restarts",
+	  .operand = "CONTAINER",
+	  .usage = "oci-bypass forget [CONTAINER]\n"
+		   "  When a container's network namespace is withdrawn at its teardown, what\n"
+		   "  was learned of its services (accelerated, or why they stay on stock\n"
+		   "  TCP) is kept under " OB_VERDICTS_DIR "/, by the container's id and\n"
+		   "  bundle as its engine gave them, and restored when that container\n"
+		   "  starts again, so that its clients' first connections are\n"
+		   "  accelerated. status lists what is kept (the " OB_VERDICTS_MAX_S "\n"
+		   "  containers saved last). forget drops it: for CONTAINER (an id, or a\n"
+		   "  key as status shows it), or for every container.\n" },
 	{ .name = "version",
 	  .fn = ob_cmd_version,
 	  .summary = "print the version",

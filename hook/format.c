@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <string.h>
+#include <time.h>
 
 #include "ob.h"
 
@@ -141,6 +142,28 @@ static const struct {
 	{ OB_GUARD_SETSOCKOPT, "ktls" },
 };
 
+/* Kept verdicts (verdicts.c): restored at each container's next start. */
+static void kept_text(FILE *f, const struct ob_view *v)
+{
+	if (v->n_kept)
+		fprintf(f, "\n%-32s %-20s %s\n", "KEPT VERDICTS (CONTAINER)", "SAVED (UTC)",
+			"SERVICES");
+	for (int i = 0; i < v->n_kept; i++) {
+		const struct ob_verdicts *k = &v->kept[i];
+		time_t t = (time_t)k->saved;
+		struct tm tm;
+		char when[24] = "-";
+
+		if (gmtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		fprintf(f, "%-32.32s %-20s", k->key, when);
+		for (int j = 0; j < k->n; j++)
+			fprintf(f, "%s%u %s", j ? ", " : " ", k->v[j].port,
+				ob_svc_state_name(k->v[j].state));
+		fputc('\n', f);
+	}
+}
+
 int ob_format_text(FILE *f, const struct ob_view *v)
 {
 	fprintf(f, "oci-bypass: %s", state_word(v));
@@ -149,8 +172,10 @@ int ob_format_text(FILE *f, const struct ob_view *v)
 			v->build_id, v->sockhash_entries, v->cgroup[0] ? ", cgroup " : "",
 			v->cgroup);
 	fputc('\n', f);
-	if (!v->pinned)
-		return 0;
+	if (!v->pinned) {
+		kept_text(f, v);
+		return ferror(f) ? -EIO : 0;
+	}
 	fprintf(f,
 		"unread redirected bytes: %" PRId64 " of a budget of %" PRIu64
 		" (a namespace's: %" PRIu64 " unless enrolled with --max-unread)\n",
@@ -214,6 +239,7 @@ int ob_format_text(FILE *f, const struct ob_view *v)
 					s->skips[k]);
 		fputs(any ? "\n" : "-\n", f);
 	}
+	kept_text(f, v);
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -341,6 +367,27 @@ int ob_format_json(FILE *f, const struct ob_view *v)
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "containers", arr);
+	arr = json_object_new_array();
+	for (int i = 0; i < v->n_kept; i++) {
+		json_object *o = json_object_new_object(), *svc = json_object_new_array();
+
+		json_object_object_add(o, "key", json_object_new_string(v->kept[i].key));
+		json_object_object_add(o, "id", json_object_new_string(v->kept[i].id));
+		json_object_object_add(o, "saved", json_object_new_int64(v->kept[i].saved));
+		for (int j = 0; j < v->kept[i].n; j++) {
+			json_object *s = json_object_new_object();
+
+			json_object_object_add(s, "port",
+					       json_object_new_int(v->kept[i].v[j].port));
+			json_object_object_add(
+				s, "state",
+				json_object_new_string(ob_svc_state_name(v->kept[i].v[j].state)));
+			json_object_array_add(svc, s);
+		}
+		json_object_object_add(o, "services", svc);
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(root, "kept_verdicts", arr);
 	if (fprintf(f, "%s\n",
 		    json_object_to_json_string_ext(
 			    root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)

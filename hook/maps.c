@@ -385,9 +385,48 @@ bool ob_netns_enrolled(const struct ob_maps *m, uint64_t cookie)
 
 /* Enrols one netns in the maps (idempotent; *already: it was before).
  * Counters go in first: the netns entry is what turns pairing on. */
+/* Deletes every entry of a map keyed by struct ob_svc_key for one netns. */
+static void delete_svc_keys(int map_fd, uint64_t cookie)
+{
+	struct ob_svc_key k, next, *prev = NULL;
+
+	while (bpf_map_get_next_key(map_fd, prev, &next) == 0) {
+		k = next;
+		if (k.netns_cookie == cookie) {
+			bpf_map_delete_elem(map_fd, &k);
+			prev = NULL; /* restart: the walk lost its place */
+			continue;
+		}
+		prev = &k;
+	}
+}
+
+/*
+ * Kept verdicts (verdict_store.c) go in before the netns entry: until it
+ * exists no BPF program makes or reads a service of this netns, and its
+ * count of services (ob_netns.services, which only BPF changes once the
+ * entry is in) starts at what was put in. At most its quota of services.
+ * Returns how many.
+ */
+static int restore_verdicts(const struct ob_maps *m, uint64_t cookie, const struct ob_verdicts *vs,
+			    uint32_t limit)
+{
+	int n = 0;
+
+	for (int i = 0; vs && i < vs->n && (uint32_t)n < limit; i++) {
+		struct ob_svc_key k = { .netns_cookie = cookie, .port = vs->v[i].port };
+		struct ob_service sv = { .state = vs->v[i].state };
+
+		if (ob_verdict_keepable(sv.state) &&
+		    bpf_map_update_elem(m->services, &k, &sv, BPF_NOEXIST) == 0)
+			n++;
+	}
+	return n;
+}
+
 int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_t max_unread,
 		   const struct ob_quotas *quotas, const uint16_t *noports, int n_noports,
-		   bool *already, struct ob_error *e)
+		   const struct ob_verdicts *kept, int *restored, bool *already, struct ob_error *e)
 {
 	struct ob_counters *zero = NULL;
 	struct ob_netns ns = { 0 };
@@ -396,6 +435,8 @@ int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_
 	int err = 0;
 
 	*already = false;
+	if (restored)
+		*restored = 0;
 	for (int i = 0; i < n_noports; i++) {
 		struct ob_svc_key pk = { .netns_cookie = cookie, .port = noports[i] };
 		__u8 one = 1;
@@ -415,9 +456,21 @@ int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_
 		ns.max_services = quotas->services;
 		ns.max_sockets = quotas->sockets;
 	}
+	if (kept && kept->n) {
+		struct ob_settings s;
+		uint32_t limit = ns.max_services;
+
+		if (!limit && ob_read_settings(m, &s, NULL) == 0)
+			limit = s.ns_max_services;
+		ns.services = restore_verdicts(m, cookie, kept, limit ? limit : OB_NS_MAX_SERVICES);
+	}
+	if (restored)
+		*restored = (int)ns.services;
 	zero = calloc(ncpu > 0 ? (size_t)ncpu : 1, sizeof(*zero));
-	if (!zero)
+	if (!zero) {
+		delete_svc_keys(m->services, cookie);
 		return ob_err(e, -ENOMEM, "out of memory");
+	}
 	/* A concurrent enrolment of the same netns may get there first: its
 	 * counters are kept (NOEXIST), and its netns entry (EEXIST) means
 	 * enrolled already. Undo only what this call made. */
@@ -427,9 +480,18 @@ int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_
 		int why = errno;
 
 		if (why == EEXIST && ob_netns_enrolled(m, cookie)) {
+			/* enrolled meanwhile (enroll from the command line):
+			 * its services stay as they are, but for the kept ones
+			 * put in above, which its count does not include: over
+			 * its quota by at most OB_VERDICTS_MAX_SVC */
 			*already = true;
+			if (restored)
+				*restored = 0;
 			goto out;
 		}
+		delete_svc_keys(m->services, cookie);
+		if (restored)
+			*restored = 0;
 		if (made_counters)
 			bpf_map_delete_elem(m->counters, &cookie);
 		if (why == E2BIG)
@@ -440,22 +502,6 @@ int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_
 out:
 	free(zero);
 	return err;
-}
-
-/* Deletes every entry of a map keyed by struct ob_svc_key for one netns. */
-static void delete_svc_keys(int map_fd, uint64_t cookie)
-{
-	struct ob_svc_key k, next, *prev = NULL;
-
-	while (bpf_map_get_next_key(map_fd, prev, &next) == 0) {
-		k = next;
-		if (k.netns_cookie == cookie) {
-			bpf_map_delete_elem(map_fd, &k);
-			prev = NULL; /* restart: the walk lost its place */
-			continue;
-		}
-		prev = &k;
-	}
 }
 
 /* Withdrawing never touches the sockhash: connections already redirecting

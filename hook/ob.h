@@ -248,6 +248,8 @@ struct ob_view {
 	struct ob_svc_view *svc;
 	int n_ct;
 	struct ob_record *ct;
+	int n_kept; /* kept verdicts, oldest first */
+	struct ob_verdicts *kept;
 };
 
 const char *ob_svc_state_name(uint32_t state);
@@ -321,9 +323,11 @@ int ob_services_foreach(const struct ob_maps *m,
 				  void *ctx),
 			void *ctx);
 bool ob_netns_enrolled(const struct ob_maps *m, uint64_t cookie);
+struct ob_verdicts; /* verdicts.c */
 int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_t max_unread,
 		   const struct ob_quotas *quotas, const uint16_t *noports, int n_noports,
-		   bool *already, struct ob_error *e);
+		   const struct ob_verdicts *kept, int *restored, bool *already,
+		   struct ob_error *e);
 /* The sweep (bypass.h): deletes ob_conns entries older than stale_ns that
  * no live socket needs, and ob_ledger entries neither of whose sockets is
  * in a sockhash, through the pinned program ob_sweep. Counts what it
@@ -361,7 +365,11 @@ struct ob_enrolment {
 	struct ob_quotas quotas;
 	const uint16_t *noports;
 	int n_noports;
-	bool *already;	   /* out, optional: it was enrolled before */
+	bool *already; /* out, optional: it was enrolled before */
+	/* kept verdicts of the container (the hook), or NULL; *restored
+	 * (optional): how many went in (none if it was enrolled before) */
+	const struct ob_verdicts *kept;
+	int *restored;
 	const char *nsref; /* an absolute path that reaches it (promote), or NULL */
 };
 int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_enrolment *en,
@@ -412,6 +420,44 @@ int ob_records_sharing(uint64_t cookie, const char *except, bool *unsure);
 unsigned long long ob_pid_start(int pid);
 /* The same for the process of pidfd (pid its number), 0 if it is gone. */
 unsigned long long ob_pidfd_start(int pidfd, int pid);
+
+/* ---- verdicts.c (pure) and verdict_store.c: what was learned of a
+ * container's services, kept across its restarts ---- */
+#define OB_STATE_DIR	    "/var/lib/oci-bypass"
+#define OB_VERDICTS_DIR	    OB_STATE_DIR "/verdicts"
+#define OB_VERDICTS_MAX	    1024 /* containers kept: past it the oldest goes */
+#define OB_VERDICTS_MAX_S   "1024"
+#define OB_VERDICTS_MAX_SVC 256 /* services kept per container */
+struct ob_verdict {
+	uint16_t port;
+	uint32_t state; /* enum ob_svc_state, ob_verdict_keepable() */
+};
+struct ob_verdicts {
+	char key[OB_KEY_MAX + 1]; /* the container's record key (its id and bundle) */
+	char id[160];
+	long long saved; /* unix time */
+	int n;
+	struct ob_verdict v[OB_VERDICTS_MAX_SVC];
+};
+bool ob_verdict_keepable(uint32_t state);
+bool ob_verdicts_key_valid(const char *key);
+/* The file's text (malloc'd), or NULL when out of memory. */
+char *ob_verdicts_format(const struct ob_verdicts *vs);
+/* The file of key, whole: every field checked, its id the one key gives. */
+int ob_verdicts_parse(const char *key, const char *buf, size_t len, struct ob_verdicts *vs,
+		      struct ob_error *e);
+/* At a container's teardown, before its netns is withdrawn: keeps what was
+ * learned of the netns's services under its key (*kept: how many; none
+ * learned: its file goes), then leaves OB_VERDICTS_MAX files at most. */
+int ob_verdicts_save(const struct ob_maps *m, const char *key, const char *id, uint64_t cookie,
+		     int *kept, struct ob_error *e);
+/* -ENOENT if none are kept for key. */
+int ob_verdicts_read(const char *key, struct ob_verdicts *vs, struct ob_error *e);
+/* Every file that can be read, oldest first (*out malloc'd). */
+int ob_verdicts_list(struct ob_verdicts **out, int *n, struct ob_error *e);
+/* Removes the files of the containers named id (or with that key), or all
+ * with id NULL; *n how many. */
+int ob_verdicts_forget(const char *id, int *n, struct ob_error *e);
 
 /* ---- cgroup.c ---- */
 int ob_find_cgroup2(char *buf, size_t len, struct ob_error *e);
@@ -541,6 +587,7 @@ int ob_cmd_doctor(const struct ob_args *a, FILE *out, struct ob_error *e); /* cm
 int ob_cmd_hook(const struct ob_args *a, FILE *out, struct ob_error *e);   /* cmd_hook.c */
 int ob_cmd_gc(const struct ob_args *a, FILE *out, struct ob_error *e);
 int ob_cmd_promote(const struct ob_args *a, FILE *out, struct ob_error *e); /* cmd_promote.c */
+int ob_cmd_forget(const struct ob_args *a, FILE *out, struct ob_error *e);  /* cmd_status.c */
 int ob_cmd_sandbox_test(const struct ob_args *a, FILE *out, struct ob_error *e);
 int ob_cmd_install_hooks(const struct ob_args *a, FILE *out,
 			 struct ob_error *e);				 /* cmd_install.c */

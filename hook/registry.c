@@ -127,7 +127,7 @@ int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_e
 {
 	bool already;
 	int err = ob_netns_enrol(m, cookie, en->trust, en->max_unread, &en->quotas, en->noports,
-				 en->n_noports, &already, e);
+				 en->n_noports, en->kept, en->restored, &already, e);
 
 	if (err)
 		return err;

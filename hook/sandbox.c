@@ -321,6 +321,7 @@ int ob_sandbox_prepare(struct ob_error *e)
 	 * and Landlock forbids mount(), so bpffs is mounted now, as load
 	 * would. A failure here shows later, as the load's. */
 	ob_mkdirs(OB_RUN_DIR, 0700, NULL);
+	ob_mkdirs(OB_VERDICTS_DIR, 0700, NULL);
 	if (ob_ensure_bpffs(&bpffs_why) == 0 && mkdir(OB_PIN_DIR, 0700) && errno != EEXIST)
 		ob_err(&bpffs_why, -errno, "cannot create %s: %s", OB_PIN_DIR, strerror(errno));
 	return err;
@@ -362,8 +363,8 @@ static int landlock_allow(int rfd, const char *dir, __u64 access, struct ob_erro
 }
 
 /*
- * Writes (create, write, truncate, rename, remove) only under OB_RUN_DIR
- * and OB_PIN_DIR; no execution; from ABI 4 no TCP bind or connect; from
+ * Writes (create, write, truncate, rename, remove) only under OB_RUN_DIR,
+ * OB_PIN_DIR and OB_VERDICTS_DIR; no execution; from ABI 4 no TCP bind or connect; from
  * ABI 6 no abstract unix socket outside. Reads are not restricted (the
  * hook reads /proc, /sys and config.json). A kernel without Landlock, or
  * with Landlock not enabled, is not an error: sb says why, the caller
@@ -433,6 +434,10 @@ static int landlock(struct ob_sandbox *sb, struct ob_error *e)
 	err = landlock_allow(rfd, OB_RUN_DIR, write, e);
 	if (!err)
 		err = landlock_allow(rfd, OB_PIN_DIR, write, e);
+	/* kept verdicts: where /var/lib cannot hold them (read-only), the
+	 * hook runs without, and teardown says they were not kept */
+	if (!err && access(OB_VERDICTS_DIR, F_OK) == 0)
+		err = landlock_allow(rfd, OB_VERDICTS_DIR, write, e);
 #ifdef __SANITIZE_ADDRESS__
 	for (int i = 0; !err && i < 2; i++) {
 		char dir[PATH_MAX];

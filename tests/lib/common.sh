@@ -403,6 +403,7 @@ container_test() {
 	ct_cleanup_all "$p" >/dev/null 2>&1
 	ns_setup "$p" "$n" >/dev/null || die "ns_setup"
 	"$OB" unload --wait 5 >/dev/null 2>&1
+	clear_foreign_pins
 }
 
 [ -n "${OB_ANY_KERNEL:-}" ] || need_datapath

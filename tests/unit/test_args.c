@@ -26,6 +26,7 @@ STUB(ob_cmd_withdraw)
 STUB(ob_cmd_status)
 STUB(ob_cmd_metrics)
 STUB(ob_cmd_doctor)
+STUB(ob_cmd_forget)
 STUB(ob_cmd_hook)
 STUB(ob_cmd_gc)
 STUB(ob_cmd_promote)
@@ -269,7 +270,7 @@ static void every_verb_has_usage(void **state)
 		assert_non_null(strstr(c->usage, c->name));
 		assert_ptr_equal(ob_cmd_find(c->name), c);
 	}
-	assert_int_equal(n, 16);
+	assert_int_equal(n, 17);
 	assert_null(ob_cmd_find("frobnicate"));
 }
 
