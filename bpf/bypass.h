@@ -3,7 +3,7 @@
  * Included by bpf/bypass.bpf.c (clang -target bpf) and by hook/ and tests/
  * (gcc). Only <linux/types.h> types, no libc, no helpers.
  *
- * How two sockets become peers (see README "Design"):
+ * How two sockets become peers (see docs/how-it-works.md):
  *
  *   client (active side)                       server (passive side)
  *   TCP_CONNECT_CB: ask for header-option callbacks
@@ -304,7 +304,7 @@ enum ob_dir {
  * wakes a waiting reader without data, and such a thread never blocked
  * on room. What remains is a blocking reader thread whose writer first
  * fills the send buffer within the moments between promotion and switch
- * (README, Limitations).
+ * (docs/limitations.md).
  */
 #define OB_DUPLEX_SIGHTINGS  2
 #define OB_PROMOTE_WINDOW_NS (1000ull * 1000 * 1000)

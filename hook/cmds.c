@@ -57,7 +57,7 @@ const struct ob_cmd ob_cmds[] = {
 		   "  connections to or from PORT on stock TCP. A service (listening port)\n"
 		   "  of this namespace is accelerated once one of its connections has\n"
 		   "  ended without a blocking shutdown(SHUT_WR); --trust skips that\n"
-		   "  probation (see README, Limitations).\n"
+		   "  probation (see docs/limitations.md).\n"
 		   "  --max-unread: the namespace's budget of redirected bytes its peers\n"
 		   "  have not read yet (k, m, g suffixes; default 256m, or the host's\n"
 		   "  budget where that is smaller); past it, its connections go by TCP.\n"

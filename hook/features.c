@@ -299,7 +299,7 @@ int ob_features(struct ob_feature *out, int max)
 	fentry = ob_fentry_probe();
 	snprintf(fentry_note, sizeof(fentry_note),
 		 "refused here (%s): a service that uses them is not kept on TCP by a guard "
-		 "(README, Guards); keep its port off with --no-port",
+		 "(docs/limitations.md, Guards); keep its port off with --no-port",
 		 strerror(-fentry));
 	ROW("fentry programs on tcp_recvmsg, tcp_splice_read (guards for MSG_WAITALL, splice)",
 	    "5.5", fentry ? OB_FEAT_WARN : OB_FEAT_OK, fentry ? fentry_note : NULL);
@@ -319,7 +319,7 @@ int ob_features(struct ob_feature *out, int max)
 	    "5.19", ob_promotion_supported() ? OB_FEAT_OK : OB_FEAT_WARN,
 	    ob_promotion_supported() ? NULL
 				     : "not here: connections opened before their service is "
-				       "learned stay on TCP (README, Limitations)");
+				       "learned stay on TCP (docs/limitations.md)");
 	if (access(OB_BTF_PATH, R_OK) == 0 && ob_unread_fallback(NULL, &fallback, NULL) == 0) {
 		ROW("unread bytes counted by the kernel (sk_psock.msg_tot_len)", "6.12, not 6.1",
 		    fallback ? OB_FEAT_FALLBACK : OB_FEAT_OK,

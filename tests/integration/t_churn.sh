@@ -94,7 +94,7 @@ ECHO=$PORT_echo DEFER=$PORT_defer
 serve killable echo:0
 KPORT=$PORT_echo
 log "servers: echo $ECHO, defer $DEFER, killable echo $KPORT"
-# The services learn from their first connections (probation: README,
+# The services learn from their first connections (probation: docs/limitations.md,
 # Limitations); those entries are legitimate and stay.
 for port in $ECHO $DEFER $KPORT; do
 	churn 2 "$A4" "$port" rr 2 1
@@ -185,7 +185,7 @@ assert_eq "the sweep deleted them" 0 "$(status_field conn_entries)"
 assert_eq "and the accounts" 0 "$(status_field ledger_entries)"
 assert_eq "nothing left charged to the host's budget" 0 "$(status_field unread_bytes)"
 # Not given back: the socket slots of sockets whose close nobody saw
-# (README, Security: what remains); withdraw resets them.
+# (docs/security.md: what remains); withdraw resets them.
 log "socket slots left by the unseen closes: $("$OB" status --json | jq -c '[.netns[] | "\(.name) \(.quota.sockets.used)"]')"
 assert_eq "ch-cli's conn count given back" 0 \
 	"$("$OB" status --json | jq -r '.netns[] | select(.name == "ch-cli") | .quota.conns.used')"

@@ -45,7 +45,7 @@ perl "$TESTS_DIR/lib/btf_move_member.pl" /sys/kernel/btf/vmlinux "$WORK/moved.bt
 doctor --btf "$WORK/moved.btf"
 assert_eq "verifier-rejected: doctor --btf exits" 1 $RC
 assert_eq "verifier-rejected: FAIL lines" 1 "$(grep -c . <<<"$FAILS")"
-# the documented one line (README, Kernels): the kernel refused the BPF
+# the documented one line (docs/kernels.md): the kernel refused the BPF
 # programs (ERRNO): the verifier: ITS REASON
 grep -qE 'the BPF object loads.* -- the kernel refused the BPF programs \([^)]+\): the verifier: access beyond struct [a-z_]+ at off 30000' <<<"$FAILS" &&
 	log "ok: $FAILS" || fail "no one-line verifier reason; doctor said:"$'\n'"$OUT"

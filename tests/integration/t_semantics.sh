@@ -95,7 +95,7 @@ for check in blocking_read nonblocking_read_empty msg_peek epoll_rdhup shutdown_
 	assert_eq "--trust: $check as stock" "$(col "$STOCK" $check)" "$(col "$TRUST" $check)"
 done
 # A reset reaching a reader blocked in tcp_bpf_recvmsg() wakes it without
-# data: EAGAIN instead of ECONNRESET (README, Limitations). Every byte before
+# data: EAGAIN instead of ECONNRESET (docs/limitations.md). Every byte before
 # the reset must still arrive.
 for f in "$TRUST" "$DEFAULT"; do
 	rst=$(col "$f" rst_midstream)
@@ -106,7 +106,7 @@ n=$(grep -c "	redirected$" "$TRUST")
 assert_ge "--trust: checks that really ran redirected" 15 "$n"
 
 # The default (probation and guards) equals stock TCP in every row but
-# those only the kernel decides (README, Limitations), and those whose
+# those only the kernel decides (docs/limitations.md), and those whose
 # guard this kernel refuses (doctor warns).
 KERNEL_ONLY=" siocoutq tcp_info_bytes close_unread_data rst_midstream fionread "
 [[ " $GUARDS " == *" waitall "* ]] || KERNEL_ONLY+="msg_waitall "

@@ -39,7 +39,7 @@ assert_eq "four namespaces enrolled by the hook" 4 "$("$OB" status --json | jq '
 
 # Servers in ns1 and ns2: streams, request/response, and request/response
 # with half-close on a port of its own. A service is learned from its first
-# connections (README, Limitations): one port serving both kinds can be
+# connections (docs/limitations.md): one port serving both kinds can be
 # accelerated by a plain one, and the first half-closing connection after
 # that may then meet the kernel's spurious EAGAIN, which is documented, not
 # what this soak is about.

@@ -261,7 +261,7 @@ hold_conn() {
 }
 
 # warm_up NS ADDR PORT [CLIENT ARGS...]: a service is accelerated only after
-# one of its connections has ended without a blocking half-close (README,
+# one of its connections has ended without a blocking half-close (docs/limitations.md,
 # Limitations). One short connection does that; waits until it shows.
 warm_up() {
 	local ns=$1 addr=$2 port=$3; shift 3
