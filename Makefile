@@ -17,7 +17,8 @@ MULTIARCH  := $(shell $(CC) -print-multiarch 2>/dev/null)
 # Debian packages the build, the tests and the demo need.
 DEB_PACKAGES := build-essential pkg-config clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev libseccomp-dev libjson-c-dev libcmocka-dev iproute2 qperf iperf3 \
-	busybox-static runc crun podman jq libclang-rt-14-dev clang-format-14
+	busybox-static runc crun podman jq libclang-rt-14-dev clang-format-14 \
+	debhelper lintian
 # The kernel matrix and the guest smoke: Debian's kernels under qemu (TCG);
 # installed without recommends (qemu's pull in a desktop's worth).
 DEB_PACKAGES_NR := qemu-system-x86 kmod xz-utils cpio
@@ -87,7 +88,7 @@ TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall
 	      $(OUT)/tests/redispool
 
 .DELETE_ON_ERROR:
-.PHONY: all deps format format-check test test-kernels unit integration demo bench soak clean format install tools check-root
+.PHONY: all deps format-check test test-kernels unit integration demo bench soak clean format install tools check-root deb
 
 all: $(OUT)/oci-bypass $(OUT)/oci-bypass-runtime
 
@@ -220,6 +221,22 @@ format-check:
 	$(Q)$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRCS) || \
 		{ echo "make format-check: run 'make format' and commit the result" >&2; exit 1; }
 
+# A Debian package (debian/, dpkg-buildpackage, checked by lintian), built
+# from a copy of the tree under $(OUT)/deb so that the .deb lands there
+# rather than beside the clone: $(OUT)/deb/oci-bypass_VERSION_ARCH.deb.
+deb:
+	$(Q)command -v dpkg-buildpackage >/dev/null && command -v lintian >/dev/null && \
+		dpkg-query -W -f='$${Status}' debhelper 2>/dev/null | grep -q 'install ok installed' || \
+		{ echo "make deb: needs dpkg-dev, debhelper and lintian (make deps installs them)" >&2; exit 1; }
+	$(Q)rm -rf $(OUT)/deb && mkdir -p $(OUT)/deb/src
+	$(Q)tar --exclude='./build*' --exclude=./.git -cf - . | tar -C $(OUT)/deb/src -xf -
+	$(call msg,DEB,$(OUT)/deb)
+	$(Q)cd $(OUT)/deb/src && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
+		{ tail -n 30 $(OUT)/deb/build.log >&2; exit 1; }
+	$(Q)lintian --fail-on error,warning --suppress-tags-from-file debian/lintian-suppressed \
+		$(OUT)/deb/*.deb
+	$(Q)ls $(OUT)/deb/*.deb
+
 # The binary lives where OCI hooks live; bin/ gets a link for operators.
 # The hooks.d file is rendered and validated by the binary itself, which
 # also writes the host policy (all off) where there is none.
@@ -233,10 +250,13 @@ install: $(OUT)/oci-bypass $(OUT)/oci-bypass-runtime
 	ln -sf oci-bypass $(DESTDIR)$(PREFIX)/libexec/oci/hooks.d/oci-bypass-runtime
 	ln -sf ../libexec/oci/hooks.d/oci-bypass-runtime $(DESTDIR)$(PREFIX)/bin/oci-bypass-runtime
 	install -D -m 0644 docs/oci-bypass.8 $(DESTDIR)$(MAN_DIR)/oci-bypass.8
+	ln -sf oci-bypass.8 $(DESTDIR)$(MAN_DIR)/oci-bypass-runtime.8
 	install -d $(DESTDIR)$(UNIT_DIR)
-	sed 's|@BINDIR@|$(PREFIX)/bin|g' examples/systemd/oci-bypass-promote.service.in \
-		>$(DESTDIR)$(UNIT_DIR)/oci-bypass-promote.service
-	install -m 0644 examples/systemd/oci-bypass-promote.timer $(DESTDIR)$(UNIT_DIR)/
+	for u in promote gc; do \
+		sed 's|@BINDIR@|$(PREFIX)/bin|g' examples/systemd/oci-bypass-$$u.service.in \
+			>$(DESTDIR)$(UNIT_DIR)/oci-bypass-$$u.service && \
+		install -m 0644 examples/systemd/oci-bypass-$$u.timer $(DESTDIR)$(UNIT_DIR)/ || exit 1; \
+	done
 	$(OUT)/oci-bypass install-hooks --dir $(DESTDIR)$(HOOKS_DIR) \
 		--hook-path $(PREFIX)/libexec/oci/hooks.d/oci-bypass \
 		--policy $(DESTDIR)/etc/oci-bypass/policy.conf

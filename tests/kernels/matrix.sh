@@ -10,7 +10,7 @@
 #   OBK_SERIES   kernels to boot (default "6.1 6.12"; "" for the host only)
 #   OBK_HOST     0: do not run the suite on the host's kernel (default 1)
 #   TESTS        integration tests to run (default: all that depend on the
-#                kernel, i.e. all but t_fuzz, t_install, t_guest and t_docs)
+#                kernel, i.e. all but t_fuzz, t_install, t_guest, t_docs and t_deb)
 #   OBK_TIMEOUT  seconds per guest (default 3000)
 #   OBK_CGROUP   v2 (default: pure cgroup v2, as Debian 12 boots) or hybrid
 set -u
@@ -22,7 +22,7 @@ OUT=${OBK_RESULTS:-$OB_BUILD/kernels}
 mkdir -p "$OUT"
 if [ -z "${TESTS:-}" ]; then
 	TESTS=$(for t in tests/integration/t_*.sh; do basename "$t" .sh; done |
-		grep -vxE 't_fuzz|t_install|t_guest|t_docs' | tr '\n' ' ')
+		grep -vxE 't_fuzz|t_install|t_guest|t_docs|t_deb' | tr '\n' ' ')
 fi
 export TESTS OB_NO_UNIT=1
 command -v qemu-system-x86_64 >/dev/null || [ -z "$OBK_SERIES" ] ||
