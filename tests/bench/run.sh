@@ -29,6 +29,9 @@
 #   BENCH_PODMAN_RUNS 15 (podman run start time samples per variant)
 #   BENCH_POOL      1 (default) / 0: kept connections (tests/bench/pool.sh: redis
 #                   pool and pgbench, stock/default/trust)  BENCH_POOL_SECONDS 10
+#   BENCH_COST      1 (default) / 0: BPF costs against the bare mechanism
+#                   (tests/bench/bpfcost.sh: every size, and each program's
+#                   ns per run from kernel.bpf_stats_enabled)
 #   BENCH_BUDGET    seconds (default 1080): later rounds/extras are skipped past it
 #   BENCH_MAX_LOAD  wait (at most 120 s) for the 1-min load to drop below it (default 2)
 # Output: the Markdown tables on stdout (progress on stderr), and under
@@ -52,6 +55,7 @@ SCALE=${BENCH_SCALE:-1}
 SCALE_CONNS=${BENCH_SCALE_CONNS:-1 16 256 4096}
 SCALE_SECS=${BENCH_SCALE_SECONDS:-2}
 POOL=${BENCH_POOL:-1}
+COST=${BENCH_COST:-1}
 POOL_SECS=${BENCH_POOL_SECONDS:-10}
 SCALE_SIZE=4096
 PODMAN_RUNS=${BENCH_PODMAN_RUNS:-15}
@@ -75,6 +79,7 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 2; }
 [[ -n $PIN ]] && ((PIN >= $(nproc --all))) && die "BENCH_PIN=$PIN but this machine has $(nproc --all) CPUs"
 [[ $BUDGET =~ ^[0-9]+$ ]] || die "BENCH_BUDGET must be seconds, got '$BUDGET'"
 [[ $POOL == [01] ]] || die "BENCH_POOL must be 0 or 1, got '$POOL'"
+[[ $COST == [01] ]] || die "BENCH_COST must be 0 or 1, got '$COST'"
 [[ $POOL_SECS =~ ^[1-9][0-9]?$ ]] || die "BENCH_POOL_SECONDS must be 1..99, got '$POOL_SECS'"
 [[ $SCALE_SECS =~ ^[1-9][0-9]?$ ]] || die "BENCH_SCALE_SECONDS must be 1..99, got '$SCALE_SECS'"
 [[ $PODMAN_RUNS =~ ^[0-9]+$ ]] && ((PODMAN_RUNS <= 100)) || die "BENCH_PODMAN_RUNS must be 0..100, got '$PODMAN_RUNS'"
@@ -607,6 +612,13 @@ if [[ $SCALE == 1 && -n ${UP[netns]-} ]] && ((SCALE_DONE > 0)); then
 		ENROLLED=()
 	fi
 fi
+COST_TABLE=$RAW/bpfcost.md
+if [[ $COST == 1 ]] && ! over_budget; then
+	say "BPF costs against the bare mechanism (tests/bench/bpfcost.sh) [$(elapsed)s]"
+	OB_BUILD=$OB_BUILD COST_SECONDS=$SECS COST_REPS=$REPS COST_PIN=$PIN \
+		timeout -k 5 900 bash "$ROOT/tests/bench/bpfcost.sh" >"$COST_TABLE" 2>"$RAW/bpfcost.err" ||
+		{ fail_note "BPF costs: bpfcost.sh failed ($RAW/bpfcost.err)"; : >"$COST_TABLE"; }
+fi
 POOL_TABLE=$RAW/pool.md
 if [[ $POOL == 1 ]] && ! over_budget; then
 	say "kept connections (tests/bench/pool.sh, ${POOL_SECS} s runs) [$(elapsed)s]"
@@ -791,6 +803,12 @@ report() {
 		echo "| without the hook | $(fmt "$a") | $(awk '$1 == "podman" && $2 == "nohook" { if ($6 > m) m = $6 } END { print m + 0 }' "$SAMPLES") |"
 		echo "| with the hook (annotated) | $(fmt "$b") | $(awk '$1 == "podman" && $2 == "hook" { if ($6 > m) m = $6 } END { print m + 0 }' "$SAMPLES") |"
 		echo "| ratio | $(ratio "$b" "$a") | |"
+	fi
+	if [[ -s ${COST_TABLE:-} ]]; then
+		echo
+		echo "## BPF costs (tests/bench/bpfcost.sh: ours against the bare mechanism)"
+		echo
+		cat "$COST_TABLE"
 	fi
 	if [[ -s ${POOL_TABLE:-} ]]; then
 		echo
