@@ -353,6 +353,11 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 	ob_close_maps(&m);
 	enrolled = !err && !already;
 	if (!err) {
+		if (strcmp(r.name, name))
+			hlog(LOG_INFO, st->id, "named %s in status (%s)", name,
+			     already ? "the name of the namespace it joined"
+				     : "its own was taken by another namespace");
+		snprintf(r.name, sizeof(r.name), "%s", name);
 		snprintf(r.state, sizeof(r.state), "enrolled");
 		err = ob_record_write(&r, e);
 	}

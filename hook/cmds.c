@@ -67,7 +67,11 @@ const struct ob_cmd ob_cmds[] = {
 		   "  (--max-sockets); default a quarter of each table (16384 with the\n"
 		   "  default sizes). A connection past a quota stays on stock TCP, counted\n"
 		   "  as over_quota; status shows each quota as used/limit.\n"
-		   "  The host's own namespace is refused unless --allow-host is given.\n" },
+		   "  The host's own namespace is refused unless --allow-host is given.\n"
+		   "  --name (default: the /run/netns name) must not be another enrolled\n"
+		   "  namespace's. A namespace enrolled by hand stays yours: a container\n"
+		   "  that joins it changes nothing of it, and its teardown and gc never\n"
+		   "  withdraw it.\n" },
 	{ .name = "withdraw",
 	  .fn = ob_cmd_withdraw,
 	  .summary = "withdraw an enrolment",
@@ -76,7 +80,8 @@ const struct ob_cmd ob_cmds[] = {
 	  .check = ob_args_check_withdraw,
 	  .usage = "oci-bypass withdraw NAME | --netns PATH\n"
 		   "  Withdraw an enrolment: new connections stay on stock TCP, connections\n"
-		   "  already redirecting go on until they close.\n" },
+		   "  already redirecting go on until they close. A NAME two enrolled\n"
+		   "  namespaces have is refused: --netns says which.\n" },
 	{ .name = "enable",
 	  .fn = ob_cmd_enable,
 	  .summary = "allow new pairings",

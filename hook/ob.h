@@ -358,7 +358,8 @@ void ob_unpin_all(void);
 
 /* ---- registry.c: enrolled netns records under OB_RUN_DIR/netns ---- */
 struct ob_enrolment {
-	const char *name;
+	char *name;	    /* OB_NAME_MAX + 1 bytes: in, the name asked for; out, the
+			     * one it is enrolled under (ob_enroll_cookie) */
 	const char *origin; /* "cli" or "hook": gc withdraws only the hook's */
 	bool trust;
 	uint64_t max_unread; /* 0: the load's default */

@@ -80,15 +80,16 @@ int ob_registry_name(uint64_t cookie, char *name, size_t len)
 	return -ENOENT;
 }
 
-int ob_registry_find(const char *name, uint64_t *cookie, struct ob_error *e)
+/* How many records other than except's name their namespace name; the
+ * cookies of the first two in found[]. */
+static int named(const char *name, uint64_t except, uint64_t found[2])
 {
 	_cleanup_closedir_ DIR *d = opendir(NETNS_DIR);
 	struct dirent *de;
 	char have[OB_NAME_MAX + 1];
+	int n = 0;
 
-	if (!d)
-		return ob_err(e, -ENOENT, "no enrolled network namespace is named '%s'", name);
-	while ((de = readdir(d))) {
+	while (d && (de = readdir(d))) {
 		char *end;
 		uint64_t c;
 
@@ -96,14 +97,59 @@ int ob_registry_find(const char *name, uint64_t *cookie, struct ob_error *e)
 			continue;
 		errno = 0;
 		c = strtoull(de->d_name, &end, 10);
-		if (errno || *end)
+		if (errno || *end || c == except)
 			continue;
 		if (ob_registry_name(c, have, sizeof(have)) == 0 && !strcmp(have, name)) {
-			*cookie = c;
-			return 0;
+			if (n < 2)
+				found[n] = c;
+			n++;
 		}
 	}
-	return ob_err(e, -ENOENT, "no enrolled network namespace is named '%s'", name);
+	return n;
+}
+
+int ob_registry_find(const char *name, uint64_t *cookie, struct ob_error *e)
+{
+	uint64_t found[2] = { 0, 0 };
+	int n = named(name, 0, found);
+
+	if (!n)
+		return ob_err(e, -ENOENT, "no enrolled network namespace is named '%s'", name);
+	if (n > 1)
+		return ob_err(e, -ENOTUNIQ,
+			      "%d enrolled network namespaces are named '%s' (cookies %" PRIu64
+			      ", %" PRIu64 "%s): withdraw --netns PATH says which",
+			      n, name, found[0], found[1], n > 2 ? ", ..." : "");
+	*cookie = found[0];
+	return 0;
+}
+
+/*
+ * A name for a new enrolment of cookie that no other enrolled namespace
+ * has: the administrator's (origin cli) is refused if it is taken; a
+ * hook's (a container's id or io.oci-bypass.name, which a container may
+ * choose) is made unique with a suffix, -2 to -99.
+ */
+static int unique_name(char *name, uint64_t cookie, bool cli, struct ob_error *e)
+{
+	uint64_t found[2];
+	char want[OB_NAME_MAX + 1];
+
+	if (!named(name, cookie, found))
+		return 0;
+	if (cli)
+		return ob_err(e, -EEXIST,
+			      "the name '%s' is taken by the enrolled namespace of cookie %" PRIu64
+			      ": choose another with --name",
+			      name, found[0]);
+	snprintf(want, sizeof(want), "%s", name);
+	for (int i = 2; i < 100; i++) {
+		snprintf(name, OB_NAME_MAX + 1, "%.*s-%d", OB_NAME_MAX - 3, want, i);
+		if (!named(name, cookie, found))
+			return 0;
+	}
+	return ob_err(e, -EEXIST, "the name '%s' is taken, and so are its suffixes -2 to -99",
+		      want);
 }
 
 int ob_registry_clear(void)
@@ -121,18 +167,41 @@ int ob_registry_clear(void)
 	return 0;
 }
 
-/* Enrols one netns (idempotent) in the maps and records its name. */
+/*
+ * Enrols one netns (idempotent) in the maps and records its name and
+ * owner. An enrolment has one owner: a hook whose container joins a
+ * namespace enrolled already (by the administrator, or by another
+ * container's hook) changes nothing of it, so that its teardown or gc
+ * never withdraws the administrator's; the administrator's enroll of a
+ * namespace a hook enrolled takes it over (it then outlives the
+ * containers), keeping its name. en->name says the name it is enrolled
+ * under on return.
+ */
 int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_enrolment *en,
 		     struct ob_error *e)
 {
-	bool already;
-	int err = ob_netns_enrol(m, cookie, en->trust, en->max_unread, &en->quotas, en->noports,
-				 en->n_noports, en->kept, en->restored, &already, e);
+	char buf[OB_NAME_MAX + PATH_MAX + 16];
+	bool cli = !strcmp(en->origin, "cli"), already;
+	bool recorded = read_record(cookie, buf, sizeof(buf)) > 0;
+	int err = 0;
 
+	if (!recorded || !ob_netns_enrolled(m, cookie))
+		err = unique_name(en->name, cookie, cli, e);
+	if (!err)
+		err = ob_netns_enrol(m, cookie, en->trust, en->max_unread, &en->quotas, en->noports,
+				     en->n_noports, en->kept, en->restored, &already, e);
 	if (err)
 		return err;
 	if (en->already)
 		*en->already = already;
+	if (already && recorded) {
+		buf[strcspn(buf, "\n")] = '\0';
+		if (ob_name_valid(buf, OB_NAME_MAX))
+			snprintf(en->name, OB_NAME_MAX + 1, "%s", buf);
+		if (!cli || !ob_registry_by_hook(cookie))
+			return 0;
+		return write_record(cookie, en->name, "cli", en->nsref, e);
+	}
 	return write_record(cookie, en->name, en->origin, en->nsref, e);
 }
 
