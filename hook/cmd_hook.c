@@ -429,6 +429,9 @@ static int hook_teardown(const struct ob_state *st, const char *key)
 	return 0;
 }
 
+_Static_assert(OB_MAX_UNREAD_FREE == OB_NS_MAX_UNREAD,
+	       "the max-unread an annotation may ask for freely is the namespace default");
+
 /*
  * An image can carry io.oci-bypass.trust and allow-host-network as well as
  * an admin can (podman copies an image's annotations into config.json), so
@@ -436,7 +439,9 @@ static int hook_teardown(const struct ob_state *st, const char *key)
  * The file is read only when a container asks, so that no other container
  * pays for it. A refused trust is logged and the container goes on with
  * probation; a refused allow-host-network on a host-network container is
- * the reason it is not accelerated (or, under required, fails).
+ * the reason it is not accelerated (or, under required, fails). So is a
+ * max-unread above the namespace default (issue 21): refused, it is logged
+ * and the default applies.
  */
 static int apply_host_policy(const char *id, struct ob_policy *p, struct ob_error *e)
 {
@@ -445,7 +450,7 @@ static int apply_host_policy(const char *id, struct ob_policy *p, struct ob_erro
 	char why[sizeof(bad.msg) + 64];
 	unsigned refused;
 
-	if (!p->trust && !p->allow_host_network)
+	if (!p->trust && !p->allow_host_network && p->max_unread <= OB_MAX_UNREAD_FREE)
 		return 0;
 	ob_host_policy_load(OB_POLICY_PATH, &hp, &bad); /* on failure hp is all off */
 	refused = ob_policy_restrict(p, &hp);
@@ -461,6 +466,20 @@ static int apply_host_policy(const char *id, struct ob_policy *p, struct ob_erro
 				      "io.oci-bypass.allow-host-network=true is ignored: %s",
 				      why);
 		hlog(LOG_WARNING, id, "io.oci-bypass.allow-host-network=true ignored: %s", why);
+	}
+	if (refused & OB_REFUSED_MAX_UNREAD) {
+		if (bad.code)
+			snprintf(why, sizeof(why), "the host policy allows nothing: %s", bad.msg);
+		else if (hp.allow_max_unread)
+			snprintf(why, sizeof(why),
+				 OB_POLICY_PATH " allows at most allow-max-unread = %llu",
+				 (unsigned long long)hp.allow_max_unread);
+		else
+			snprintf(why, sizeof(why), OB_POLICY_PATH " does not set allow-max-unread");
+		hlog(LOG_WARNING, id,
+		     "io.oci-bypass.max-unread above 256m ignored (the namespace default "
+		     "applies): %s",
+		     why);
 	}
 	if (refused & OB_REFUSED_TRUST) {
 		if (bad.code)

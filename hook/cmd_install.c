@@ -80,8 +80,11 @@ static int install_policy(const struct ob_args *a, const char *prefix, FILE *out
 		return 0;
 	}
 	if (exists && !change) {
-		fprintf(out, "%soci-bypass: kept %s (allow-trust = %s, allow-host-network = %s)\n",
-			prefix, path, tf(hp.allow_trust), tf(hp.allow_host_network));
+		fprintf(out,
+			"%soci-bypass: kept %s (allow-trust = %s, allow-host-network = %s, "
+			"allow-max-unread = %llu)\n",
+			prefix, path, tf(hp.allow_trust), tf(hp.allow_host_network),
+			(unsigned long long)hp.allow_max_unread);
 	} else {
 		hp.allow_trust |= a->allow_trust;
 		hp.allow_host_network |= a->allow_host_network;
@@ -99,8 +102,11 @@ static int install_policy(const struct ob_args *a, const char *prefix, FILE *out
 				    : ob_write_new(path, buf, buf_len, 0644, e);
 		if (rc)
 			return rc;
-		fprintf(out, "%soci-bypass: wrote %s (allow-trust = %s, allow-host-network = %s)\n",
-			prefix, path, tf(hp.allow_trust), tf(hp.allow_host_network));
+		fprintf(out,
+			"%soci-bypass: wrote %s (allow-trust = %s, allow-host-network = %s, "
+			"allow-max-unread = %llu)\n",
+			prefix, path, tf(hp.allow_trust), tf(hp.allow_host_network),
+			(unsigned long long)hp.allow_max_unread);
 	}
 	/* The file the hook reads: say so if the hook would not trust it. */
 	if (!strcmp(path, OB_POLICY_PATH) && ob_host_policy_load(path, &now, &re))

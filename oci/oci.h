@@ -170,13 +170,22 @@ int ob_noports_parse(const char *s, uint16_t *ports, int *n, struct ob_error *e)
 struct ob_host_policy {
 	bool allow_trust;	 /* allow-trust = true */
 	bool allow_host_network; /* allow-host-network = true */
+	/* allow-max-unread = SIZE: the most io.oci-bypass.max-unread may ask
+	 * for above OB_MAX_UNREAD_FREE; 0: nothing above it */
+	uint64_t allow_max_unread;
 };
+/* io.oci-bypass.max-unread up to this needs no policy: it is the
+ * namespace default (bypass.h, OB_NS_MAX_UNREAD), and less only restricts
+ * the container itself. Above it a namespace may hold more of the host's
+ * budget than its share: that needs allow-max-unread. */
+#define OB_MAX_UNREAD_FREE (256ull << 20)
 
 /*
  * Parses a policy file: lines "key = value", blanks around key and value
  * ignored, '#' starts a comment (to the end of the line), blank lines
- * ignored. Keys allow-trust and allow-host-network, each at most once;
- * values true or false; a key not given is false. Anything else (an
+ * ignored. Keys allow-trust and allow-host-network (true or false) and
+ * allow-max-unread (0, or bytes with a k, m or g suffix, as the
+ * annotation), each at most once; a key not given is false or 0. Anything else (an
  * unknown key, another value, a line without '=', a key given twice, a
  * NUL byte, more than OB_POLICY_MAX bytes) is an error naming
  * name:line. On failure *hp is all false: the policy never fails open.
@@ -192,9 +201,13 @@ int ob_host_policy_write(FILE *f, const struct ob_host_policy *hp, struct ob_err
 #define OB_REFUSED_TRUST 1u /* io.oci-bypass.trust=true without allow-trust */
 #define OB_REFUSED_HOST_NETWORK                                                                    \
 	2u /* io.oci-bypass.allow-host-network=true without allow-host-network */
+#define OB_REFUSED_MAX_UNREAD                                                                      \
+	4u /* io.oci-bypass.max-unread above OB_MAX_UNREAD_FREE and allow-max-unread */
 
-/* Clears p->trust and p->allow_host_network where hp does not allow them;
- * returns the OB_REFUSED_* bits of what it cleared. */
+/* Clears p->trust and p->allow_host_network where hp does not allow them,
+ * and p->max_unread (the namespace default then) where it asks for more
+ * than OB_MAX_UNREAD_FREE and hp allows; returns the OB_REFUSED_* bits of
+ * what it cleared. */
 unsigned ob_policy_restrict(struct ob_policy *p, const struct ob_host_policy *hp);
 
 /*

@@ -9,9 +9,11 @@
 static const struct {
 	const char *key;
 	size_t off;
+	bool size; /* a byte count (uint64_t), else true or false (bool) */
 } keys[] = {
-	{ "allow-trust", offsetof(struct ob_host_policy, allow_trust) },
-	{ "allow-host-network", offsetof(struct ob_host_policy, allow_host_network) },
+	{ "allow-trust", offsetof(struct ob_host_policy, allow_trust), false },
+	{ "allow-host-network", offsetof(struct ob_host_policy, allow_host_network), false },
+	{ "allow-max-unread", offsetof(struct ob_host_policy, allow_max_unread), true },
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -66,13 +68,31 @@ static int parse_line(const char *s, size_t len, const char *name, unsigned n,
 	if (k == N_KEYS) {
 		ob_quote(q, sizeof(q), s + kb, ke - kb);
 		return ob_err(e, -EINVAL,
-			      "%s:%u: unknown key %s (known: allow-trust, allow-host-network)",
+			      "%s:%u: unknown key %s (known: allow-trust, allow-host-network, "
+			      "allow-max-unread)",
 			      name, n, q);
 	}
 	if (seen[k])
 		return ob_err(e, -EINVAL, "%s:%u: %s given twice (first on line %u)", name, n,
 			      keys[k].key, seen[k]);
 	seen[k] = n;
+	if (keys[k].size) {
+		char val[32], where[64];
+		uint64_t *out = (uint64_t *)((char *)hp + keys[k].off);
+
+		if (is(s + vb, ve - vb, "0")) {
+			*out = 0;
+			return 0;
+		}
+		ob_quote(q, sizeof(q), s + vb, ve - vb);
+		if (ve - vb >= sizeof(val))
+			return ob_err(e, -EINVAL, "%s:%u: %s is %s; expected 0 or a size", name, n,
+				      keys[k].key, q);
+		memcpy(val, s + vb, ve - vb);
+		val[ve - vb] = '\0';
+		snprintf(where, sizeof(where), "%s:%u: %s", name, n, keys[k].key);
+		return ob_parse_bytes(where, val, OB_MAX_UNREAD_MIN, OB_MAX_UNREAD_MAX, out, e);
+	}
 	if (is(s + vb, ve - vb, "true") || is(s + vb, ve - vb, "false")) {
 		*(bool *)((char *)hp + keys[k].off) = s[vb] == 't';
 		return 0;
@@ -127,8 +147,15 @@ int ob_host_policy_write(FILE *f, const struct ob_host_policy *hp, struct ob_err
 		"# io.oci-bypass.allow-host-network=true: a container that uses the host's\n"
 		"# network namespace (--network host) is accelerated, which enrols the\n"
 		"# host's own namespace: the host's processes are accelerated with it.\n"
-		"allow-host-network = %s\n",
-		hp->allow_trust ? "true" : "false", hp->allow_host_network ? "true" : "false");
+		"allow-host-network = %s\n"
+		"\n"
+		"# io.oci-bypass.max-unread above 256m: the container's namespace may\n"
+		"# leave more redirected bytes unread by its peers than its share of the\n"
+		"# host's budget. The most an annotation may ask for (bytes, k, m or g\n"
+		"# suffix); 0: nothing above 256m.\n"
+		"allow-max-unread = %llu\n",
+		hp->allow_trust ? "true" : "false", hp->allow_host_network ? "true" : "false",
+		(unsigned long long)hp->allow_max_unread);
 	if (fflush(f) || ferror(f))
 		return ob_err(e, -EIO, "cannot write the policy file");
 	return 0;
@@ -145,6 +172,10 @@ unsigned ob_policy_restrict(struct ob_policy *p, const struct ob_host_policy *hp
 	if (p->allow_host_network && !hp->allow_host_network) {
 		p->allow_host_network = false;
 		refused |= OB_REFUSED_HOST_NETWORK;
+	}
+	if (p->max_unread > OB_MAX_UNREAD_FREE && p->max_unread > hp->allow_max_unread) {
+		p->max_unread = 0;
+		refused |= OB_REFUSED_MAX_UNREAD;
 	}
 	return refused;
 }

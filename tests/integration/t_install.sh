@@ -11,7 +11,7 @@ make -s -C "$TESTS_DIR/.." install DESTDIR="$D" PREFIX=/usr OUT="$OB_BUILD" SAN=
 	die "make install failed"
 # (before install-hooks --containerd below writes it too)
 Pol="$D/etc/oci-bypass/policy.conf"
-assert_eq "the host policy, all off" "allow-trust = false|allow-host-network = false" \
+assert_eq "the host policy, all off" "allow-trust = false|allow-host-network = false|allow-max-unread = 0" \
 	"$(grep -v '^#' "$Pol" | grep . | paste -sd '|')"
 assert_eq "the host policy's mode" 644 "$(stat -c %a "$Pol")"
 [ -x "$D/usr/libexec/oci/hooks.d/oci-bypass" ] && log "ok: binary installed" || fail "binary missing"

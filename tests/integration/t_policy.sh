@@ -151,25 +151,49 @@ has "host network, allowed: accelerated" "pol-host: accelerated"
 teardown pol-host
 assert_eq "host network: withdrawn at teardown" absent "$(trust_of pol-host)"
 
+log "io.oci-bypass.max-unread: up to 256m free, above it the policy's allow-max-unread"
+# budget_of NAME: status --json's budget of unread bytes of the netns NAME
+budget_of() { "$OB" status --json | jq -r --arg n "$1" '[.netns[] | select(.name == $n) | .unread_budget_bytes] | first // "absent"'; }
+DEFAULT_BUDGET=$(status_field netns_unread_budget_bytes)
+policy_set
+create pol-m 1 '{"io.oci-bypass.max-unread":"64m"}'
+assert_eq "64m, no policy: honoured" 67108864 "$(budget_of pol-m)"
+lacks "64m: nothing ignored" "ignored"
+teardown pol-m
+create pol-m 1 '{"io.oci-bypass.max-unread":"1g"}'
+assert_eq "1g, no policy: accelerated all the same" 0 $RC
+assert_eq "1g, no policy: the namespace default" "$DEFAULT_BUDGET" "$(budget_of pol-m)"
+has "1g, no policy: the log says why" "pol-m: io.oci-bypass.max-unread above 256m ignored (the namespace default applies): the host policy allows nothing"
+teardown pol-m
+policy_set 'allow-max-unread = 512m'
+create pol-m 1 '{"io.oci-bypass.max-unread":"1g"}'
+assert_eq "1g, policy 512m: the namespace default" "$DEFAULT_BUDGET" "$(budget_of pol-m)"
+has "1g, policy 512m: why" "$OB_POLICY allows at most allow-max-unread = 536870912"
+teardown pol-m
+policy_set 'allow-max-unread = 2g'
+create pol-m 1 '{"io.oci-bypass.max-unread":"1g"}'
+assert_eq "1g, policy 2g: honoured" 1073741824 "$(budget_of pol-m)"
+teardown pol-m
+
 log "install-hooks writes the policy file: all off, then what --allow-* says"
 policy_set
 out=$("$OB" install-hooks --dir "$WORK/h" 2>&1) || fail "install-hooks: $out"
 assert_eq "written: mode and owner" "644 0:0" "$(stat -c '%a %u:%g' "$OB_POLICY")"
-assert_eq "written: all off" "allow-trust = false|allow-host-network = false" "$(grep -v '^#' "$OB_POLICY" | grep . | paste -sd '|')"
-grep -qF "wrote $OB_POLICY (allow-trust = false, allow-host-network = false)" <<<"$out" &&
+assert_eq "written: all off" "allow-trust = false|allow-host-network = false|allow-max-unread = 0" "$(grep -v '^#' "$OB_POLICY" | grep . | paste -sd '|')"
+grep -qF "wrote $OB_POLICY (allow-trust = false, allow-host-network = false, allow-max-unread = 0)" <<<"$out" &&
 	log "ok: $(head -1 <<<"$out")" || fail "install-hooks output: $out"
 refused_trust "install-hooks' default" "$OB_POLICY does not set allow-trust = true"
 out=$("$OB" install-hooks --dir "$WORK/h" --allow-trust 2>&1) || fail "install-hooks --allow-trust: $out"
-assert_eq "--allow-trust: that key only" "allow-trust = true|allow-host-network = false" "$(grep -v '^#' "$OB_POLICY" | grep . | paste -sd '|')"
+assert_eq "--allow-trust: that key only" "allow-trust = true|allow-host-network = false|allow-max-unread = 0" "$(grep -v '^#' "$OB_POLICY" | grep . | paste -sd '|')"
 create pol-a 1 "$TRUST"
 assert_eq "--allow-trust: the hook applies trust" true "$(trust_of pol-a)"
 teardown pol-a
 out=$("$OB" install-hooks --cdi --dir "$WORK/cdi" --allow-host-network 2>&1) || fail "install-hooks --allow-host-network: $out"
-assert_eq "--allow-host-network: the other key kept" "allow-trust = true|allow-host-network = true" "$(grep -v '^#' "$OB_POLICY" | grep . | paste -sd '|')"
+assert_eq "--allow-host-network: the other key kept" "allow-trust = true|allow-host-network = true|allow-max-unread = 0" "$(grep -v '^#' "$OB_POLICY" | grep . | paste -sd '|')"
 cp -a "$OB_POLICY" "$WORK/before"
 out=$("$OB" install-hooks --dir "$WORK/h" 2>&1) || fail "install-hooks again: $out"
 cmp -s "$OB_POLICY" "$WORK/before" && log "ok: without --allow-*, an existing file is left alone" || fail "rewritten: $out"
-grep -qF "kept $OB_POLICY (allow-trust = true, allow-host-network = true)" <<<"$out" && log "ok: $(head -1 <<<"$out")" || fail "output: $out"
+grep -qF "kept $OB_POLICY (allow-trust = true, allow-host-network = true, allow-max-unread = 0)" <<<"$out" && log "ok: $(head -1 <<<"$out")" || fail "output: $out"
 printf 'allow-trust = true\nbogus\n' >"$OB_POLICY"
 cp -a "$OB_POLICY" "$WORK/before"
 out=$("$OB" install-hooks --dir "$WORK/h" --allow-host-network 2>&1)

@@ -81,7 +81,7 @@ static void bad_keys(void **state)
 	(void)state;
 	expect_fail("allow-trust = true\nallow-trusted = true\n", -EINVAL,
 		    "policy.conf:2: unknown key 'allow-trusted' (known: allow-trust, "
-		    "allow-host-network)");
+		    "allow-host-network, allow-max-unread)");
 	expect_fail("Allow-Trust = true", -EINVAL, "policy.conf:1: unknown key 'Allow-Trust'");
 	expect_fail("trust = true", -EINVAL, "unknown key 'trust'");
 	expect_fail(" = true", -EINVAL, "policy.conf:1: unknown key ''");
@@ -148,7 +148,9 @@ static void write_round_trip(void **state)
 {
 	(void)state;
 	for (int i = 0; i < 4; i++) {
-		struct ob_host_policy in = { .allow_trust = i & 1, .allow_host_network = i & 2 },
+		struct ob_host_policy in = { .allow_trust = i & 1,
+					     .allow_host_network = i & 2,
+					     .allow_max_unread = i == 3 ? 1ull << 30 : 0 },
 				      out;
 		char *buf = NULL;
 		size_t len = 0;
@@ -160,11 +162,77 @@ static void write_round_trip(void **state)
 		assert_int_equal(ob_host_policy_parse(buf, len, "w", &out, &oe), 0);
 		assert_int_equal(out.allow_trust, in.allow_trust);
 		assert_int_equal(out.allow_host_network, in.allow_host_network);
+		assert_true(out.allow_max_unread == in.allow_max_unread);
 		assert_non_null(strstr(buf, "io.oci-bypass.trust=true"));
 		assert_non_null(strstr(buf, "io.oci-bypass.allow-host-network=true"));
 		assert_true(len < OB_POLICY_MAX);
 		free(buf);
 	}
+}
+
+/* allow-max-unread: 0 or a size as the annotation takes it; anything else
+ * makes the whole file allow nothing. */
+static void max_unread_key(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		int ok;
+		uint64_t want;
+	} cases[] = {
+		{ "allow-max-unread = 0\n", 1, 0 },
+		{ "allow-max-unread = 1g\n", 1, 1ull << 30 },
+		{ "allow-max-unread=536870912 # bytes\n", 1, 512ull << 20 },
+		{ "allow-max-unread = 1t\n", 0, 0 },
+		{ "allow-max-unread = -1\n", 0, 0 },
+		{ "allow-max-unread = 1k\n", 0, 0 }, /* below the annotation's minimum */
+		{ "allow-max-unread = true\n", 0, 0 },
+		{ "allow-max-unread = \n", 0, 0 },
+		{ "allow-max-unread = 123456789012345678901234567890\n", 0, 0 },
+		{ "allow-max-unread = 1g\nallow-max-unread = 2g\n", 0, 0 },
+		{ "allow-trust = true\nallow-max-unread = 1x\n", 0, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ob_host_policy hp = { .allow_trust = true, .allow_max_unread = 7 };
+		struct ob_error e = { 0 };
+		int rc = ob_host_policy_parse(cases[i].text, strlen(cases[i].text), "p", &hp, &e);
+
+		if (cases[i].ok) {
+			if (rc)
+				fail_msg("refused: %s (%s)", cases[i].text, e.msg);
+			assert_true(hp.allow_max_unread == cases[i].want);
+		} else {
+			if (!rc)
+				fail_msg("accepted: %s", cases[i].text);
+			/* a bad file allows nothing, not even its good lines */
+			assert_false(hp.allow_trust);
+			assert_true(hp.allow_max_unread == 0);
+			assert_non_null(strstr(e.msg, "p:"));
+		}
+	}
+}
+
+static void restrict_max_unread(void **state)
+{
+	(void)state;
+	struct ob_host_policy none = { 0 }, two = { .allow_max_unread = 2ull << 30 };
+	struct ob_policy q;
+
+	/* up to the namespace default: nothing needed */
+	q = (struct ob_policy){ .max_unread = OB_MAX_UNREAD_FREE };
+	assert_int_equal(ob_policy_restrict(&q, &none), 0);
+	assert_true(q.max_unread == OB_MAX_UNREAD_FREE);
+	/* above it: the policy's allow-max-unread, or the default */
+	q = (struct ob_policy){ .max_unread = OB_MAX_UNREAD_FREE + 1 };
+	assert_int_equal(ob_policy_restrict(&q, &none), OB_REFUSED_MAX_UNREAD);
+	assert_true(q.max_unread == 0);
+	q = (struct ob_policy){ .max_unread = 2ull << 30 };
+	assert_int_equal(ob_policy_restrict(&q, &two), 0);
+	assert_true(q.max_unread == 2ull << 30);
+	q = (struct ob_policy){ .max_unread = (2ull << 30) + 1, .trust = true };
+	assert_int_equal(ob_policy_restrict(&q, &two), OB_REFUSED_MAX_UNREAD | OB_REFUSED_TRUST);
+	assert_true(q.max_unread == 0);
 }
 
 static void restrict_annotations(void **state)
@@ -209,6 +277,8 @@ int main(void)
 		cmocka_unit_test(limits),
 		cmocka_unit_test(write_round_trip),
 		cmocka_unit_test(restrict_annotations),
+		cmocka_unit_test(max_unread_key),
+		cmocka_unit_test(restrict_max_unread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
