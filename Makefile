@@ -18,7 +18,7 @@ MULTIARCH  := $(shell $(CC) -print-multiarch 2>/dev/null)
 DEB_PACKAGES := build-essential pkg-config clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev libseccomp-dev libjson-c-dev libcmocka-dev iproute2 qperf iperf3 \
 	busybox-static runc crun podman jq libclang-rt-14-dev clang-format-14 \
-	debhelper lintian
+	debhelper lintian python3
 # The kernel matrix and the guest smoke: Debian's kernels under qemu (TCG);
 # installed without recommends (qemu's pull in a desktop's worth).
 DEB_PACKAGES_NR := qemu-system-x86 kmod xz-utils cpio
@@ -188,6 +188,7 @@ ASAN_TESTS := t_cli t_hook t_hook_race t_install t_security t_confine t_doctor t
 test: check-root deps
 	$(Q)$(MAKE) --no-print-directory format-check
 	$(Q)$(MAKE) --no-print-directory all tools $(UNIT_TESTS)
+	$(Q)out=$$(python3 tools/layers.py $(OUT)) || { echo "$$out" >&2; exit 1; }; echo "  LAYERS   $$(echo "$$out" | tail -n 1)"
 	$(Q)$(MAKE) --no-print-directory SAN=1 OUT=$(OUT)-asan all tools
 	$(Q)OB_BUILD=$(CURDIR)/$(OUT) OB_ASAN_BUILD=$(CURDIR)/$(OUT)-asan \
 		OB_ASAN_TESTS="$(ASAN_TESTS)" bash tests/run.sh

@@ -13,8 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-
 #include "ob.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -60,7 +58,7 @@ static void *visit_thread(void *arg)
 		return NULL;
 	}
 	close(s);
-	it = bpf_iter_create(v->run->link);
+	it = ob_promote_iter_create(v->run->link);
 	if (it < 0) {
 		v->err = -errno;
 		return NULL;
@@ -149,15 +147,10 @@ int ob_cmd_promote(const struct ob_args *a, FILE *out, struct ob_error *e)
 	err = ob_open_maps(&m, e);
 	if (err)
 		return err;
-	run.link = bpf_obj_get(OB_PIN_LINK_PROMOTE);
+	run.link = ob_promote_link_open(e);
 	if (run.link < 0) {
-		err = errno == ENOENT ? ob_err(e, -ENOENT,
-					       "nothing to promote with: sock_ops is detached, or "
-					       "this kernel cannot promote (oci-bypass doctor)")
-				      : ob_err(e, -errno, "cannot open %s: %s", OB_PIN_LINK_PROMOTE,
-					       strerror(errno));
 		ob_close_maps(&m);
-		return err;
+		return run.link;
 	}
 	if (ob_records_list(&run.ct, &run.n_ct, false, NULL))
 		run.n_ct = 0;

@@ -374,6 +374,26 @@ int ob_services_foreach(const struct ob_maps *m,
 	return err;
 }
 
+/* ---- the promotion iterator (bypass.h, "Promotion") ---- */
+
+int ob_promote_link_open(struct ob_error *e)
+{
+	int fd = bpf_obj_get(OB_PIN_LINK_PROMOTE);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT)
+		return ob_err(e, -ENOENT,
+			      "nothing to promote with: sock_ops is detached, or this kernel cannot "
+			      "promote (oci-bypass doctor)");
+	return ob_err(e, -errno, "cannot open %s: %s", OB_PIN_LINK_PROMOTE, strerror(errno));
+}
+
+int ob_promote_iter_create(int link)
+{
+	return bpf_iter_create(link);
+}
+
 /* ---- enrolment primitives on the maps (registry.c keeps the records) ---- */
 
 bool ob_netns_enrolled(const struct ob_maps *m, uint64_t cookie)

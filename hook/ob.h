@@ -318,6 +318,10 @@ uint64_t ob_sockets_left(const struct ob_maps *m);
  * return of fn stops the walk and is returned. */
 int ob_netns_foreach(const struct ob_maps *m, int (*fn)(uint64_t cookie, void *ctx), void *ctx,
 		     struct ob_error *e);
+/* The pinned link of the promotion iterator (fd, or -errno with e set),
+ * and an iterator of it in the calling thread's netns (fd, or -1). */
+int ob_promote_link_open(struct ob_error *e);
+int ob_promote_iter_create(int link);
 int ob_services_foreach(const struct ob_maps *m,
 			int (*fn)(uint64_t cookie, uint16_t port, const struct ob_service *sv,
 				  void *ctx),
