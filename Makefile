@@ -85,7 +85,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/tes
 TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall \
 	      $(OUT)/tests/repair $(OUT)/tests/smallstream $(OUT)/tests/guardprobe $(OUT)/tests/replay.bpf.o \
 	      $(OUT)/tests/other_sockmap.bpf.o $(OUT)/tests/churn $(OUT)/tests/promo \
-	      $(OUT)/tests/redispool $(OUT)/tests/bare.bpf.o
+	      $(OUT)/tests/redispool $(OUT)/tests/bare.bpf.o $(OUT)/tests/sandboxcheck
 
 .DELETE_ON_ERROR:
 .PHONY: all deps format-check test test-kernels unit integration demo bench soak clean format install tools check-root deb
@@ -124,6 +124,12 @@ $(OUT)/oci-bypass-runtime: $(OUT)/oci-bypass
 $(OUT)/tests/test_%: tests/unit/test_%.c $(PURE_SRCS) hook/cmds.c hook/ob.h bpf/bypass.h $(wildcard oci/*.h) | $(OUT)/tests
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(SAN_CFLAGS) $< $(PURE_SRCS) -o $@ $(PKG_LIBS) -lcmocka
+
+# The hook's confinement checked from outside the product: the hook's own
+# objects (but main.o) under tests/sandboxcheck.c's main().
+$(OUT)/tests/sandboxcheck: tests/sandboxcheck.c $(filter-out $(OUT)/hook/main.o,$(HOOK_OBJS)) | $(OUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Ihook $(LDFLAGS_H) $^ -o $@ $(HOOK_LIBS) -lpthread
 
 # The bare reference of the BPF cost table (tests/bench/bpfcost.sh).
 $(OUT)/tests/bare.bpf.o: tests/bench/bare.bpf.c | $(OUT)/tests

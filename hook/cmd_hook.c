@@ -4,18 +4,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <net/if.h>
-#include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,48 +77,6 @@ static int read_config(const char *bundle, struct ob_parser *ps, struct ob_polic
 	if (rc)
 		return ob_err_wrap(e, rc, "%s", bundle); /* the sentence names config.json */
 	return 0;
-}
-
-/*
- * Confinement, in this order:
- * 1. capabilities down to the kept list, PR_SET_NO_NEW_PRIVS, and the
- *    directories Landlock will allow writes under (bpffs mounted now:
- *    Landlock forbids mount later) (ob_sandbox_prepare);
- * 2. the parse child (parser.c): a fork, which step 3's filter forbids;
- *    it confines itself while this process goes on to step 3;
- * 3. a Landlock ruleset where the kernel has Landlock, then the seccomp
- *    filter (ob_sandbox_apply);
- * 4. later, once there is no setns() left to do (teardown: at once;
- *    create: after the netns cookies), the ruleset is enforced
- *    (ob_sandbox_landlock) as SYS_ADMIN and SYS_PTRACE are dropped.
- * Every step is taken even when one before it failed, and the first
- * failure is returned: the hook then does not accelerate, or fails under
- * required. Without a parse child this process drops every capability
- * and parses the input itself, only to learn the container and its mode.
- */
-static int confine(struct ob_sandbox *sb, struct ob_parser *ps, struct ob_error *e)
-{
-	struct ob_error pe = { 0 }, ae = { 0 };
-	int err = ob_sandbox_prepare(e);
-	int perr = ob_parser_start(ps, &pe);
-	int aerr = ob_sandbox_apply(sb, &ae); /* while the child confines itself */
-
-	if (!perr)
-		perr = ob_parser_ready(ps, &pe);
-
-	if (perr && ob_caps_drop(OB_CAPS_NONE, NULL) == 0)
-		ps->fd = -1; /* parse here, holding nothing */
-	if (!err && perr) {
-		if (e)
-			*e = pe;
-		err = perr;
-	}
-	if (!err && aerr) {
-		if (e)
-			*e = ae;
-		err = aerr;
-	}
-	return err;
 }
 
 /*
@@ -517,7 +469,7 @@ int ob_cmd_hook(const struct ob_args *a, FILE *out, struct ob_error *e)
 	openlog("oci-bypass", LOG_PID, LOG_DAEMON);
 	/* Confine before reading anything the runtime or the container
 	 * controls (sandbox.c lists what stays allowed and why). */
-	confined = confine(&sb, &ps, &cwhy) == 0;
+	confined = ob_confine(&sb, &ps, &cwhy) == 0;
 	rc = ob_read_bounded(STDIN_FILENO, &buf, OB_STATE_MAX, &len, &why);
 	if (!rc)
 		rc = ob_parse_state(&ps, buf, len, &st, &why);
@@ -791,181 +743,5 @@ int ob_cmd_gc(const struct ob_args *a, FILE *out, struct ob_error *e)
 	if (bad)
 		fprintf(out, ", %d unreadable record(s) left in place", bad);
 	fputc('\n', out);
-	return 0;
-}
-
-/* sandbox-test: one line "what: result" per check, counting in *failures
- * those whose result is not the one expected. */
-static void expect(FILE *out, int *failures, const char *what, long rc, int want)
-{
-	int got = rc < 0 ? errno : 0;
-
-	fprintf(out, "%s: %s%s\n", what, got ? strerrorname_np(got) : "allowed",
-		got == want ? "" : " (UNEXPECTED)");
-	*failures += got != want;
-}
-
-/* The parse child as the kernel sees it (/proc/PID/status), not as it
- * says it is: no capability, no-new-privs, a seccomp filter. */
-static void check_parser(FILE *out, int *failures, int pid)
-{
-	char path[64], line[256];
-	_cleanup_fclose_ FILE *f = NULL;
-	int seen = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		const char *want = !strncmp(line, "CapEff:", 7)	       ? "0000000000000000"
-				   : !strncmp(line, "CapPrm:", 7)      ? "0000000000000000"
-				   : !strncmp(line, "CapInh:", 7)      ? "0000000000000000"
-				   : !strncmp(line, "CapAmb:", 7)      ? "0000000000000000"
-				   : !strncmp(line, "NoNewPrivs:", 11) ? "1"
-				   : !strncmp(line, "Seccomp:", 8)     ? "2"
-								       : NULL;
-		const char *v = strchr(line, ':');
-
-		if (!want)
-			continue;
-		v += strspn(v + 1, " \t") + 1;
-		line[strcspn(line, "\n")] = '\0';
-		fprintf(out, "parse child %s%s\n", line,
-			strncmp(v, want, strlen(want)) ? " (UNEXPECTED)" : "");
-		*failures += strncmp(v, want, strlen(want)) != 0;
-		seen++;
-	}
-	if (seen != 6) {
-		fprintf(out, "parse child: /proc/%d/status unreadable (UNEXPECTED)\n", pid);
-		(*failures)++;
-	}
-}
-
-/* After the last drop the privileged part holds BPF, PERFMON, NET_ADMIN
- * and SYS_RESOURCE, nothing else (sandbox.c, keep_caps). */
-static void check_caps(FILE *out, int *failures)
-{
-	const unsigned long long want = 1ULL << 39 /* BPF */ | 1ULL << 38 /* PERFMON */ |
-					1ULL << 12 /* NET_ADMIN */ | 1ULL << 24 /* SYS_RESOURCE */;
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
-	unsigned long long eff = ~0ULL, prm = ~0ULL;
-	char line[256];
-
-	while (f && fgets(line, sizeof(line), f)) {
-		sscanf(line, "CapEff: %llx", &eff);
-		sscanf(line, "CapPrm: %llx", &prm);
-	}
-	fprintf(out, "privileged part CapEff %016llx CapPrm %016llx%s\n", eff, prm,
-		(eff & ~want) || (prm & ~want) ? " (UNEXPECTED)" : "");
-	*failures += (eff & ~want) || (prm & ~want);
-}
-
-static void *thread_ok(void *arg)
-{
-	return arg;
-}
-
-/*
- * Hidden verb "sandbox-test [FILE]": confine as the hook does (the same
- * confine()), then check what must fail and, as controls, what the hook
- * needs. FILE (default /var/tmp/oci-bypass-sandbox-test) must not exist:
- * creating it must be refused where Landlock is on.
- */
-int ob_cmd_sandbox_test(const struct ob_args *a, FILE *out, struct ob_error *e)
-{
-	char *const argv[] = { "true", NULL };
-	const char *file = a->operand ? a->operand : "/var/tmp/oci-bypass-sandbox-test";
-	char inside[128];
-	struct ob_sandbox sb = { .ruleset = -1 };
-	struct ob_parser ps = { 0, -2 };
-	_cleanup_close_ int self = -1, net = -1, uts = -1, s = -1;
-	struct {
-		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
-	} cl = { .exit_signal = SIGCHLD };
-	pthread_t t;
-	int failures = 0, err;
-	long rc;
-
-	self = ob_pidfd_open(getpid(), e);
-	if (self < 0)
-		return self;
-	net = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	uts = open("/proc/self/ns/uts", O_RDONLY | O_CLOEXEC);
-	if (net < 0 || uts < 0)
-		return ob_err(e, -errno, "cannot open /proc/self/ns: %s", strerror(errno));
-	err = confine(&sb, &ps, e);
-	if (err) {
-		ob_parser_stop(&ps);
-		return err;
-	}
-	check_parser(out, &failures, ps.pid);
-	ob_parser_stop(&ps);
-
-	expect(out, &failures, "execve", execv("/bin/true", argv), EPERM);
-	expect(out, &failures, "ptrace", syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0),
-	       EPERM);
-	expect(out, &failures, "setuid", syscall(SYS_setuid, 0), EPERM);
-	/* a real signal (SIGCONT: harmless if it went through) by pidfd */
-	expect(out, &failures, "pidfd_send_signal SIGCONT",
-	       syscall(SYS_pidfd_send_signal, self, SIGCONT, NULL, 0), EPERM);
-	expect(out, &failures, "mount", syscall(SYS_mount, "none", "/mnt", "tmpfs", 0, NULL),
-	       EPERM);
-	/* setns: CLONE_NEWNET only (our own netns: a no-op when allowed) */
-	expect(out, &failures, "setns CLONE_NEWNET", setns(net, CLONE_NEWNET), 0);
-	expect(out, &failures, "setns CLONE_NEWUTS", setns(uts, CLONE_NEWUTS), EPERM);
-	expect(out, &failures, "setns 0 (any type)", setns(net, 0), EPERM);
-	/* as the hook, once setns() is done */
-	err = ob_caps_drop(OB_CAPS_BPF, e);
-	if (!err)
-		err = ob_sandbox_landlock(&sb, e);
-	if (err)
-		return err;
-	check_caps(out, &failures);
-	/* socket: AF_INET datagram and AF_UNIX only */
-	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	expect(out, &failures, "socket AF_INET SOCK_DGRAM", s, 0);
-	expect(out, &failures, "ioctl SIOCGIFCONF", ioctl(s, SIOCGIFCONF, &(struct ifconf){ 0 }),
-	       EPERM);
-	expect(out, &failures, "socket AF_PACKET", socket(AF_PACKET, SOCK_RAW, 0), EPERM);
-	expect(out, &failures, "socket AF_NETLINK", socket(AF_NETLINK, SOCK_RAW, 0), EPERM);
-	expect(out, &failures, "socket AF_INET6", socket(AF_INET6, SOCK_DGRAM, 0), EPERM);
-	expect(out, &failures, "socket AF_INET SOCK_STREAM", socket(AF_INET, SOCK_STREAM, 0),
-	       EPERM);
-	/* clone: threads only; clone3 ENOSYS, so that glibc falls back */
-	/* (a child, if one were made, leaves at once) */
-	rc = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-	if (rc == 0)
-		_exit(0);
-	expect(out, &failures, "clone (fork)", rc, EPERM);
-	rc = fork();
-	if (rc == 0)
-		_exit(0);
-	expect(out, &failures, "fork", rc, EPERM);
-	rc = syscall(SYS_clone3, &cl, sizeof(cl));
-	if (rc == 0)
-		_exit(0);
-	expect(out, &failures, "clone3 (fork)", rc, ENOSYS);
-	errno = pthread_create(&t, NULL, thread_ok, NULL);
-	expect(out, &failures, "pthread_create", errno ? -1 : 0, 0);
-	if (!errno)
-		pthread_join(t, NULL);
-	/* Landlock: writes only under OB_RUN_DIR and OB_PIN_DIR */
-	if (sb.landlock_abi) {
-		fprintf(out, "landlock: ABI %d\n", sb.landlock_abi);
-		expect(out, &failures, "create FILE",
-		       open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), EACCES);
-		expect(out, &failures, "mkdir /run/oci-bypass-sandbox-test",
-		       mkdir("/run/oci-bypass-sandbox-test", 0700), EACCES);
-		snprintf(inside, sizeof(inside), OB_RUN_DIR "/.sandbox-test.%d", (int)getpid());
-		err = open(inside, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		expect(out, &failures, "create under " OB_RUN_DIR, err, 0);
-		if (err >= 0) {
-			close(err);
-			unlink(inside);
-		}
-	} else {
-		fprintf(out, "landlock: none: %s\n", sb.no_landlock);
-	}
-	if (failures)
-		return ob_err(e, -EPERM, "%d check(s) did not give the expected result", failures);
 	return 0;
 }

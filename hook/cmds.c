@@ -224,18 +224,6 @@ const struct ob_cmd ob_cmds[] = {
 	  .fn = ob_cmd_version,
 	  .summary = "print the version",
 	  .usage = "oci-bypass version\n  Print the version and BPF build id.\n" },
-	{ .name = "sandbox-test",
-	  .fn = ob_cmd_sandbox_test,
-	  .summary = NULL /* hidden */,
-	  .operand = "FILE",
-	  .usage = "oci-bypass sandbox-test [FILE]\n"
-		   "  Confine this process as the hook does, then check what must fail and\n"
-		   "  what the hook needs (used by the tests): the parse child holds no\n"
-		   "  capability; execve, ptrace, setuid, mount, setns other than\n"
-		   "  CLONE_NEWNET, sockets other than AF_INET datagram and AF_UNIX, fork\n"
-		   "  fail with EPERM, clone3 with ENOSYS; threads work; where Landlock is\n"
-		   "  on, creating FILE (default /var/tmp/oci-bypass-sandbox-test) fails\n"
-		   "  with EACCES. One line per check; exits 1 if any was unexpected.\n" },
 	{ .name = "help",
 	  .fn = ob_cmd_help,
 	  .summary = NULL /* hidden */,

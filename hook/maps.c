@@ -383,9 +383,10 @@ int ob_promote_link_open(struct ob_error *e)
 	if (fd >= 0)
 		return fd;
 	if (errno == ENOENT)
-		return ob_err(e, -ENOENT,
-			      "nothing to promote with: sock_ops is detached, or this kernel cannot "
-			      "promote (oci-bypass doctor)");
+		return ob_err(
+			e, -ENOENT,
+			"nothing to promote with: sock_ops is detached, or this kernel cannot "
+			"promote (oci-bypass doctor)");
 	return ob_err(e, -errno, "cannot open %s: %s", OB_PIN_LINK_PROMOTE, strerror(errno));
 }
 

@@ -528,6 +528,10 @@ struct ob_parser {
 	int fd;
 };
 /* Forks it; ob_parser_ready waits until it is confined (or says why not). */
+/* The hook's confinement, every step (parser.c says which, in order): the
+ * parse child started, capabilities dropped, the seccomp filter and a
+ * Landlock ruleset built; the first failure is returned. */
+int ob_confine(struct ob_sandbox *sb, struct ob_parser *ps, struct ob_error *e);
 int ob_parser_start(struct ob_parser *ps, struct ob_error *e);
 int ob_parser_ready(struct ob_parser *ps, struct ob_error *e);
 int ob_parse_state(struct ob_parser *ps, const char *buf, size_t len, struct ob_state *st,
@@ -593,7 +597,6 @@ int ob_cmd_hook(const struct ob_args *a, FILE *out, struct ob_error *e);   /* cm
 int ob_cmd_gc(const struct ob_args *a, FILE *out, struct ob_error *e);
 int ob_cmd_promote(const struct ob_args *a, FILE *out, struct ob_error *e); /* cmd_promote.c */
 int ob_cmd_forget(const struct ob_args *a, FILE *out, struct ob_error *e);  /* cmd_status.c */
-int ob_cmd_sandbox_test(const struct ob_args *a, FILE *out, struct ob_error *e);
 int ob_cmd_install_hooks(const struct ob_args *a, FILE *out,
 			 struct ob_error *e);				 /* cmd_install.c */
 int ob_cmd_help(const struct ob_args *a, FILE *out, struct ob_error *e); /* cmds.c */

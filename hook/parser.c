@@ -284,3 +284,45 @@ int ob_parse_config(struct ob_parser *ps, const char *buf, size_t len, struct ob
 	*p = r.u.p;
 	return 0;
 }
+
+/*
+ * Confinement, in this order:
+ * 1. capabilities down to the kept list, PR_SET_NO_NEW_PRIVS, and the
+ *    directories Landlock will allow writes under (bpffs mounted now:
+ *    Landlock forbids mount later) (ob_sandbox_prepare);
+ * 2. the parse child (parser.c): a fork, which step 3's filter forbids;
+ *    it confines itself while this process goes on to step 3;
+ * 3. a Landlock ruleset where the kernel has Landlock, then the seccomp
+ *    filter (ob_sandbox_apply);
+ * 4. later, once there is no setns() left to do (teardown: at once;
+ *    create: after the netns cookies), the ruleset is enforced
+ *    (ob_sandbox_landlock) as SYS_ADMIN and SYS_PTRACE are dropped.
+ * Every step is taken even when one before it failed, and the first
+ * failure is returned: the hook then does not accelerate, or fails under
+ * required. Without a parse child this process drops every capability
+ * and parses the input itself, only to learn the container and its mode.
+ */
+int ob_confine(struct ob_sandbox *sb, struct ob_parser *ps, struct ob_error *e)
+{
+	struct ob_error pe = { 0 }, ae = { 0 };
+	int err = ob_sandbox_prepare(e);
+	int perr = ob_parser_start(ps, &pe);
+	int aerr = ob_sandbox_apply(sb, &ae); /* while the child confines itself */
+
+	if (!perr)
+		perr = ob_parser_ready(ps, &pe);
+
+	if (perr && ob_caps_drop(OB_CAPS_NONE, NULL) == 0)
+		ps->fd = -1; /* parse here, holding nothing */
+	if (!err && perr) {
+		if (e)
+			*e = pe;
+		err = perr;
+	}
+	if (!err && aerr) {
+		if (e)
+			*e = ae;
+		err = aerr;
+	}
+	return err;
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # t_confine.sh - the hook's confinement holds (issue 11, item 6). Through
-# sandbox-test, which confines itself with the hook's own confine(): the
+# tests/sandboxcheck, which confines itself with the hook's own ob_confine(): the
 # parse child holds no capability (read from /proc, not as it says); the
 # privileged part keeps only BPF, PERFMON, NET_ADMIN, SYS_RESOURCE once
 # its setns() calls are done; setns other than CLONE_NEWNET, sockets other
@@ -26,11 +26,11 @@ trap cleanup EXIT
 ns_setup $P 1 >/dev/null || die "netns setup"
 ob_fresh_load
 
-log "sandbox-test"
-out=$("$OB" sandbox-test "$T/outside" 2>&1)
+log "tests/sandboxcheck: the hook's confinement, checked from inside"
+out=$("$OB_BUILD/tests/sandboxcheck" "$T/outside" 2>&1)
 rc=$?
 printf '%s\n' "$out" | sed 's/^/    /'
-assert_eq "sandbox-test exit status" 0 $rc
+assert_eq "sandboxcheck exit status" 0 $rc
 has() { grep -qxF -- "$1" <<<"$out" && log "ok: $1" || fail "no line '$1'"; }
 has $'parse child CapEff:\t0000000000000000'
 has $'parse child CapPrm:\t0000000000000000'

@@ -194,9 +194,9 @@ assert_eq "other build + required: fails closed" 1 $rc
 "$OB" unload --wait 5 >/dev/null 2>&1
 
 log "the hook's confinement"
-out=$("$OB" sandbox-test 2>&1); rc=$?
-assert_eq "sandbox-test exit" 0 $rc
-# (t_confine checks the rest of sandbox-test's lines)
+out=$("$OB_BUILD/tests/sandboxcheck" 2>&1); rc=$?
+assert_eq "sandboxcheck exit" 0 $rc
+# (t_confine checks the rest of sandboxcheck's lines)
 assert_eq "forbidden calls fail with EPERM" \
 	"execve: EPERM ptrace: EPERM setuid: EPERM pidfd_send_signal SIGCONT: EPERM" \
 	"$(echo $(grep -E '^(execve|ptrace|setuid|pidfd_send_signal)' <<<"$out"))"
