@@ -121,7 +121,7 @@ $(OUT)/oci-bypass-runtime: $(OUT)/oci-bypass
 	$(Q)ln -sf oci-bypass $@
 
 # Unit tests: pure code rebuilt with ASan and UBSan, linked with cmocka.
-$(OUT)/tests/test_%: tests/unit/test_%.c $(PURE_SRCS) hook/cmds.c hook/ob.h bpf/bypass.h $(wildcard oci/*.h) | $(OUT)/tests
+$(OUT)/tests/test_%: tests/unit/test_%.c $(PURE_SRCS) hook/cmds.c hook/ob.h bpf/bypass.h $(wildcard oci/*.h) $(wildcard tests/unit/*.h) | $(OUT)/tests
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(SAN_CFLAGS) $< $(PURE_SRCS) -o $@ $(PKG_LIBS) -lcmocka
 

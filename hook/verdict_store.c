@@ -167,62 +167,89 @@ static int by_saved(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
-int ob_verdicts_list(struct ob_verdicts **out, int *n, struct ob_error *e)
+/* Calls fn with every valid key of OB_VERDICTS_DIR (none if it does not
+ * exist); fn's non-zero return stops the walk and is returned. */
+static int each_key(int (*fn)(const char *key, void *ctx), void *ctx, struct ob_error *e)
 {
 	_cleanup_closedir_ DIR *d = opendir(OB_VERDICTS_DIR);
 	struct dirent *de;
+	int err = 0;
 
-	*out = NULL;
-	*n = 0;
 	if (!d && errno == ENOENT)
 		return 0;
 	if (!d)
 		return ob_err(e, -errno, "cannot list %s: %s", OB_VERDICTS_DIR, strerror(errno));
-	while ((de = readdir(d))) {
+	while (!err && (de = readdir(d))) {
 		char key[OB_KEY_MAX + 1];
-		struct ob_verdicts *grown;
 
-		if (!entry_key(de->d_name, key, sizeof(key)))
-			continue;
-		grown = realloc(*out, (size_t)(*n + 1) * sizeof(**out));
-		if (!grown) {
-			free(*out);
-			*out = NULL;
-			*n = 0;
-			return ob_err(e, -ENOMEM, "out of memory");
-		}
-		*out = grown;
-		if (ob_verdicts_read(key, &(*out)[*n], NULL) == 0)
-			(*n)++;
+		if (entry_key(de->d_name, key, sizeof(key)))
+			err = fn(key, ctx);
 	}
-	if (*n > 1)
-		qsort(*out, (size_t)*n, sizeof(**out), by_saved);
+	return err;
+}
+
+struct listing {
+	struct ob_verdicts *all;
+	int n;
+};
+
+static int list_one(const char *key, void *ctx)
+{
+	struct listing *l = ctx;
+	struct ob_verdicts *grown = realloc(l->all, (size_t)(l->n + 1) * sizeof(*l->all));
+
+	if (!grown)
+		return -ENOMEM;
+	l->all = grown;
+	if (ob_verdicts_read(key, &l->all[l->n], NULL) == 0)
+		l->n++;
+	return 0;
+}
+
+int ob_verdicts_list(struct ob_verdicts **out, int *n, struct ob_error *e)
+{
+	struct listing l = { NULL, 0 };
+	int err = each_key(list_one, &l, e);
+
+	if (err) {
+		free(l.all);
+		*out = NULL;
+		*n = 0;
+		return err == -ENOMEM ? ob_err(e, err, "out of memory") : err;
+	}
+	if (l.n > 1)
+		qsort(l.all, (size_t)l.n, sizeof(*l.all), by_saved);
+	*out = l.all;
+	*n = l.n;
+	return 0;
+}
+
+struct forgetting {
+	const char *id;
+	int n;
+	struct ob_error *e;
+};
+
+static int forget_one(const char *key, void *ctx)
+{
+	struct forgetting *f = ctx;
+	size_t idlen = strlen(key) - 9; /* the key is the id, "-" and 8 digits */
+	char path[PATH_MAX];
+
+	if (f->id && strcmp(f->id, key) && (strlen(f->id) != idlen || strncmp(f->id, key, idlen)))
+		return 0;
+	path_of(key, path, sizeof(path));
+	if (unlink(path) && errno != ENOENT)
+		return ob_err(f->e, -errno, "cannot remove %s: %s", path, strerror(errno));
+	f->n++;
 	return 0;
 }
 
 int ob_verdicts_forget(const char *id, int *n, struct ob_error *e)
 {
-	_cleanup_closedir_ DIR *d = opendir(OB_VERDICTS_DIR);
-	struct dirent *de;
+	struct forgetting f = { id, 0, e };
+	int err = each_key(forget_one, &f, e);
 
-	*n = 0;
-	if (!d && errno == ENOENT)
-		return 0;
-	if (!d)
-		return ob_err(e, -errno, "cannot list %s: %s", OB_VERDICTS_DIR, strerror(errno));
-	while ((de = readdir(d))) {
-		char key[OB_KEY_MAX + 1], path[PATH_MAX];
-		size_t idlen;
-
-		if (!entry_key(de->d_name, key, sizeof(key)))
-			continue;
-		idlen = strlen(key) - 9; /* the key is the id, "-" and 8 digits */
-		if (id && strcmp(id, key) && (strlen(id) != idlen || strncmp(id, key, idlen)))
-			continue;
-		path_of(key, path, sizeof(path));
-		if (unlink(path) && errno != ENOENT)
-			return ob_err(e, -errno, "cannot remove %s: %s", path, strerror(errno));
-		(*n)++;
-	}
-	return 0;
+	*n = f.n;
+	return err;
 }

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "ob.h"
+#include "verdicts_sample.h"
 
 static char *render(int (*fn)(FILE *, const struct ob_view *), const struct ob_view *v)
 {
@@ -257,6 +258,40 @@ static void text_lists_every_netns(void **state)
 	free(out);
 }
 
+/* status lists them whether the datapath is loaded or not. */
+static void status_lists_them(void **state)
+{
+	(void)state;
+	struct ob_view v = { 0 };
+	char *out;
+	json_object *root, *arr, *one, *x;
+
+	v.kept = three_kept();
+	v.n_kept = 1;
+	out = render(ob_format_text, &v);
+	assert_non_null(strstr(out, SAMPLE_KEY));
+	assert_non_null(strstr(out, "6379 accelerated, 5432 halfclose, 443 ktls"));
+	free(out);
+	v.pinned = v.loaded = true;
+	out = render(ob_format_text, &v);
+	assert_non_null(strstr(out, "6379 accelerated"));
+	free(out);
+	out = render(ob_format_json, &v);
+	root = json_tokener_parse(out);
+	assert_true(json_object_object_get_ex(root, "kept_verdicts", &arr));
+	assert_int_equal(json_object_array_length(arr), 1);
+	one = json_object_array_get_idx(arr, 0);
+	assert_true(json_object_object_get_ex(one, "key", &x));
+	assert_string_equal(json_object_get_string(x), SAMPLE_KEY);
+	assert_true(json_object_object_get_ex(one, "services", &x));
+	assert_int_equal(json_object_array_length(x), 3);
+	json_object_object_get_ex(json_object_array_get_idx(x, 1), "state", &x);
+	assert_string_equal(json_object_get_string(x), "halfclose");
+	json_object_put(root);
+	free(out);
+	free(v.kept);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +302,7 @@ int main(void)
 		cmocka_unit_test(prometheus_exposition),
 		cmocka_unit_test(negative_gauge_prints_signed),
 		cmocka_unit_test(text_lists_every_netns),
+		cmocka_unit_test(status_lists_them),
 	};
 
 	return cmocka_run_group_tests_name("format", tests, NULL, NULL);

@@ -1,5 +1,5 @@
 /* test_verdicts.c - kept verdicts: the file's text, written and read back, and every malformed
- * file refused; status shows them, loaded or not. */
+ * file refused (test_format.c: status lists them). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,26 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include <json-c/json.h>
 
 #include "ob.h"
+#include "verdicts_sample.h"
 
-#define KEY "web-1a2b3c4d"
-
-static struct ob_verdicts *three(void)
-{
-	struct ob_verdicts *vs = calloc(1, sizeof(*vs));
-
-	assert_non_null(vs);
-	snprintf(vs->key, sizeof(vs->key), KEY);
-	snprintf(vs->id, sizeof(vs->id), "web");
-	vs->saved = 1796000000;
-	vs->n = 3;
-	vs->v[0] = (struct ob_verdict){ 6379, OB_SVC_GOOD };
-	vs->v[1] = (struct ob_verdict){ 5432, OB_SVC_HALFCLOSE };
-	vs->v[2] = (struct ob_verdict){ 443, OB_SVC_ULP };
-	return vs;
-}
+#define KEY SAMPLE_KEY
 
 static int parse(const char *key, const char *text, struct ob_verdicts *out)
 {
@@ -41,7 +26,7 @@ static int parse(const char *key, const char *text, struct ob_verdicts *out)
 static void round_trip(void **state)
 {
 	(void)state;
-	struct ob_verdicts *vs = three(), *back = calloc(1, sizeof(*back));
+	struct ob_verdicts *vs = three_kept(), *back = calloc(1, sizeof(*back));
 	char *text = ob_verdicts_format(vs);
 
 	assert_non_null(text);
@@ -146,52 +131,6 @@ static void too_many_services_refused(void **state)
 	free(out);
 }
 
-static char *render(int (*fn)(FILE *, const struct ob_view *), const struct ob_view *v)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	assert_non_null(f);
-	assert_int_equal(fn(f, v), 0);
-	fclose(f);
-	return buf;
-}
-
-/* status lists them whether the datapath is loaded or not. */
-static void status_lists_them(void **state)
-{
-	(void)state;
-	struct ob_view v = { 0 };
-	char *out;
-	json_object *root, *arr, *one, *x;
-
-	v.kept = three();
-	v.n_kept = 1;
-	out = render(ob_format_text, &v);
-	assert_non_null(strstr(out, KEY));
-	assert_non_null(strstr(out, "6379 accelerated, 5432 halfclose, 443 ktls"));
-	free(out);
-	v.pinned = v.loaded = true;
-	out = render(ob_format_text, &v);
-	assert_non_null(strstr(out, "6379 accelerated"));
-	free(out);
-	out = render(ob_format_json, &v);
-	root = json_tokener_parse(out);
-	assert_true(json_object_object_get_ex(root, "kept_verdicts", &arr));
-	assert_int_equal(json_object_array_length(arr), 1);
-	one = json_object_array_get_idx(arr, 0);
-	assert_true(json_object_object_get_ex(one, "key", &x));
-	assert_string_equal(json_object_get_string(x), KEY);
-	assert_true(json_object_object_get_ex(one, "services", &x));
-	assert_int_equal(json_object_array_length(x), 3);
-	json_object_object_get_ex(json_object_array_get_idx(x, 1), "state", &x);
-	assert_string_equal(json_object_get_string(x), "halfclose");
-	json_object_put(root);
-	free(out);
-	free(v.kept);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,7 +139,6 @@ int main(void)
 		cmocka_unit_test(keys),
 		cmocka_unit_test(malformed_refused),
 		cmocka_unit_test(too_many_services_refused),
-		cmocka_unit_test(status_lists_them),
 	};
 
 	return cmocka_run_group_tests_name("verdicts", tests, NULL, NULL);
