@@ -155,18 +155,170 @@ static int pin_promote(struct bypass_bpf *skel, struct ob_error *e)
 static const char *const guard_pins[] = { OB_PIN_LINK_SETSOCKOPT, OB_PIN_LINK_WAITALL,
 					  OB_PIN_LINK_SPLICE, OB_PIN_LINK_WAITALL_BPF };
 
+/*
+ * A load in steps, each reading straight through. struct load holds what
+ * the steps share and what they made, so that load_finish() can undo, on
+ * failure, the pins a step made (the links pinned stay attached through
+ * their pins; the rest goes with the skeleton).
+ */
+struct load {
+	struct bypass_bpf *skel;
+	char cg[PATH_MAX];
+	int cgfd;
+	bool existing; /* the maps of an earlier load of this build are pinned */
+	bool fallback; /* unread bytes counted by the fexit program (6.1) */
+	bool recv_pinned, setsockopt_pinned;
+	bool guards[4]; /* guard_pins[i] pinned by this load */
+};
+
+/* The cgroup sock_ops attaches to: --cgroup, or the cgroup2 root. */
+static int load_cgroup(struct load *l, const struct ob_load_opts *o, struct ob_error *e)
+{
+	int err = 0;
+
+	if (o->cgroup) {
+		if (strlen(o->cgroup) >= sizeof(l->cg))
+			return ob_err(e, -ENAMETOOLONG, "--cgroup path too long");
+		strcpy(l->cg, o->cgroup);
+	} else {
+		err = ob_find_cgroup2(l->cg, sizeof(l->cg), e);
+		if (err)
+			return err;
+	}
+	l->cgfd = open(l->cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (l->cgfd < 0)
+		return ob_err(e, -errno, "cannot open cgroup %s: %s", l->cg, strerror(errno));
+	return 0;
+}
+
+/* ob_settings: new ones for new maps (with a fresh secret: it keys the TCP
+ * option, bypass.h), or an earlier load's kept; not draining. */
+static int load_settings(struct load *l, const struct ob_load_opts *o, struct ob_error *e)
+{
+	int fd = bpf_map__fd(l->skel->maps.ob_settings);
+	struct ob_settings s = { 0 };
+	int err;
+
+	if (!l->existing) {
+		s.enabled = 1;
+		s.build_id = ob_build_id();
+		s.small_window_ns = (__u64)o->small_window_ms * 1000000;
+		s.stall_ns = o->stall_ms ? (__u64)o->stall_ms * 1000000 : OB_STALL_NS;
+		ingress_bounds(&s);
+		quota_defaults(&s, o->max_sockets);
+		if (getrandom(s.secret, sizeof(s.secret), 0) != (ssize_t)sizeof(s.secret))
+			return ob_err(e, -errno, "getrandom failed: %s", strerror(errno));
+	} else {
+		err = ob_settings_read_fd(fd, &s, e);
+		if (err)
+			return err;
+	}
+	s.draining = 0;
+	return ob_settings_write_fd(fd, &s, e);
+}
+
+/* sk_msg on the sockhash, and where the kernel does not count unread
+ * bytes, the fexit program that does (pinned). One counter only: an
+ * earlier load's fexit link, still pinned while its sockets drain, counts
+ * into these same (reused) maps; with new maps, a link left behind counts
+ * into old ones, so new maps start without the earlier links. */
+static int load_datapath(struct load *l, struct ob_error *e)
+{
+	struct bpf_link *recv;
+	int err = 0;
+
+	if (bpf_prog_attach(bpf_program__fd(l->skel->progs.ob_msg),
+			    bpf_map__fd(l->skel->maps.ob_sockhash), BPF_SK_MSG_VERDICT, 0))
+		return ob_err(e, -errno, "cannot attach sk_msg to the sockhash: %s",
+			      strerror(errno));
+	if (!l->existing) {
+		unlink(PIN_LINK_RECV);
+		for (size_t i = 0; i < sizeof(guard_pins) / sizeof(guard_pins[0]); i++)
+			unlink(guard_pins[i]);
+	}
+	if (!l->fallback || access(PIN_LINK_RECV, F_OK) == 0)
+		return 0;
+	recv = bpf_program__attach_trace(l->skel->progs.ob_recv_fexit);
+	if (!recv)
+		return ob_err(e, -errno, "cannot attach the fexit program on sk_msg_recvmsg: %s",
+			      strerror(errno));
+	if (bpf_link__pin(recv, PIN_LINK_RECV))
+		err = ob_err(e, -errno, "cannot pin %s: %s", PIN_LINK_RECV, strerror(errno));
+	l->recv_pinned = !err;
+	bpf_link__destroy(recv); /* pinned: stays attached */
+	return err;
+}
+
+/* The guards, before sock_ops pairs anything (bypass.h, enum ob_svc_state);
+ * those on fentry only where they loaded. Containers outside the load's
+ * cgroup get the setsockopt guard from its pinned program (cgroup.c). */
+static int load_guards(struct load *l, struct ob_error *e)
+{
+	struct bpf_program *fentry[] = { l->skel->progs.ob_guard_waitall,
+					 l->skel->progs.ob_guard_splice,
+					 l->skel->progs.ob_guard_waitall_bpf };
+	int err = attach_guard(l->skel->progs.ob_setsockopt, l->cgfd, guard_pins[0], &l->guards[0],
+			       e);
+
+	for (size_t i = 0; !err && i < sizeof(fentry) / sizeof(fentry[0]); i++)
+		if (bpf_program__autoload(fentry[i]))
+			err = attach_guard(fentry[i], -1, guard_pins[i + 1], &l->guards[i + 1], e);
+	if (!err && l->guards[0]) {
+		err = pin_prog(l->skel->progs.ob_setsockopt, OB_PIN_PROG_SETSOCKOPT, e);
+		l->setsockopt_pinned = !err;
+	}
+	return err;
+}
+
+/* The programs others use by pin (cgroup.c, the sweep), then sock_ops
+ * attached to the cgroup and pinned: from here on, connections pair. */
+static int load_attach(struct load *l, struct ob_error *e)
+{
+	struct bpf_link *link;
+	int err = pin_prog(l->skel->progs.ob_msg, PIN_PROG_MSG, e);
+
+	if (!err)
+		err = pin_prog(l->skel->progs.ob_sockops, OB_PIN_PROG_SOCKOPS, e);
+	if (!err)
+		err = pin_prog(l->skel->progs.ob_sweep, OB_PIN_PROG_SWEEP, e);
+	if (err)
+		return err;
+	link = bpf_program__attach_cgroup(l->skel->progs.ob_sockops, l->cgfd);
+	if (!link)
+		return ob_err(e, -errno, "cannot attach sock_ops to %s: %s", l->cg,
+			      strerror(errno));
+	if (bpf_link__pin(link, OB_PIN_LINK_SOCKOPS))
+		err = ob_err(e, -errno, "cannot pin %s: %s", OB_PIN_LINK_SOCKOPS, strerror(errno));
+	bpf_link__destroy(link); /* pinned: stays attached; else detaches */
+	if (!err)
+		err = ob_attach_cgroup_save(l->cg, e);
+	if (!err)
+		err = pin_promote(l->skel, e);
+	return err;
+}
+
+/* What a failed load made goes; what any load holds is let go. */
+static void load_finish(struct load *l, int err)
+{
+	if (err && l->recv_pinned)
+		unlink(PIN_LINK_RECV);
+	for (size_t i = 0; err && i < sizeof(guard_pins) / sizeof(guard_pins[0]); i++)
+		if (l->guards[i])
+			unlink(guard_pins[i]);
+	if (err && l->setsockopt_pinned)
+		unlink(OB_PIN_PROG_SETSOCKOPT);
+	bypass_bpf__destroy(l->skel);
+	if (l->cgfd >= 0)
+		close(l->cgfd);
+}
+
 /* Loads, pins and attaches; *already tells that the same build was
  * attached before (nothing done). cg_out gets the attach cgroup. */
 int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg_len,
 	    struct ob_error *e)
 {
-	struct bypass_bpf *skel = NULL;
-	struct bpf_link *link = NULL, *recv = NULL;
-	struct ob_settings s = { 0 };
-	char cg[PATH_MAX];
-	uint64_t id = ob_build_id();
-	int cgfd = -1, existing, err;
-	bool fallback = false, guards[4] = { false };
+	struct load l = { .cgfd = -1 };
+	int existing, err;
 
 	ob_libbpf_messages();
 	err = ob_ensure_bpffs(e);
@@ -174,133 +326,29 @@ int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg
 		return err;
 	if (mkdir(OB_PIN_DIR, 0700) && errno != EEXIST)
 		return ob_err(e, -errno, "cannot create %s: %s", OB_PIN_DIR, strerror(errno));
-	existing = check_existing(id, e);
+	existing = check_existing(ob_build_id(), e);
 	if (existing < 0)
 		return existing;
 	*already = existing && ob_sockops_attached();
 	if (*already)
 		return 0;
-
-	if (o->cgroup) {
-		if (strlen(o->cgroup) >= sizeof(cg))
-			return ob_err(e, -ENAMETOOLONG, "--cgroup path too long");
-		strcpy(cg, o->cgroup);
-	} else {
-		err = ob_find_cgroup2(cg, sizeof(cg), e);
-		if (err)
-			return err;
-	}
-	cgfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cgfd < 0)
-		return ob_err(e, -errno, "cannot open cgroup %s: %s", cg, strerror(errno));
-
-	err = ob_open_object(&skel, NULL, existing ? 0 : o->max_sockets, &fallback, e);
+	l.existing = existing;
+	err = load_cgroup(&l, o, e);
 	if (!err)
-		err = ob_load_object(skel, e);
-	if (err)
-		goto cleanup;
-	if (!existing) {
-		s.enabled = 1;
-		s.build_id = id;
-		s.small_window_ns = (__u64)o->small_window_ms * 1000000;
-		s.stall_ns = o->stall_ms ? (__u64)o->stall_ms * 1000000 : OB_STALL_NS;
-		ingress_bounds(&s);
-		quota_defaults(&s, o->max_sockets);
-		/* keys the TCP option (bypass.h); a load with these maps
-		 * again keeps it */
-		if (getrandom(s.secret, sizeof(s.secret), 0) != (ssize_t)sizeof(s.secret)) {
-			err = ob_err(e, -errno, "getrandom failed: %s", strerror(errno));
-			goto cleanup;
-		}
-	} else if ((err = ob_settings_read_fd(bpf_map__fd(skel->maps.ob_settings), &s, e))) {
-		goto cleanup;
-	}
-	s.draining = 0;
-	err = ob_settings_write_fd(bpf_map__fd(skel->maps.ob_settings), &s, e);
-	if (err)
-		goto cleanup;
-	if (bpf_prog_attach(bpf_program__fd(skel->progs.ob_msg),
-			    bpf_map__fd(skel->maps.ob_sockhash), BPF_SK_MSG_VERDICT, 0)) {
-		err = ob_err(e, -errno, "cannot attach sk_msg to the sockhash: %s",
-			     strerror(errno));
-		goto cleanup;
-	}
-	/* One counter only: an earlier load's fexit link, still pinned while
-	 * its sockets drain, counts into these same (reused) maps; with new
-	 * maps, a link left behind counts into old ones. */
-	if (!existing) {
-		unlink(PIN_LINK_RECV);
-		for (size_t i = 0; i < sizeof(guard_pins) / sizeof(guard_pins[0]); i++)
-			unlink(guard_pins[i]);
-	}
-	if (fallback && access(PIN_LINK_RECV, F_OK) != 0 &&
-	    !(recv = bpf_program__attach_trace(skel->progs.ob_recv_fexit))) {
-		err = ob_err(e, -errno, "cannot attach the fexit program on sk_msg_recvmsg: %s",
-			     strerror(errno));
-		goto cleanup;
-	}
-	if (recv) {
-		if (bpf_link__pin(recv, PIN_LINK_RECV)) {
-			err = ob_err(e, -errno, "cannot pin %s: %s", PIN_LINK_RECV,
-				     strerror(errno));
-			goto cleanup;
-		}
-	}
-	/* The guards, before sock_ops pairs anything (bypass.h, enum
-	 * ob_svc_state); those on fentry only where they loaded. */
-	err = attach_guard(skel->progs.ob_setsockopt, cgfd, OB_PIN_LINK_SETSOCKOPT, &guards[0], e);
-	if (!err && bpf_program__autoload(skel->progs.ob_guard_waitall))
-		err = attach_guard(skel->progs.ob_guard_waitall, -1, OB_PIN_LINK_WAITALL,
-				   &guards[1], e);
-	if (!err && bpf_program__autoload(skel->progs.ob_guard_waitall_bpf))
-		err = attach_guard(skel->progs.ob_guard_waitall_bpf, -1, OB_PIN_LINK_WAITALL_BPF,
-				   &guards[3], e);
-	if (!err && bpf_program__autoload(skel->progs.ob_guard_splice))
-		err = attach_guard(skel->progs.ob_guard_splice, -1, OB_PIN_LINK_SPLICE, &guards[2],
-				   e);
-	/* containers outside the load's cgroup get the setsockopt guard
-	 * from it (cgroup.c) */
-	if (!err && guards[0])
-		err = pin_prog(skel->progs.ob_setsockopt, OB_PIN_PROG_SETSOCKOPT, e);
-	if (err)
-		goto cleanup;
-	err = pin_prog(skel->progs.ob_msg, PIN_PROG_MSG, e);
+		err = ob_open_object(&l.skel, NULL, existing ? 0 : o->max_sockets, &l.fallback, e);
 	if (!err)
-		err = pin_prog(skel->progs.ob_sockops, OB_PIN_PROG_SOCKOPS, e);
+		err = ob_load_object(l.skel, e);
 	if (!err)
-		err = pin_prog(skel->progs.ob_sweep, OB_PIN_PROG_SWEEP, e);
-	if (err)
-		goto cleanup;
-	link = bpf_program__attach_cgroup(skel->progs.ob_sockops, cgfd);
-	if (!link) {
-		err = ob_err(e, -errno, "cannot attach sock_ops to %s: %s", cg, strerror(errno));
-		goto cleanup;
-	}
-	if (bpf_link__pin(link, OB_PIN_LINK_SOCKOPS)) {
-		err = ob_err(e, -errno, "cannot pin %s: %s", OB_PIN_LINK_SOCKOPS, strerror(errno));
-		bpf_link__destroy(link); /* not pinned: this detaches */
-		link = NULL;
-		goto cleanup;
-	}
-	err = ob_attach_cgroup_save(cg, e);
+		err = load_settings(&l, o, e);
 	if (!err)
-		err = pin_promote(skel, e);
-	if (err)
-		goto cleanup;
-	snprintf(cg_out, cg_len, "%s", cg);
-cleanup:
-	if (err && recv)
-		unlink(PIN_LINK_RECV);
-	for (size_t i = 0; err && i < sizeof(guard_pins) / sizeof(guard_pins[0]); i++)
-		if (guards[i])
-			unlink(guard_pins[i]);
-	if (err)
-		unlink(OB_PIN_PROG_SETSOCKOPT);
-	bpf_link__destroy(recv); /* pinned: stays attached */
-	bpf_link__destroy(link); /* pinned: stays attached */
-	bypass_bpf__destroy(skel);
-	if (cgfd >= 0)
-		close(cgfd);
+		err = load_datapath(&l, e);
+	if (!err)
+		err = load_guards(&l, e);
+	if (!err)
+		err = load_attach(&l, e);
+	if (!err)
+		snprintf(cg_out, cg_len, "%s", l.cg);
+	load_finish(&l, err);
 	return err;
 }
 
