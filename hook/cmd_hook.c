@@ -217,25 +217,14 @@ static void record_enrolment(struct ob_record *r, const struct ob_enrolment *en)
 	memcpy(r->noports, en->noports, (size_t)en->n_noports * sizeof(r->noports[0]));
 }
 
-static int hook_create(const struct ob_state *st, const struct ob_policy *p, const char *key,
-		       struct ob_sandbox *sb, struct ob_error *e)
+/* The container's process (*pidfd, if it has a pid) and netns cookie,
+ * refused where the netns is the host's and that was not allowed; then the
+ * hook drops to what it needs from here on. */
+static int create_netns(const struct ob_state *st, const struct ob_policy *p, int *pidfd,
+			struct ob_sandbox *sb, uint64_t *cookie, struct ob_error *e)
 {
-	struct ob_record r = { 0 };
-	struct ob_maps m;
-	char name[OB_NAME_MAX + 1];
-	uint64_t cookie, host;
-	bool already = false, enrolled = false;
-	struct ob_enrolment en = { .name = name,
-				   .origin = "hook",
-				   .trust = p->trust,
-				   .max_unread = p->max_unread,
-				   .noports = p->noports,
-				   .n_noports = p->n_noports,
-				   .already = &already };
-	_cleanup_close_ int pidfd = -1;
-	_cleanup_free_ struct ob_verdicts *kept = NULL;
-	struct ob_error kwhy = { 0 };
-	int err, lock, restored = 0;
+	uint64_t host;
+	int err;
 
 	if (!p->has_netns && !p->allow_host_network)
 		return ob_err(
@@ -244,36 +233,85 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 			"io.oci-bypass.allow-host-network=true accelerates it where " OB_POLICY_PATH
 			" allows it)");
 	if (st->pid > 0) {
-		pidfd = ob_pidfd_open(st->pid, e);
-		if (pidfd < 0)
-			return pidfd;
+		*pidfd = ob_pidfd_open(st->pid, e);
+		if (*pidfd < 0)
+			return *pidfd;
 	}
-	err = container_cookie(st, p, pidfd, &cookie, e);
+	err = container_cookie(st, p, *pidfd, cookie, e);
 	if (err)
 		return err;
-	if (!p->allow_host_network && ob_host_netns_cookie(&host) == 0 && host == cookie)
+	if (!p->allow_host_network && ob_host_netns_cookie(&host) == 0 && host == *cookie)
 		return ob_err(e, -EPERM, "the container shares the host's network namespace");
 	/* no more setns(): SYS_ADMIN and SYS_PTRACE go, Landlock comes */
 	err = ob_caps_drop(OB_CAPS_BPF, e);
 	if (!err)
 		err = ob_sandbox_landlock(sb, e);
-	if (err)
-		return ob_err_wrap(e, err, "cannot confine the hook");
+	return err ? ob_err_wrap(e, err, "cannot confine the hook") : 0;
+}
 
-	snprintf(r.key, sizeof(r.key), "%s", key);
-	snprintf(r.id, sizeof(r.id), "%s", st->id);
-	snprintf(r.bundle, sizeof(r.bundle), "%s", st->bundle);
-	snprintf(r.state, sizeof(r.state), "creating");
-	r.cookie = cookie;
-	r.pid = st->pid;
+/* The container's record as create first writes it ("creating"). */
+static int create_record(struct ob_record *r, const struct ob_state *st, const char *key,
+			 uint64_t cookie, int pidfd, struct ob_error *e)
+{
+	snprintf(r->key, sizeof(r->key), "%s", key);
+	snprintf(r->id, sizeof(r->id), "%s", st->id);
+	snprintf(r->bundle, sizeof(r->bundle), "%s", st->bundle);
+	snprintf(r->state, sizeof(r->state), "creating");
+	r->cookie = cookie;
+	r->pid = st->pid;
 	if (pidfd >= 0) {
-		r.pid_start = ob_pidfd_start(pidfd, st->pid);
-		if (!r.pid_start)
+		r->pid_start = ob_pidfd_start(pidfd, st->pid);
+		if (!r->pid_start)
 			return ob_err(e, -ESRCH, "the container process %d is gone", st->pid);
 	}
-	r.created = (long long)time(NULL);
-	r.hook_pid = getpid();
-	r.hook_start = ob_pid_start(r.hook_pid);
+	r->created = (long long)time(NULL);
+	r->hook_pid = getpid();
+	r->hook_start = ob_pid_start(r->hook_pid);
+	return 0;
+}
+
+/* What this container's services were learned as before a restart, or
+ * NULL (malloc'd). */
+static struct ob_verdicts *create_kept(const char *key, const char *id)
+{
+	struct ob_verdicts *kept = calloc(1, sizeof(*kept));
+	struct ob_error why = { 0 };
+
+	if (kept && ob_verdicts_read(key, kept, &why)) {
+		if (why.code != -ENOENT)
+			hlog(LOG_WARNING, id, "kept verdicts ignored: %s", why.msg);
+		free(kept);
+		kept = NULL;
+	}
+	return kept;
+}
+
+static int hook_create(const struct ob_state *st, const struct ob_policy *p, const char *key,
+		       struct ob_sandbox *sb, struct ob_error *e)
+{
+	struct ob_record r = { 0 };
+	struct ob_maps m;
+	char name[OB_NAME_MAX + 1];
+	uint64_t cookie;
+	bool already = false, enrolled = false;
+	int restored = 0;
+	struct ob_enrolment en = { .name = name,
+				   .origin = "hook",
+				   .trust = p->trust,
+				   .max_unread = p->max_unread,
+				   .noports = p->noports,
+				   .n_noports = p->n_noports,
+				   .already = &already,
+				   .restored = &restored };
+	_cleanup_close_ int pidfd = -1;
+	_cleanup_free_ struct ob_verdicts *kept = NULL;
+	int err, lock;
+
+	err = create_netns(st, p, &pidfd, sb, &cookie, e);
+	if (!err)
+		err = create_record(&r, st, key, cookie, pidfd, e);
+	if (err)
+		return err;
 	snprintf(name, sizeof(name), "%.12s", p->id_hint[0] ? p->id_hint : st->id);
 	record_enrolment(&r, &en);
 	err = ob_record_write(&r, e); /* first, so that gc can repair a killed hook */
@@ -290,16 +328,7 @@ static int hook_create(const struct ob_state *st, const struct ob_policy *p, con
 		rollback(&r, false);
 		return err;
 	}
-	/* what this container's services were learned as before a restart */
-	kept = calloc(1, sizeof(*kept));
-	if (kept && ob_verdicts_read(key, kept, &kwhy)) {
-		if (kwhy.code != -ENOENT)
-			hlog(LOG_WARNING, st->id, "kept verdicts ignored: %s", kwhy.msg);
-		free(kept);
-		kept = NULL;
-	}
-	en.kept = kept;
-	en.restored = &restored;
+	en.kept = kept = create_kept(key, st->id);
 	lock = enrol_lock(st->id);
 	err = ob_enroll_cookie(&m, cookie, &en, e);
 	ob_close_maps(&m);
@@ -447,17 +476,62 @@ static int apply_host_policy(const char *id, struct ob_policy *p, struct ob_erro
 	return 0;
 }
 
+/* create, once the state is read: config.json through the parse child,
+ * then the host policy, then the enrolment. Fails open but under
+ * required, where it fails with the reason. */
+static int hook_stage_create(const struct ob_state *st, const char *key, struct ob_parser *ps,
+			     struct ob_sandbox *sb, bool confined, const struct ob_error *cwhy,
+			     struct ob_error *e)
+{
+	struct ob_policy p = { 0 };
+	struct ob_error why = { 0 }; /* fail open: logged, not the verb's error */
+	struct ob_error dwhy = { 0 };
+	int rc = read_config(st->bundle, ps, &p, &why);
+
+	ob_parser_stop(ps);
+	/* config.json is read: the DAC capabilities go */
+	if (confined && ob_caps_drop(OB_CAPS_NETNS, &dwhy)) {
+		confined = false;
+		cwhy = &dwhy;
+	}
+	if (!rc && p.mode == OB_MODE_OFF) {
+		hlog(LOG_INFO, st->id, "io.oci-bypass.mode=off: not accelerated");
+		return 0;
+	}
+	if (!rc && p.mode == OB_MODE_REQUIRED)
+		fail_code = 1;
+	if (!rc && !confined)
+		rc = ob_err(&why, cwhy->code ? cwhy->code : -EPERM, "cannot confine the hook: %s",
+			    cwhy->msg);
+	if (!rc && !sb->landlock_abi)
+		hlog(LOG_INFO, st->id,
+		     "no Landlock: %s; writes are not restricted to " OB_RUN_DIR " and " OB_PIN_DIR,
+		     sb->no_landlock);
+	if (!rc)
+		rc = apply_host_policy(st->id, &p, &why);
+	if (!rc)
+		rc = hook_create(st, &p, key, sb, &why);
+	if (!rc)
+		return 0;
+	if (p.mode == OB_MODE_REQUIRED) {
+		/* Fails closed: main() prints "oci-bypass: ID: ..." and exits 1. */
+		syslog(LOG_ERR, "%s: io.oci-bypass.mode=required and %s", st->id, why.msg);
+		snprintf(e->where, sizeof(e->where), "%s", st->id);
+		return ob_err(e, rc, "io.oci-bypass.mode=required and %s", why.msg);
+	}
+	hlog(LOG_WARNING, st->id, "not accelerated: %s", why.msg);
+	return 0;
+}
+
 int ob_cmd_hook(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	struct ob_state st = { 0 };
-	struct ob_policy p = { 0 };
 	struct ob_error why = { 0 };  /* fail open: logged, not the verb's error */
 	struct ob_error cwhy = { 0 }; /* why the hook could not be confined */
 	struct ob_sandbox sb = { .ruleset = -1 };
-	struct ob_parser ps = { 0, -2 };
+	_cleanup_parser_ struct ob_parser ps = { 0, -2 };
 	char key[sizeof(((struct ob_record *)0)->key)];
 	_cleanup_free_ char *buf = NULL;
-	const char *id = "-";
 	enum ob_stage stage;
 	bool confined;
 	size_t len;
@@ -474,67 +548,25 @@ int ob_cmd_hook(const struct ob_args *a, FILE *out, struct ob_error *e)
 	if (!rc)
 		rc = ob_parse_state(&ps, buf, len, &st, &why);
 	if (rc) {
-		ob_parser_stop(&ps);
-		hlog(LOG_ERR, id, "bad state on stdin: %s", why.msg);
+		hlog(LOG_ERR, "-", "bad state on stdin: %s", why.msg);
 		return 0; /* we cannot even tell which container: fail open */
 	}
-	id = st.id;
 	stage = ob_stage_from(a->operand, &st, &why);
-	if (stage == OB_STAGE_UNKNOWN) {
-		ob_parser_stop(&ps);
-		hlog(LOG_ERR, id, "%s", why.msg);
+	if (stage == OB_STAGE_UNKNOWN || ob_record_key(st.id, st.bundle, key, sizeof(key), &why)) {
+		hlog(LOG_ERR, st.id, "%s", why.msg);
 		return 0;
 	}
-	if (ob_record_key(st.id, st.bundle, key, sizeof(key), &why)) {
-		ob_parser_stop(&ps);
-		hlog(LOG_ERR, id, "%s", why.msg);
-		return 0;
-	}
-	if (stage == OB_STAGE_TEARDOWN) {
-		ob_parser_stop(&ps);
-		if (!confined || ob_caps_drop(OB_CAPS_BPF, &cwhy) ||
-		    ob_sandbox_landlock(&sb, &cwhy)) {
-			hlog(LOG_WARNING, id,
-			     "teardown not done: cannot confine the hook: %s (oci-bypass gc "
-			     "does it once the container is gone)",
-			     cwhy.msg);
-			return 0;
-		}
-		return hook_teardown(&st, key);
-	}
-
-	rc = read_config(st.bundle, &ps, &p, &why);
+	if (stage != OB_STAGE_TEARDOWN)
+		return hook_stage_create(&st, key, &ps, &sb, confined, &cwhy, e);
 	ob_parser_stop(&ps);
-	/* config.json is read: the DAC capabilities go */
-	if (confined && ob_caps_drop(OB_CAPS_NETNS, &cwhy))
-		confined = false;
-	if (!rc && p.mode == OB_MODE_OFF) {
-		hlog(LOG_INFO, id, "io.oci-bypass.mode=off: not accelerated");
+	if (!confined || ob_caps_drop(OB_CAPS_BPF, &cwhy) || ob_sandbox_landlock(&sb, &cwhy)) {
+		hlog(LOG_WARNING, st.id,
+		     "teardown not done: cannot confine the hook: %s (oci-bypass gc does it once "
+		     "the container is gone)",
+		     cwhy.msg);
 		return 0;
 	}
-	if (!rc && p.mode == OB_MODE_REQUIRED)
-		fail_code = 1;
-	if (!rc && !confined)
-		rc = ob_err(&why, cwhy.code ? cwhy.code : -EPERM, "cannot confine the hook: %s",
-			    cwhy.msg);
-	if (!rc && !sb.landlock_abi)
-		hlog(LOG_INFO, id,
-		     "no Landlock: %s; writes are not restricted to " OB_RUN_DIR " and " OB_PIN_DIR,
-		     sb.no_landlock);
-	if (!rc)
-		rc = apply_host_policy(id, &p, &why);
-	if (!rc)
-		rc = hook_create(&st, &p, key, &sb, &why);
-	if (!rc)
-		return 0;
-	if (p.mode == OB_MODE_REQUIRED) {
-		/* Fails closed: main() prints "oci-bypass: ID: ..." and exits 1. */
-		syslog(LOG_ERR, "%s: io.oci-bypass.mode=required and %s", id, why.msg);
-		snprintf(e->where, sizeof(e->where), "%s", id);
-		return ob_err(e, rc, "io.oci-bypass.mode=required and %s", why.msg);
-	}
-	hlog(LOG_WARNING, id, "not accelerated: %s", why.msg);
-	return 0;
+	return hook_teardown(&st, key);
 }
 
 struct gc {

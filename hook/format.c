@@ -276,118 +276,124 @@ static json_object *quota_object(const struct ob_ns_view *n)
 	return q;
 }
 
+/* The host-wide keys, once something is pinned. */
+static void json_host(json_object *root, const struct ob_view *v)
+{
+	char id[17];
+
+	snprintf(id, sizeof(id), "%016" PRIx64, v->build_id);
+	json_object_object_add(root, "build_id", json_object_new_string(id));
+	json_object_object_add(root, "sockhash_entries", u64(v->sockhash_entries));
+	json_object_object_add(root, "parking_entries", u64(v->parking_entries));
+	json_object_object_add(root, "conn_entries", u64(v->conn_entries));
+	json_object_object_add(root, "small_stream_window_ms", u64(v->small_window_ms));
+	json_object_object_add(root, "unread_bound_bytes", u64(v->ingress_max));
+	json_object_object_add(root, "unread_bound_blocking_bytes", u64(v->ingress_max_blocking));
+	json_object_object_add(root, "stall_ms", u64(v->stall_ms));
+	json_object_object_add(root, "unread_bytes", json_object_new_int64(v->host_unread));
+	json_object_object_add(root, "unread_budget_bytes", u64(v->host_max_unread));
+	json_object_object_add(root, "netns_unread_budget_bytes", u64(v->ns_max_unread));
+	json_object_object_add(root, "ledger_entries", u64(v->ledger_entries));
+	json_object_object_add(root, "guards", guard_list(v->guards));
+	json_object_object_add(root, "promotion", json_object_new_boolean(v->promotion));
+	if (v->cgroup[0])
+		json_object_object_add(root, "cgroup", json_object_new_string(v->cgroup));
+}
+
+static json_object *json_netns(const struct ob_ns_view *n)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(n->name));
+	json_object_object_add(o, "cookie", u64(n->cookie));
+	json_object_object_add(o, "unread_bytes", json_object_new_int64(n->unread));
+	json_object_object_add(o, "unread_budget_bytes", u64(n->max_unread));
+	json_object_object_add(o, "trust", json_object_new_boolean(n->trust));
+	json_object_object_add(o, "promotable", json_object_new_int64(n->promotable));
+	json_object_object_add(o, "quota", quota_object(n));
+	for (size_t m = 0; m < sizeof(fields) / sizeof(fields[0]); m++) {
+		uint64_t x = field(&n->c, m);
+
+		json_object_object_add(o, fields[m].key,
+				       fields[m].type[0] == 'g' ? json_object_new_int64((int64_t)x)
+								: u64(x));
+	}
+	return o;
+}
+
+static json_object *json_service(const struct ob_view *v, const struct ob_svc_view *sv)
+{
+	json_object *o = json_object_new_object(), *skips = json_object_new_object();
+
+	json_object_object_add(o, "netns", json_object_new_string(ns_name(v, sv->cookie)));
+	json_object_object_add(o, "cookie", u64(sv->cookie));
+	json_object_object_add(o, "port", json_object_new_int(sv->port));
+	json_object_object_add(o, "state", json_object_new_string(ob_svc_state_name(sv->state)));
+	json_object_object_add(o, "promoted", u64(sv->promoted));
+	for (int k = 0; k < OB_SKIP_N; k++)
+		json_object_object_add(skips, ob_skip_names[k], u64(sv->skips[k]));
+	json_object_object_add(o, "promote_skips", skips);
+	return o;
+}
+
+static json_object *json_container(const struct ob_view *v, const struct ob_record *r)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_string(r->id));
+	json_object_object_add(o, "netns", json_object_new_string(ns_name(v, r->cookie)));
+	json_object_object_add(o, "cookie", u64(r->cookie));
+	json_object_object_add(o, "state", json_object_new_string(r->state));
+	json_object_object_add(
+		o, "sock_ops",
+		json_object_new_string(r->link[0] ? "container cgroup" : "load cgroup"));
+	json_object_object_add(o, "bundle", json_object_new_string(r->bundle));
+	return o;
+}
+
+static json_object *json_kept(const struct ob_verdicts *k)
+{
+	json_object *o = json_object_new_object(), *svc = json_object_new_array();
+
+	json_object_object_add(o, "key", json_object_new_string(k->key));
+	json_object_object_add(o, "id", json_object_new_string(k->id));
+	json_object_object_add(o, "saved", json_object_new_int64(k->saved));
+	for (int j = 0; j < k->n; j++) {
+		json_object *s = json_object_new_object();
+
+		json_object_object_add(s, "port", json_object_new_int(k->v[j].port));
+		json_object_object_add(s, "state",
+				       json_object_new_string(ob_svc_state_name(k->v[j].state)));
+		json_object_array_add(svc, s);
+	}
+	json_object_object_add(o, "services", svc);
+	return o;
+}
+
 int ob_format_json(FILE *f, const struct ob_view *v)
 {
 	json_object *root = json_object_new_object();
-	json_object *arr = json_object_new_array();
+	json_object *ns = json_object_new_array(), *svc = json_object_new_array();
+	json_object *ct = json_object_new_array(), *kept = json_object_new_array();
 	int err = 0;
 
 	json_object_object_add(root, "loaded", json_object_new_boolean(v->loaded));
 	json_object_object_add(root, "enabled", json_object_new_boolean(v->loaded && v->enabled));
 	json_object_object_add(root, "draining", json_object_new_boolean(v->pinned && !v->loaded));
-	if (v->pinned) {
-		char id[17];
-
-		snprintf(id, sizeof(id), "%016" PRIx64, v->build_id);
-		json_object_object_add(root, "build_id", json_object_new_string(id));
-		json_object_object_add(root, "sockhash_entries", u64(v->sockhash_entries));
-		json_object_object_add(root, "parking_entries", u64(v->parking_entries));
-		json_object_object_add(root, "conn_entries", u64(v->conn_entries));
-		json_object_object_add(root, "small_stream_window_ms", u64(v->small_window_ms));
-		json_object_object_add(root, "unread_bound_bytes", u64(v->ingress_max));
-		json_object_object_add(root, "unread_bound_blocking_bytes",
-				       u64(v->ingress_max_blocking));
-		json_object_object_add(root, "stall_ms", u64(v->stall_ms));
-		json_object_object_add(root, "unread_bytes", json_object_new_int64(v->host_unread));
-		json_object_object_add(root, "unread_budget_bytes", u64(v->host_max_unread));
-		json_object_object_add(root, "netns_unread_budget_bytes", u64(v->ns_max_unread));
-		json_object_object_add(root, "ledger_entries", u64(v->ledger_entries));
-		json_object_object_add(root, "guards", guard_list(v->guards));
-		json_object_object_add(root, "promotion", json_object_new_boolean(v->promotion));
-		if (v->cgroup[0])
-			json_object_object_add(root, "cgroup", json_object_new_string(v->cgroup));
-	}
-	for (int i = 0; i < v->n_ns; i++) {
-		const struct ob_ns_view *n = &v->ns[i];
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "name", json_object_new_string(n->name));
-		json_object_object_add(o, "cookie", u64(n->cookie));
-		json_object_object_add(o, "unread_bytes", json_object_new_int64(n->unread));
-		json_object_object_add(o, "unread_budget_bytes", u64(n->max_unread));
-		json_object_object_add(o, "trust", json_object_new_boolean(n->trust));
-		json_object_object_add(o, "promotable", json_object_new_int64(n->promotable));
-		json_object_object_add(o, "quota", quota_object(n));
-		for (size_t m = 0; m < sizeof(fields) / sizeof(fields[0]); m++) {
-			uint64_t x = field(&n->c, m);
-
-			json_object_object_add(o, fields[m].key,
-					       fields[m].type[0] == 'g'
-						       ? json_object_new_int64((int64_t)x)
-						       : u64(x));
-		}
-		json_object_array_add(arr, o);
-	}
-	json_object_object_add(root, "netns", arr);
-	arr = json_object_new_array();
-	for (int i = 0; i < v->n_svc; i++) {
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "netns",
-				       json_object_new_string(ns_name(v, v->svc[i].cookie)));
-		json_object_object_add(o, "cookie", u64(v->svc[i].cookie));
-		json_object_object_add(o, "port", json_object_new_int(v->svc[i].port));
-		json_object_object_add(o, "state",
-				       json_object_new_string(ob_svc_state_name(v->svc[i].state)));
-		json_object_object_add(o, "promoted", u64(v->svc[i].promoted));
-		{
-			json_object *skips = json_object_new_object();
-
-			for (int k = 0; k < OB_SKIP_N; k++)
-				json_object_object_add(skips, ob_skip_names[k],
-						       u64(v->svc[i].skips[k]));
-			json_object_object_add(o, "promote_skips", skips);
-		}
-		json_object_array_add(arr, o);
-	}
-	json_object_object_add(root, "services", arr);
-	arr = json_object_new_array();
-	for (int i = 0; i < v->n_ct; i++) {
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "id", json_object_new_string(v->ct[i].id));
-		json_object_object_add(o, "netns",
-				       json_object_new_string(ns_name(v, v->ct[i].cookie)));
-		json_object_object_add(o, "cookie", u64(v->ct[i].cookie));
-		json_object_object_add(o, "state", json_object_new_string(v->ct[i].state));
-		json_object_object_add(o, "sock_ops",
-				       json_object_new_string(v->ct[i].link[0] ? "container cgroup"
-									       : "load cgroup"));
-		json_object_object_add(o, "bundle", json_object_new_string(v->ct[i].bundle));
-		json_object_array_add(arr, o);
-	}
-	json_object_object_add(root, "containers", arr);
-	arr = json_object_new_array();
-	for (int i = 0; i < v->n_kept; i++) {
-		json_object *o = json_object_new_object(), *svc = json_object_new_array();
-
-		json_object_object_add(o, "key", json_object_new_string(v->kept[i].key));
-		json_object_object_add(o, "id", json_object_new_string(v->kept[i].id));
-		json_object_object_add(o, "saved", json_object_new_int64(v->kept[i].saved));
-		for (int j = 0; j < v->kept[i].n; j++) {
-			json_object *s = json_object_new_object();
-
-			json_object_object_add(s, "port",
-					       json_object_new_int(v->kept[i].v[j].port));
-			json_object_object_add(
-				s, "state",
-				json_object_new_string(ob_svc_state_name(v->kept[i].v[j].state)));
-			json_object_array_add(svc, s);
-		}
-		json_object_object_add(o, "services", svc);
-		json_object_array_add(arr, o);
-	}
-	json_object_object_add(root, "kept_verdicts", arr);
+	if (v->pinned)
+		json_host(root, v);
+	for (int i = 0; i < v->n_ns; i++)
+		json_object_array_add(ns, json_netns(&v->ns[i]));
+	for (int i = 0; i < v->n_svc; i++)
+		json_object_array_add(svc, json_service(v, &v->svc[i]));
+	for (int i = 0; i < v->n_ct; i++)
+		json_object_array_add(ct, json_container(v, &v->ct[i]));
+	for (int i = 0; i < v->n_kept; i++)
+		json_object_array_add(kept, json_kept(&v->kept[i]));
+	json_object_object_add(root, "netns", ns);
+	json_object_object_add(root, "services", svc);
+	json_object_object_add(root, "containers", ct);
+	json_object_object_add(root, "kept_verdicts", kept);
 	if (fprintf(f, "%s\n",
 		    json_object_to_json_string_ext(
 			    root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)

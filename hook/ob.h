@@ -71,6 +71,8 @@ static inline void ob_closedirp(DIR **d)
 #define _cleanup_closedir_ __attribute__((cleanup(ob_closedirp)))
 #define _cleanup_close_	   __attribute__((cleanup(ob_closep)))
 #define _cleanup_fclose_   __attribute__((cleanup(ob_fclosep)))
+/* the parse child (parser.c): ob_parser_stop() is idempotent */
+#define _cleanup_parser_ __attribute__((cleanup(ob_parser_stop)))
 
 extern int ob_verbose;
 void ob_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
