@@ -48,11 +48,14 @@ static int parse_port(const char *s, uint16_t *out, struct ob_error *e)
 	return 0;
 }
 
-/* Every option, once: the verbs that accept one say so in ob_cmds[].opts. */
+/* Every option, once: the verbs that accept one say so in ob_cmds[].opts.
+ * One that takes no value sets the bool at offset flag of struct ob_args. */
+#define FLAG(field) false, offsetof(struct ob_args, field)
 static const struct {
 	const char *name;
 	enum ob_cli_opt id;
 	bool value;
+	size_t flag;
 } opts[] = {
 	{ "--cgroup", OB_OPT_CGROUP, true },
 	{ "--max-sockets", OB_OPT_MAX_SOCKETS, true },
@@ -64,20 +67,20 @@ static const struct {
 	{ "--netns", OB_OPT_NETNS, true },
 	{ "--name", OB_OPT_NAME, true },
 	{ "--no-port", OB_OPT_NOPORT, true },
-	{ "--allow-host", OB_OPT_ALLOW_HOST, false },
-	{ "--trust", OB_OPT_TRUST, false },
-	{ "--json", OB_OPT_JSON, false },
+	{ "--allow-host", OB_OPT_ALLOW_HOST, FLAG(allow_host) },
+	{ "--trust", OB_OPT_TRUST, FLAG(trust) },
+	{ "--json", OB_OPT_JSON, FLAG(json) },
 	{ "--dir", OB_OPT_DIR, true },
-	{ "--always", OB_OPT_ALWAYS, false },
+	{ "--always", OB_OPT_ALWAYS, FLAG(always) },
 	{ "--hook-path", OB_OPT_HOOK_PATH, true },
-	{ "--cdi", OB_OPT_CDI, false },
-	{ "--docker", OB_OPT_DOCKER, false },
+	{ "--cdi", OB_OPT_CDI, FLAG(cdi) },
+	{ "--docker", OB_OPT_DOCKER, FLAG(docker) },
 	{ "--docker-config", OB_OPT_DOCKER_CONFIG, true },
-	{ "--default", OB_OPT_DEFAULT, false },
-	{ "--containerd", OB_OPT_CONTAINERD, false },
+	{ "--default", OB_OPT_DEFAULT, FLAG(set_default) },
+	{ "--containerd", OB_OPT_CONTAINERD, FLAG(containerd) },
 	{ "--shim-path", OB_OPT_SHIM_PATH, true },
-	{ "--allow-trust", OB_OPT_ALLOW_TRUST, false },
-	{ "--allow-host-network", OB_OPT_ALLOW_HOST_NETWORK, false },
+	{ "--allow-trust", OB_OPT_ALLOW_TRUST, FLAG(allow_trust) },
+	{ "--allow-host-network", OB_OPT_ALLOW_HOST_NETWORK, FLAG(allow_host_network) },
 	{ "--policy", OB_OPT_POLICY, true },
 	{ "--max-conns", OB_OPT_MAX_CONNS, true },
 	{ "--max-services", OB_OPT_MAX_SERVICES, true },
@@ -105,52 +108,22 @@ static int apply_opt(struct ob_args *a, enum ob_cli_opt id, const char *val, str
 		if (a->n_noports >= (int)(sizeof(a->noports) / sizeof(a->noports[0])))
 			return ob_err(e, -E2BIG, "at most 16 --no-port options");
 		return parse_port(val, &a->noports[a->n_noports++], e);
-	case OB_OPT_ALLOW_HOST:
-		a->allow_host = true;
-		return 0;
-	case OB_OPT_TRUST:
-		a->trust = true;
-		return 0;
-	case OB_OPT_JSON:
-		a->json = true;
-		return 0;
 	case OB_OPT_DIR:
 		a->dir = val;
-		return 0;
-	case OB_OPT_ALWAYS:
-		a->always = true;
 		return 0;
 	case OB_OPT_HOOK_PATH:
 		if (val[0] != '/')
 			return ob_err(e, -EINVAL, "--hook-path must be absolute, not '%s'", val);
 		a->hook_path = val;
 		return 0;
-	case OB_OPT_CDI:
-		a->cdi = true;
-		return 0;
-	case OB_OPT_DOCKER:
-		a->docker = true;
-		return 0;
 	case OB_OPT_DOCKER_CONFIG:
 		a->docker = true;
 		a->docker_config = val;
-		return 0;
-	case OB_OPT_DEFAULT:
-		a->set_default = true;
-		return 0;
-	case OB_OPT_CONTAINERD:
-		a->containerd = true;
 		return 0;
 	case OB_OPT_SHIM_PATH:
 		if (val[0] != '/')
 			return ob_err(e, -EINVAL, "--shim-path must be absolute, not '%s'", val);
 		a->shim_path = val;
-		return 0;
-	case OB_OPT_ALLOW_TRUST:
-		a->allow_trust = true;
-		return 0;
-	case OB_OPT_ALLOW_HOST_NETWORK:
-		a->allow_host_network = true;
 		return 0;
 	case OB_OPT_POLICY:
 		if (val[0] != '/')
@@ -176,8 +149,9 @@ static int apply_opt(struct ob_args *a, enum ob_cli_opt id, const char *val, str
 		return parse_uint("--max-services", val, 1, 1u << 22, "", &a->max_services, e);
 	case OB_OPT_STALE_AFTER:
 		return parse_uint("--stale-after", val, 1, 86400, " (s)", &a->stale_after_s, e);
+	default: /* the flags: parse_verb_args sets them */
+		return -EINVAL;
 	}
-	return -EINVAL;
 }
 
 static int parse_verb_args(struct ob_args *a, int argc, char *const argv[], int i,
@@ -221,6 +195,10 @@ static int parse_verb_args(struct ob_args *a, int argc, char *const argv[], int 
 			if (i + 1 >= argc)
 				return ob_err(e, -EINVAL, "%s needs a value", opts[k].name);
 			val = argv[++i];
+		}
+		if (!opts[k].value) {
+			*(bool *)((char *)a + opts[k].flag) = true;
+			continue;
 		}
 		int err = apply_opt(a, opts[k].id, val, e);
 		if (err)
