@@ -71,11 +71,8 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 	      -fdebug-prefix-map=$(CURDIR)=. \
 	      -Ibpf $(if $(MULTIARCH),-idirafter /usr/include/$(MULTIARCH))
 
-HOOK_SRCS := hook/main.c hook/cmds.c hook/args.c hook/log.c hook/format.c hook/files.c \
-	     hook/netns.c hook/maps.c hook/cgroup.c hook/features.c hook/loader.c hook/registry.c \
-	     hook/records.c hook/sandbox.c hook/parser.c hook/runtime.c hook/policy.c \
-	     hook/cmd_load.c hook/cmd_enroll.c hook/cmd_status.c hook/cmd_doctor.c hook/cmd_hook.c \
-	     hook/cmd_install.c hook/cmd_promote.c hook/verdicts.c hook/verdict_store.c
+# Every file of hook/: each verb's cmd_*.c and the mechanism under them.
+HOOK_SRCS := $(wildcard hook/*.c)
 OCI_SRCS  := $(wildcard oci/*.c)
 HOOK_OBJS := $(HOOK_SRCS:hook/%.c=$(OUT)/hook/%.o) $(OCI_SRCS:oci/%.c=$(OUT)/oci/%.o)
 # Pure code (no BPF, no system calls that need root): unit-tested.

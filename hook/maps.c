@@ -395,7 +395,7 @@ int ob_promote_iter_create(int link)
 	return bpf_iter_create(link);
 }
 
-/* ---- enrolment primitives on the maps (registry.c keeps the records) ---- */
+/* ---- enrolment primitives on the maps (enrolments.c keeps their records) ---- */
 
 bool ob_netns_enrolled(const struct ob_maps *m, uint64_t cookie)
 {

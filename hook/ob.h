@@ -362,7 +362,7 @@ int ob_load(const struct ob_load_opts *o, bool *already, char *cg_out, size_t cg
 void ob_sockops_detach(void);
 void ob_unpin_all(void);
 
-/* ---- registry.c: enrolled netns records under OB_RUN_DIR/netns ---- */
+/* ---- enrolments.c: enrolled network namespaces, one record each under OB_RUN_DIR/netns ---- */
 struct ob_enrolment {
 	char *name;	    /* OB_NAME_MAX + 1 bytes: in, the name asked for; out, the
 			     * one it is enrolled under (ob_enroll_cookie) */
@@ -389,7 +389,7 @@ int ob_registry_nsref(uint64_t cookie, char *out, size_t len);
 int ob_registry_find(const char *name, uint64_t *cookie, struct ob_error *e);
 int ob_registry_clear(void);
 
-/* ---- records.c: one record per container under OB_RUN_DIR/containers ---- */
+/* ---- containers.c: one record per container under OB_RUN_DIR/containers ---- */
 #define OB_KEY_MAX 159 /* a record's key: OB_ID_MAX + 9 fits */
 struct ob_record {
 	char key[OB_KEY_MAX + 1]; /* file name: id + "-" + crc32(bundle) */

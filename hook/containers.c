@@ -1,4 +1,4 @@
-/* records.c - one record per container under /run/oci-bypass/containers, written atomically. */
+/* containers.c - one record per container under /run/oci-bypass/containers, written atomically. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>

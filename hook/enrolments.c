@@ -1,4 +1,4 @@
-/* registry.c - enrolled network namespaces: the maps (through maps.c) and one record each under
+/* enrolments.c - enrolled network namespaces: the maps (through maps.c) and one record each under
  * /run/oci-bypass/netns. */
 #define _GNU_SOURCE
 #include <dirent.h>
