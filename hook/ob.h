@@ -466,6 +466,26 @@ int ob_verdicts_list(struct ob_verdicts **out, int *n, struct ob_error *e);
  * with id NULL; *n how many. */
 int ob_verdicts_forget(const char *id, int *n, struct ob_error *e);
 
+/* ---- lifecycle.c: a container's enrolment, create to teardown, and gc's repair ---- */
+/* One line per event, container id first, to syslog and stderr (log.c). */
+void ob_hlog(int prio, const char *id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+struct ob_state;
+struct ob_policy;
+struct ob_sandbox;
+/* The hook's create: the record first (gc can repair a killed hook), the
+ * objects loaded, the container placed, its netns enrolled under the
+ * enrolment lock with its kept verdicts; undone on failure. */
+int ob_container_create(const struct ob_state *st, const struct ob_policy *p, const char *key,
+			struct ob_sandbox *sb, struct ob_error *e);
+/* The hook's teardown: from the record; keeps the verdicts, withdraws the
+ * netns if no other container uses it and the hook owns it. Never fails. */
+int ob_container_teardown(const struct ob_state *st, const char *key);
+struct ob_repair {
+	int fixed, bad; /* items repaired; unreadable records left in place */
+	unsigned swept_conns, swept_ledgers;
+};
+int ob_containers_repair(uint64_t stale_ns, FILE *out, struct ob_repair *rep, struct ob_error *e);
+
 /* ---- cgroup.c ---- */
 int ob_find_cgroup2(char *buf, size_t len, struct ob_error *e);
 int ob_attach_cgroup_save(const char *cg, struct ob_error *e);
