@@ -2,7 +2,8 @@
 # tests/bench/pool.sh - connections kept open, as services keep them: a pool
 # of 8 connections to Debian's redis-server (tests/redispool.c: SET, GET,
 # INCR, PING, every reply checked; and PING alone), opened before the
-# first request, and
+# first request, the same pool from Debian's redis-benchmark (-c 8, PING),
+# and
 # pgbench -S without -C (8 connections kept for the run), each measured
 #   stock    between two namespaces that are not enrolled,
 #   default  both enrolled: the pool starts on stock TCP (a new service on
@@ -50,11 +51,14 @@ for i in 5 6; do "$OB" enroll --netns /run/netns/obpl$i --name pl-t$i --trust >/
 srv_ns() { case $1 in stock) echo 1 ;; default) echo 3 ;; trust) echo 5 ;; esac; }
 redis_port=7600
 
-# redis VARIANT: requests/s of one run; for default also the seconds from
-# the first request to every direction promoted (to $W/promo_s)
-redis_run() { # VARIANT [REDISPOOL ARGS...]
-	local v=$1 s c addr port out t0 t1= pid r pr
-	shift
+# redis_run VARIANT CLIENT [ARGS...]: requests/s of one run of CLIENT,
+# pool (tests/redispool.c, a thread per connection, blocking) or bench
+# (Debian's redis-benchmark: one thread, epoll, PING); for default also
+# the seconds from the first request to every direction promoted (to
+# $W/promo_s)
+redis_run() {
+	local v=$1 client=$2 s c addr port out t0 t1= pid r pr
+	shift 2
 	s=$(srv_ns "$v") c=$((s + 1)) addr=$(ns_ip4 obpl "$s")
 	port=$((redis_port++)) # a new service each run: default starts on probation
 	pin ip netns exec obpl$s redis-server --bind "$addr" --port "$port" --save '' --appendonly no \
@@ -63,8 +67,14 @@ redis_run() { # VARIANT [REDISPOOL ARGS...]
 	PIDS+=($r)
 	for _ in $(seq 100); do grep -q "Ready to accept" "$W/redis.log" && break; sleep 0.05; done
 	t0=$(date +%s.%N)
-	pin ip netns exec obpl$c "$RP" "$addr" "$port" --conns "$CONNS" --seconds "$SECS" \
-		--timeout $((SECS + 60)) "$@" >"$W/rp" 2>&1 &
+	if [ "$client" = pool ]; then
+		pin ip netns exec obpl$c "$RP" "$addr" "$port" --conns "$CONNS" --seconds "$SECS" \
+			--timeout $((SECS + 60)) "$@" >"$W/rp" 2>&1 &
+	else
+		# as many requests as stock serves in about SECS seconds
+		pin ip netns exec obpl$c timeout $((SECS * 4 + 60)) redis-benchmark -h "$addr" \
+			-p "$port" -c "$CONNS" -n $((SECS * 50000)) -t ping_mbulk --csv >"$W/rp" 2>&1 &
+	fi
 	pid=$!
 	while kill -0 $pid 2>/dev/null; do
 		if [ "$v" = default ]; then
@@ -75,12 +85,17 @@ redis_run() { # VARIANT [REDISPOOL ARGS...]
 		fi
 		sleep 1
 	done
-	wait $pid || { say "redispool ($v): $(tail -n 2 "$W/rp")"; out=; }
+	wait $pid || { say "$client ($v): $(tail -n 2 "$W/rp")"; out=; }
 	kill $r 2>/dev/null; wait $r 2>/dev/null
-	[ -n "$t1" ] && awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }' >>"$W/promo_s"
-	awk '/^redispool: ok/ { for (i = 1; i <= NF; i++) { split($i, kv, "=");
-		if (kv[1] == "requests") r = kv[2]; if (kv[1] == "elapsed_ms") ms = kv[2] }
-		printf "%.0f\n", r * 1000 / ms }' "$W/rp"
+	[ -n "$t1" ] && [ "$client" = pool ] &&
+		awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }' >>"$W/promo_s"
+	if [ "$client" = pool ]; then
+		awk '/^redispool: ok/ { for (i = 1; i <= NF; i++) { split($i, kv, "=");
+			if (kv[1] == "requests") r = kv[2]; if (kv[1] == "elapsed_ms") ms = kv[2] }
+			printf "%.0f\n", r * 1000 / ms }' "$W/rp"
+	else
+		awk -F'","' '/^"PING_MBULK"/ { printf "%.0f\n", $2 }' "$W/rp"
+	fi
 }
 
 # pgbench VARIANT: tps of one run (its setup connection teaches the
@@ -126,9 +141,11 @@ pg_up && PG=1 || say "PostgreSQL not usable here: no pgbench row"
 for r in $(seq "$REPS"); do
 	for v in stock default trust; do
 		say "round $r: redis pool, $v"
-		redis_run "$v" >>"$W/redis.$v"
+		redis_run "$v" pool >>"$W/redis.$v"
 		say "round $r: redis pool, PING only, $v"
-		redis_run "$v" --ping >>"$W/ping.$v"
+		redis_run "$v" pool --ping >>"$W/ping.$v"
+		say "round $r: redis-benchmark -c $CONNS, PING, $v"
+		redis_run "$v" bench >>"$W/bench.$v"
 		if [ $PG = 1 ]; then
 			say "round $r: pgbench, $v"
 			pg_run "$v" >>"$W/pg.$v"
@@ -143,6 +160,8 @@ echo "| --- | --- | --- | --- | --- | --- | --- |"
 echo "| redis pool, SET/GET/INCR/PING, requests/s | $rs | $rd | $rt | $(ratio "$rd" "$rs") | $(ratio "$rt" "$rs") | $(ratio "$rd" "$rt") |"
 rs=$(cell "$W/ping.stock") rd=$(cell "$W/ping.default") rt=$(cell "$W/ping.trust")
 echo "| redis pool, PING, requests/s | $rs | $rd | $rt | $(ratio "$rd" "$rs") | $(ratio "$rt" "$rs") | $(ratio "$rd" "$rt") |"
+rs=$(cell "$W/bench.stock") rd=$(cell "$W/bench.default") rt=$(cell "$W/bench.trust")
+echo "| redis-benchmark -c $CONNS -t ping_mbulk (one thread, epoll), requests/s | $rs | $rd | $rt | $(ratio "$rd" "$rs") | $(ratio "$rt" "$rs") | $(ratio "$rd" "$rt") |"
 if [ $PG = 1 ]; then
 	ps=$(cell "$W/pg.stock") pd=$(cell "$W/pg.default") pt=$(cell "$W/pg.trust")
 	echo "| pgbench -S, tps | $ps | $pd | $pt | $(ratio "$pd" "$ps") | $(ratio "$pt" "$ps") | $(ratio "$pd" "$pt") |"

@@ -84,12 +84,15 @@ bytes=$((BOUND_B < (256 << 20) ? BOUND_B : (256 << 20)))
 [ $((HOST_BUDGET / 16)) -lt $bytes ] && bytes=$((HOST_BUDGET / 16))
 start_server ${P}1 --listen "$A" 0 --mode stream --count 8 --timeout 60
 port=$(server_port)
+# every stream stops halfway until $W/go exists: the pins go while all of
+# them are open and paired, whatever the machine's speed
 ip netns exec ${P}2 "$SC" client --connect "$A" "$port" --mode stream --conns 8 \
-	--bytes $bytes --timeout 60 >"$W/cl" 2>&1 &
+	--bytes $bytes --pause-file "$W/go" --timeout 120 >"$W/cl" 2>&1 &
 cpid=$!
-sleep 0.5
+wait_paused "$W/cl" $cpid
 assert_gt "sockets redirecting" 0 "$(status_field sockhash_entries)"
 rm -rf /sys/fs/bpf/oci-bypass
+touch "$W/go"
 wait $cpid && log "$(tail -n 1 "$W/cl")" || fail "client across pin removal: $(tail -n 2 "$W/cl")"
 wait_server
 assert_eq "status after pin removal" false "$(status_field loaded)"

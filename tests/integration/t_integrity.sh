@@ -71,14 +71,17 @@ log "phase 3: unload while 8 connections stream"
 start_server ${P}1 --listen "$A" 0 --mode stream --count 9 --timeout 120
 port=$(server_port)
 warm_up ${P}2 "$A" "$port"
+# every stream stops halfway until $W/go exists: unload starts while all
+# eight are open and paired, whatever the machine's speed
 ip netns exec ${P}2 "$SC" client --connect "$A" "$port" --mode stream --conns 8 \
-	--bytes 268435456 --seed 99 --timeout 120 >"$W/cl" 2>&1 &
+	--bytes 268435456 --seed 99 --pause-file "$W/go" --timeout 120 >"$W/cl" 2>&1 &
 cpid=$!
-sleep 0.5
+wait_paused "$W/cl" $cpid
 n=$(status_field sockhash_entries)
 assert_gt "sockets redirecting when unload starts" 0 "$n"
 "$OB" unload --wait 0 >/dev/null 2>&1
 rc=$?
+touch "$W/go"
 assert_eq "unload with open connections exits 75" 75 "$rc"
 assert_eq "status: sock_ops detached" false "$(status_field loaded)"
 assert_eq "status: draining" true "$(status_field draining)"
