@@ -4,7 +4,8 @@
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 P=obn
-trap 'ns_teardown $P 3; kill $SRV_PID 2>/dev/null' EXIT
+W=$(mktemp -d)
+trap 'ns_teardown $P 3; kill $SRV_PID 2>/dev/null; rm -rf "$W"' EXIT
 ns_setup $P 3 || die "netns setup"
 ob_fresh_load
 "$OB" enroll --netns /run/netns/${P}1 --name ne-a >/dev/null || die "enroll"
@@ -14,13 +15,17 @@ for dir in "1 3" "3 1"; do
 	set -- $dir
 	start_server ${P}$1 --listen "$(ns_ip4 $P $1)" 0 --mode stream --count 2 --timeout 60
 	port=$(server_port)
-	# A long-lived connection: check the sockhash while it is open.
+	# Long-lived connections: the sockhash checked while both are open,
+	# mid-stream (each stops halfway until $W/go exists).
+	rm -f "$W/go"
 	ip netns exec ${P}$2 "$SC" client --connect "$(ns_ip4 $P $1)" "$port" --mode stream \
-		--conns 2 --bytes 4194304 --max-chunk 1024 --timeout 60 >/dev/null 2>&1 &
+		--conns 2 --bytes 4194304 --max-chunk 1024 --pause-file "$W/go" --timeout 60 \
+		>"$W/cl" 2>&1 &
 	cpid=$!
-	sleep 0.3
+	wait_paused "$W/cl" $cpid
 	assert_eq "server ns$1 <- client ns$2: sockhash while open" 0 "$(status_field sockhash_entries)"
-	wait $cpid || fail "client ns$2 failed"
+	touch "$W/go"
+	wait $cpid || fail "client ns$2 failed: $(tail -n 2 "$W/cl")"
 	wait_server
 done
 # Request/response with half-close through stock TCP: no spurious EAGAIN.
