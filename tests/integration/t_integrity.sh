@@ -60,11 +60,22 @@ assert_le "client sockets paired at most once each" 48 "$pb"
 assert_eq "bytes redirected if and only if sockets paired" "$([ "$pa" -gt 0 ] && echo yes || echo no)" \
 	"$([ "$redir" -gt 0 ] && echo yes || echo no)"
 assert_le "redirected by the server netns at most what it sent" $((48 * 4194304)) "$redir"
-# after the storm, enabled again, a new connection pairs
+# After the storm, enabled again, a new connection pairs. One whose client
+# wrote before its server's side was established starts on TCP, counted
+# as client_first (a TCG guest met it here): such a one is said and
+# counted, and another is made, three at most.
 before=$(counter int-a redirected_bytes)
-start_server ${P}1 --listen "$A" "$port" --mode stream --count 1 --timeout 60
-client ${P}2 --connect "$A" "$port" --mode stream --conns 1 --bytes 1048576 --timeout 60
-wait_server
+cf() { echo $(($(counter int-a client_first) + $(counter int-b client_first))); }
+first=$(cf)
+start_server ${P}1 --listen "$A" "$port" --mode stream --count 3 --timeout 60
+for try in 1 2 3; do
+	client ${P}2 --connect "$A" "$port" --mode stream --conns 1 --bytes 1048576 --timeout 60
+	[ "$(counter int-a redirected_bytes)" -ge $((before + 1048576)) ] && break
+	[ "$(cf)" -gt "$first" ] || { fail "connection $try after enable: on TCP, not client_first"; break; }
+	log "connection $try after enable started on TCP, counted as client_first: another"
+	first=$(cf)
+done
+kill $SRV_PID 2>/dev/null; wait $SRV_PID 2>/dev/null
 assert_ge "redirected again once enabled" $((before + 1048576)) "$(counter int-a redirected_bytes)"
 
 log "phase 3: unload while 8 connections stream"
