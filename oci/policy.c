@@ -77,7 +77,7 @@ static int parse_line(const char *s, size_t len, const char *name, unsigned n,
 			      keys[k].key, seen[k]);
 	seen[k] = n;
 	if (keys[k].size) {
-		char val[32], where[64];
+		char val[32];
 		uint64_t *out = (uint64_t *)((char *)hp + keys[k].off);
 
 		if (is(s + vb, ve - vb, "0")) {
@@ -90,8 +90,17 @@ static int parse_line(const char *s, size_t len, const char *name, unsigned n,
 				      keys[k].key, q);
 		memcpy(val, s + vb, ve - vb);
 		val[ve - vb] = '\0';
-		snprintf(where, sizeof(where), "%s:%u: %s", name, n, keys[k].key);
-		return ob_parse_bytes(where, val, OB_MAX_UNREAD_MIN, OB_MAX_UNREAD_MAX, out, e);
+		/* the value is quoted in the message, as every other: the
+		 * file's bytes never reach a log line unescaped */
+		if (ob_parse_bytes(keys[k].key, val, OB_MAX_UNREAD_MIN, OB_MAX_UNREAD_MAX, out,
+				   NULL))
+			return ob_err(e, -EINVAL,
+				      "%s:%u: %s is %s; expected 0, or %llu to %llu bytes (k, m, g "
+				      "suffixes)",
+				      name, n, keys[k].key, q,
+				      (unsigned long long)OB_MAX_UNREAD_MIN,
+				      (unsigned long long)OB_MAX_UNREAD_MAX);
+		return 0;
 	}
 	if (is(s + vb, ve - vb, "true") || is(s + vb, ve - vb, "false")) {
 		*(bool *)((char *)hp + keys[k].off) = s[vb] == 't';

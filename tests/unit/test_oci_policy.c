@@ -191,6 +191,10 @@ static void max_unread_key(void **state)
 		{ "allow-max-unread = 123456789012345678901234567890\n", 0, 0 },
 		{ "allow-max-unread = 1g\nallow-max-unread = 2g\n", 0, 0 },
 		{ "allow-trust = true\nallow-max-unread = 1x\n", 0, 0 },
+		/* found by fuzz_policy: a byte the message must not carry raw */
+		{ "allow-max-unread =\xe9"
+		  "0g\n",
+		  0, 0 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -209,6 +213,9 @@ static void max_unread_key(void **state)
 			assert_false(hp.allow_trust);
 			assert_true(hp.allow_max_unread == 0);
 			assert_non_null(strstr(e.msg, "p:"));
+			for (const char *c = e.msg; *c; c++)
+				if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+					fail_msg("unprintable byte in: %s", e.msg);
 		}
 	}
 }
