@@ -17,16 +17,24 @@ if dpkg-query -W -f='${Status}' oci-bypass 2>/dev/null | grep -q installed; then
 fi
 [ ! -e /etc/containers/oci/hooks.d/oci-bypass.json ] ||
 	skip "/etc/containers/oci/hooks.d/oci-bypass.json (make install) would stand in for the package's"
+# the package's purge removes every record under /run/oci-bypass
+[ -z "$(ls -A /run/oci-bypass/containers 2>/dev/null)" ] ||
+	skip "containers are enrolled on this host (/run/oci-bypass/containers): the package's purge would remove their records"
 P=obd
 container_test $P 1 podman jq
 REPO=$(cd "$TESTS_DIR/.." && pwd)
 PKG_OB=/usr/bin/oci-bypass
 GO=/tmp/$P-go.$$ # inside the containers' root (ct_rootfs), the client's pause file
+# ... and the verdicts kept under /var/lib/oci-bypass: saved, put back
+SAVED=$(mktemp -d)
+[ -d /var/lib/oci-bypass ] && cp -a /var/lib/oci-bypass "$SAVED/"
 purge() {
 	if dpkg-query -W -f='${Status}' oci-bypass 2>/dev/null | grep -q installed; then
 		dpkg -P oci-bypass >/dev/null 2>&1
 	fi
 	rm -f "$CT_ROOTFS$GO"
+	[ -d "$SAVED/oci-bypass" ] && [ ! -e /var/lib/oci-bypass ] && cp -a "$SAVED/oci-bypass" /var/lib/
+	rm -rf "$SAVED"
 }
 trap 'purge; ct_cleanup_all $P >/dev/null 2>&1; rm -rf "$WORK"' EXIT
 
