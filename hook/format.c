@@ -353,9 +353,20 @@ static json_object *json_container(const struct ob_view *v, const struct ob_reco
 
 static json_object *json_kept(const struct ob_verdicts *k)
 {
-	json_object *o = ob_verdicts_json(k); /* the file's own fields */
+	json_object *o = json_object_new_object(), *svc = json_object_new_array();
 
 	json_object_object_add(o, "key", json_object_new_string(k->key));
+	json_object_object_add(o, "id", json_object_new_string(k->id));
+	json_object_object_add(o, "saved", json_object_new_int64(k->saved));
+	for (int j = 0; j < k->n; j++) {
+		json_object *s = json_object_new_object();
+
+		json_object_object_add(s, "port", json_object_new_int(k->v[j].port));
+		json_object_object_add(s, "state",
+				       json_object_new_string(ob_svc_state_name(k->v[j].state)));
+		json_object_array_add(svc, s);
+	}
+	json_object_object_add(o, "services", svc);
 	return o;
 }
 

@@ -448,10 +448,7 @@ struct ob_verdicts {
 };
 bool ob_verdict_keepable(uint32_t state);
 bool ob_verdicts_key_valid(const char *key);
-/* The file's object (id, saved, services: port and state), and its text
- * (malloc'd, or NULL when out of memory). */
-struct json_object;
-struct json_object *ob_verdicts_json(const struct ob_verdicts *vs);
+/* The file's text (malloc'd), or NULL when out of memory. */
 char *ob_verdicts_format(const struct ob_verdicts *vs);
 /* The file of key, whole: every field checked, its id the one key gives. */
 int ob_verdicts_parse(const char *key, const char *buf, size_t len, struct ob_verdicts *vs,

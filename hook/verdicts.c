@@ -41,9 +41,10 @@ bool ob_verdicts_key_valid(const char *key)
 	return ob_name_valid(id, OB_ID_MAX);
 }
 
-struct json_object *ob_verdicts_json(const struct ob_verdicts *vs)
+char *ob_verdicts_format(const struct ob_verdicts *vs)
 {
 	json_object *o = json_object_new_object(), *svc = json_object_new_array();
+	char *text;
 
 	for (int i = 0; i < vs->n; i++) {
 		json_object *s = json_object_new_object();
@@ -56,14 +57,6 @@ struct json_object *ob_verdicts_json(const struct ob_verdicts *vs)
 	json_object_object_add(o, "id", json_object_new_string(vs->id));
 	json_object_object_add(o, "saved", json_object_new_int64(vs->saved));
 	json_object_object_add(o, "services", svc);
-	return o;
-}
-
-char *ob_verdicts_format(const struct ob_verdicts *vs)
-{
-	json_object *o = ob_verdicts_json(vs);
-	char *text;
-
 	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 								JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
