@@ -224,8 +224,8 @@ int ob_parse_bytes(const char *opt, const char *s, uint64_t min, uint64_t max, u
 		/* s may come from an image's annotation: quoted, as every value */
 		ob_quote(q, sizeof(q), s, strlen(s));
 		return ob_err(e, -EINVAL,
-			      "%s takes %llu to %llu bytes (k, m, g suffixes allowed), not %s",
-			      opt, (unsigned long long)min, (unsigned long long)max, q);
+			      "%s takes %llu to %llu bytes (k, m, g suffixes allowed), not %s", opt,
+			      (unsigned long long)min, (unsigned long long)max, q);
 	}
 	*out = (uint64_t)n << shift;
 	return 0;
