@@ -912,8 +912,10 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 		return;
 	}
 	park_too(skops, &key, st);
-	/* only where the peer's psock is read (ledger_queued()) */
-	entry = KERNEL_COUNTS_UNREAD ? bpf_map_lookup_elem(&ob_conns, &key.conn) : NULL;
+	/* only where the peer's psock is read (ledger_queued()), or a move
+	 * may come back (promote_ready() reads the peer) */
+	entry = (KERNEL_COUNTS_UNREAD || ob_promotion) ? bpf_map_lookup_elem(&ob_conns, &key.conn)
+						       : NULL;
 	if (entry && skops->sk)
 		entry->client_sk = bpf_skc_to_tcp_sock(skops->sk);
 	/* a ledger entry, if the server makes one, counts on our close */
@@ -947,9 +949,10 @@ static __always_inline void ledger_set_socks(const struct ob_conn_key *k, struct
 	 * kernel takes a kptr's target only as a struct, not a declaration. */
 	if (!bpf_core_type_exists(struct tcp_sock))
 		return;
-	/* Only the kernels that count unread bytes need them (ledger_queued()):
+	/* Only the kernels that count unread bytes (ledger_queued()) or
+	 * promote (promote_ready(), for moves that come back) need them:
 	 * elsewhere no socket is stored, and kptrs are not needed (5.15). */
-	if (!KERNEL_COUNTS_UNREAD || !l || !sk)
+	if (!(KERNEL_COUNTS_UNREAD || ob_promotion) || !l || !sk)
 		return;
 	l->sk0 = conn->client_sk;
 	l->sk1 = bpf_skc_to_tcp_sock(sk);
@@ -1076,6 +1079,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	ledger.cookie[OB_IDX(OB_ROLE_CLIENT)] = conn->client_cookie;
 	ledger.cookie[OB_IDX(OB_ROLE_SERVER)] = bpf_get_socket_cookie(skops);
 	ledger.refs = 2;
+	ledger.joined = 3; /* both in ob_sockhash ("Moves that come back") */
 	ledger.redirecting = 1ull << OB_IDX(OB_ROLE_SERVER); /* we do from now on */
 	if (bpf_map_update_elem(&ob_ledger, &key.conn, &ledger, BPF_NOEXIST)) {
 		st->dir = OB_DIR_TCP;
@@ -1179,10 +1183,11 @@ static __always_inline __u32 sockopt_guard(struct bpf_sockopt *ctx)
 	return 0;
 }
 
-/* ======== The verdict (sk_msg): redirect, or move to TCP for good ======== */
+/* ======== The verdict (sk_msg): redirect, or move to TCP ======== */
 
 /* The client's first sendmsg settles the connection for good. */
-static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_counters *c)
+static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_counters *c,
+					   struct ob_ledger *l)
 {
 	struct ob_conn *conn = bpf_map_lookup_elem(&ob_conns, &st->peer.conn);
 	__u32 old = OB_CONN_REFUSED;
@@ -1190,6 +1195,11 @@ static __always_inline __u32 client_decide(struct ob_sk_state *st, struct ob_cou
 	if (conn)
 		old = conn_step(&st->peer.conn, conn, OB_CONN_NEW, OB_CONN_CLIENT_TCP);
 	if (old == OB_CONN_SERVER_READY) {
+		/* we redirect from now on: said before the entry goes, so that
+		 * promote_one() sees one or the other (a server that left may
+		 * not come back under our first redirect) */
+		if (l)
+			__sync_fetch_and_or(&l->redirecting, 1ull << OB_IDX(st->role));
 		conn_step(&st->peer.conn, conn, 0, OB_CONN_GONE);
 		st->active = 1;
 		COUNT(c, sockets, 1);
@@ -1259,7 +1269,8 @@ static __always_inline int duplex_sending(struct sock___ob *sk)
 	return sk && file_blocking(sk) && someone_waiting(sk) && tp->snd_una != tp->write_seq;
 }
 
-/* Why a redirecting direction moves to TCP (for good), or OB_STAY. */
+/* Why a redirecting direction moves to TCP (for good, or until it comes
+ * back: move_tcp()), or OB_STAY. */
 enum ob_move {
 	OB_STAY = 0,
 	OB_MOVE_BOUND,		/* the peer fell a bound behind */
@@ -1393,6 +1404,15 @@ static __always_inline void go_tcp(struct ob_sk_state *st, struct ob_ledger *l)
 		__sync_fetch_and_and(&l->redirecting, ~(1ull << OB_IDX(st->role)));
 }
 
+/* A move that may come back (bypass.h, "Moves that come back"), where
+ * promotion is possible: the socket is promotable again once it left. */
+static __always_inline void move_tcp(struct ob_sk_state *st, struct ob_ledger *l)
+{
+	go_tcp(st, l);
+	if (ob_promotion && st->peer_netns)
+		st->flags |= OB_SK_RETURN;
+}
+
 /* A blocking sender with a reader waiting moved to TCP: that reader may
  * meet a spurious EAGAIN; the service's next connections start on TCP. */
 static __always_inline void learn_overflow(struct ob_sk_state *st)
@@ -1519,9 +1539,12 @@ int ob_msg(struct sk_msg_md *msg)
 	if (st->flags & OB_SK_REFS_PARKING)
 		return bpf_msg_redirect_hash(msg, &ob_parking, &st->peer, BPF_F_INGRESS);
 	c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
-	if (st->dir == OB_DIR_PENDING)
-		st->dir = client_decide(st, c);
 	l = (st->flags & OB_SK_LEDGER) ? bpf_map_lookup_elem(&ob_ledger, &st->peer.conn) : NULL;
+	if (st->dir == OB_DIR_PENDING) {
+		st->dir = client_decide(st, c, l);
+		if (!(st->flags & OB_SK_LEDGER))
+			l = NULL; /* let go of (client first) */
+	}
 	if (l) {
 		l->sends[OB_IDX(st->role)] += 1;
 		/* what we and the peer read since, back to the budgets */
@@ -1563,9 +1586,12 @@ int ob_msg(struct sk_msg_md *msg)
 	if (why == OB_STAY && small_stream(msg, st, l, s, size, now))
 		why = OB_MOVE_SMALL;
 	if (why != OB_STAY) {
-		go_tcp(st, l);
-		if (why == OB_MOVE_BOUND_WAITING || why == OB_MOVE_BUDGET_WAITING)
+		if (why == OB_MOVE_BOUND_WAITING || why == OB_MOVE_BUDGET_WAITING) {
+			go_tcp(st, l);
 			learn_overflow(st);
+		} else {
+			move_tcp(st, l);
+		}
 		count_move(c, why);
 		return SK_PASS;
 	}
@@ -1576,8 +1602,8 @@ int ob_msg(struct sk_msg_md *msg)
 	if (ret != SK_PASS) {
 		/* The peer closed, or left the sockhash for TCP: from now on
 		 * we go by TCP too (a closed peer answers as stock TCP would),
-		 * and leave in turn. */
-		go_tcp(st, l);
+		 * and leave in turn; back with it if its move passes. */
+		move_tcp(st, l);
 		COUNT(c, misses, 1);
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
@@ -1681,6 +1707,17 @@ static __always_inline void learn_live(struct bpf_sock_ops *skops, struct ob_sk_
 		svc_learn(sv, OB_SVC_GOOD);
 }
 
+/* Out of both sockhashes after a move: does it come back (bypass.h,
+ * "Moves that come back")? Not after a guard, a half-close, or two
+ * waiters on a blocking socket. */
+static __always_inline int comes_back(struct ob_sk_state *st, struct ob_ledger *l)
+{
+	if (!(st->flags & OB_SK_RETURN) || st->guard ||
+	    (st->flags & (OB_SK_HALFCLOSED | OB_SK_DUPLEX | OB_SK_PROMOTABLE)))
+		return 0;
+	return !(l && l->moved);
+}
+
 /* An RTT sample: an ACK of our TCP data. Moves a leaving socket along
  * (bypass.h, "Leaving"). */
 static __always_inline void rtt_sample(struct bpf_sock_ops *skops)
@@ -1713,6 +1750,10 @@ static __always_inline void rtt_sample(struct bpf_sock_ops *skops)
 	now = bpf_ktime_get_ns();
 	if (!(st->flags & OB_SK_PARKED)) {
 		bpf_map_delete_elem(&ob_sockhash, &own);
+		l = (st->flags & OB_SK_LEDGER) ? bpf_map_lookup_elem(&ob_ledger, &st->peer.conn)
+					       : NULL;
+		if (l && (l->joined & (1ull << OB_IDX(st->role))))
+			__sync_fetch_and_and(&l->joined, ~(1ull << OB_IDX(st->role)));
 		st->flags |= OB_SK_PARKED;
 		st->left_at = now;
 		return;
@@ -1731,10 +1772,25 @@ static __always_inline void rtt_sample(struct bpf_sock_ops *skops)
 	} else if (l && ledger_unread(l, OB_IDX(st->role))) {
 		return;
 	}
+	/* all read (and nothing under way): back to its sender's budget now,
+	 * not when the ledger goes */
+	if (KERNEL_COUNTS_UNREAD && l && (st->flags & OB_SK_LEDGER))
+		ledger_catch_up(l, OB_IDX(st->role), 0);
 	bpf_map_delete_elem(&ob_parking, &own);
 	slot_release(st);
 	st->flags &= ~OB_SK_LEAVING;
-	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_RTT_CB_FLAG);
+	if (comes_back(st, l)) {
+		promotable_set(st); /* gives up its hold on the ledger */
+	} else if (!(st->flags & OB_SK_PROMOTABLE)) {
+		/* on TCP for good: its peer is not promoted in vain */
+		if (l && (st->flags & OB_SK_LEDGER))
+			__sync_fetch_and_or(&l->joined, OB_JOIN_NEVER);
+		bpf_sock_ops_cb_flags_set(skops,
+					  skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_RTT_CB_FLAG);
+	}
+	/* a promotable socket keeps its ACK callbacks: they drive its
+	 * leaving, should it move again once back */
+	st->flags &= ~OB_SK_RETURN;
 	if (st->active) { /* it redirected: a departure */
 		c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
 		st->active = 0;
@@ -1926,6 +1982,15 @@ static __always_inline void promote_never(struct ob_sk_state *st)
  * unless it never can be (closing, a guard, an excluded port, a socket
  * another tool owns).
  */
+/* A client whose first sendmsg may still redirect (its entry is NEW or
+ * SERVER_READY). */
+static __always_inline int client_undecided(const struct ob_conn_key *k)
+{
+	struct ob_conn *conn = bpf_map_lookup_elem(&ob_conns, k);
+
+	return conn && (conn->state == OB_CONN_NEW || conn->state == OB_CONN_SERVER_READY);
+}
+
 /* What it did: -1 nothing, 0 put in, 1 + enum ob_skip not (struct ob_promote_rec). */
 static __always_inline int promote_one(struct tcp_sock___ob *tp, struct ob_sk_state *st)
 {
@@ -1966,6 +2031,23 @@ static __always_inline int promote_one(struct tcp_sock___ob *tp, struct ob_sk_st
 		promote_skip(st, OB_SKIP_BUDGET);
 		return 1 + OB_SKIP_BUDGET;
 	}
+	l = bpf_map_lookup_elem(&ob_ledger, &key.conn);
+	if (l && (l->moved || (l->joined & OB_JOIN_NEVER))) {
+		/* a guard moved it, or its peer left for good */
+		promote_never(st);
+		return -1;
+	}
+	/* Coming back while the peer still redirects to us, or is a client
+	 * that has not written yet (its entry is still there): not now. Its
+	 * redirects would reach our new psock at once, while a reader of ours
+	 * may wait in the stock tcp_recvmsg(), which never looks there. It
+	 * may come back once the peer has moved as well (bypass.h, "Moves
+	 * that come back"). */
+	if (l && (client_undecided(&key.conn) ||
+		  /* read after the entry, atomically: client_decide() sets
+		   * it before the entry goes */
+		  (__sync_fetch_and_or(&l->redirecting, 0) & (1ull << ((i ^ 1) & 1)))))
+		return -1;
 	if (!quota_take(st->netns_cookie, OB_Q_SOCKETS)) {
 		promote_skip(st, OB_SKIP_QUOTA);
 		return 1 + OB_SKIP_QUOTA;

@@ -427,10 +427,15 @@ struct ob_service {
 #define OB_SK_DUPLEX                                                                               \
 	1024 /* a reader and a writer waited on this blocking                                      \
 	      * socket at once: never promoted */
+#define OB_SK_RETURN                                                                               \
+	2048 /* moved to TCP for a reason that passes (push-back, a budget,                        \
+	      * small messages, a peer that moved so): promotable again once                       \
+	      * out of both sockhashes ("Moves that come back") */
 
 /*
- * Leaving the sockhash. A socket whose direction went to TCP for good
- * (small messages streamed, a peer that fell behind, a peer that left)
+ * Leaving the sockhash. A socket whose direction went to TCP (small
+ * messages streamed, a peer that fell behind, a peer that left; for
+ * good, or until it comes back: below)
  * still runs the sk_msg program and tcp_bpf_recvmsg() while it is in a
  * sockmap: slower than stock TCP, and open to the spurious EAGAIN. Taking
  * it out drops its psock, and with it any redirected bytes not read yet,
@@ -454,6 +459,28 @@ struct ob_service {
  * beyond any stall. Where the kernel does not count
  * unread bytes (6.1), what was redirected and not read yet (ob_recv_fexit)
  * covers a redirect in flight as well.
+ */
+/*
+ * Moves that come back. A direction that moved to TCP for a reason that
+ * passes (push-back, a bound, a budget, small messages streamed; its peer,
+ * whose next redirect then misses, follows with the same mark) is not on
+ * TCP for good: once out of both sockhashes, with nothing redirected left
+ * unread, the socket is promotable again, releases its hold on the ledger
+ * (the last one to leave drops it), and `oci-bypass promote` brings it
+ * back by the route of "Promotion": PROMOTING, then REDIRECT at a
+ * quiescent sendmsg (invariant 3). Not while its peer still redirects to
+ * it (ob_ledger.redirecting) or is a client that has not written yet (its
+ * ob_conns entry NEW or SERVER_READY): those redirects would reach the
+ * new psock at once, while a reader of ours may sit in the stock
+ * tcp_recvmsg(), which never looks there. So a one-way stream whose
+ * reader never writes stays on TCP. What never comes back: a guard
+ * (ob_ledger.moved), a move with a reader waiting (OB_MOVE_*_WAITING: its
+ * service is learned OVERFLOW), a half-close, a full-duplex blocking
+ * socket (OB_SK_DUPLEX), a promotion that found no quiet moment or no
+ * peer, and a connection whose ledger was lost. A socket that leaves for
+ * good marks the ledger OB_JOIN_NEVER, so its peer is not promoted in
+ * vain. ob_ledger.joined has both bits from a pairing at the handshake;
+ * a socket's bit goes when it leaves ob_sockhash.
  */
 #define OB_LEAVE_GRACE_NS (200ull * 1000 * 1000)
 #define OB_LEAVE_IDLE_NS  (5000ull * 1000 * 1000)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # t_verifiers.sh - the byte verifiers every "complete and in order" claim of
 # the suite rests on do catch a wrong byte: streamcheck (both sides, stream
-# and request/response), stall, smallstream (both sides), churn and promo
+# and request/response), stall, smallstream (both sides), churn, promo
+# and comeback (both sides)
 # (both sides), each run once clean (it passes) and once with one byte flipped by the sender
 # (streamcheck --corrupt-test, the others OB_CORRUPT_AT: tests/corrupt.h),
 # where it must fail naming that byte. Stock TCP between two namespaces,
@@ -16,7 +17,7 @@ trap 'kill $SPID 2>/dev/null; ns_teardown $P 2; rm -rf "$W"' EXIT
 ns_setup $P 2 >/dev/null || die "netns setup"
 A=$(ns_ip4 $P 1)
 B=$OB_BUILD/tests
-for t in streamcheck stall smallstream churn promo; do [ -x "$B/$t" ] || die "$B/$t missing (make tools)"; done
+for t in streamcheck stall smallstream churn promo comeback; do [ -x "$B/$t" ] || die "$B/$t missing (make tools)"; done
 
 # bg NAME CMD...: CMD in namespace 1, its output in $W/NAME; SPID
 bg() {
@@ -118,6 +119,28 @@ crc=$?
 kill $SPID 2>/dev/null
 reaped
 expect "promo, flipped by the server: the client" $crc "$cout" "client conn [0-9]+ .*wrong byte at offset 5000 "
+
+log "comeback (each side checks the other: the stream, then requests and answers)"
+for corrupt in none client server; do
+	senv=() cenv=()
+	[ $corrupt = client ] && cenv=(OB_CORRUPT_AT=100000)
+	[ $corrupt = server ] && senv=(OB_CORRUPT_AT=1000)
+	bg cb env "${senv[@]}" "$B/comeback" server "$A" 0 --stall-ms 0 --timeout 30
+	listening cb
+	port=$(awk '/listening/ {print $NF}' "$W/cb")
+	cout=$(ip netns exec ${P}2 env "${cenv[@]}" "$B/comeback" client "$A" "$port" \
+		--stream 1048576 --pace-us 0 --talk-ms 300 --rounds 20 --timeout 30 2>&1)
+	crc=$?
+	kill $SPID 2>/dev/null
+	reaped
+	case $corrupt in
+	none) assert_eq "comeback: clean run passes" 0 "$crc" ;;
+	client) expect "comeback: stream byte 100000 flipped by the client: the server" - \
+		"$(cat "$W/cb")" "wrong byte at offset 100000 " ;;
+	server) expect "comeback: answer byte 1000 flipped by the server: the client" $crc "$cout" \
+		"wrong byte at offset 1000 " ;;
+	esac
+done
 
 log "churn (the client checks the echo)"
 bg ch "$B/churn" server "$A" echo:7404
