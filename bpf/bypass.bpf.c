@@ -23,28 +23,31 @@
 #ifndef AF_INET6
 #define AF_INET6 10
 #endif
-#define OB_TCP_ESTABLISHED 1
-#define OB_TCP_FIN_WAIT1   4
-#define OB_TCP_CLOSE	   7
-#define OB_TCP_CLOSE_WAIT  8
-#define OB_TCPHDR_SYN	   0x02
-#define OB_TCPHDR_ACK	   0x10
-#define OB_EBUSY	   16
-#define OB_E2BIG	   7
-#define OB_ENOMEM	   12
-#define OB_ENOSPC	   28
-#define OB_RCV_SHUTDOWN	   1
-#define OB_O_NONBLOCK	   04000
-#define OB_MSG_PEEK	   2
-#define OB_MSG_WAITALL	   0x100
-#define OB_TCP_LISTEN	   10
-#define OB_IPPROTO_TCP	   6
-#define OB_SOL_SOCKET	   1
-#define OB_SO_RCVLOWAT	   18
-#define OB_SO_ZEROCOPY	   60
-#define OB_SOL_TCP	   6
-#define OB_TCP_ULP	   31
-#define OB_SOCKOPT_PAGE	   4096
+#define OB_TCP_ESTABLISHED	1
+#define OB_TCP_FIN_WAIT1	4
+#define OB_TCP_CLOSE		7
+#define OB_TCP_CLOSE_WAIT	8
+#define OB_TCPHDR_SYN		0x02
+#define OB_TCPHDR_ACK		0x10
+#define OB_EBUSY		16
+#define OB_E2BIG		7
+#define OB_ENOMEM		12
+#define OB_ENOSPC		28
+#define OB_RCV_SHUTDOWN		1
+#define OB_O_NONBLOCK		04000
+#define OB_MSG_PEEK		2
+#define OB_MSG_WAITALL		0x100
+#define OB_TCP_LISTEN		10
+#define OB_IPPROTO_TCP		6
+#define OB_SOL_SOCKET		1
+#define OB_SO_RCVLOWAT		18
+#define OB_SO_ZEROCOPY		60
+#define OB_SOL_TCP		6
+#define OB_TCP_ULP		31
+#define OB_SOCKOPT_PAGE		4096
+#define OB_SOCK_SNDBUF_LOCK	1
+#define OB_SOCK_RCVBUF_LOCK	2
+#define OB_MAX_SCHEDULE_TIMEOUT 0x7fffffffffffffffLL
 
 /* Kernel structures read through BTF (CO-RE): only the fields we use. */
 struct file___ob {
@@ -82,7 +85,11 @@ struct sock_common___ob {
 struct sock___ob {
 	struct sock_common___ob __sk_common;
 	unsigned char sk_shutdown;
+	unsigned char sk_userlocks; /* a 4-bit bitfield up to 6.8: read with
+				     * BPF_CORE_READ_BITFIELD_PROBED */
 	int sk_rcvbuf;
+	int sk_sndbuf;
+	long sk_sndtimeo;
 	void *sk_user_data; /* the psock, low 3 bits are flags */
 	struct socket___ob *sk_socket;
 	struct socket_wq___ob *sk_wq;
@@ -1307,12 +1314,68 @@ static __always_inline int reader_at_risk(struct sock___ob *sk, struct ob_sk_sta
 }
 
 /*
+ * TCP's window toward the peer, in payload bytes (bypass.h, "Push-back"):
+ * half of its receive buffer and of our send buffer (the rest of each is
+ * the kernel's overhead). From the ledger's copy of the peer's buffer;
+ * fresh is its live size.
+ */
+static __always_inline __u64 window(struct ob_ledger *l, __u32 peer, struct sock___ob *sk,
+				    __s32 fresh)
+{
+	__s64 rcv = fresh > 0 ? fresh : (__s64)l->rcvbuf[peer & 1], snd = sk ? sk->sk_sndbuf : 0;
+
+	return (__u64)((rcv > 0 ? rcv : 0) + (snd > 0 ? snd : 0)) / 2;
+}
+
+/*
+ * Past the window from the ledger's copy: looks at the peer itself (its
+ * live receive buffer, through the ledger's kptr, checked against its
+ * cookie) and says whether the sender is still past it, and whether the
+ * window is to be held exactly (2), not after the stall (1): when
+ * the application can tell, because it set our send buffer (SO_SNDBUF),
+ * the peer's receive buffer (SO_RCVBUF) or a send timeout (SO_SNDTIMEO),
+ * or because the peer has read nothing yet and nobody waits on it (a
+ * reader that is not reading: TCP would have stopped us at the window).
+ * A blocking sender sees that only once nothing has changed for
+ * OB_NONREADER_NS: a server that has not got to its first recv() yet is
+ * given that long; a non-blocking one sees the window in send()'s
+ * EAGAIN, and is held to it at once.
+ */
+static __always_inline int window_full(struct ob_ledger *l, __u32 peer, struct sock___ob *sk,
+				       __u64 after, __u64 read, __u64 idle)
+{
+	struct sock___ob *p = ledger_sk(l, peer);
+	__u64 cookie = l->cookie[peer & 1];
+	__u8 mine = 0, theirs = 0;
+	__s32 rcv = 0;
+	int exact = 0, waiting = 1;
+
+	if (sk) {
+		mine = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks);
+		exact = (mine & OB_SOCK_SNDBUF_LOCK) || sk->sk_sndtimeo != OB_MAX_SCHEDULE_TIMEOUT;
+	}
+	if (p && cookie && sk_cookie_of(p) == cookie) {
+		rcv = p->sk_rcvbuf;
+		theirs = BPF_CORE_READ_BITFIELD_PROBED(p, sk_userlocks);
+		waiting = someone_waiting(p);
+		if (sk_cookie_of(p) != cookie)
+			rcv = 0, theirs = 0, waiting = 1;
+	}
+	if (rcv > 0)
+		l->rcvbuf[peer & 1] = rcv;
+	exact = exact || (theirs & OB_SOCK_RCVBUF_LOCK) ||
+		(!read && !waiting && (!(sk && file_blocking(sk)) || idle > OB_NONREADER_NS));
+	return after > window(l, peer, sk, rcv) ? 1 + exact : 0;
+}
+
+/*
  * Bounds on what the peer has not read yet (bypass.h: push-back, bounds,
  * budgets). A redirected message is queued on the peer without regard to
  * its receive buffer (bpf_tcp_ingress() only checks global TCP memory), so
  * the sender's direction moves to TCP, where flow control blocks it:
- *  - once the peer has more than its receive buffer unread and has read
- *    nothing for stall_ns (push-back, as a TCP window would);
+ *  - once the peer has more than TCP's window unread: at once where the
+ *    application could tell, else once it has also read nothing for
+ *    stall_ns (push-back, window_full());
  *  - past OB_INGRESS_MAX (OB_INGRESS_MAX_BLOCKING for a blocking sender)
  *    unread, a reader however busy;
  *  - once this namespace, or the host, has its budget of unread bytes out.
@@ -1334,7 +1397,7 @@ static __always_inline enum ob_move peer_backlog(struct sk_msg_md *msg, struct o
 	__u64 after = unread + size, read = l->read[peer & 1];
 	__u64 max = OB_INGRESS_MAX, max_blocking = OB_INGRESS_MAX_BLOCKING, stall = OB_STALL_NS;
 	struct sock___ob *sk = msg_sock(msg);
-	int blocking = sk && file_blocking(sk), risk = reader_at_risk(sk, st, l);
+	int blocking = sk && file_blocking(sk), risk = reader_at_risk(sk, st, l), full;
 
 	if (s) {
 		if (s->ingress_max)
@@ -1349,8 +1412,13 @@ static __always_inline enum ob_move peer_backlog(struct sk_msg_md *msg, struct o
 		st->seen_read = read;
 		st->progress_at = now;
 	}
-	if (after > l->rcvbuf[peer & 1] && now - st->progress_at > stall && !risk)
-		return OB_MOVE_STOPPED;
+	/* past the window: at once if it is to be held exactly, else once
+	 * the peer has read nothing for the stall window */
+	if (!risk && after > window(l, peer, sk, 0)) {
+		full = window_full(l, peer, sk, after, read, now - st->progress_at);
+		if (full == 2 || (full && now - st->progress_at > stall))
+			return OB_MOVE_STOPPED;
+	}
 	if (after > max) {
 		if (!blocking)
 			return OB_MOVE_BOUND;

@@ -728,21 +728,31 @@ static inline __u16 ob_remote_port(__u32 remote_port)
 #define OB_INGRESS_MEM_SHARE	      8 /* an eighth */
 
 /*
- * Push-back. TCP stops a sender once its peer's receive window is full:
- * about the peer's receive buffer (sk_rcvbuf, tcp_rmem[1] unless set)
- * unread. A redirect has no window, so the sender's direction moves to TCP
- * (for good, which keeps the order: see peer_backlog()) once its peer
- * has more than its receive buffer unread and has read nothing for
- * OB_STALL_NS (ob_settings.stall_ns): TCP's window then blocks the sender,
- * its send timeout fires and a close by the peer reaches it as an error. A
- * reader that is only slower keeps reading within that time, and keeps the
- * redirect up to the bounds above; the time also covers a reader that has
- * not been scheduled yet (both ends on one CPU). Not for a blocking socket
- * that also reads (reader_at_risk() in bypass.bpf.c): its reader could
- * meet the spurious EAGAIN (enum ob_svc_state), so it keeps the bounds
- * above.
+ * Push-back. TCP stops a sender once its window is full: about half of the
+ * peer's receive buffer (sk_rcvbuf, tcp_rmem[1] unless set) and half of
+ * its own send buffer (sk_sndbuf) in payload, the rest being the kernel's
+ * overhead. A redirect has no window, so the sender's direction moves to
+ * TCP (which keeps the order: see peer_backlog(); and it comes back, see
+ * "Moves that come back") once its peer has more than that unread:
+ *  - at once where the application can tell the difference: it set our
+ *    send buffer (SO_SNDBUF) or the peer's receive buffer (SO_RCVBUF),
+ *    or a send timeout (SO_SNDTIMEO), or the peer has read nothing yet
+ *    and nobody waits on it (a server that accepts and does not read),
+ *    which a non-blocking sender sees at once in send()'s EAGAIN and a
+ *    blocking one after OB_NONREADER_NS (a server that has not got to
+ *    its first recv() yet);
+ *  - otherwise once the peer has also read nothing for OB_STALL_NS
+ *    (ob_settings.stall_ns): TCP's autotuning would have grown the
+ *    window of a reader that reads, and a reader that is only slower, or
+ *    not scheduled yet (both ends on one CPU), keeps reading within that
+ *    time and keeps the redirect up to the bounds above.
+ * TCP's window then blocks the sender, its send timeout fires and a close
+ * by the peer reaches it as an error. Not for a blocking socket that also
+ * reads (reader_at_risk() in bypass.bpf.c): its reader could meet the
+ * spurious EAGAIN (enum ob_svc_state), so it keeps the bounds above.
  */
-#define OB_STALL_NS (100ull * 1000 * 1000)
+#define OB_STALL_NS	(100ull * 1000 * 1000)
+#define OB_NONREADER_NS (5ull * 1000 * 1000)
 
 /*
  * Budgets. Unread redirected bytes are charged to the sending socket's

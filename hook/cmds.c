@@ -27,9 +27,11 @@ const struct ob_cmd ob_cmds[] = {
 		   "  1024 messages in a row under 32 bytes come within MS milliseconds\n"
 		   "  (default 4), with none from its peer between, moves to stock TCP, which\n"
 		   "  coalesces them; raise it where the CPU is slow. --stall-window: a\n"
-		   "  sender whose peer has more than its receive buffer unread and has read\n"
-		   "  nothing for MS milliseconds (default 100) moves to stock TCP, whose\n"
-		   "  window then blocks it (push-back). Loading the same build again does\n"
+		   "  sender whose peer has more than TCP's window unread moves to stock TCP,\n"
+		   "  whose window then blocks it (push-back): at once if the application\n"
+		   "  set SO_SNDBUF, SO_RCVBUF or a send timeout, or if the peer has read\n"
+		   "  nothing and is not waiting to, else once the peer has read nothing for\n"
+		   "  MS milliseconds (default 100). Loading the same build again does\n"
 		   "  nothing.\n" },
 	{ .name = "unload",
 	  .fn = ob_cmd_unload,

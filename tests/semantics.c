@@ -310,7 +310,8 @@ struct check {
 	X(close_unread_data) X(linger_zero) X(rst_midstream) X(splice_from_socket)     \
 	X(splice_to_socket) X(sendfile) X(msg_zerocopy) X(tcp_fastopen) X(ktls)        \
 	X(many_small_writes) X(bidirectional_1mib) X(send_timeout_stalled)             \
-	X(close_midtransfer) X(slow_reader)
+	X(close_midtransfer) X(slow_reader) X(send_timeout_reader_sleeps)              \
+	X(small_buffers_close)
 /* clang-format on */
 
 #define DECL(n)                                                                                    \
@@ -331,7 +332,8 @@ CHECKS(DECL)
  *   tcp_fastopen ok (or "disabled" if the sysctls do not allow it),
  *   ktls ulp-ok (or the errno, e.g. ENOENT without CONFIG_TLS),
  *   many_small_writes ok, bidirectional_1mib ok, send_timeout_stalled
- *   timeout, close_midtransfer error, slow_reader ok.
+ *   timeout, close_midtransfer error, slow_reader ok,
+ *   send_timeout_reader_sleeps timeout, small_buffers_close error.
  */
 #define ENTRY(n) { #n, c_##n, s_##n },
 static const struct check check_list[] = { CHECKS(ENTRY) };
@@ -782,6 +784,29 @@ static void s_slow_reader(int fd, uint32_t token)
 	free(buf);
 	if (send_reply(fd, v, srv_dl()) == 0)
 		wait_eof(fd);
+}
+
+/* Reads 88 KiB, then sleeps 1 s, then reads to EOF. */
+static void s_send_timeout_reader_sleeps(int fd, uint32_t token)
+{
+	(void)token;
+	int64_t bad;
+
+	read_pat(fd, 88 * KIB, SEED_C2S, srv_dl(), &bad);
+	sleep_ms(1000);
+	wait_eof(fd);
+}
+
+/* A receive buffer of 4 KiB (SO_RCVBUF), then 1 KiB read and a close with
+ * the rest unread. */
+static void s_small_buffers_close(int fd, uint32_t token)
+{
+	(void)token;
+	int v = 4096;
+	int64_t bad;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v) == 0)
+		read_pat(fd, KIB, SEED_C2S, srv_dl(), &bad);
 }
 
 static void s_ping(int fd)
@@ -1932,6 +1957,58 @@ static void c_close_midtransfer(struct check_ctx *c)
 		res(c, "timeout");
 	else
 		res(c, "%s", errname(err));
+}
+
+/* 10 MiB, with a 10 ms send timeout, to a peer that reads 88 KiB and
+ * sleeps 1 s: "timeout" once a send times out, as TCP's window makes it
+ * (issue 19: the redirect used to take all of it). */
+static void c_send_timeout_reader_sleeps(struct check_ctx *c)
+{
+	uint8_t *buf;
+	int fd = cl_open_sndtimeo(c, 10, &buf);
+	size_t total = 0;
+
+	if (fd < 0)
+		return;
+	while (total < 10 * MIB && !c->aborted) {
+		fill_pat(buf, 64 * KIB, SEED_C2S, total);
+		ssize_t r = send(fd, buf, 64 * KIB, MSG_NOSIGNAL);
+		if (r < 0) {
+			res(c, "%s",
+			    errno == EAGAIN || errno == EWOULDBLOCK ? "timeout" : errname(errno));
+			return;
+		}
+		total += (size_t)r;
+	}
+	res(c, c->aborted ? "hang" : "no-timeout");
+}
+
+/* A send buffer of 4 KiB (SO_SNDBUF) and 256 KiB towards a peer with a
+ * 4 KiB receive buffer that reads 1 KiB and closes: "error" (EPIPE or
+ * ECONNRESET) when a send fails, "accepted-all" when all 256 KiB went. */
+static void c_small_buffers_close(struct check_ctx *c)
+{
+	uint8_t *buf;
+	int fd = cl_open_sndtimeo(c, 2000, &buf), v = 4096;
+	size_t total = 0;
+
+	if (fd < 0)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v) < 0) {
+		res(c, "setup:%s", errname(errno));
+		return;
+	}
+	while (total < 256 * KIB && !c->aborted) {
+		fill_pat(buf, 16 * KIB, SEED_C2S, total);
+		ssize_t r = send(fd, buf, 16 * KIB, MSG_NOSIGNAL);
+		if (r < 0) {
+			res(c, "%s",
+			    errno == EPIPE || errno == ECONNRESET ? "error" : errname(errno));
+			return;
+		}
+		total += (size_t)r;
+	}
+	res(c, c->aborted ? "hang" : "accepted-all");
 }
 
 /* 16 MiB to a reader that keeps reading, slowly: every byte arrives. */

@@ -27,7 +27,10 @@
  *                                  $OB_STALL_UNTIL exists), print
  *                                  "stall: many-server reading", then read
  *                                  each to EOF:
- *                                  "stall: many-server read N bytes in order"
+ *                                  "stall: many-server read N bytes in order";
+ *                                  with OB_STALL_EPOLL set, each socket is in
+ *                                  an epoll set meanwhile (an event-driven
+ *                                  server that stopped reading)
  * stall many-client ADDR PORT N SECONDS
  *                                  N non-blocking connections written round
  *                                  robin, 64 KiB at a time, until each one
@@ -51,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -300,6 +304,24 @@ static int many_server(struct sockaddr_storage *ss, socklen_t len, int n, int se
 		}
 	}
 	close(l);
+	if (getenv("OB_STALL_EPOLL")) {
+		/* an event-driven server that stops reading: each socket in an
+		 * epoll set (on its wait queue), never read until the end */
+		int ep = epoll_create1(0);
+
+		for (int i = 0; ep >= 0 && i < n; i++) {
+			struct epoll_event ev = { .events = EPOLLIN, .data.fd = c[i] };
+
+			if (epoll_ctl(ep, EPOLL_CTL_ADD, c[i], &ev)) {
+				perror("stall: epoll_ctl");
+				return 1;
+			}
+		}
+		if (ep < 0) {
+			perror("stall: epoll_create1");
+			return 1;
+		}
+	}
 	stall_for(secs);
 	printf("stall: many-server reading\n");
 	fflush(stdout);

@@ -39,7 +39,7 @@ many() {
 	grep -q ' 0 ENOMEM, 0 other errors$' <<<"$out" && log "ok: $label: EAGAIN only, no ENOMEM" ||
 		fail "$label: $out"
 	QUEUED=$(sed -n 's/.*queued \([0-9]*\) bytes.*/\1/p' <<<"$out")
-	if [ "$label" = accelerated ]; then
+	if [ "$label" != stock ]; then
 		# while the server still sleeps: the budget holds
 		local u b
 		u=$(counter pb-b unread_bytes) b=$(counter pb-b unread_budget_bytes)
@@ -67,19 +67,36 @@ STOCK=$QUEUED
 "$OB" enroll --netns /run/netns/${P}2 --name pb-b --trust --max-unread 32m >/dev/null ||
 	die "enroll b"
 log "the same, both namespaces enrolled, the client's with --max-unread 32m"
+r0=$(counter pb-b redirected_bytes) pb0=$(counter pb-b pushbacks)
 many accelerated 7412
 ACCEL=$QUEUED
-assert_gt "redirected before the budget ran out" 0 "$(counter pb-b redirected_bytes)"
-# by the budget, or by push-back first where the senders are slow (TCG)
+REDIR=$(($(counter pb-b redirected_bytes) - r0))
+log "accepted $ACCEL bytes, $REDIR of them redirected; stock TCP took $STOCK"
+assert_gt "redirected before the window was full" 0 "$REDIR"
+# Non-blocking senders towards a peer that has read nothing and is not
+# waiting in recv(): held to TCP's window at once (bypass.h, "Push-back"),
+# so the redirect takes at most a window (half the peer's receive buffer
+# and our send buffer) and one 64 KiB message per connection beyond what
+# TCP takes after the move. TCP's own share varies run to run with its
+# autotuning (6 to 24 MB here), so that share is not what is checked.
+assert_eq "every direction pushed back at the window" $N $(($(counter pb-b pushbacks) - pb0))
+assert_le "the redirect's share: at most a window and a message per connection" \
+	$((N * (($(sysctl -n net.ipv4.tcp_rmem | awk '{print $2}') + 4 * 65536) / 2 + 65536))) "$REDIR"
+
+log "the same towards an event-driven server that stops reading (each socket in an epoll set)"
+# Someone waits on its sockets: a reader that may come back at any time,
+# so the window is held only after the stall window; meanwhile the
+# namespace's budget is what bounds the redirect.
+b0=$(counter pb-b over_budget) p0=$(counter pb-b pushbacks)
+OB_STALL_EPOLL=1 many epoll 7414
+log "accepted $QUEUED bytes"
 assert_gt "directions moved to TCP for the budget or by push-back" 0 \
-	$(($(counter pb-b over_budget) + $(counter pb-b pushbacks)))
-# at most the budget redirected, then TCP's own buffers: about stock's
-# (measured: up to 1.6 times, the senders' buffers having grown while
-# they redirected), and one message in flight per connection
+	$(($(counter pb-b over_budget) - b0 + $(counter pb-b pushbacks) - p0))
+# at most the budget redirected, then TCP's own buffers
 limit=$((2 * STOCK + BUDGET + N * 65536))
-[ "$ACCEL" -le "$limit" ] &&
-	log "ok: accepted $ACCEL bytes, stock $STOCK (<= twice stock + the budget)" ||
-	fail "accepted $ACCEL bytes: more than twice stock ($STOCK) + the budget"
+[ "$QUEUED" -le "$limit" ] &&
+	log "ok: accepted $QUEUED bytes, stock $STOCK (<= twice stock + the budget)" ||
+	fail "accepted $QUEUED bytes: more than twice stock ($STOCK) + the budget"
 for _ in $(seq 50); do
 	[ "$(counter pb-b unread_bytes)" = 0 ] && [ "$(status_field unread_bytes)" = 0 ] && break
 	sleep 0.1

@@ -21,8 +21,7 @@ start_sem() {
 	local out=$1
 	ip netns exec ${P}1 "$SEM" server --listen "$A" 0 --timeout 120 >"$out" 2>&1 &
 	SPID=$!
-	for _ in $(seq 100); do grep -q listening "$out" && return 0; sleep 0.05; done
-	die "semantics server did not start: $(cat "$out")"
+	wait_listening "$out" $SPID "semantics server"
 }
 stop_sem() { kill $SPID 2>/dev/null; wait $SPID 2>/dev/null; SPID=; }
 
@@ -91,7 +90,8 @@ sed 's/^/    /' "$OUT_MD"
 # errors, and the guards that act on a connection already redirected.
 for check in blocking_read nonblocking_read_empty msg_peek epoll_rdhup shutdown_wr_server \
 	epipe_after_shut_wr linger_zero splice_to_socket sendfile so_rcvlowat ktls \
-	many_small_writes bidirectional_1mib send_timeout_stalled close_midtransfer slow_reader; do
+	many_small_writes bidirectional_1mib send_timeout_stalled close_midtransfer slow_reader \
+	send_timeout_reader_sleeps small_buffers_close; do
 	assert_eq "--trust: $check as stock" "$(col "$STOCK" $check)" "$(col "$TRUST" $check)"
 done
 # A reset reaching a reader blocked in tcp_bpf_recvmsg() wakes it without
