@@ -1905,12 +1905,13 @@ static int cl_open_sndtimeo(struct check_ctx *c, int ms, uint8_t **buf)
 	return fd;
 }
 
-/* 64 KiB sends on fd until one fails: its errno, or 0 after 1 GiB sent
- * or the check's abort (c->aborted). pattern: fill each chunk with the
- * client's stream pattern. */
-static int send_until_error(struct check_ctx *c, int fd, uint8_t *buf, int pattern)
+/* Sends of chunk bytes (at most 64 KiB) on fd until one fails: its
+ * errno, or 0 after cap bytes sent or the check's abort (c->aborted).
+ * pattern: fill each chunk with the client's stream pattern. */
+static int send_until_error(struct check_ctx *c, int fd, uint8_t *buf, int pattern, size_t cap,
+			    size_t chunk)
 {
-	size_t chunk = 64 * KIB, total = 0, cap = 1024 * (size_t)MIB;
+	size_t total = 0;
 
 	while (total < cap && !c->aborted) {
 		if (pattern)
@@ -1932,7 +1933,7 @@ static void c_send_timeout_stalled(struct check_ctx *c)
 
 	if (fd < 0)
 		return;
-	err = send_until_error(c, fd, buf, 0);
+	err = send_until_error(c, fd, buf, 0, 1024 * (size_t)MIB, 64 * KIB);
 	if (!err)
 		res(c, c->aborted ? "hang" : "no-timeout");
 	else
@@ -1948,7 +1949,7 @@ static void c_close_midtransfer(struct check_ctx *c)
 
 	if (fd < 0)
 		return;
-	err = send_until_error(c, fd, buf, 1);
+	err = send_until_error(c, fd, buf, 1, 1024 * (size_t)MIB, 64 * KIB);
 	if (!err)
 		res(c, c->aborted ? "hang" : "accepted-all");
 	else if (err == EPIPE || err == ECONNRESET)
@@ -1965,22 +1966,15 @@ static void c_close_midtransfer(struct check_ctx *c)
 static void c_send_timeout_reader_sleeps(struct check_ctx *c)
 {
 	uint8_t *buf;
-	int fd = cl_open_sndtimeo(c, 10, &buf);
-	size_t total = 0;
+	int fd = cl_open_sndtimeo(c, 10, &buf), err;
 
 	if (fd < 0)
 		return;
-	while (total < 10 * MIB && !c->aborted) {
-		fill_pat(buf, 64 * KIB, SEED_C2S, total);
-		ssize_t r = send(fd, buf, 64 * KIB, MSG_NOSIGNAL);
-		if (r < 0) {
-			res(c, "%s",
-			    errno == EAGAIN || errno == EWOULDBLOCK ? "timeout" : errname(errno));
-			return;
-		}
-		total += (size_t)r;
-	}
-	res(c, c->aborted ? "hang" : "no-timeout");
+	err = send_until_error(c, fd, buf, 1, 10 * MIB, 64 * KIB);
+	if (!err)
+		res(c, c->aborted ? "hang" : "no-timeout");
+	else
+		res(c, "%s", err == EAGAIN || err == EWOULDBLOCK ? "timeout" : errname(err));
 }
 
 /* A send buffer of 4 KiB (SO_SNDBUF) and 256 KiB towards a peer with a
@@ -1989,8 +1983,7 @@ static void c_send_timeout_reader_sleeps(struct check_ctx *c)
 static void c_small_buffers_close(struct check_ctx *c)
 {
 	uint8_t *buf;
-	int fd = cl_open_sndtimeo(c, 2000, &buf), v = 4096;
-	size_t total = 0;
+	int fd = cl_open_sndtimeo(c, 2000, &buf), v = 4096, err;
 
 	if (fd < 0)
 		return;
@@ -1998,17 +1991,11 @@ static void c_small_buffers_close(struct check_ctx *c)
 		res(c, "setup:%s", errname(errno));
 		return;
 	}
-	while (total < 256 * KIB && !c->aborted) {
-		fill_pat(buf, 16 * KIB, SEED_C2S, total);
-		ssize_t r = send(fd, buf, 16 * KIB, MSG_NOSIGNAL);
-		if (r < 0) {
-			res(c, "%s",
-			    errno == EPIPE || errno == ECONNRESET ? "error" : errname(errno));
-			return;
-		}
-		total += (size_t)r;
-	}
-	res(c, c->aborted ? "hang" : "accepted-all");
+	err = send_until_error(c, fd, buf, 1, 256 * KIB, 16 * KIB);
+	if (!err)
+		res(c, c->aborted ? "hang" : "accepted-all");
+	else
+		res(c, "%s", err == EPIPE || err == ECONNRESET ? "error" : errname(err));
 }
 
 /* 16 MiB to a reader that keeps reading, slowly: every byte arrives. */

@@ -180,9 +180,16 @@ status_field() { "$OB" status --json | jq -r ".$1"; }
 # output goes to file OUT, prints TEXT; dies with its output, saying WHAT
 # did not happen, if it exits or SECONDS pass first.
 wait_line() {
-	local out=$1 pid=$2 text=$3 tenths=$(($4 * 10)) what=$5
+	local out=$1 pid=$2 text=$3 tenths=$(($4 * 10)) what=$5 real
+	real=$(readlink -f -- "$out")
 	for _ in $(seq $tenths); do
-		grep -qF -- "$text" "$out" 2>/dev/null && return 0
+		# only once PID's stdout is OUT (the redirection has truncated
+		# it), or PID has ended: a file used before may still hold the
+		# line of the process before
+		if [ "$(readlink "/proc/$pid/fd/1" 2>/dev/null)" = "$real" ] ||
+			! kill -0 "$pid" 2>/dev/null; then
+			grep -qF -- "$text" "$out" 2>/dev/null && return 0
+		fi
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
