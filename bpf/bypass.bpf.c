@@ -2039,6 +2039,15 @@ static __always_inline void promote_never(struct ob_sk_state *st)
 		__sync_fetch_and_or(&l->joined, OB_JOIN_NEVER);
 }
 
+/* A client whose first sendmsg may still redirect (its entry is NEW or
+ * SERVER_READY). */
+static __always_inline int client_undecided(const struct ob_conn_key *k)
+{
+	struct ob_conn *conn = bpf_map_lookup_elem(&ob_conns, k);
+
+	return conn && (conn->state == OB_CONN_NEW || conn->state == OB_CONN_SERVER_READY);
+}
+
 /*
  * Promotion (bypass.h): `oci-bypass promote` reads this iterator in each
  * namespace that holds promotable sockets; the kernel runs it for every
@@ -2050,15 +2059,6 @@ static __always_inline void promote_never(struct ob_sk_state *st)
  * unless it never can be (closing, a guard, an excluded port, a socket
  * another tool owns).
  */
-/* A client whose first sendmsg may still redirect (its entry is NEW or
- * SERVER_READY). */
-static __always_inline int client_undecided(const struct ob_conn_key *k)
-{
-	struct ob_conn *conn = bpf_map_lookup_elem(&ob_conns, k);
-
-	return conn && (conn->state == OB_CONN_NEW || conn->state == OB_CONN_SERVER_READY);
-}
-
 /* What it did: -1 nothing, 0 put in, 1 + enum ob_skip not (struct ob_promote_rec). */
 static __always_inline int promote_one(struct tcp_sock___ob *tp, struct ob_sk_state *st)
 {
