@@ -1334,15 +1334,15 @@ static __always_inline __u64 window(struct ob_ledger *l, __u32 peer, struct sock
  * window is to be held exactly (2), not after the stall (1): when
  * the application can tell, because it set our send buffer (SO_SNDBUF),
  * the peer's receive buffer (SO_RCVBUF) or a send timeout (SO_SNDTIMEO),
- * or because the peer has read nothing yet and nobody waits on it (a
- * reader that is not reading: TCP would have stopped us at the window).
- * A blocking sender sees that only once nothing has changed for
- * OB_NONREADER_NS: a server that has not got to its first recv() yet is
- * given that long; a non-blocking one sees the window in send()'s
- * EAGAIN, and is held to it at once.
+ * or because we do not block (send()'s EAGAIN shows the window) and the
+ * peer has read nothing yet and nobody waits on it (a server that accepts
+ * and does not read). Not so for a blocking sender: its socket may get a
+ * reader thread that nothing has shown yet (reader_at_risk()), which a
+ * move before that thread's first recv() would expose to the spurious
+ * EAGAIN (t_integrity's full-duplex streams met it so).
  */
 static __always_inline int window_full(struct ob_ledger *l, __u32 peer, struct sock___ob *sk,
-				       __u64 after, __u64 read, __u64 idle)
+				       __u64 after, __u64 read)
 {
 	struct sock___ob *p = ledger_sk(l, peer);
 	__u64 cookie = l->cookie[peer & 1];
@@ -1364,7 +1364,7 @@ static __always_inline int window_full(struct ob_ledger *l, __u32 peer, struct s
 	if (rcv > 0)
 		l->rcvbuf[peer & 1] = rcv;
 	exact = exact || (theirs & OB_SOCK_RCVBUF_LOCK) ||
-		(!read && !waiting && (!(sk && file_blocking(sk)) || idle > OB_NONREADER_NS));
+		(!read && !waiting && sk && !file_blocking(sk));
 	return after > window(l, peer, sk, rcv) ? 1 + exact : 0;
 }
 
@@ -1415,7 +1415,7 @@ static __always_inline enum ob_move peer_backlog(struct sk_msg_md *msg, struct o
 	/* past the window: at once if it is to be held exactly, else once
 	 * the peer has read nothing for the stall window */
 	if (!risk && after > window(l, peer, sk, 0)) {
-		full = window_full(l, peer, sk, after, read, now - st->progress_at);
+		full = window_full(l, peer, sk, after, read);
 		if (full == 2 || (full && now - st->progress_at > stall))
 			return OB_MOVE_STOPPED;
 	}

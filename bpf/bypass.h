@@ -736,11 +736,9 @@ static inline __u16 ob_remote_port(__u32 remote_port)
  * "Moves that come back") once its peer has more than that unread:
  *  - at once where the application can tell the difference: it set our
  *    send buffer (SO_SNDBUF) or the peer's receive buffer (SO_RCVBUF),
- *    or a send timeout (SO_SNDTIMEO), or the peer has read nothing yet
- *    and nobody waits on it (a server that accepts and does not read),
- *    which a non-blocking sender sees at once in send()'s EAGAIN and a
- *    blocking one after OB_NONREADER_NS (a server that has not got to
- *    its first recv() yet);
+ *    or a send timeout (SO_SNDTIMEO), or, for a non-blocking sender (it
+ *    sees the window in send()'s EAGAIN), the peer has read nothing yet
+ *    and nobody waits on it (a server that accepts and does not read);
  *  - otherwise once the peer has also read nothing for OB_STALL_NS
  *    (ob_settings.stall_ns): TCP's autotuning would have grown the
  *    window of a reader that reads, and a reader that is only slower, or
@@ -751,8 +749,7 @@ static inline __u16 ob_remote_port(__u32 remote_port)
  * reads (reader_at_risk() in bypass.bpf.c): its reader could meet the
  * spurious EAGAIN (enum ob_svc_state), so it keeps the bounds above.
  */
-#define OB_STALL_NS	(100ull * 1000 * 1000)
-#define OB_NONREADER_NS (5ull * 1000 * 1000)
+#define OB_STALL_NS (100ull * 1000 * 1000)
 
 /*
  * Budgets. Unread redirected bytes are charged to the sending socket's

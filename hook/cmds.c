@@ -29,10 +29,10 @@ const struct ob_cmd ob_cmds[] = {
 		   "  coalesces them; raise it where the CPU is slow. --stall-window: a\n"
 		   "  sender whose peer has more than TCP's window unread moves to stock TCP,\n"
 		   "  whose window then blocks it (push-back): at once if the application\n"
-		   "  set SO_SNDBUF, SO_RCVBUF or a send timeout, or if the peer has read\n"
-		   "  nothing and is not waiting to, else once the peer has read nothing for\n"
-		   "  MS milliseconds (default 100). Loading the same build again does\n"
-		   "  nothing.\n" },
+		   "  set SO_SNDBUF, SO_RCVBUF or a send timeout, or if a non-blocking\n"
+		   "  sender's peer has read nothing and is not waiting to, else once the\n"
+		   "  peer has read nothing for MS milliseconds (default 100). Loading the\n"
+		   "  same build again does nothing.\n" },
 	{ .name = "unload",
 	  .fn = ob_cmd_unload,
 	  .summary = "detach; keep the sockhash until its sockets close",
