@@ -96,34 +96,15 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int send_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			spurious++;
-			return -1;
-		}
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* 1 read, 0 EOF first, -1 error */
-static int recv_all(int fd, void *buf, size_t len)
+/* Sends (out) or receives len bytes: 1 done, 0 EOF before the first
+ * byte (receiving), -1 an error (EAGAIN, never legitimate here, counted
+ * as spurious). */
+static int io_all(int fd, void *buf, size_t len, int out)
 {
 	char *p = buf;
 
 	while (len) {
-		ssize_t n = recv(fd, p, len, 0);
+		ssize_t n = out ? send(fd, p, len, MSG_NOSIGNAL) : recv(fd, p, len, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -132,11 +113,21 @@ static int recv_all(int fd, void *buf, size_t len)
 			return -1;
 		}
 		if (n <= 0)
-			return n == 0 && p == (char *)buf ? 0 : -1;
+			return !out && n == 0 && p == (char *)buf ? 0 : -1;
 		p += n;
 		len -= (size_t)n;
 	}
 	return 1;
+}
+
+static int send_all(int fd, const void *buf, size_t len)
+{
+	return io_all(fd, (void *)buf, len, 1) == 1 ? 0 : -1;
+}
+
+static int recv_all(int fd, void *buf, size_t len)
+{
+	return io_all(fd, buf, len, 0);
 }
 
 /* Sends len payload bytes of our direction, after a u32 len if framed:
