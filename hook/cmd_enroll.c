@@ -21,7 +21,7 @@ static void default_name(const char *path, uint64_t cookie, char *out, size_t le
 int ob_cmd_enroll(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	char name[OB_NAME_MAX + 1];
-	struct ob_maps m;
+	_cleanup_maps_ struct ob_maps m = OB_MAPS_CLOSED;
 	uint64_t cookie, host;
 	bool already = false;
 	struct ob_enrolment en = { .name = name,
@@ -54,14 +54,13 @@ int ob_cmd_enroll(const struct ob_args *a, FILE *out, struct ob_error *e)
 	if (!err)
 		fprintf(out, "oci-bypass: %s %s (cookie %" PRIu64 ")\n",
 			already ? "already enrolled:" : "enrolled", name, cookie);
-	ob_close_maps(&m);
 	return err;
 }
 
 int ob_cmd_withdraw(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	char name[OB_NAME_MAX + 1];
-	struct ob_maps m;
+	_cleanup_maps_ struct ob_maps m = OB_MAPS_CLOSED;
 	uint64_t cookie;
 	int err;
 
@@ -80,6 +79,5 @@ int ob_cmd_withdraw(const struct ob_args *a, FILE *out, struct ob_error *e)
 	else
 		fprintf(out, "oci-bypass: %s (cookie %" PRIu64 ") was not enrolled\n", name,
 			cookie);
-	ob_close_maps(&m);
 	return 0;
 }

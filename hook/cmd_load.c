@@ -41,7 +41,7 @@ static double now_s(void)
 int ob_cmd_unload(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	struct ob_settings s;
-	struct ob_maps m;
+	_cleanup_maps_ struct ob_maps m = OB_MAPS_CLOSED;
 	uint64_t left;
 	double deadline;
 	bool told = false;
@@ -64,7 +64,7 @@ int ob_cmd_unload(const struct ob_args *a, FILE *out, struct ob_error *e)
 			usleep(200 * 1000);
 	}
 	if (err)
-		goto out;
+		return err;
 	ob_sockops_detach();
 
 	/* Removing a live socket from the sockhash would purge bytes it has
@@ -91,22 +91,19 @@ int ob_cmd_unload(const struct ob_args *a, FILE *out, struct ob_error *e)
 			(unsigned long long)left);
 		err = ob_err(e, -EAGAIN, "%llu sockets still open", (unsigned long long)left);
 		e->exit = 75; /* documented in unload --help */
-		goto out;
+		return err;
 	}
-	ob_close_maps(&m);
+	ob_close_maps(&m); /* before the pins go */
 	ob_unpin_all();
 	ob_registry_clear();
 	fprintf(out, "oci-bypass: unloaded\n");
 	return 0;
-out:
-	ob_close_maps(&m);
-	return err;
 }
 
 static int set_enabled(bool on, FILE *out, struct ob_error *e)
 {
 	struct ob_settings s;
-	struct ob_maps m;
+	_cleanup_maps_ struct ob_maps m = OB_MAPS_CLOSED;
 	int err;
 
 	err = ob_open_maps(&m, e);
@@ -117,7 +114,6 @@ static int set_enabled(bool on, FILE *out, struct ob_error *e)
 		s.enabled = on;
 		err = ob_write_settings(&m, &s, e);
 	}
-	ob_close_maps(&m);
 	if (!err)
 		fprintf(out, "oci-bypass: %s\n",
 			on ? "enabled" : "disabled (open connections go on)");

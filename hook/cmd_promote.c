@@ -138,7 +138,7 @@ int ob_cmd_promote(const struct ob_args *a, FILE *out, struct ob_error *e)
 {
 	struct promote_run run = { .link = -1 };
 	struct timespec t0, t1;
-	struct ob_maps m;
+	_cleanup_maps_ struct ob_maps m = OB_MAPS_CLOSED;
 	unsigned skipped = 0;
 	int err;
 
@@ -148,17 +148,14 @@ int ob_cmd_promote(const struct ob_args *a, FILE *out, struct ob_error *e)
 	if (err)
 		return err;
 	run.link = ob_promote_link_open(e);
-	if (run.link < 0) {
-		ob_close_maps(&m);
+	if (run.link < 0)
 		return run.link;
-	}
 	if (ob_records_list(&run.ct, &run.n_ct, false, NULL))
 		run.n_ct = 0;
 	run.m = &m;
 	err = ob_netns_foreach(&m, maybe_visit, &run, e);
 	free(run.ct);
 	close(run.link);
-	ob_close_maps(&m);
 	if (err)
 		return err;
 	clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -65,7 +65,7 @@ static int gather(struct ob_view *v, struct ob_error *e)
 {
 	struct ob_settings s;
 	struct ob_map_sizes z;
-	struct ob_maps m;
+	_cleanup_maps_ struct ob_maps m = OB_MAPS_CLOSED;
 	struct gather g = { v, &m, e, { 0 } };
 	struct ob_error none = { 0 };
 	int err;
@@ -81,7 +81,7 @@ static int gather(struct ob_view *v, struct ob_error *e)
 		return ob_err(e, err, "%s", none.msg);
 	err = ob_read_settings(&m, &s, e);
 	if (err)
-		goto out;
+		return err;
 	v->pinned = true;
 	v->loaded = ob_sockops_attached();
 	v->guards = ob_guards_attached();
@@ -112,8 +112,6 @@ static int gather(struct ob_view *v, struct ob_error *e)
 		err = ob_records_list(&v->ct, &v->n_ct, false, e);
 	if (!err)
 		err = ob_services_foreach(&m, add_svc, &g);
-out:
-	ob_close_maps(&m);
 	return err;
 }
 

@@ -367,7 +367,7 @@ int ob_open_object(struct bypass_bpf **out, const char *btf_path, unsigned max_s
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = OB_PIN_DIR,
 		    .btf_custom_path = btf_path);
-	struct bypass_bpf *skel;
+	_cleanup_object_ struct bypass_bpf *skel = NULL;
 	int err;
 
 	*out = NULL;
@@ -381,10 +381,8 @@ int ob_open_object(struct bypass_bpf **out, const char *btf_path, unsigned max_s
 	if (!skel)
 		return ob_err(e, -errno, "cannot open the BPF object: %s", strerror(errno));
 	err = use_kptr_tag(skel->obj, *fallback, e);
-	if (err) {
-		bypass_bpf__destroy(skel);
+	if (err)
 		return err;
-	}
 	/* Only where the kernel does not count unread bytes (features.c). */
 	bpf_program__set_autoload(skel->progs.ob_recv_fexit, *fallback);
 	/* Only where fentry programs load and attach: elsewhere the guards
@@ -401,12 +399,16 @@ int ob_open_object(struct bypass_bpf **out, const char *btf_path, unsigned max_s
 	if (max_sockets && (bpf_map__set_max_entries(skel->maps.ob_sockhash, max_sockets) ||
 			    bpf_map__set_max_entries(skel->maps.ob_parking, max_sockets) ||
 			    bpf_map__set_max_entries(skel->maps.ob_conns, max_sockets) ||
-			    bpf_map__set_max_entries(skel->maps.ob_ledger, max_sockets))) {
-		bypass_bpf__destroy(skel);
+			    bpf_map__set_max_entries(skel->maps.ob_ledger, max_sockets)))
 		return ob_err(e, -EINVAL, "cannot size the sockhash");
-	}
-	*out = skel;
+	*out = OB_TAKE_PTR(skel);
 	return 0;
+}
+
+void ob_close_object(struct bypass_bpf **skel)
+{
+	bypass_bpf__destroy(*skel); /* NULL: nothing */
+	*skel = NULL;
 }
 
 int ob_load_object(struct bypass_bpf *skel, struct ob_error *e)
@@ -432,7 +434,7 @@ int ob_load_object(struct bypass_bpf *skel, struct ob_error *e)
 
 int ob_verify_object(const char *btf_path, bool *fallback, struct ob_error *e)
 {
-	struct bypass_bpf *skel = NULL;
+	_cleanup_object_ struct bypass_bpf *skel = NULL;
 	struct bpf_link *l;
 	int err;
 
@@ -466,6 +468,5 @@ int ob_verify_object(const char *btf_path, bool *fallback, struct ob_error *e)
 				     bpf_program__name(p), strerror(errno));
 		bpf_link__destroy(l);
 	}
-	bypass_bpf__destroy(skel);
 	return err;
 }

@@ -124,14 +124,12 @@ static void test_stall(void)
 /* Undoes a create that failed half way; the caller holds the enrolment lock. */
 static void rollback_locked(const struct ob_record *r, bool enrolled)
 {
-	struct ob_maps m;
+	_cleanup_maps_ struct ob_maps m = OB_MAPS_CLOSED;
 
 	ob_cgroup_unplace(r->key); /* the pin of this key, whatever the record says */
 	if (enrolled && !ob_records_sharing(r->cookie, r->key, NULL) &&
-	    ob_registry_by_hook(r->cookie) && ob_open_maps(&m, NULL) == 0) {
+	    ob_registry_by_hook(r->cookie) && ob_open_maps(&m, NULL) == 0)
 		ob_withdraw_cookie(&m, r->cookie);
-		ob_close_maps(&m);
-	}
 	ob_record_remove(r->key, NULL);
 }
 
@@ -227,7 +225,7 @@ int ob_container_create(const struct ob_state *st, const struct ob_policy *p, co
 			struct ob_sandbox *sb, struct ob_error *e)
 {
 	struct ob_record r = { 0 };
-	struct ob_maps m;
+	_cleanup_maps_ struct ob_maps m = OB_MAPS_CLOSED;
 	char name[OB_NAME_MAX + 1];
 	uint64_t cookie;
 	bool already = false, enrolled = false;
@@ -268,7 +266,6 @@ int ob_container_create(const struct ob_state *st, const struct ob_policy *p, co
 	en.kept = kept = create_kept(key, st->id);
 	lock = enrol_lock(st->id);
 	err = ob_enroll_cookie(&m, cookie, &en, e);
-	ob_close_maps(&m);
 	enrolled = !err && !already;
 	if (!err) {
 		if (strcmp(r.name, name))
@@ -298,7 +295,7 @@ int ob_container_create(const struct ob_state *st, const struct ob_policy *p, co
  * The caller holds the enrolment lock. */
 static void teardown_locked(const struct ob_record *r, const char *why)
 {
-	struct ob_maps m;
+	_cleanup_maps_ struct ob_maps m = OB_MAPS_CLOSED;
 	struct ob_error kwhy = { 0 };
 	bool unsure, withdrew = false;
 	int others = ob_records_sharing(r->cookie, r->key, &unsure), kept = -1;
@@ -310,7 +307,6 @@ static void teardown_locked(const struct ob_record *r, const char *why)
 		    ob_verdicts_save(&m, r->key, r->id, r->cookie, &kept, &kwhy))
 			ob_hlog(LOG_WARNING, r->id, "%s: verdicts not kept: %s", why, kwhy.msg);
 		withdrew = ob_withdraw_cookie(&m, r->cookie) > 0;
-		ob_close_maps(&m);
 	}
 	if (kept > 0)
 		ob_hlog(LOG_INFO, r->id, "%s: kept the verdicts of %d services", why, kept);
@@ -496,7 +492,7 @@ static void gc_interrupted(const struct ob_maps *m, struct ob_record *r)
 int ob_containers_repair(uint64_t stale_ns, FILE *out, struct ob_repair *rep, struct ob_error *e)
 {
 	_cleanup_free_ struct ob_record *all = NULL;
-	struct ob_maps m;
+	_cleanup_maps_ struct ob_maps m = OB_MAPS_CLOSED;
 	struct gc g = { &m, 0 };
 	long long now = (long long)time(NULL);
 	bool maps, loaded;
@@ -539,7 +535,6 @@ int ob_containers_repair(uint64_t stale_ns, FILE *out, struct ob_repair *rep, st
 		 * (bypass.h, the sweep) */
 		if (ob_sweep_tables(&m, stale_ns, &rep->swept_conns, &rep->swept_ledgers, &why))
 			fprintf(out, "oci-bypass: gc: %s\n", why.msg);
-		ob_close_maps(&m);
 	}
 	ob_cgroup_links_foreach(gc_link, &g);
 	enrol_unlock(lock);

@@ -90,7 +90,7 @@ static int check_existing(uint64_t id, struct ob_error *e)
 {
 	struct ob_error none = { 0 };
 	struct ob_settings s;
-	struct ob_maps m;
+	_cleanup_maps_ struct ob_maps m = OB_MAPS_CLOSED;
 	int err = ob_open_maps(&m, &none);
 
 	if (err == -ENOENT)
@@ -98,7 +98,6 @@ static int check_existing(uint64_t id, struct ob_error *e)
 	if (err)
 		return ob_err(e, err, "%s", none.msg);
 	err = ob_read_settings(&m, &s, e);
-	ob_close_maps(&m);
 	if (err)
 		return err;
 	if (s.build_id != id)

@@ -71,6 +71,14 @@ static inline void ob_closedirp(DIR **d)
 #define _cleanup_closedir_ __attribute__((cleanup(ob_closedirp)))
 #define _cleanup_close_	   __attribute__((cleanup(ob_closep)))
 #define _cleanup_fclose_   __attribute__((cleanup(ob_fclosep)))
+/* Hands what p owns over to the caller: p is NULL after, so its cleanup
+ * does nothing (systemd's TAKE_PTR). */
+#define OB_TAKE_PTR(p)                                                                             \
+	({                                                                                         \
+		__typeof__(p) _taken = (p);                                                        \
+		(p) = NULL;                                                                        \
+		_taken;                                                                            \
+	})
 /* the parse child (parser.c): ob_parser_stop() is idempotent */
 #define _cleanup_parser_ __attribute__((cleanup(ob_parser_stop)))
 
@@ -302,6 +310,14 @@ struct ob_maps {
 };
 int ob_open_maps(struct ob_maps *m, struct ob_error *e);
 void ob_close_maps(struct ob_maps *m);
+/* A struct ob_maps that closes its maps when it goes out of scope: declare
+ * it _cleanup_maps_ ... = OB_MAPS_CLOSED (ob_close_maps() is idempotent). */
+#define OB_MAP_CLOSED(n, k, v) .n = -1,
+#define OB_MAPS_CLOSED                                                                             \
+	{                                                                                          \
+		OB_MAPS(OB_MAP_CLOSED)                                                             \
+	}
+#define _cleanup_maps_ __attribute__((cleanup(ob_close_maps)))
 int ob_read_settings(const struct ob_maps *m, struct ob_settings *s, struct ob_error *e);
 int ob_write_settings(const struct ob_maps *m, const struct ob_settings *s, struct ob_error *e);
 int ob_settings_read_fd(int fd, struct ob_settings *s, struct ob_error *e);
@@ -600,6 +616,10 @@ int ob_open_object(struct bypass_bpf **skel, const char *btf_path, unsigned max_
 		   bool *fallback, struct ob_error *e);
 /* Loads it into the kernel; on failure the error names what is missing. */
 int ob_load_object(struct bypass_bpf *skel, struct ob_error *e);
+/* Destroys *skel, if any: the skeleton's owner when it goes out of scope
+ * (_cleanup_object_); OB_TAKE_PTR() hands it over. */
+void ob_close_object(struct bypass_bpf **skel);
+#define _cleanup_object_ __attribute__((cleanup(ob_close_object)))
 /* Loads the object with private maps, attaches nothing (the fexit
  * fallback for a moment), unloads: fails wherever load would. */
 int ob_verify_object(const char *btf_path, bool *fallback, struct ob_error *e);
