@@ -188,8 +188,7 @@ int ob_enroll_cookie(const struct ob_maps *m, uint64_t cookie, const struct ob_e
 	if (!recorded || !ob_netns_enrolled(m, cookie))
 		err = unique_name(en->name, cookie, cli, e);
 	if (!err)
-		err = ob_netns_enrol(m, cookie, en->trust, en->max_unread, &en->quotas, en->noports,
-				     en->n_noports, en->kept, en->restored, &already, e);
+		err = ob_netns_enrol(m, cookie, en, &already, e);
 	if (err)
 		return err;
 	if (en->already)

@@ -445,10 +445,15 @@ static int restore_verdicts(const struct ob_maps *m, uint64_t cookie, const stru
 	return n;
 }
 
-int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_t max_unread,
-		   const struct ob_quotas *quotas, const uint16_t *noports, int n_noports,
-		   const struct ob_verdicts *kept, int *restored, bool *already, struct ob_error *e)
+/* The enrolment en, whole, into the maps: its ports left alone, its
+ * namespace's entry (trust, budget, quotas) and counters, and the verdicts
+ * kept for it (*en->restored: how many went in). *already: it was
+ * enrolled before (nothing else done but the ports). */
+int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, const struct ob_enrolment *en,
+		   bool *already, struct ob_error *e)
 {
+	const struct ob_verdicts *kept = en->kept;
+	int *restored = en->restored;
 	struct ob_counters *zero = NULL;
 	struct ob_netns ns = { 0 };
 	int ncpu = libbpf_num_possible_cpus();
@@ -458,25 +463,23 @@ int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_
 	*already = false;
 	if (restored)
 		*restored = 0;
-	for (int i = 0; i < n_noports; i++) {
-		struct ob_svc_key pk = { .netns_cookie = cookie, .port = noports[i] };
+	for (int i = 0; i < en->n_noports; i++) {
+		struct ob_svc_key pk = { .netns_cookie = cookie, .port = en->noports[i] };
 		__u8 one = 1;
 
 		if (bpf_map_update_elem(m->noports, &pk, &one, BPF_ANY))
 			return ob_err(e, -errno, "cannot record port %u to leave alone: %s",
-				      noports[i], strerror(errno));
+				      en->noports[i], strerror(errno));
 	}
 	if (ob_netns_enrolled(m, cookie)) {
 		*already = true;
 		return 0;
 	}
-	ns.flags = trust ? OB_NETNS_TRUST : 0;
-	ns.max_unread = max_unread;
-	if (quotas) {
-		ns.max_conns = quotas->conns;
-		ns.max_services = quotas->services;
-		ns.max_sockets = quotas->sockets;
-	}
+	ns.flags = en->trust ? OB_NETNS_TRUST : 0;
+	ns.max_unread = en->max_unread;
+	ns.max_conns = en->quotas.conns;
+	ns.max_services = en->quotas.services;
+	ns.max_sockets = en->quotas.sockets;
 	if (kept && kept->n) {
 		struct ob_settings s;
 		uint32_t limit = ns.max_services;

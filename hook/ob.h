@@ -346,10 +346,9 @@ int ob_services_foreach(const struct ob_maps *m,
 			void *ctx);
 bool ob_netns_enrolled(const struct ob_maps *m, uint64_t cookie);
 struct ob_verdicts; /* verdicts.c */
-int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, bool trust, uint64_t max_unread,
-		   const struct ob_quotas *quotas, const uint16_t *noports, int n_noports,
-		   const struct ob_verdicts *kept, int *restored, bool *already,
-		   struct ob_error *e);
+struct ob_enrolment;
+int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, const struct ob_enrolment *en,
+		   bool *already, struct ob_error *e);
 /* The sweep (bypass.h): deletes ob_conns entries older than stale_ns that
  * no live socket needs, and ob_ledger entries neither of whose sockets is
  * in a sockhash, through the pinned program ob_sweep. Counts what it
