@@ -271,16 +271,22 @@ static __always_inline __u64 own_psock(struct bpf_sock_ops *skops)
  * Resolved at load time against the kernel's BTF. */
 #define KERNEL_COUNTS_UNREAD bpf_core_field_exists(struct sk_psock___ob, msg_tot_len)
 
-/* Bytes queued on a psock's ingress_msg and not read yet (0 if unknown). */
+/* Linux 6.2 and later (so every kernel that counts unread bytes): a
+ * pointer the verifier lets us load from (fault-safe), without a helper
+ * call; the verifier turns the call into a move. Weak: on 6.1 it is
+ * missing, and the code that calls it is dead there (KERNEL_COUNTS_UNREAD). */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+/* Bytes queued on a psock's ingress_msg and not read yet (0 if unknown);
+ * only where KERNEL_COUNTS_UNREAD. */
 static __always_inline __u32 psock_unread(__u64 psock)
 {
-	__u32 queued = 0;
+	struct sk_psock___ob *p;
 
-	if (psock)
-		bpf_probe_read_kernel(
-			&queued, sizeof(queued),
-			(void *)(psock + bpf_core_field_offset(struct sk_psock___ob, msg_tot_len)));
-	return queued;
+	if (!psock)
+		return 0;
+	p = bpf_rdonly_cast((void *)psock, bpf_core_type_id_kernel(struct sk_psock___ob));
+	return p->msg_tot_len;
 }
 
 /* The cookie of a socket reached through a kptr (a fault-safe load). */
@@ -351,10 +357,9 @@ static __always_inline __u64 ledger_unread(struct ob_ledger *l, __u32 i)
 }
 
 /* Unread redirected bytes charged to (or, with a negative n, returned by)
- * a namespace, and to the host. */
-static __always_inline void charge(__u64 netns_cookie, __s64 n)
+ * a namespace (its record ns, if it has one), and to the host. */
+static __always_inline void charge_ns(struct ob_netns *ns, __s64 n)
 {
-	struct ob_netns *ns = bpf_map_lookup_elem(&ob_netns, &netns_cookie);
 	struct ob_usage *u;
 	__u32 zero = 0;
 
@@ -365,25 +370,42 @@ static __always_inline void charge(__u64 netns_cookie, __s64 n)
 		__sync_fetch_and_add(&u->unread, n);
 }
 
+static __always_inline void charge(__u64 netns_cookie, __s64 n)
+{
+	charge_ns(bpf_map_lookup_elem(&ob_netns, &netns_cookie), n);
+}
+
 /*
  * Where the kernel counts unread bytes: socket i has read what was sent
  * to it less what its psock still has queued. Moves read[i]
  * up to that, once (compare-and-swap: both sockets of the connection
  * call this), and returns the difference to the sender's budget. The
  * count can run ahead by a message being queued right now; it is returned
- * once either way, and the ledger ends even (ledger_release()).
+ * once either way, and the ledger ends even (ledger_release()). ns is the
+ * record of namespace cookie, if the caller has it (one lookup less when
+ * the sender is that namespace).
  */
-static __always_inline void ledger_catch_up(struct ob_ledger *l, __u32 i, __u64 queued)
+static __always_inline void catch_up_ns(struct ob_ledger *l, __u32 i, __u64 queued,
+					struct ob_netns *ns, __u64 cookie)
 {
-	__u64 sent, now_read, old;
+	__u64 sent, now_read, old, to = l->netns[(i ^ 1) & 1];
 
 	sent = l->sent[i & 1];
 	now_read = sent > queued ? sent - queued : 0;
 	old = l->read[i & 1];
 	if (now_read <= old)
 		return;
-	if (__sync_val_compare_and_swap(&l->read[i & 1], old, now_read) == old)
-		charge(l->netns[(i ^ 1) & 1], -(__s64)(now_read - old));
+	if (__sync_val_compare_and_swap(&l->read[i & 1], old, now_read) != old)
+		return;
+	if (ns && cookie && cookie == to)
+		charge_ns(ns, -(__s64)(now_read - old));
+	else
+		charge(to, -(__s64)(now_read - old));
+}
+
+static __always_inline void ledger_catch_up(struct ob_ledger *l, __u32 i, __u64 queued)
+{
+	catch_up_ns(l, i, queued, NULL, 0);
 }
 
 /* The ledger goes: what was never read goes back to the senders' budgets. */
@@ -1302,15 +1324,21 @@ static __always_inline struct sock___ob *msg_sock(struct sk_msg_md *msg)
  * queue at every instant (it may be copying what it got, or waiting for a
  * CPU: under qemu's TCG, 16 full-duplex streams met the EAGAIN that way),
  * so what the socket received counts as well, for the life of the
- * socket. A blocking socket that only writes is not at risk. */
-static __always_inline int reader_at_risk(struct sock___ob *sk, struct ob_sk_state *st,
-					  struct ob_ledger *l)
+ * socket (note_reader(), at every message). A blocking socket that only
+ * writes is not at risk. */
+static __always_inline int reader_at_risk(int blocking, struct ob_sk_state *st)
 {
-	if (!sk || !file_blocking(sk))
-		return 0;
-	if (someone_waiting(sk) || l->sent[OB_IDX(st->role)])
+	return blocking && (st->flags & OB_SK_READER);
+}
+
+/* OB_SK_READER: the peer has sent this socket something, or someone
+ * waits on it now (blocking or not: reader_at_risk() asks that when it
+ * matters, since O_NONBLOCK may change). */
+static __always_inline void note_reader(struct sock___ob *sk, struct ob_sk_state *st,
+					struct ob_ledger *l)
+{
+	if (!(st->flags & OB_SK_READER) && sk && (l->sent[OB_IDX(st->role)] || someone_waiting(sk)))
 		st->flags |= OB_SK_READER;
-	return (st->flags & OB_SK_READER) != 0;
 }
 
 /*
@@ -1342,7 +1370,7 @@ static __always_inline __u64 window(struct ob_ledger *l, __u32 peer, struct sock
  * EAGAIN (t_integrity's full-duplex streams met it so).
  */
 static __always_inline int window_full(struct ob_ledger *l, __u32 peer, struct sock___ob *sk,
-				       __u64 after, __u64 read)
+				       int blocking, __u64 after, __u64 read)
 {
 	struct sock___ob *p = ledger_sk(l, peer);
 	__u64 cookie = l->cookie[peer & 1];
@@ -1363,8 +1391,7 @@ static __always_inline int window_full(struct ob_ledger *l, __u32 peer, struct s
 	}
 	if (rcv > 0)
 		l->rcvbuf[peer & 1] = rcv;
-	exact = exact || (theirs & OB_SOCK_RCVBUF_LOCK) ||
-		(!read && !waiting && sk && !file_blocking(sk));
+	exact = exact || (theirs & OB_SOCK_RCVBUF_LOCK) || (!read && !waiting && sk && !blocking);
 	return after > window(l, peer, sk, rcv) ? 1 + exact : 0;
 }
 
@@ -1387,17 +1414,16 @@ static __always_inline int window_full(struct ob_ledger *l, __u32 peer, struct s
  * and moves only past its own bound or the host's budget: *_WAITING, which
  * also keeps the service's next connections on TCP.
  */
-static __always_inline enum ob_move peer_backlog(struct sk_msg_md *msg, struct ob_sk_state *st,
+static __always_inline enum ob_move peer_backlog(struct sock___ob *sk, struct ob_sk_state *st,
 						 struct ob_ledger *l, const struct ob_settings *s,
-						 __u32 size, __u64 now)
+						 struct ob_netns *ns, __u32 size)
 {
 	__u32 peer = OB_IDX(st->role) ^ 1;
 	/* brought up to date by ob_msg just before (ledger_catch_up()) */
 	__u64 unread = ledger_unread(l, peer);
 	__u64 after = unread + size, read = l->read[peer & 1];
 	__u64 max = OB_INGRESS_MAX, max_blocking = OB_INGRESS_MAX_BLOCKING, stall = OB_STALL_NS;
-	struct sock___ob *sk = msg_sock(msg);
-	int blocking = sk && file_blocking(sk), risk = reader_at_risk(sk, st, l), full;
+	int blocking, risk, full, host_over, ns_over;
 
 	if (s) {
 		if (s->ingress_max)
@@ -1407,16 +1433,29 @@ static __always_inline enum ob_move peer_backlog(struct sk_msg_md *msg, struct o
 		if (s->stall_ns)
 			stall = s->stall_ns;
 	}
-	/* The peer read something since we last looked, or has read it all. */
+	/* The peer read something since we last looked, or has read it all.
+	 * The stall window is measured by the tick (the coarse clock: no
+	 * clock source read on every message, which costs more than a map
+	 * lookup under a hypervisor). */
 	if (read != st->seen_read || !unread) {
 		st->seen_read = read;
-		st->progress_at = now;
+		st->progress_at = bpf_ktime_get_coarse_ns();
 	}
+	/* a reader seen on this socket, at any message (reader_at_risk()) */
+	note_reader(sk, st, l);
+	host_over = host_over_budget(s, size);
+	ns_over = ns_over_budget(ns, s, size);
+	/* Nothing near: most messages end here, without reading what the
+	 * socket is (three cache lines: its file, for O_NONBLOCK). */
+	if (after <= max && !host_over && !ns_over && after <= window(l, peer, sk, 0))
+		return OB_STAY;
+	blocking = sk && file_blocking(sk);
+	risk = reader_at_risk(blocking, st);
 	/* past the window: at once if it is to be held exactly, else once
 	 * the peer has read nothing for the stall window */
 	if (!risk && after > window(l, peer, sk, 0)) {
-		full = window_full(l, peer, sk, after, read);
-		if (full == 2 || (full && now - st->progress_at > stall))
+		full = window_full(l, peer, sk, blocking, after, read);
+		if (full == 2 || (full && bpf_ktime_get_coarse_ns() - st->progress_at > stall))
 			return OB_MOVE_STOPPED;
 	}
 	if (after > max) {
@@ -1425,27 +1464,28 @@ static __always_inline enum ob_move peer_backlog(struct sk_msg_md *msg, struct o
 		if (after > max_blocking)
 			return risk ? OB_MOVE_BOUND_WAITING : OB_MOVE_BOUND;
 	}
-	if (host_over_budget(s, size))
+	if (host_over)
 		return risk ? OB_MOVE_BUDGET_WAITING : OB_MOVE_BUDGET;
-	if (!risk && ns_over_budget(bpf_map_lookup_elem(&ob_netns, &st->netns_cookie), s, size))
+	if (!risk && ns_over)
 		return OB_MOVE_BUDGET;
 	return OB_STAY;
 }
 
 /* Does this message end a run of small messages streamed back to back
  * (bypass.h: OB_SMALL_*) by a sender that can move to TCP safely? */
-static __always_inline int small_stream(struct sk_msg_md *msg, struct ob_sk_state *st,
+static __always_inline int small_stream(struct sock___ob *sk, struct ob_sk_state *st,
 					struct ob_ledger *l, const struct ob_settings *s,
-					__u32 size, __u64 now)
+					__u32 size)
 {
-	__u64 peer_sends = l->sends[(OB_IDX(st->role) ^ 1) & 1];
-	__u64 window = s && s->small_window_ns ? s->small_window_ns : OB_SMALL_WINDOW_NS;
-	struct sock___ob *sk;
+	__u64 peer_sends, window, now;
 
 	if (size >= OB_SMALL_MSG) {
 		st->run = 0;
 		return 0;
 	}
+	peer_sends = l->sends[(OB_IDX(st->role) ^ 1) & 1];
+	window = s && s->small_window_ns ? s->small_window_ns : OB_SMALL_WINDOW_NS;
+	now = bpf_ktime_get_ns();
 	if (!st->run || peer_sends != st->seen_peer_sends || now - st->run_start > window) {
 		st->run = 1;
 		st->run_start = now;
@@ -1458,7 +1498,6 @@ static __always_inline int small_stream(struct sk_msg_md *msg, struct ob_sk_stat
 	/* not reader_at_risk(): a small-message stream seldom fills its
 	 * send buffer by TCP, and only ACKs that free a full one wake a
 	 * reader; a reader waiting right now is the risk left */
-	sk = msg_sock(msg);
 	return !(sk && file_blocking(sk) && someone_waiting(sk));
 }
 
@@ -1518,10 +1557,10 @@ static __always_inline void count_move(struct ob_counters *c, enum ob_move why)
  * TCP bytes is unacknowledged, and the peer has read every TCP byte it
  * got, and something since it was put in. The peer is read through the
  * ledger's kptr, checked against its cookie before and after. */
-static __always_inline int promote_ready(struct sk_msg_md *msg, struct ob_sk_state *st,
+static __always_inline int promote_ready(struct sock___ob *sk, struct ob_sk_state *st,
 					 struct ob_ledger *l)
 {
-	struct tcp_sock___ob *me = (struct tcp_sock___ob *)msg_sock(msg), *peer;
+	struct tcp_sock___ob *me = (struct tcp_sock___ob *)sk, *peer;
 	__u32 i = OB_IDX(st->role) ^ 1, copied, rcv;
 	__u64 cookie;
 
@@ -1541,19 +1580,20 @@ static __always_inline int promote_ready(struct sk_msg_md *msg, struct ob_sk_sta
 /* A PROMOTING direction at a sendmsg: switches to REDIRECT if it may
  * (counted), else stays on TCP; past OB_PROMOTE_WINDOW_NS it gives up,
  * goes to TCP for good and leaves. */
-static __always_inline void promote_step(struct sk_msg_md *msg, struct ob_sk_state *st,
-					 struct ob_ledger *l, struct ob_counters *c)
+static __always_inline void promote_step(struct sk_msg_md *msg, struct sock___ob *sk,
+					 struct ob_sk_state *st, struct ob_ledger *l,
+					 struct ob_counters *c)
 {
 	struct ob_service *sv;
 	__u64 now;
 
-	if (duplex_sending(msg_sock(msg))) {
+	if (duplex_sending(sk)) {
 		st->flags |= OB_SK_DUPLEX;
 		go_tcp(st, l);
 		promote_skip(st, OB_SKIP_READER);
 		return;
 	}
-	if (msg->sk->state == OB_TCP_ESTABLISHED && promote_ready(msg, st, l)) {
+	if (msg->sk->state == OB_TCP_ESTABLISHED && promote_ready(sk, st, l)) {
 		st->dir = OB_DIR_REDIRECT;
 		st->active = 1;
 		COUNT(c, sockets, 1);
@@ -1590,10 +1630,11 @@ int ob_msg(struct sk_msg_md *msg)
 	struct ob_counters *c;
 	struct ob_sk_state *st;
 	struct ob_ledger *l;
+	struct ob_netns *ns = NULL;
+	struct sock___ob *tsk;
 	struct bpf_sock *sk = msg->sk;
 	__u32 size = msg->size, zero = 0, peer;
 	enum ob_move why;
-	__u64 now;
 	long ret;
 
 	if (!sk)
@@ -1613,20 +1654,31 @@ int ob_msg(struct sk_msg_md *msg)
 		if (!(st->flags & OB_SK_LEDGER))
 			l = NULL; /* let go of (client first) */
 	}
+	/* the sending socket, read once for all below */
+	tsk = msg_sock(msg);
 	if (l) {
+		/* our namespace's record, looked up once for all below */
+		ns = bpf_map_lookup_elem(&ob_netns, &st->netns_cookie);
 		l->sends[OB_IDX(st->role)] += 1;
 		/* what we and the peer read since, back to the budgets */
+		/* (only where the ledger has something unread: else there
+		 * is nothing to catch up, and no psock to read) */
 		if (KERNEL_COUNTS_UNREAD) {
-			__u64 mine = sk_psock_addr(msg_sock(msg)), queued = 0;
+			__u32 me = OB_IDX(st->role), peer = me ^ 1;
+			__u64 mine, queued = 0;
 
-			if (mine)
-				ledger_catch_up(l, OB_IDX(st->role), psock_unread(mine));
-			if (ledger_queued(l, OB_IDX(st->role) ^ 1, &queued))
-				ledger_catch_up(l, OB_IDX(st->role) ^ 1, queued);
+			if (l->sent[me & 1] != l->read[me & 1]) {
+				mine = sk_psock_addr(tsk);
+				if (mine)
+					ledger_catch_up(l, me, psock_unread(mine));
+			}
+			if (l->sent[peer & 1] != l->read[peer & 1] &&
+			    ledger_queued(l, peer, &queued))
+				catch_up_ns(l, peer, queued, ns, st->netns_cookie);
 		}
 	}
 	if (st->dir == OB_DIR_PROMOTING)
-		promote_step(msg, st, l, c);
+		promote_step(msg, tsk, st, l, c);
 	/* After shutdown(SHUT_WR) TCP answers EPIPE: let it. */
 	if (st->dir != OB_DIR_REDIRECT ||
 	    (sk->state != OB_TCP_ESTABLISHED && sk->state != OB_TCP_CLOSE_WAIT)) {
@@ -1649,9 +1701,8 @@ int ob_msg(struct sk_msg_md *msg)
 		return SK_PASS;
 	}
 	s = bpf_map_lookup_elem(&ob_settings, &zero);
-	now = bpf_ktime_get_ns();
-	why = peer_backlog(msg, st, l, s, size, now);
-	if (why == OB_STAY && small_stream(msg, st, l, s, size, now))
+	why = peer_backlog(tsk, st, l, s, ns, size);
+	if (why == OB_STAY && small_stream(tsk, st, l, s, size))
 		why = OB_MOVE_SMALL;
 	if (why != OB_STAY) {
 		if (why == OB_MOVE_BOUND_WAITING || why == OB_MOVE_BUDGET_WAITING) {
@@ -1678,7 +1729,7 @@ int ob_msg(struct sk_msg_md *msg)
 	}
 	peer = OB_IDX(st->role) ^ 1;
 	l->sent[peer & 1] += size;
-	charge(st->netns_cookie, size);
+	charge_ns(ns, size);
 	COUNT(c, redirected_msgs, 1);
 	COUNT(c, redirected_bytes, size);
 	return SK_PASS;

@@ -740,7 +740,8 @@ static inline __u16 ob_remote_port(__u32 remote_port)
  *    sees the window in send()'s EAGAIN), the peer has read nothing yet
  *    and nobody waits on it (a server that accepts and does not read);
  *  - otherwise once the peer has also read nothing for OB_STALL_NS
- *    (ob_settings.stall_ns): TCP's autotuning would have grown the
+ *    (ob_settings.stall_ns; measured by the kernel's coarse clock, so to
+ *    a tick, 1 to 10 ms): TCP's autotuning would have grown the
  *    window of a reader that reads, and a reader that is only slower, or
  *    not scheduled yet (both ends on one CPU), keeps reading within that
  *    time and keeps the redirect up to the bounds above.

@@ -31,7 +31,8 @@ const struct ob_cmd ob_cmds[] = {
 		   "  whose window then blocks it (push-back): at once if the application\n"
 		   "  set SO_SNDBUF, SO_RCVBUF or a send timeout, or if a non-blocking\n"
 		   "  sender's peer has read nothing and is not waiting to, else once the\n"
-		   "  peer has read nothing for MS milliseconds (default 100). Loading the\n"
+		   "  peer has read nothing for MS milliseconds (default 100; measured by\n"
+		   "  the kernel's tick, 1 to 10 ms). Loading the\n"
 		   "  same build again does nothing.\n" },
 	{ .name = "unload",
 	  .fn = ob_cmd_unload,
