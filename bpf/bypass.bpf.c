@@ -814,6 +814,19 @@ static __always_inline void count_insert_error(struct ob_counters *c, long err)
 		COUNT(c, refused, 1);
 }
 
+/* The one place a socket's direction changes (enum ob_dir): only by the
+ * steps ob_dir_allowed() names (bypass.h); any other is refused: returns
+ * 0, and the direction stays. In the way of conn_step(). */
+static __always_inline int sk_dir_step(struct ob_sk_state *st, __u32 to, enum ob_step when)
+{
+	if (st->dir == to)
+		return 1;
+	if (!ob_dir_allowed(st->dir, to, when))
+		return 0;
+	st->dir = to;
+	return 1;
+}
+
 /* A socket's state as pairing starts: on TCP until both sides are in. */
 static __always_inline void sk_state_init(struct ob_sk_state *st, __u64 cookie, __u32 role)
 {
@@ -949,7 +962,7 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 		entry->client_sk = bpf_skc_to_tcp_sock(skops->sk);
 	/* a ledger entry, if the server makes one, counts on our close */
 	st->flags |= OB_SK_LEDGER;
-	st->dir = OB_DIR_PENDING;
+	sk_dir_step(st, OB_DIR_PENDING, OB_STEP_HANDSHAKE);
 }
 
 /* Server side refuses to pair: the client must leave the sockhash before
@@ -988,6 +1001,25 @@ static __always_inline void ledger_set_socks(const struct ob_conn_key *k, struct
 }
 
 /* Server side: the ACK that completes the handshake is in hand. */
+/* passive_established() backs out of a pairing it began, as far as it
+ * got (its undo steps, all here): the ledger entry, if it made one; the
+ * socket out of both sockhashes, if it got in (inserted: not when our
+ * insert failed, the key is another socket's then); its slot; and its
+ * direction back to TCP. Nothing was redirected to it yet. The
+ * connection's entry and the client are the caller's. */
+static __always_inline void passive_undo(struct ob_sk_state *st, struct ob_sock_key *key,
+					 int inserted)
+{
+	if (st->flags & OB_SK_LEDGER) {
+		st->flags &= ~OB_SK_LEDGER;
+		bpf_map_delete_elem(&ob_ledger, &key->conn);
+	}
+	if (inserted)
+		unpair(key);
+	slot_release(st);
+	sk_dir_step(st, OB_DIR_TCP, OB_STEP_HANDSHAKE);
+}
+
 static __always_inline void passive_established(struct bpf_sock_ops *skops, __u64 cookie)
 {
 	struct ob_sock_key key = {}, client = {};
@@ -1088,11 +1120,10 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 		return;
 	}
 	st->flags |= OB_SK_SLOT;
-	st->dir = OB_DIR_REDIRECT;
+	sk_dir_step(st, OB_DIR_REDIRECT, OB_STEP_HANDSHAKE);
 	err = bpf_sock_hash_update(skops, &ob_sockhash, &key, BPF_NOEXIST);
 	if (err) {
-		slot_release(st);
-		st->dir = OB_DIR_TCP;
+		passive_undo(st, &key, 0);
 		/* each connection counted once: if the client wrote first
 		 * meanwhile, it was counted as client_first */
 		if (refuse(conn, &client) == OB_CONN_NEW)
@@ -1111,9 +1142,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	ledger.joined = 3; /* both in ob_sockhash ("Moves that come back") */
 	ledger.redirecting = 1ull << OB_IDX(OB_ROLE_SERVER); /* we do from now on */
 	if (bpf_map_update_elem(&ob_ledger, &key.conn, &ledger, BPF_NOEXIST)) {
-		st->dir = OB_DIR_TCP;
-		unpair(&key);
-		slot_release(st);
+		passive_undo(st, &key, 1);
 		if (refuse(conn, &client) == OB_CONN_NEW)
 			COUNT(c, full, 1);
 		return;
@@ -1124,11 +1153,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	if (old != OB_CONN_NEW) {
 		/* The client wrote first, in the instant between our check and
 		 * the insert. Nothing was redirected to us: leave again. */
-		st->dir = OB_DIR_TCP;
-		st->flags &= ~OB_SK_LEDGER;
-		bpf_map_delete_elem(&ob_ledger, &key.conn);
-		unpair(&key);
-		slot_release(st);
+		passive_undo(st, &key, 1);
 		unpair(&client);
 		conn_step(&key.conn, conn, 0, OB_CONN_GONE);
 		promotable_mark(skops, st);
@@ -1505,7 +1530,7 @@ static __always_inline int small_stream(struct sock___ob *sk, struct ob_sk_state
  * (bypass.h, "Leaving"); its peer may then leave in turn. */
 static __always_inline void go_tcp(struct ob_sk_state *st, struct ob_ledger *l)
 {
-	st->dir = OB_DIR_TCP;
+	sk_dir_step(st, OB_DIR_TCP, OB_STEP_RUN);
 	st->flags |= OB_SK_LEAVING;
 	if (l && (l->redirecting & (1ull << OB_IDX(st->role))))
 		__sync_fetch_and_and(&l->redirecting, ~(1ull << OB_IDX(st->role)));
@@ -1594,7 +1619,7 @@ static __always_inline void promote_step(struct sk_msg_md *msg, struct sock___ob
 		return;
 	}
 	if (msg->sk->state == OB_TCP_ESTABLISHED && promote_ready(sk, st, l)) {
-		st->dir = OB_DIR_REDIRECT;
+		sk_dir_step(st, OB_DIR_REDIRECT, OB_STEP_RUN);
 		st->active = 1;
 		COUNT(c, sockets, 1);
 		COUNT(c, paired, 1);
@@ -1650,7 +1675,7 @@ int ob_msg(struct sk_msg_md *msg)
 	c = bpf_map_lookup_elem(&ob_counters, &st->netns_cookie);
 	l = (st->flags & OB_SK_LEDGER) ? bpf_map_lookup_elem(&ob_ledger, &st->peer.conn) : NULL;
 	if (st->dir == OB_DIR_PENDING) {
-		st->dir = client_decide(st, c, l);
+		sk_dir_step(st, client_decide(st, c, l), OB_STEP_RUN);
 		if (!(st->flags & OB_SK_LEDGER))
 			l = NULL; /* let go of (client first) */
 	}
@@ -2125,6 +2150,8 @@ static __always_inline int promote_one(struct tcp_sock___ob *tp, struct ob_sk_st
 		promote_never(st);
 		return -1;
 	}
+	if (st->dir != OB_DIR_TCP)
+		return -1; /* only TCP -> PROMOTING (sk_dir_step()) */
 	if (sk_psock_addr(sk))
 		return -1; /* still in a sockhash (leaving, or its server has not
 			    * taken it out yet): later */
@@ -2202,7 +2229,7 @@ static __always_inline int promote_one(struct tcp_sock___ob *tp, struct ob_sk_st
 	__sync_fetch_and_add(&l->refs, 1);
 	__sync_fetch_and_or(&l->joined, 1ull << (i & 1));
 	st->flags |= OB_SK_LEDGER;
-	st->dir = OB_DIR_PROMOTING;
+	sk_dir_step(st, OB_DIR_PROMOTING, OB_STEP_RUN);
 	st->promoted_at = bpf_ktime_get_ns();
 	st->tries = 0;
 	promotable_clear(st);

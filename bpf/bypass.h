@@ -247,7 +247,8 @@ struct ob_ledger {
  * TCP at the client's first byte; REDIRECT to TCP at any time (a move:
  * everything redirected is queued ahead of the first TCP byte); TCP to
  * REDIRECT only through a promotion (below): PROMOTING, then REDIRECT at
- * a quiescent sendmsg, or back to TCP. */
+ * a quiescent sendmsg, or back to TCP. It changes only through
+ * sk_dir_step() in bypass.bpf.c, which refuses any other step. */
 enum ob_dir {
 	OB_DIR_PENDING = 0,   /* client before its first byte */
 	OB_DIR_REDIRECT = 1,  /* every sendmsg goes to the peer's ingress */
@@ -255,6 +256,40 @@ enum ob_dir {
 	OB_DIR_PROMOTING = 3, /* in the sockhashes by a promotion, its sendmsg still by
 			       * TCP until the connection is quiescent */
 };
+
+/*
+ * The steps of enum ob_dir that invariant 3 allows (sk_dir_step()). At the
+ * handshake (OB_STEP_HANDSHAKE), before any byte crossed the connection:
+ * TCP, a socket's state as pairing starts, to PENDING (the client) or
+ * REDIRECT (the server) as it enters the sockhash, and back to TCP if the
+ * pairing is undone. Afterwards (OB_STEP_RUN): PENDING to REDIRECT or TCP
+ * at the client's first byte; REDIRECT to TCP at any time (a move); TCP to
+ * PROMOTING by a promotion only, and PROMOTING to REDIRECT at a quiescent
+ * sendmsg (promote_step()) or to TCP. Staying is not a step.
+ */
+enum ob_step {
+	OB_STEP_HANDSHAKE,
+	OB_STEP_RUN,
+};
+
+static inline int ob_dir_allowed(__u32 from, __u32 to, enum ob_step when)
+{
+	if (from == to || from > OB_DIR_PROMOTING || to > OB_DIR_PROMOTING)
+		return 0;
+	if (when == OB_STEP_HANDSHAKE)
+		return (from == OB_DIR_TCP && (to == OB_DIR_PENDING || to == OB_DIR_REDIRECT)) ||
+		       ((from == OB_DIR_PENDING || from == OB_DIR_REDIRECT) && to == OB_DIR_TCP);
+	switch (to) {
+	case OB_DIR_TCP:
+		return 1;
+	case OB_DIR_REDIRECT:
+		return from == OB_DIR_PENDING || from == OB_DIR_PROMOTING;
+	case OB_DIR_PROMOTING:
+		return from == OB_DIR_TCP;
+	default:
+		return 0; /* nothing goes back to PENDING */
+	}
+}
 
 /*
  * Promotion: connections that started on TCP. A connection between two
