@@ -13,6 +13,10 @@
 #    64 B, 4 KiB and 64 KiB, with the messages qperf sent (so runs and ns
 #    per message), and over a churn of connections (connect, 64 B each way,
 #    close; tests/churn.c), per connection.
+# 3. What traffic that is not enrolled pays (only where this script may
+#    unload and load oci-bypass: it loaded it, or COST_RELOAD=1): qperf
+#    between obbc5 <- obbc6, not enrolled, and on the host's loopback, with
+#    oci-bypass loaded and unloaded, alternating, the median of the rounds.
 # Both ends run on one CPU (COST_PIN, as make bench runs qperf). Prints
 # Markdown on stdout (progress on stderr). Needs root, qperf, bpftool and a
 # cgroup2 mount; loads oci-bypass if it is not loaded.
@@ -20,6 +24,8 @@
 #   COST_REPS  rounds (default 3)     COST_SECONDS qperf -t (default 1)
 #   COST_PIN   CPU for both ends (default 1; empty: no pinning)
 #   COST_CHURN connections of the churn (default 2000)
+#   COST_RELOAD 1: part 3 even if oci-bypass was loaded before (it is
+#              loaded again with default settings afterwards)
 set -u -o pipefail
 export LC_ALL=C
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -52,15 +58,19 @@ cleanup() {
 	bpftool cgroup detach "$CG" sock_ops pinned $PINS/bare_sockops 2>/dev/null
 	rm -rf $PINS
 	rmdir "$CG" 2>/dev/null
-	ns_teardown $NP 4 >/dev/null 2>&1
+	ns_teardown $NP 6 >/dev/null 2>&1
 	sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS" 2>/dev/null
 	rm -rf "$W"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$OB" status --json 2>/dev/null | jq -e '.loaded' >/dev/null || "$OB" load >/dev/null || die "load"
-ns_setup $NP 4 >/dev/null || die "netns"
+RELOAD=${COST_RELOAD:-0}
+if ! "$OB" status --json 2>/dev/null | jq -e '.loaded' >/dev/null; then
+	"$OB" load >/dev/null || die "load"
+	RELOAD=1 # ours to unload and load again (part 3)
+fi
+ns_setup $NP 6 >/dev/null || die "netns"
 "$OB" enroll --netns /run/netns/${NP}1 --name ${NP}1 >/dev/null || die "enroll"
 "$OB" enroll --netns /run/netns/${NP}2 --name ${NP}2 >/dev/null || die "enroll"
 rm -rf $PINS
@@ -190,5 +200,66 @@ for v in ours bare; do
 		die "$v: churn failed: $(tail -n 1 "$W/churn.txt")"
 	snap "$W/b"
 	delta "$W/a" "$W/b" "$v churn" "$NCHURN"
+done
+echo
+
+# ---- 3. what traffic that is not enrolled pays ----
+[ "$RELOAD" = 1 ] || { say "part 3 skipped: oci-bypass was loaded before (COST_RELOAD=1 to run it)"; exit 0; }
+# in_plain PLACE CMD...: PLACE 5/6 (namespace obbc5/obbc6) or host, pinned
+in_plain() {
+	local where=$1
+	shift
+	if [ "$where" = host ]; then pin "$@"; else ip netns exec $NP$where ${PIN:+taskset -c "$PIN"} "$@"; fi
+}
+PLAIN_CTL=19868 PLAIN_DATA=19869
+in_plain 5 qperf --listen_port $PLAIN_CTL >/dev/null 2>&1 &
+PIDS+=($!)
+in_plain host qperf --listen_port $PLAIN_CTL >/dev/null 2>&1 &
+PIDS+=($!)
+plain_run() { # STATE ROUND: one qperf per path, test and size
+	local path peer t s
+	for path in netns host; do
+		if [ $path = netns ]; then peer=$(ns_ip4 $NP 5) cli=6; else peer=127.0.0.1 cli=host; fi
+		for t in tcp_lat tcp_bw; do
+			for s in 64 4096 65536; do
+				in_plain $cli timeout 60 qperf "$peer" --listen_port $PLAIN_CTL -ip $PLAIN_DATA -t "$SECS" \
+					-m $s -v $t >"$W/p.txt" 2>&1 || die "not enrolled, $1: $path $t $s: qperf failed"
+				bash "$ROOT/examples/qperf_table.sh" <"$W/p.txt" |
+					awk -v st="$1" -v p=$path -v t=$t -v s=$s '{print st, p, t, s, $3}' >>"$W/plain"
+			done
+		done
+	done
+}
+sleep 0.3
+for r in $(seq "$REPS"); do
+	say "round $r/$REPS: not enrolled, oci-bypass loaded then unloaded"
+	"$OB" status --json | jq -e '.loaded' >/dev/null || "$OB" load >/dev/null || die "load"
+	plain_run loaded
+	"$OB" unload --wait 10 >/dev/null || die "unload"
+	plain_run unloaded
+done
+"$OB" load >/dev/null || die "load again"
+pmed() { # STATE PATH TEST SIZE
+	awk -v a="$1" -v p="$2" -v t="$3" -v s="$4" '$1 == a && $2 == p && $3 == t && $4 == s {print $5}' "$W/plain" |
+		sort -g | awk '{a[NR] = $1} END {if (NR) print a[int((NR + 1) / 2)]}'
+}
+echo "### What traffic that is not enrolled pays"
+echo
+echo "qperf between two namespaces that are not enrolled (on the same bridge)"
+echo "and on the host's loopback, $SECS s per point, with oci-bypass loaded and"
+echo "not, alternating, the median of $REPS rounds, $where. Loaded/unloaded:"
+echo "at most 1.00x is best for latency, at least 1.00x for bandwidth."
+echo
+echo "| path | test | size | loaded | unloaded | loaded/unloaded |"
+echo "| --- | --- | ---: | ---: | ---: | ---: |"
+for path in netns host; do
+	for t in tcp_lat tcp_bw; do
+		for s in 64 4096 65536; do
+			a=$(pmed loaded $path $t $s) b=$(pmed unloaded $path $t $s)
+			if [ $t = tcp_lat ]; then u=us f=%.2f; else u=MB/s f=%.0f; fi
+			awk -v p=$path -v t=$t -v h="$(human $s)" -v a="$a" -v b="$b" -v u=$u -v f=$f 'BEGIN {
+				printf "| %s | %s | %s | " f " %s | " f " %s | %.3fx |\n", p, t, h, a, u, b, u, (b > 0 ? a / b : 0) }'
+		done
+	done
 done
 echo

@@ -615,7 +615,9 @@ fi
 COST_TABLE=$RAW/bpfcost.md
 if [[ $COST == 1 ]] && ! over_budget; then
 	say "BPF costs against the bare mechanism (tests/bench/bpfcost.sh) [$(elapsed)s]"
-	OB_BUILD=$OB_BUILD COST_SECONDS=$SECS COST_REPS=$REPS COST_PIN=$PIN \
+	reload=0
+	own_objects && reload=1 # part 3 unloads and loads oci-bypass
+	OB_BUILD=$OB_BUILD COST_SECONDS=$SECS COST_REPS=$REPS COST_PIN=$PIN COST_RELOAD=$reload \
 		timeout -k 5 900 bash "$ROOT/tests/bench/bpfcost.sh" >"$COST_TABLE" 2>"$RAW/bpfcost.err" ||
 		{ fail_note "BPF costs: bpfcost.sh failed ($RAW/bpfcost.err)"; : >"$COST_TABLE"; }
 fi
