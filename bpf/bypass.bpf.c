@@ -271,22 +271,19 @@ static __always_inline __u64 own_psock(struct bpf_sock_ops *skops)
  * Resolved at load time against the kernel's BTF. */
 #define KERNEL_COUNTS_UNREAD bpf_core_field_exists(struct sk_psock___ob, msg_tot_len)
 
-/* Linux 6.2 and later (so every kernel that counts unread bytes): a
- * pointer the verifier lets us load from (fault-safe), without a helper
- * call; the verifier turns the call into a move. Weak: on 6.1 it is
- * missing, and the code that calls it is dead there (KERNEL_COUNTS_UNREAD). */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
-
-/* Bytes queued on a psock's ingress_msg and not read yet (0 if unknown);
- * only where KERNEL_COUNTS_UNREAD. */
+/* Bytes queued on a psock's ingress_msg and not read yet (0 if unknown).
+ * Not bpf_rdonly_cast() (a plain load): a weak kfunc the kernel lacks
+ * (6.1) makes libbpf look through the modules' BTF, which the confined
+ * hook may not (it holds no CAP_SYS_ADMIN), and the load fails there. */
 static __always_inline __u32 psock_unread(__u64 psock)
 {
-	struct sk_psock___ob *p;
+	__u32 queued = 0;
 
-	if (!psock)
-		return 0;
-	p = bpf_rdonly_cast((void *)psock, bpf_core_type_id_kernel(struct sk_psock___ob));
-	return p->msg_tot_len;
+	if (psock)
+		bpf_probe_read_kernel(
+			&queued, sizeof(queued),
+			(void *)(psock + bpf_core_field_offset(struct sk_psock___ob, msg_tot_len)));
+	return queued;
 }
 
 /* The cookie of a socket reached through a kptr (a fault-safe load). */
