@@ -222,9 +222,11 @@ const struct ob_cmd ob_cmds[] = {
 		   "  TCP) is kept under " OB_VERDICTS_DIR "/, by the container's id and\n"
 		   "  bundle as its engine gave them, and restored when that container\n"
 		   "  starts again, so that its clients' first connections are\n"
-		   "  accelerated. status lists what is kept (the " OB_VERDICTS_MAX_S "\n"
-		   "  containers saved last). forget drops it: for CONTAINER (an id, or a\n"
-		   "  key as status shows it), or for every container.\n" },
+		   "  accelerated. Under podman (containers/storage) it is also kept for the\n"
+		   "  container's image (img and the image id's first 32 hex digits) and\n"
+		   "  restored for a new container of that image. status lists what is kept\n"
+		   "  (the " OB_VERDICTS_MAX_S " saved last). forget drops it: for CONTAINER (an\n"
+		   "  id, an img id, or a key as status shows it), or for every one.\n" },
 	{ .name = "version",
 	  .fn = ob_cmd_version,
 	  .summary = "print the version",

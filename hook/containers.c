@@ -33,6 +33,98 @@ int ob_record_key(const char *id, const char *bundle, char *key, size_t len, str
 	return 0;
 }
 
+#define IMAGES_MAX (8 * 1024 * 1024) /* containers.json: about 1 KiB a container */
+
+static bool hex64(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdef");
+
+	return n == 64 && !s[n];
+}
+
+/* The image id of container id in containers/storage's list (text). */
+static int image_of(const char *text, const char *id, char image[65], struct ob_error *e)
+{
+	json_object *all = json_tokener_parse(text), *c, *v;
+	int err = ob_err(e, -ENOENT, "container %s is not in containers.json", id);
+
+	if (!all || !json_object_is_type(all, json_type_array)) {
+		json_object_put(all);
+		return ob_err(e, -EINVAL, "containers.json is not a JSON array");
+	}
+	for (size_t i = 0; i < json_object_array_length(all); i++) {
+		c = json_object_array_get_idx(all, i);
+		if (!json_object_is_type(c, json_type_object) ||
+		    !json_object_object_get_ex(c, "id", &v) ||
+		    !json_object_is_type(v, json_type_string) ||
+		    strcmp(json_object_get_string(v), id))
+			continue;
+		if (json_object_object_get_ex(c, "image", &v) &&
+		    json_object_is_type(v, json_type_string) && hex64(json_object_get_string(v))) {
+			memcpy(image, json_object_get_string(v), 65);
+			err = 0;
+		} else {
+			/* podman run --rootfs: no image */
+			err = ob_err(e, -ENOENT, "container %s has no image in containers.json",
+				     id);
+		}
+		break;
+	}
+	json_object_put(all);
+	return err;
+}
+
+/*
+ * containers/storage (podman, CRI-O, buildah) lays a container's bundle out
+ * as <storage>/overlay-containers/<id>/userdata and lists every container,
+ * with the id of its image, in <storage>/overlay-containers/containers.json
+ * (mode 0600): written by the engine, read here only where root alone can
+ * have written it. The key is "img" and the image id's first 32 hex
+ * digits, then the crc32 of that directory: two storage roots, two keys.
+ * The image id is a digest of the image's content: an image cannot take
+ * another's.
+ */
+int ob_image_key(const char *id, const char *bundle, char *key, size_t len, struct ob_error *e)
+{
+	static const char tail[] = "/userdata";
+	size_t idlen = strlen(id), blen = strlen(bundle), n = 0;
+	char dir[PATH_MAX], image[65];
+	_cleanup_close_ int dfd = -1, fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	uLong crc = crc32(0L, Z_NULL, 0);
+	int err;
+
+	if (!ob_name_valid(id, OB_ID_MAX) || blen < idlen + sizeof(tail) + 1 ||
+	    strcmp(bundle + blen - (sizeof(tail) - 1), tail) ||
+	    strncmp(bundle + blen - (sizeof(tail) - 1) - idlen, id, idlen) ||
+	    bundle[blen - (sizeof(tail) - 1) - idlen - 1] != '/' ||
+	    blen - (sizeof(tail) - 1) - idlen - 1 >= sizeof(dir))
+		return ob_err(e, -ENOENT, "not a containers/storage bundle");
+	snprintf(dir, sizeof(dir), "%.*s", (int)(blen - (sizeof(tail) - 1) - idlen - 1), bundle);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dfd < 0)
+		return ob_err(e, -errno, "cannot open %s: %s", dir, strerror(errno));
+	err = ob_root_only(dfd, dir, true, 0, e);
+	if (err)
+		return err;
+	fd = openat(dfd, "containers.json",
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return ob_err(e, -errno, "cannot open %s/containers.json: %s", dir,
+			      strerror(errno));
+	err = ob_root_only(fd, "containers.json", false, IMAGES_MAX, e);
+	if (!err)
+		err = ob_read_bounded(fd, &buf, IMAGES_MAX, &n, e);
+	if (!err)
+		err = image_of(buf, id, image, e);
+	if (err)
+		return ob_err_wrap(e, err, "%s/containers.json", dir);
+	crc = crc32(crc, (const Bytef *)dir, (uInt)strlen(dir));
+	if ((size_t)snprintf(key, len, "img%.32s-%08lx", image, (unsigned long)crc) >= len)
+		return ob_err(e, -ENAMETOOLONG, "key too long");
+	return 0;
+}
+
 int ob_record_write(const struct ob_record *r, struct ob_error *e)
 {
 	char path[PATH_MAX];
@@ -45,6 +137,8 @@ int ob_record_write(const struct ob_record *r, struct ob_error *e)
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_string(r->id));
 	json_object_object_add(o, "bundle", json_object_new_string(r->bundle));
+	if (r->image_key[0])
+		json_object_object_add(o, "image_key", json_object_new_string(r->image_key));
 	json_object_object_add(o, "state", json_object_new_string(r->state));
 	json_object_object_add(o, "cookie", json_object_new_uint64(r->cookie));
 	json_object_object_add(o, "pid", json_object_new_int(r->pid));
@@ -132,6 +226,7 @@ static int parse_record(const char *key, const char *buf, struct ob_record *r, s
 	get_str(o, "state", r->state, sizeof(r->state));
 	get_str(o, "link", r->link, sizeof(r->link));
 	get_str(o, "cgroup", r->cgroup, sizeof(r->cgroup));
+	get_str(o, "image_key", r->image_key, sizeof(r->image_key));
 	if (json_object_object_get_ex(o, "cookie", &v))
 		r->cookie = json_object_get_uint64(v);
 	if (json_object_object_get_ex(o, "pid", &v))
@@ -149,6 +244,8 @@ static int parse_record(const char *key, const char *buf, struct ob_record *r, s
 	 * direct child of the pin directory. */
 	if (!ob_name_valid(r->id, OB_ID_MAX))
 		err = ob_err(e, -EINVAL, "invalid container id");
+	else if (r->image_key[0] && !ob_verdicts_key_valid(r->image_key))
+		err = ob_err(e, -EINVAL, "invalid image key");
 	else if (json_object_object_get_ex(o, "enrolment", &v) && parse_enrolment(v, r))
 		err = ob_err(e, -EINVAL, "invalid enrolment");
 	else if (r->link[0] &&

@@ -192,6 +192,9 @@ static int create_record(struct ob_record *r, const struct ob_state *st, const c
 	snprintf(r->id, sizeof(r->id), "%s", st->id);
 	snprintf(r->bundle, sizeof(r->bundle), "%s", st->bundle);
 	snprintf(r->state, sizeof(r->state), "creating");
+	/* its image's kept verdicts, where the engine says which image */
+	if (ob_image_key(st->id, st->bundle, r->image_key, sizeof(r->image_key), NULL))
+		r->image_key[0] = '\0';
 	r->cookie = cookie;
 	r->pid = st->pid;
 	if (pidfd >= 0) {
@@ -205,8 +208,9 @@ static int create_record(struct ob_record *r, const struct ob_state *st, const c
 	return 0;
 }
 
-/* What this container's services were learned as before a restart, or
- * NULL (malloc'd). */
+/* What this container's services were learned as before a restart, or,
+ * for a new container, by the last container of its image (key, then
+ * image_key), or NULL (malloc'd). */
 static struct ob_verdicts *create_kept(const char *key, const char *id)
 {
 	struct ob_verdicts *kept = calloc(1, sizeof(*kept));
@@ -264,6 +268,8 @@ int ob_container_create(const struct ob_state *st, const struct ob_policy *p, co
 		return err;
 	}
 	en.kept = kept = create_kept(key, st->id);
+	if (!kept && r.image_key[0])
+		en.kept = kept = create_kept(r.image_key, st->id);
 	lock = enrol_lock(st->id);
 	err = ob_enroll_cookie(&m, cookie, &en, e);
 	enrolled = !err && !already;
@@ -290,6 +296,15 @@ int ob_container_create(const struct ob_state *st, const struct ob_policy *p, co
 	return 0;
 }
 
+/* The id part of a verdicts key ("img" and 32 hex digits for an image). */
+static const char *image_id(const char *key, char *id, size_t len)
+{
+	const char *dash = strrchr(key, '-');
+
+	snprintf(id, len, "%.*s", dash ? (int)(dash - key) : 0, key);
+	return id;
+}
+
 /* Shared by poststop and gc: the record, not the (maybe gone) netns, says
  * what to undo. The netns stays enrolled while another container uses it.
  * The caller holds the enrolment lock. */
@@ -298,7 +313,8 @@ static void teardown_locked(const struct ob_record *r, const char *why)
 	_cleanup_maps_ struct ob_maps m = OB_MAPS_CLOSED;
 	struct ob_error kwhy = { 0 };
 	bool unsure, withdrew = false;
-	int others = ob_records_sharing(r->cookie, r->key, &unsure), kept = -1;
+	int others = ob_records_sharing(r->cookie, r->key, &unsure), kept = -1, ikept = 0;
+	char iid[OB_KEY_MAX + 1];
 
 	ob_cgroup_unplace(r->key); /* the pin of this key, whatever the record says */
 	if (!others && ob_registry_by_hook(r->cookie) && ob_open_maps(&m, NULL) == 0) {
@@ -306,6 +322,12 @@ static void teardown_locked(const struct ob_record *r, const char *why)
 		if (ob_netns_enrolled(&m, r->cookie) &&
 		    ob_verdicts_save(&m, r->key, r->id, r->cookie, &kept, &kwhy))
 			ob_hlog(LOG_WARNING, r->id, "%s: verdicts not kept: %s", why, kwhy.msg);
+		/* and for the next container of its image */
+		if (kept > 0 && r->image_key[0] &&
+		    ob_verdicts_save(&m, r->image_key, image_id(r->image_key, iid, sizeof(iid)),
+				     r->cookie, &ikept, &kwhy))
+			ob_hlog(LOG_WARNING, r->id, "%s: verdicts not kept for its image: %s", why,
+				kwhy.msg);
 		withdrew = ob_withdraw_cookie(&m, r->cookie) > 0;
 	}
 	if (kept > 0)

@@ -104,6 +104,9 @@ int ob_read_file(const char *path, size_t max, int flags, char **out, size_t *le
  * symlink, then ob_host_policy_parse. On any failure *hp is all off and e
  * says why. */
 int ob_host_policy_load(const char *path, struct ob_host_policy *hp, struct ob_error *e);
+/* fd (path, for the message) is a directory (dir) or a regular file of at
+ * most max bytes, owned by root and not writable by group or others. */
+int ob_root_only(int fd, const char *path, bool dir, size_t max, struct ob_error *e);
 
 /* ---- args.c: command line (pure); cmds.c: the verb table ---- */
 /* Options, as bits: ob_cmds[].opts says which a verb accepts. */
@@ -407,7 +410,8 @@ int ob_registry_clear(void);
 /* ---- containers.c: one record per container under OB_RUN_DIR/containers ---- */
 #define OB_KEY_MAX 159 /* a record's key: OB_ID_MAX + 9 fits */
 struct ob_record {
-	char key[OB_KEY_MAX + 1]; /* file name: id + "-" + crc32(bundle) */
+	char key[OB_KEY_MAX + 1];	/* file name: id + "-" + crc32(bundle) */
+	char image_key[OB_KEY_MAX + 1]; /* its image's kept verdicts (ob_image_key), or "" */
 	char id[160];
 	char bundle[4096];
 	char state[16];	 /* "creating" (hook under way) or "enrolled" */
@@ -430,6 +434,10 @@ struct ob_record {
 	int err; /* ob_records_list(unreadable): why it could not be read (-errno), else 0 */
 };
 int ob_record_key(const char *id, const char *bundle, char *key, size_t len, struct ob_error *e);
+/* The key of the verdicts kept for the image container id (bundle) was
+ * made from, where the engine records it in a file only root can have
+ * written (containers/storage: podman, CRI-O); -ENOENT where it does not. */
+int ob_image_key(const char *id, const char *bundle, char *key, size_t len, struct ob_error *e);
 int ob_record_write(const struct ob_record *r, struct ob_error *e);
 /* -ENOENT if there is none; any other error: it exists but is unreadable
  * (not a regular file, too large, bad JSON, a bad id or link). */

@@ -11,8 +11,9 @@
 #include "oci.h"
 
 /* Owned by root and not writable by group or others: only root can have
- * written it, or (a directory) put another file in its place. */
-static int root_only(int fd, const char *path, bool dir, struct ob_error *e)
+ * written it, or (a directory) put another file in its place. A file may
+ * hold at most max bytes. */
+int ob_root_only(int fd, const char *path, bool dir, size_t max, struct ob_error *e)
 {
 	struct stat st;
 
@@ -27,8 +28,8 @@ static int root_only(int fd, const char *path, bool dir, struct ob_error *e)
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
 		return ob_err(e, -EPERM, "%s is writable by group or others (mode %04o)", path,
 			      (unsigned)(st.st_mode & 07777));
-	if (!dir && st.st_size > OB_POLICY_MAX)
-		return ob_err(e, -EFBIG, "%s is larger than %d bytes", path, OB_POLICY_MAX);
+	if (!dir && (size_t)st.st_size > max)
+		return ob_err(e, -EFBIG, "%s is larger than %zu bytes", path, max);
 	return 0;
 }
 
@@ -48,13 +49,13 @@ int ob_host_policy_load(const char *path, struct ob_host_policy *hp, struct ob_e
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0)
 		return ob_err(e, -errno, "cannot open %s: %s", dir, strerror(errno));
-	rc = root_only(dfd, dir, true, e);
+	rc = ob_root_only(dfd, dir, true, 0, e);
 	if (rc)
 		return rc;
 	fd = openat(dfd, base + 1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return ob_err(e, -errno, "cannot open %s: %s", path, strerror(errno));
-	rc = root_only(fd, path, false, e);
+	rc = ob_root_only(fd, path, false, OB_POLICY_MAX, e);
 	if (rc)
 		return rc;
 	rc = ob_read_bounded(fd, &buf, OB_POLICY_MAX, &n, e);

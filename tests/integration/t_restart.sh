@@ -7,6 +7,9 @@
 # before any connection, and its client's first connection is redirected.
 # Another container on the same ports inherits nothing: its first
 # connection stays on stock TCP. forget drops what is kept, by container.
+# podman, with an image: what a container of it learned is kept for the
+# image as well, and a new container of that image starts with it; a
+# container of another image on the same ports inherits nothing.
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 P=obr
@@ -148,8 +151,49 @@ NEW_ID=$(ct_podman_id $P-psrv)
 IP=$(ct_podman_ip $P-psrv $NET)
 assert_eq "podman: a new container of the same name inherits nothing" 0 \
 	"$(first_conn "$(name12 $CLI_ID)" "$IP" ct_podman_exec $P-pcli)"
-for c in $P-psrv $P-pcli; do ct_podman_rm $c >/dev/null 2>&1; done
-for id in "$SRV_ID" "$NEW_ID" "$CLI_ID"; do "$OB" forget "$id" >/dev/null 2>&1; done
+ct_podman_rm $P-psrv >/dev/null 2>&1
+
+# ---- podman: a new container of the same image ----
+log "podman: a new container of the same image inherits its verdicts"
+IMG=localhost/$P-img:1 IMG2=localhost/$P-img:2
+# two imports of the same files: two images (their configs differ)
+for i in $IMG $IMG2; do
+	tar -C "$CT_ROOTFS" -c . | ct_podman import - $i >/dev/null || die "podman import $i"
+done
+IID=img$(ct_podman image inspect $IMG --format '{{.Id}}' | cut -c1-32)
+IID2=img$(ct_podman image inspect $IMG2 --format '{{.Id}}' | cut -c1-32)
+"$OB" forget "$IID" >/dev/null 2>&1
+"$OB" forget "$IID2" >/dev/null 2>&1
+isrv() { # NAME IMAGE: a server container of IMAGE
+	CT_PODMAN_IMAGE=$2 ct_podman_run $1 $NET "${A[@]}" -- "$(server_cmd | jq -r '.[0]')" \
+		-c "$(server_cmd | jq -r '.[2]')" || die "podman server $1 of $2"
+	ct_podman_wait_output $1 listening 10 || die "podman server $1 not listening"
+}
+isrv $P-isrv1 $IMG
+ID1=$(ct_podman_id $P-isrv1)
+learn "$(ct_podman_ip $P-isrv1 $NET)" ct_podman_exec $P-pcli
+wait_state "$(name12 $ID1)" $GOOD accelerated || fail "podman image: $GOOD not learned"
+ct_podman stop --time 1 $P-isrv1 >/dev/null || die "podman stop"
+for _ in $(seq 100); do [ -n "$(kept "$IID")" ] && break; sleep 0.05; done
+assert_eq "podman image: kept for the image too" "$GOOD accelerated, $HALF halfclose" "$(kept "$IID")"
+ct_podman_rm $P-isrv1 >/dev/null
+isrv $P-isrv2 $IMG
+ID2=$(ct_podman_id $P-isrv2)
+assert_eq "podman image: a new container of it, $GOOD accelerated before any connection" accelerated \
+	"$(svc "$(name12 $ID2)" $GOOD)"
+assert_eq "podman image: $HALF a half-closer" halfclose "$(svc "$(name12 $ID2)" $HALF)"
+assert_ge "podman image: the client's first connection redirected" 1048576 \
+	"$(first_conn "$(name12 $CLI_ID)" "$(ct_podman_ip $P-isrv2 $NET)" ct_podman_exec $P-pcli)"
+ct_podman_rm $P-isrv2 >/dev/null
+isrv $P-isrv3 $IMG2
+ID3=$(ct_podman_id $P-isrv3)
+assert_eq "podman image: another image on the same ports inherits nothing" 0 \
+	"$(first_conn "$(name12 $CLI_ID)" "$(ct_podman_ip $P-isrv3 $NET)" ct_podman_exec $P-pcli)"
+for c in $P-isrv3 $P-pcli; do ct_podman_rm $c >/dev/null 2>&1; done
+ct_podman rmi $IMG $IMG2 >/dev/null 2>&1
+for id in "$SRV_ID" "$NEW_ID" "$CLI_ID" "$ID1" "$ID2" "$ID3" "$IID" "$IID2"; do
+	"$OB" forget "$id" >/dev/null 2>&1
+done
 ct_podman_net_rm $NET >/dev/null
 "$OB" unload --wait 5 >/dev/null 2>&1
 finish

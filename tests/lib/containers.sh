@@ -635,8 +635,11 @@ ct_podman_run() {
 	# --rootfs is a boolean: the first positional argument is then the root
 	# directory instead of an image, and `podman run` stops parsing flags at
 	# it, so every flag must come before it.
+	# CT_PODMAN_IMAGE: an image instead (made from the rootfs by the test)
+	local -a root=(--rootfs "$CT_ROOTFS")
+	[[ -n ${CT_PODMAN_IMAGE:-} ]] && root=("$CT_PODMAN_IMAGE")
 	if ! out=$(ct_podman --runtime "$rt" "${global[@]}" run --detach --name "$name" \
-		--log-driver k8s-file "${ul[@]}" "${runargs[@]}" --rootfs "$CT_ROOTFS" "${cmd[@]}" 2>&1 </dev/null); then
+		--log-driver k8s-file "${ul[@]}" "${runargs[@]}" "${root[@]}" "${cmd[@]}" 2>&1 </dev/null); then
 		_ct_err "podman run $name (runtime $rt) failed: $(grep -v '^\s*$' <<<"$out" | tail -n 1)"
 		ct_podman rm --force --time 0 "$name" >/dev/null 2>&1
 		return 1
