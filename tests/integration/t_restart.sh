@@ -158,7 +158,7 @@ log "podman: a new container of the same image inherits its verdicts"
 IMG=localhost/$P-img:1 IMG2=localhost/$P-img:2
 # two imports of the same files: two images (their configs differ)
 for i in $IMG $IMG2; do
-	tar -C "$CT_ROOTFS" -c . | ct_podman import - $i >/dev/null || die "podman import $i"
+	out=$(tar -C "$CT_ROOTFS" -c . | ct_podman import - $i 2>&1) || die "podman import $i: $out"
 done
 IID=img$(ct_podman image inspect $IMG --format '{{.Id}}' | cut -c1-32)
 IID2=img$(ct_podman image inspect $IMG2 --format '{{.Id}}' | cut -c1-32)
