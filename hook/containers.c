@@ -88,8 +88,7 @@ int ob_image_key(const char *id, const char *bundle, char *key, size_t len, stru
 {
 	static const char tail[] = "/userdata";
 	size_t idlen = strlen(id), blen = strlen(bundle), n = 0;
-	char dir[PATH_MAX], image[65];
-	_cleanup_close_ int dfd = -1, fd = -1;
+	char dir[PATH_MAX], path[PATH_MAX], image[65];
 	_cleanup_free_ char *buf = NULL;
 	uLong crc = crc32(0L, Z_NULL, 0);
 	int err;
@@ -98,27 +97,16 @@ int ob_image_key(const char *id, const char *bundle, char *key, size_t len, stru
 	    strcmp(bundle + blen - (sizeof(tail) - 1), tail) ||
 	    strncmp(bundle + blen - (sizeof(tail) - 1) - idlen, id, idlen) ||
 	    bundle[blen - (sizeof(tail) - 1) - idlen - 1] != '/' ||
-	    blen - (sizeof(tail) - 1) - idlen - 1 >= sizeof(dir))
+	    blen - (sizeof(tail) - 1) - idlen - 1 + sizeof("/containers.json") > sizeof(dir))
 		return ob_err(e, -ENOENT, "not a containers/storage bundle");
 	snprintf(dir, sizeof(dir), "%.*s", (int)(blen - (sizeof(tail) - 1) - idlen - 1), bundle);
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (dfd < 0)
-		return ob_err(e, -errno, "cannot open %s: %s", dir, strerror(errno));
-	err = ob_root_only(dfd, dir, true, 0, e);
+	snprintf(path, sizeof(path), "%s/containers.json", dir);
+	err = ob_read_root_only(path, IMAGES_MAX, &buf, &n, e);
 	if (err)
 		return err;
-	fd = openat(dfd, "containers.json",
-		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return ob_err(e, -errno, "cannot open %s/containers.json: %s", dir,
-			      strerror(errno));
-	err = ob_root_only(fd, "containers.json", false, IMAGES_MAX, e);
-	if (!err)
-		err = ob_read_bounded(fd, &buf, IMAGES_MAX, &n, e);
-	if (!err)
-		err = image_of(buf, id, image, e);
+	err = image_of(buf, id, image, e);
 	if (err)
-		return ob_err_wrap(e, err, "%s/containers.json", dir);
+		return ob_err_wrap(e, err, "%s", path);
 	crc = crc32(crc, (const Bytef *)dir, (uInt)strlen(dir));
 	if ((size_t)snprintf(key, len, "img%.32s-%08lx", image, (unsigned long)crc) >= len)
 		return ob_err(e, -ENAMETOOLONG, "key too long");

@@ -104,9 +104,11 @@ int ob_read_file(const char *path, size_t max, int flags, char **out, size_t *le
  * symlink, then ob_host_policy_parse. On any failure *hp is all off and e
  * says why. */
 int ob_host_policy_load(const char *path, struct ob_host_policy *hp, struct ob_error *e);
-/* fd (path, for the message) is a directory (dir) or a regular file of at
- * most max bytes, owned by root and not writable by group or others. */
-int ob_root_only(int fd, const char *path, bool dir, size_t max, struct ob_error *e);
+/* Reads path (at most max bytes, *out NUL-terminated and malloc'd) only
+ * where root alone can have written it: the file and its directory owned
+ * by root and not writable by group or others, the file regular and not a
+ * symlink. */
+int ob_read_root_only(const char *path, size_t max, char **out, size_t *len, struct ob_error *e);
 
 /* ---- args.c: command line (pure); cmds.c: the verb table ---- */
 /* Options, as bits: ob_cmds[].opts says which a verb accepts. */

@@ -1,5 +1,6 @@
 /* policy.c - reads the host policy file (oci/policy.c parses it) only where root alone could have
- * written it: what an image's annotations cannot allow by themselves (issue 11). */
+ * written it: what an image's annotations cannot allow by themselves (issue 11). The same check
+ * serves every file the hook trusts that way (ob_read_root_only: podman's containers.json too). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +14,7 @@
 /* Owned by root and not writable by group or others: only root can have
  * written it, or (a directory) put another file in its place. A file may
  * hold at most max bytes. */
-int ob_root_only(int fd, const char *path, bool dir, size_t max, struct ob_error *e)
+static int root_only(int fd, const char *path, bool dir, size_t max, struct ob_error *e)
 {
 	struct stat st;
 
@@ -33,33 +34,41 @@ int ob_root_only(int fd, const char *path, bool dir, size_t max, struct ob_error
 	return 0;
 }
 
-int ob_host_policy_load(const char *path, struct ob_host_policy *hp, struct ob_error *e)
+int ob_read_root_only(const char *path, size_t max, char **out, size_t *len, struct ob_error *e)
 {
 	char dir[PATH_MAX];
-	_cleanup_free_ char *buf = NULL;
 	const char *base = strrchr(path, '/');
 	_cleanup_close_ int dfd = -1, fd = -1;
-	size_t n = 0;
 	int rc;
 
-	memset(hp, 0, sizeof(*hp)); /* all off until the file says otherwise */
 	if (!base || base == path || (size_t)(base - path) >= sizeof(dir))
-		return ob_err(e, -EINVAL, "bad policy path %s", path);
+		return ob_err(e, -EINVAL, "bad file path %s", path);
 	snprintf(dir, sizeof(dir), "%.*s", (int)(base - path), path);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0)
 		return ob_err(e, -errno, "cannot open %s: %s", dir, strerror(errno));
-	rc = ob_root_only(dfd, dir, true, 0, e);
+	rc = root_only(dfd, dir, true, 0, e);
 	if (rc)
 		return rc;
 	fd = openat(dfd, base + 1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return ob_err(e, -errno, "cannot open %s: %s", path, strerror(errno));
-	rc = ob_root_only(fd, path, false, OB_POLICY_MAX, e);
+	rc = root_only(fd, path, false, max, e);
 	if (rc)
 		return rc;
-	rc = ob_read_bounded(fd, &buf, OB_POLICY_MAX, &n, e);
+	rc = ob_read_bounded(fd, out, max, len, e);
+	return rc ? ob_err_wrap(e, rc, "%s", path) : 0;
+}
+
+int ob_host_policy_load(const char *path, struct ob_host_policy *hp, struct ob_error *e)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t n = 0;
+	int rc;
+
+	memset(hp, 0, sizeof(*hp)); /* all off until the file says otherwise */
+	rc = ob_read_root_only(path, OB_POLICY_MAX, &buf, &n, e);
 	if (rc)
-		return ob_err_wrap(e, rc, "%s", path);
+		return rc;
 	return ob_host_policy_parse(buf, n, path, hp, e);
 }
