@@ -131,10 +131,16 @@ for r in $(seq "$REPS"); do
 		[ "$v" = bare ] || [ "$(redirected)" -gt "$before" ] || die "ours round $r: nothing redirected"
 	done
 done
-med() { # VARIANT TEST SIZE: the median of the rounds
-	awk -v v="$1" -v t="$2" -v s="$3" '$1 == v && $2 == t && $3 == s {print $4}' "$W/samples" |
+# median FILE KEY...: the median of the last field of FILE's lines whose
+# first fields are KEY... (one per round)
+median() {
+	local f=$1
+	shift
+	awk -v k="$*" 'BEGIN {n = split(k, key, " ")}
+		{ for (i = 1; i <= n; i++) if ($i != key[i]) next; print $NF }' "$f" |
 		sort -g | awk '{a[NR] = $1} END {if (NR) print a[int((NR + 1) / 2)]}'
 }
+med() { median "$W/samples" "$@"; } # VARIANT TEST SIZE
 human() { if (($1 >= 1024)); then echo "$(($1 / 1024)) KiB"; else echo "$1 B"; fi; }
 echo "### Ours against the bare mechanism, every size"
 echo
@@ -239,10 +245,7 @@ for r in $(seq "$REPS"); do
 	plain_run unloaded
 done
 "$OB" load >/dev/null || die "load again"
-pmed() { # STATE PATH TEST SIZE
-	awk -v a="$1" -v p="$2" -v t="$3" -v s="$4" '$1 == a && $2 == p && $3 == t && $4 == s {print $5}' "$W/plain" |
-		sort -g | awk '{a[NR] = $1} END {if (NR) print a[int((NR + 1) / 2)]}'
-}
+pmed() { median "$W/plain" "$@"; } # STATE PATH TEST SIZE
 echo "### What traffic that is not enrolled pays"
 echo
 echo "qperf between two namespaces that are not enrolled (on the same bridge)"
