@@ -42,6 +42,12 @@
 #define OB_SOL_SOCKET		1
 #define OB_SO_RCVLOWAT		18
 #define OB_SO_ZEROCOPY		60
+#define OB_SO_SNDBUF		7
+#define OB_SO_RCVBUF		8
+#define OB_SO_SNDBUFFORCE	32
+#define OB_SO_RCVBUFFORCE	33
+#define OB_SO_SNDTIMEO_OLD	21
+#define OB_SO_SNDTIMEO_NEW	67
 #define OB_SOL_TCP		6
 #define OB_TCP_ULP		31
 #define OB_SOCKOPT_PAGE		4096
@@ -225,6 +231,11 @@ struct {
 			(c)->field += (n);                                                         \
 	} while (0)
 
+static __always_inline __u64 min_u64(__u64 a, __u64 b)
+{
+	return a < b ? a : b;
+}
+
 /* ======== Accounts, budgets and the owners of each state ======== */
 
 static __always_inline int pairing_allowed(void)
@@ -374,46 +385,63 @@ static __always_inline void charge(__u64 netns_cookie, __s64 n)
 
 /*
  * Where the kernel counts unread bytes: socket i has read what was sent
- * to it less what its psock still has queued. Moves read[i]
- * up to that, once (compare-and-swap: both sockets of the connection
- * call this), and returns the difference to the sender's budget. The
- * count can run ahead by a message being queued right now; it is returned
- * once either way, and the ledger ends even (ledger_release()). ns is the
- * record of namespace cookie, if the caller has it (one lookup less when
- * the sender is that namespace).
+ * to it less what its psock still has queued. Moves read[i] up to that
+ * (compare-and-swap: both sockets of the connection call this). The count
+ * can run ahead by a message being queued right now: read[i] is a lower
+ * bound on what was read, never more than was sent. The budgets follow at
+ * the sender's next settle().
  */
-static __always_inline void catch_up_ns(struct ob_ledger *l, __u32 i, __u64 queued,
-					struct ob_netns *ns, __u64 cookie)
-{
-	__u64 sent, now_read, old, to = l->netns[(i ^ 1) & 1];
-
-	sent = l->sent[i & 1];
-	now_read = sent > queued ? sent - queued : 0;
-	old = l->read[i & 1];
-	if (now_read <= old)
-		return;
-	if (__sync_val_compare_and_swap(&l->read[i & 1], old, now_read) != old)
-		return;
-	if (ns && cookie && cookie == to)
-		charge_ns(ns, -(__s64)(now_read - old));
-	else
-		charge(to, -(__s64)(now_read - old));
-}
-
 static __always_inline void ledger_catch_up(struct ob_ledger *l, __u32 i, __u64 queued)
 {
-	catch_up_ns(l, i, queued, NULL, 0);
+	__u64 sent = l->sent[i & 1], now_read, old;
+
+	now_read = sent > queued ? sent - queued : 0;
+	old = l->read[i & 1];
+	if (now_read > old)
+		__sync_val_compare_and_swap(&l->read[i & 1], old, now_read);
 }
 
-/* The ledger goes: what was never read goes back to the senders' budgets. */
+/*
+ * Charges the budgets for the bytes redirected to socket i at want
+ * instead of old (bypass.h, "Budgets"): the sender's namespace (its record
+ * ns, if the caller has it and it is that namespace: one lookup less) and
+ * the host. Compare-and-swap, so that the charge and the budgets move
+ * together whoever else settles it at the same time: 0 if someone did.
+ */
+static __always_inline int settle(struct ob_ledger *l, __u32 i, __u64 old, __u64 want,
+				  struct ob_netns *ns, __u64 cookie)
+{
+	__u64 to = l->netns[(i ^ 1) & 1];
+
+	if (want == old)
+		return 1;
+	if (__sync_val_compare_and_swap(&l->charged[i & 1], old, want) != old)
+		return 0;
+	if (ns && cookie && cookie == to)
+		charge_ns(ns, (__s64)(want - old));
+	else
+		charge(to, (__s64)(want - old));
+	return 1;
+}
+
+/* What is charged for socket i goes down to what it has not read. */
+static __always_inline void settle_unread(struct ob_ledger *l, __u32 i)
+{
+	__u64 old = l->charged[i & 1], unread = ledger_unread(l, i);
+
+	if (old > unread)
+		settle(l, i, old, unread, NULL, 0);
+}
+
+/* The ledger goes: what it had charged goes back to the senders' budgets. */
 static __always_inline void ledger_drop(const struct ob_conn_key *k, struct ob_ledger *l)
 {
 	__u64 left;
 
-	left = ledger_unread(l, 0); /* sent by the server */
+	left = l->charged[0]; /* for what the server sent */
 	if (left)
 		charge(l->netns[1], -(__s64)left);
-	left = ledger_unread(l, 1); /* sent by the client */
+	left = l->charged[1]; /* for what the client sent */
 	if (left)
 		charge(l->netns[0], -(__s64)left);
 	bpf_map_delete_elem(&ob_ledger, k);
@@ -1346,8 +1374,10 @@ static __always_inline struct sock___ob *msg_sock(struct sk_msg_md *msg)
  * queue at every instant (it may be copying what it got, or waiting for a
  * CPU: under qemu's TCG, 16 full-duplex streams met the EAGAIN that way),
  * so what the socket received counts as well, for the life of the
- * socket (note_reader(), at every message). A blocking socket that only
- * writes is not at risk. */
+ * socket (note_reader(), at every look at the peer; the fast path in
+ * between notes only what the socket received: a move is made at a look,
+ * which sights a reader waiting then). A blocking socket that only writes
+ * is not at risk. */
 static __always_inline int reader_at_risk(int blocking, struct ob_sk_state *st)
 {
 	return blocking && (st->flags & OB_SK_READER);
@@ -1418,6 +1448,30 @@ static __always_inline int window_full(struct ob_ledger *l, __u32 peer, struct s
 }
 
 /*
+ * May the fast path run past TCP's window without a look (peer_backlog())?
+ * Only where push-back would not hold it exactly (window_full()): the peer
+ * has read something, so that whether we block no longer counts, and
+ * neither socket has its buffer or a send timeout set (a setsockopt that
+ * sets one gives the credit back: credit_back()). The peer is read through
+ * the ledger's kptr, checked against its cookie before and after.
+ */
+static __always_inline int window_loose(struct ob_ledger *l, __u32 peer, struct sock___ob *sk,
+					__u64 read)
+{
+	struct sock___ob *p = ledger_sk(l, peer);
+	__u64 cookie = l->cookie[peer & 1];
+	__u8 theirs;
+
+	if (!read || !sk || !p || !cookie || sk_cookie_of(p) != cookie)
+		return 0;
+	if ((BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks) & OB_SOCK_SNDBUF_LOCK) ||
+	    sk->sk_sndtimeo != OB_MAX_SCHEDULE_TIMEOUT)
+		return 0;
+	theirs = BPF_CORE_READ_BITFIELD_PROBED(p, sk_userlocks);
+	return !(theirs & OB_SOCK_RCVBUF_LOCK) && sk_cookie_of(p) == cookie;
+}
+
+/*
  * Bounds on what the peer has not read yet (bypass.h: push-back, bounds,
  * budgets). A redirected message is queued on the peer without regard to
  * its receive buffer (bpf_tcp_ingress() only checks global TCP memory), so
@@ -1438,13 +1492,15 @@ static __always_inline int window_full(struct ob_ledger *l, __u32 peer, struct s
  */
 static __always_inline enum ob_move peer_backlog(struct sock___ob *sk, struct ob_sk_state *st,
 						 struct ob_ledger *l, const struct ob_settings *s,
-						 struct ob_netns *ns, __u32 size)
+						 struct ob_netns *ns, __u32 size, __u64 *cap)
 {
 	__u32 peer = OB_IDX(st->role) ^ 1;
 	/* brought up to date by ob_msg just before (ledger_catch_up()) */
 	__u64 unread = ledger_unread(l, peer);
 	__u64 after = unread + size, read = l->read[peer & 1];
 	__u64 max = OB_INGRESS_MAX, max_blocking = OB_INGRESS_MAX_BLOCKING, stall = OB_STALL_NS;
+	/* the budgets are asked only for what is not charged yet (reserve()) */
+	__u64 charged = l->charged[peer & 1], more = after > charged ? after - charged : 0;
 	int blocking, risk, full, host_over, ns_over;
 
 	if (s) {
@@ -1463,14 +1519,18 @@ static __always_inline enum ob_move peer_backlog(struct sock___ob *sk, struct ob
 		st->seen_read = read;
 		st->progress_at = bpf_ktime_get_coarse_ns();
 	}
-	/* a reader seen on this socket, at any message (reader_at_risk()) */
+	/* a reader seen on this socket, at any look (reader_at_risk()) */
 	note_reader(sk, st, l);
-	host_over = host_over_budget(s, size);
-	ns_over = ns_over_budget(ns, s, size);
+	host_over = host_over_budget(s, more);
+	ns_over = ns_over_budget(ns, s, more);
 	/* Nothing near: most messages end here, without reading what the
 	 * socket is (three cache lines: its file, for O_NONBLOCK). */
-	if (after <= max && !host_over && !ns_over && after <= window(l, peer, sk, 0))
+	if (after <= max && !host_over && !ns_over && after <= window(l, peer, sk, 0)) {
+		/* the credit may pass the window where push-back would
+		 * wait for the stall window there anyway */
+		*cap = window_loose(l, peer, sk, read) ? max : min_u64(window(l, peer, sk, 0), max);
 		return OB_STAY;
+	}
 	blocking = sk && file_blocking(sk);
 	risk = reader_at_risk(blocking, st);
 	/* past the window: at once if it is to be held exactly, else once
@@ -1490,6 +1550,14 @@ static __always_inline enum ob_move peer_backlog(struct sock___ob *sk, struct ob
 		return risk ? OB_MOVE_BUDGET_WAITING : OB_MOVE_BUDGET;
 	if (!risk && ns_over)
 		return OB_MOVE_BUDGET;
+	/* As far as the fast path may go before the next look: the bound,
+	 * where push-back lets the sender be (a reader at risk, or past the
+	 * window within the stall window: looked at again once the credit
+	 * is spent), else TCP's window too. */
+	if (blocking)
+		max = max_blocking;
+	*cap = (risk || after > window(l, peer, sk, 0)) ? max
+							: min_u64(window(l, peer, sk, 0), max);
 	return OB_STAY;
 }
 
@@ -1521,6 +1589,40 @@ static __always_inline int small_stream(struct sock___ob *sk, struct ob_sk_state
 	 * send buffer by TCP, and only ACKs that free a full one wake a
 	 * reader; a reader waiting right now is the risk left */
 	return !(sk && file_blocking(sk) && someone_waiting(sk));
+}
+
+/* n more charged for the bytes redirected to socket i, whatever it was
+ * (after a settle() that someone else's beat). */
+static __always_inline void charge_more(struct ob_ledger *l, __u32 i, __u64 n, struct ob_netns *ns)
+{
+	__sync_fetch_and_add(&l->charged[i & 1], n);
+	charge_ns(ns, (__s64)n);
+}
+
+/*
+ * After a look at the peer that lets this message be redirected: charges
+ * the budgets for what the peer has not read and this message (after), and
+ * a credit of up to OB_CREDIT_MSGS messages of this size more (bypass.h,
+ * "Budgets"), within cap (peer_backlog()) and what both budgets have room
+ * for; the messages that fit in it take the fast path of ob_msg.
+ * Gives back what is charged beyond that. ns is the sender's record.
+ */
+static __always_inline void reserve(struct ob_ledger *l, __u32 peer, __u64 after, __u32 size,
+				    __u64 cap, const struct ob_settings *s, struct ob_netns *ns,
+				    __u64 cookie)
+{
+	__u64 old = l->charged[peer & 1];
+	__u64 want = after + min_u64((__u64)size * OB_CREDIT_MSGS, OB_CREDIT_MAX);
+
+	if (want > cap)
+		want = cap;
+	if (want < after)
+		want = after;
+	if (want > old && want > after &&
+	    (host_over_budget(s, want - old) || ns_over_budget(ns, s, want - old)))
+		want = after; /* no room for credit */
+	if (!settle(l, peer, old, want, ns, cookie))
+		charge_more(l, peer, size, ns);
 }
 
 /* This direction goes to TCP for good, and the socket leaves the sockhash
@@ -1645,6 +1747,34 @@ static __always_inline void promote_step(struct sk_msg_md *msg, struct sock___ob
 	}
 }
 
+/*
+ * The fast path of a redirecting direction (bypass.h, "Budgets"): this
+ * message fits in what is charged for the peer, whose unread bytes can
+ * only have gone down since the last look, so no bound, window or budget
+ * can be crossed; and it is not small (small_stream() counts those). 1 if
+ * it is redirected so, 0 to take the slow path.
+ */
+static __always_inline int fast_redirect(struct sk_msg_md *msg, struct ob_sk_state *st,
+					 struct ob_ledger *l, struct ob_counters *c, __u32 size)
+{
+	__u32 me = OB_IDX(st->role), peer = me ^ 1;
+
+	if (size < OB_SMALL_MSG || ledger_unread(l, peer) + size > l->charged[peer & 1])
+		return 0;
+	/* a reader, at the sight the fast path has: the peer sent to it */
+	if (!(st->flags & OB_SK_READER) && l->sent[me & 1])
+		st->flags |= OB_SK_READER;
+	st->run = 0; /* not a small message (small_stream()) */
+	if (!(l->redirecting & (1ull << me)))
+		return 0;
+	if (bpf_msg_redirect_hash(msg, &ob_sockhash, &st->peer, BPF_F_INGRESS) != SK_PASS)
+		return 0; /* the slow path tries again, and moves */
+	l->sent[peer & 1] += size;
+	COUNT(c, redirected_msgs, 1);
+	COUNT(c, redirected_bytes, size);
+	return 1;
+}
+
 SEC("sk_msg")
 int ob_msg(struct sk_msg_md *msg)
 {
@@ -1657,6 +1787,7 @@ int ob_msg(struct sk_msg_md *msg)
 	struct bpf_sock *sk = msg->sk;
 	__u32 size = msg->size, zero = 0, peer;
 	enum ob_move why;
+	__u64 cap = 0;
 	long ret;
 
 	if (!sk)
@@ -1676,13 +1807,19 @@ int ob_msg(struct sk_msg_md *msg)
 		if (!(st->flags & OB_SK_LEDGER))
 			l = NULL; /* let go of (client first) */
 	}
-	/* the sending socket, read once for all below */
+	if (l)
+		l->sends[OB_IDX(st->role)] += 1;
+	/* After shutdown(SHUT_WR) TCP answers EPIPE: let it. */
+	if (l && st->dir == OB_DIR_REDIRECT && !st->guard && !l->moved &&
+	    (sk->state == OB_TCP_ESTABLISHED || sk->state == OB_TCP_CLOSE_WAIT) &&
+	    fast_redirect(msg, st, l, c, size))
+		return SK_PASS;
+	/* the slow path: the sending socket, read once for all below */
 	tsk = msg_sock(msg);
 	if (l) {
 		/* our namespace's record, looked up once for all below */
 		ns = bpf_map_lookup_elem(&ob_netns, &st->netns_cookie);
-		l->sends[OB_IDX(st->role)] += 1;
-		/* what we and the peer read since, back to the budgets */
+		/* what we and the peer read since */
 		/* (only where the ledger has something unread: else there
 		 * is nothing to catch up, and no psock to read) */
 		if (KERNEL_COUNTS_UNREAD) {
@@ -1696,14 +1833,16 @@ int ob_msg(struct sk_msg_md *msg)
 			}
 			if (l->sent[peer & 1] != l->read[peer & 1] &&
 			    ledger_queued(l, peer, &queued))
-				catch_up_ns(l, peer, queued, ns, st->netns_cookie);
+				ledger_catch_up(l, peer, queued);
 		}
 	}
 	if (st->dir == OB_DIR_PROMOTING)
 		promote_step(msg, tsk, st, l, c);
-	/* After shutdown(SHUT_WR) TCP answers EPIPE: let it. */
 	if (st->dir != OB_DIR_REDIRECT ||
 	    (sk->state != OB_TCP_ESTABLISHED && sk->state != OB_TCP_CLOSE_WAIT)) {
+		/* by TCP: what the peer read goes back to our budgets */
+		if (l)
+			settle_unread(l, OB_IDX(st->role) ^ 1);
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
 	}
@@ -1719,11 +1858,12 @@ int ob_msg(struct sk_msg_md *msg)
 		/* a guard on either socket: both directions go by TCP */
 		guard_move(st, l);
 		go_tcp(st, l);
+		settle_unread(l, OB_IDX(st->role) ^ 1);
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
 	}
 	s = bpf_map_lookup_elem(&ob_settings, &zero);
-	why = peer_backlog(tsk, st, l, s, ns, size);
+	why = peer_backlog(tsk, st, l, s, ns, size, &cap);
 	if (why == OB_STAY && small_stream(tsk, st, l, s, size))
 		why = OB_MOVE_SMALL;
 	if (why != OB_STAY) {
@@ -1733,25 +1873,28 @@ int ob_msg(struct sk_msg_md *msg)
 		} else {
 			move_tcp(st, l);
 		}
+		settle_unread(l, OB_IDX(st->role) ^ 1);
 		count_move(c, why);
 		return SK_PASS;
 	}
 	/* the peer must know before it may leave (bypass.h, "Leaving") */
 	if (!(l->redirecting & (1ull << OB_IDX(st->role))))
 		__sync_fetch_and_or(&l->redirecting, 1ull << OB_IDX(st->role));
+	peer = OB_IDX(st->role) ^ 1;
+	/* charged before the redirect: the peer may read it at once */
+	reserve(l, peer, ledger_unread(l, peer) + size, size, cap, s, ns, st->netns_cookie);
 	ret = bpf_msg_redirect_hash(msg, &ob_sockhash, &st->peer, BPF_F_INGRESS);
 	if (ret != SK_PASS) {
 		/* The peer closed, or left the sockhash for TCP: from now on
 		 * we go by TCP too (a closed peer answers as stock TCP would),
 		 * and leave in turn; back with it if its move passes. */
 		move_tcp(st, l);
+		settle_unread(l, peer);
 		COUNT(c, misses, 1);
 		COUNT(c, tcp_msgs, 1);
 		return SK_PASS;
 	}
-	peer = OB_IDX(st->role) ^ 1;
 	l->sent[peer & 1] += size;
-	charge_ns(ns, size);
 	COUNT(c, redirected_msgs, 1);
 	COUNT(c, redirected_bytes, size);
 	return SK_PASS;
@@ -1915,8 +2058,11 @@ static __always_inline void rtt_sample(struct bpf_sock_ops *skops)
 	}
 	/* all read (and nothing under way): back to its sender's budget now,
 	 * not when the ledger goes */
-	if (KERNEL_COUNTS_UNREAD && l && (st->flags & OB_SK_LEDGER))
-		ledger_catch_up(l, OB_IDX(st->role), 0);
+	if (l && (st->flags & OB_SK_LEDGER)) {
+		if (KERNEL_COUNTS_UNREAD)
+			ledger_catch_up(l, OB_IDX(st->role), 0);
+		settle_unread(l, OB_IDX(st->role));
+	}
 	bpf_map_delete_elem(&ob_parking, &own);
 	slot_release(st);
 	st->flags &= ~OB_SK_LEAVING;
@@ -1992,6 +2138,33 @@ int ob_sockops(struct bpf_sock_ops *skops)
  * learns its service and moves (guard()). Sockets of namespaces that are
  * not enrolled are not looked at. The option itself is never changed.
  */
+/* SO_SNDBUF or SO_RCVBUF (or their FORCE): TCP's window changes;
+ * SO_SNDTIMEO: push-back holds it exactly (window_full()). */
+static __always_inline int sets_buffer(struct bpf_sockopt *ctx)
+{
+	return ctx->level == OB_SOL_SOCKET &&
+	       (ctx->optname == OB_SO_SNDBUF || ctx->optname == OB_SO_RCVBUF ||
+		ctx->optname == OB_SO_SNDBUFFORCE || ctx->optname == OB_SO_RCVBUFFORCE ||
+		ctx->optname == OB_SO_SNDTIMEO_OLD || ctx->optname == OB_SO_SNDTIMEO_NEW);
+}
+
+/* A buffer of a paired socket is set: its connection gives back the credit
+ * of both directions (bypass.h, "Budgets"), so that their next messages
+ * look at the window again, as the application set it. */
+static __always_inline void credit_back(struct bpf_sock *sk)
+{
+	struct ob_sk_state *st = bpf_sk_storage_get(&ob_sk_state, sk, 0, 0);
+	struct ob_ledger *l;
+
+	if (!st || !(st->flags & OB_SK_LEDGER))
+		return;
+	l = bpf_map_lookup_elem(&ob_ledger, &st->peer.conn);
+	if (!l)
+		return;
+	settle_unread(l, 0);
+	settle_unread(l, 1);
+}
+
 SEC("cgroup/setsockopt")
 int ob_setsockopt(struct bpf_sockopt *ctx)
 {
@@ -2006,6 +2179,8 @@ int ob_setsockopt(struct bpf_sockopt *ctx)
 	 * kernel to use the caller's buffer as it is (every kernel). */
 	if (ctx->optlen > OB_SOCKOPT_PAGE)
 		ctx->optlen = 0;
+	if (sk && sets_buffer(ctx))
+		credit_back(sk);
 	if (!why || !sk || sk->protocol != OB_IPPROTO_TCP ||
 	    (sk->family != AF_INET && sk->family != AF_INET6))
 		return 1;
@@ -2069,9 +2244,10 @@ int BPF_PROG(ob_guard_splice, struct socket___ob *sock)
 
 /*
  * Counts, per connection, the bytes each socket's recvmsg takes off its
- * redirect queue (ob_ledger.read), and returns them to the sender's
- * budget: sk_msg_recvmsg() copies from ingress_msg only (TCP-path bytes go
- * through tcp_recvmsg()), under the socket lock. MSG_PEEK takes nothing
+ * redirect queue (ob_ledger.read), which the sender's next look at its
+ * peer returns to its budgets (settle()): sk_msg_recvmsg() copies from
+ * ingress_msg only (TCP-path bytes go through tcp_recvmsg()), under the
+ * socket lock. MSG_PEEK takes nothing
  * off. It also notes the reader's receive buffer, which the sender's
  * push-back compares against.
  */
@@ -2097,7 +2273,6 @@ int BPF_PROG(ob_recv_fexit, struct sock___ob *sk, void *psock, void *msg, int le
 	rcvbuf = BPF_CORE_READ(sk, sk_rcvbuf);
 	if (rcvbuf > 0)
 		l->rcvbuf[own & 1] = rcvbuf;
-	charge(l->netns[(own ^ 1) & 1], -(__s64)ret);
 	return 0;
 }
 

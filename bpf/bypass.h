@@ -218,12 +218,17 @@ struct ob_conn {
  * forward only, by compare-and-swap: where the kernel counts unread bytes
  * (sk_psock.msg_tot_len, 6.12), both sockets' sk_msg programs bring it up
  * to sent[i] less that count; where it does not (6.1), ob_recv_fexit
- * counts what socket i's recvmsg takes. Whoever moves read[i] returns the
- * bytes to the sender's budget.
+ * counts what socket i's recvmsg takes. charged[i] is what the sender's
+ * namespace and the host have charged to their budgets for the bytes
+ * redirected to socket i: at least what it has not read, and some credit
+ * ahead (see "Budgets"); it changes only by compare-and-swap, each change
+ * mirrored in the budgets, so the budgets hold the sum of charged[] and
+ * never drift.
  */
 struct ob_ledger {
 	__u64 sent[2];	    /* bytes redirected to this socket */
 	__u64 read[2];	    /* bytes it took off its redirect queue */
+	__u64 charged[2];   /* bytes charged to the sender's budgets for it */
 	__u64 sends[2];	    /* its sendmsg calls (a stream or request/response?) */
 	__u64 netns[2];	    /* its netns cookie: whose budget its redirects use */
 	__u32 rcvbuf[2];    /* its sk_rcvbuf as last seen */
@@ -776,7 +781,8 @@ static inline __u16 ob_remote_port(__u32 remote_port)
  *    and nobody waits on it (a server that accepts and does not read);
  *  - otherwise once the peer has also read nothing for OB_STALL_NS
  *    (ob_settings.stall_ns; measured by the kernel's coarse clock, so to
- *    a tick, 1 to 10 ms): TCP's autotuning would have grown the
+ *    a tick, 1 to 10 ms; and looked at when the sender's credit is spent,
+ *    see "Budgets"): TCP's autotuning would have grown the
  *    window of a reader that reads, and a reader that is only slower, or
  *    not scheduled yet (both ends on one CPU), keeps reading within that
  *    time and keeps the redirect up to the bounds above.
@@ -799,8 +805,26 @@ static inline __u16 ob_remote_port(__u32 remote_port)
  * alone never bring TCP into memory pressure, nor a send() to ENOMEM.
  * A blocking sender with a reader waiting on its socket moves only for the
  * host's budget (see peer_backlog() in bypass.bpf.c).
+ *
+ * A direction's charge (ob_ledger.charged) is not made message by message:
+ * where its sender looks at the peer (the slow path of ob_msg), it charges
+ * what the peer has not read, this message, and a credit of up to
+ * OB_CREDIT_MSGS more messages of this size (OB_CREDIT_MAX bytes at most),
+ * as far as the bound and both budgets allow, and TCP's window unless
+ * push-back would only wait there for the stall window (the peer reads, and
+ * neither socket has a buffer or a send timeout set: peer_backlog()). The
+ * messages that follow and fit in what is charged (the fast path) are
+ * redirected without looking at the peer, the clock or the budgets: no
+ * bound or budget can be crossed within it, since the peer's unread bytes
+ * can only have gone down; a stall is seen once the credit is spent. What
+ * the peer read goes back to the budgets at the sender's next look, or as
+ * the connection leaves or ends. A socket that sets its buffer (SO_SNDBUF,
+ * SO_RCVBUF) or a send timeout gives its connection's credit back at once:
+ * the window is looked at again.
  */
 #define OB_NS_MAX_UNREAD   (256ull << 20)
+#define OB_CREDIT_MSGS	   16
+#define OB_CREDIT_MAX	   (256u << 10)
 #define OB_HOST_MAX_UNREAD (256ull << 20)
 #define OB_HOST_MEM_NUM	   3
 #define OB_HOST_MEM_DEN	   4

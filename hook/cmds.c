@@ -32,7 +32,8 @@ const struct ob_cmd ob_cmds[] = {
 		   "  set SO_SNDBUF, SO_RCVBUF or a send timeout, or if a non-blocking\n"
 		   "  sender's peer has read nothing and is not waiting to, else once the\n"
 		   "  peer has read nothing for MS milliseconds (default 100; measured by\n"
-		   "  the kernel's tick, 1 to 10 ms). Loading the\n"
+		   "  the kernel's tick, 1 to 10 ms, and looked at once the sender's credit\n"
+		   "  of up to 16 messages, 256 KiB at most, is spent). Loading the\n"
 		   "  same build again does nothing.\n" },
 	{ .name = "unload",
 	  .fn = ob_cmd_unload,

@@ -223,6 +223,7 @@ OB_ALIGNED(ob_conn, client_cookie);
 OB_ALIGNED(ob_conn, client_sk);
 OB_ALIGNED(ob_ledger, sent);
 OB_ALIGNED(ob_ledger, read);
+OB_ALIGNED(ob_ledger, charged);
 OB_ALIGNED(ob_ledger, sends);
 OB_ALIGNED(ob_ledger, netns);
 OB_ALIGNED(ob_ledger, rcvbuf);
