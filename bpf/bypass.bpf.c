@@ -2130,17 +2130,9 @@ int ob_sockops(struct bpf_sock_ops *skops)
 	return 1;
 }
 
-/*
- * Guards for SO_RCVLOWAT, SO_ZEROCOPY and TCP_ULP, before the kernel acts
- * on the option. A listening socket's service learns it at once (its
- * accepted sockets inherit the option); a socket not connected yet keeps
- * it in its state, and its connection will not pair; a connected one
- * learns its service and moves (guard()). Sockets of namespaces that are
- * not enrolled are not looked at. The option itself is never changed.
- */
 /* SO_SNDBUF or SO_RCVBUF (or their FORCE): TCP's window changes;
  * SO_SNDTIMEO: push-back holds it exactly (window_full()). */
-static __always_inline int sets_buffer(struct bpf_sockopt *ctx)
+static __always_inline int sets_window(struct bpf_sockopt *ctx)
 {
 	return ctx->level == OB_SOL_SOCKET &&
 	       (ctx->optname == OB_SO_SNDBUF || ctx->optname == OB_SO_RCVBUF ||
@@ -2165,6 +2157,16 @@ static __always_inline void credit_back(struct bpf_sock *sk)
 	settle_unread(l, 1);
 }
 
+/*
+ * Guards for SO_RCVLOWAT, SO_ZEROCOPY and TCP_ULP, before the kernel acts
+ * on the option. A listening socket's service learns it at once (its
+ * accepted sockets inherit the option); a socket not connected yet keeps
+ * it in its state, and its connection will not pair; a connected one
+ * learns its service and moves (guard()). Sockets of namespaces that are
+ * not enrolled are not looked at. A paired socket that sets its buffer or
+ * a send timeout gives its connection's credit back first (credit_back()).
+ * The option itself is never changed.
+ */
 SEC("cgroup/setsockopt")
 int ob_setsockopt(struct bpf_sockopt *ctx)
 {
@@ -2179,7 +2181,7 @@ int ob_setsockopt(struct bpf_sockopt *ctx)
 	 * kernel to use the caller's buffer as it is (every kernel). */
 	if (ctx->optlen > OB_SOCKOPT_PAGE)
 		ctx->optlen = 0;
-	if (sk && sets_buffer(ctx))
+	if (sk && sets_window(ctx))
 		credit_back(sk);
 	if (!why || !sk || sk->protocol != OB_IPPROTO_TCP ||
 	    (sk->family != AF_INET && sk->family != AF_INET6))
@@ -2247,9 +2249,8 @@ int BPF_PROG(ob_guard_splice, struct socket___ob *sock)
  * redirect queue (ob_ledger.read), which the sender's next look at its
  * peer returns to its budgets (settle()): sk_msg_recvmsg() copies from
  * ingress_msg only (TCP-path bytes go through tcp_recvmsg()), under the
- * socket lock. MSG_PEEK takes nothing
- * off. It also notes the reader's receive buffer, which the sender's
- * push-back compares against.
+ * socket lock. MSG_PEEK takes nothing off. It also notes the reader's
+ * receive buffer, which the sender's push-back compares against.
  */
 SEC("fexit/sk_msg_recvmsg")
 int BPF_PROG(ob_recv_fexit, struct sock___ob *sk, void *psock, void *msg, int len, int flags,
