@@ -187,7 +187,7 @@ unit: $(UNIT_TESTS)
 # build of the binary ($(OUT)-asan): those that drive the binary hardest
 # (every verb, the hook, its records and races, install, doctor), not the
 # long traffic tests, whose work is done in the kernel.
-ASAN_TESTS := t_cli t_hook t_hook_race t_install t_security t_confine t_doctor t_environment t_kernel t_cgroup t_policy t_restart
+ASAN_TESTS := t_cli t_hook t_hook_race t_install t_security t_confine t_doctor t_environment t_kernel t_cgroup t_policy t_restart t_shim
 
 test: check-root deps
 	$(Q)$(MAKE) --no-print-directory format-check

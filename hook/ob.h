@@ -570,9 +570,14 @@ bool ob_sandbox_forced(const char *step);
  * no capability, allowed almost no system call; its answers are checked
  * again as untrusted. fd -1: no child, the parse runs in this process,
  * whose caller must hold no capability by then. */
+#define OB_NOBODY 65534 /* the uid and gid of the shim's parse child */
 struct ob_parser {
 	int pid;
 	int fd;
+	/* the caller takes a child whose confinement failed but that holds
+	 * no capability (the shim, only to learn the mode): ob_parser_ready
+	 * still says why, and sets degraded */
+	bool allow_degraded, degraded;
 };
 /* Forks it; ob_parser_ready waits until it is confined (or says why not). */
 /* The hook's confinement, every step (parser.c says which, in order): the
@@ -585,6 +590,10 @@ int ob_parse_state(struct ob_parser *ps, const char *buf, size_t len, struct ob_
 		   struct ob_error *e);
 int ob_parse_config(struct ob_parser *ps, const char *buf, size_t len, struct ob_policy *p,
 		    struct ob_error *e);
+/* The shim's decision about a config.json (ob_bundle_plan), by the child;
+ * on an error p->mode is what a valid mode setting asked for. */
+int ob_parse_bundle(struct ob_parser *ps, const char *buf, size_t len, const char *hook_path,
+		    struct ob_bundle_plan *p, struct ob_error *e);
 void ob_parser_stop(struct ob_parser *ps);
 
 /* ---- runtime.c: oci-bypass-runtime, the OCI runtime shim for Docker 20.10 and

@@ -2,6 +2,7 @@
  * in a child that holds no capability and may make almost no system call. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
@@ -25,7 +26,7 @@
  * bytes) one struct reply. EOF ends the child.
  */
 
-enum { REQ_STATE = 1, REQ_CONFIG = 2 };
+enum { REQ_STATE = 1, REQ_CONFIG = 2, REQ_BUNDLE = 3 };
 
 struct req {
 	uint32_t kind;
@@ -34,10 +35,12 @@ struct req {
 
 struct reply {
 	int32_t rc;
+	int32_t degraded; /* ready: confinement failed, but it holds nothing */
 	struct ob_error e;
 	union {
 		struct ob_state st;
 		struct ob_policy p;
+		struct ob_bundle_plan plan;
 	} u;
 };
 
@@ -78,8 +81,19 @@ static int write_full(int fd, const void *buf, size_t len)
 
 static size_t reply_size(uint32_t kind)
 {
-	return offsetof(struct reply, u) +
-	       (kind == REQ_STATE ? sizeof(struct ob_state) : sizeof(struct ob_policy));
+	return offsetof(struct reply, u) + (kind == REQ_STATE	 ? sizeof(struct ob_state)
+					    : kind == REQ_CONFIG ? sizeof(struct ob_policy)
+								 : sizeof(struct ob_bundle_plan));
+}
+
+/* REQ_BUNDLE's request: the hook's path, a NUL, config.json. */
+static int bundle_plan(const char *buf, size_t len, struct ob_bundle_plan *p, struct ob_error *e)
+{
+	const char *nul = memchr(buf, '\0', len);
+
+	if (!nul || (size_t)(nul - buf) >= OB_PATH_MAX)
+		return ob_err(e, -EINVAL, "malformed request");
+	return ob_bundle_plan(nul + 1, len - (size_t)(nul - buf) - 1, buf, p, e);
 }
 
 /* The child, confined: answers requests until EOF. Never returns. */
@@ -92,7 +106,8 @@ static void serve(int fd)
 	for (;;) {
 		if (read_full(fd, &h, sizeof(h)))
 			_exit(0);
-		if (h.len > OB_CONFIG_MAX || (h.kind != REQ_STATE && h.kind != REQ_CONFIG))
+		if (h.len > OB_CONFIG_MAX + OB_PATH_MAX ||
+		    (h.kind != REQ_STATE && h.kind != REQ_CONFIG && h.kind != REQ_BUNDLE))
 			_exit(1);
 		buf = malloc((size_t)h.len + 1);
 		if (!buf || read_full(fd, buf, h.len))
@@ -101,8 +116,10 @@ static void serve(int fd)
 		memset(&r, 0, sizeof(r));
 		if (h.kind == REQ_STATE)
 			r.rc = ob_state_parse(buf, h.len, &r.u.st, &r.e) ? -EINVAL : 0;
-		else
+		else if (h.kind == REQ_CONFIG)
 			r.rc = ob_config_parse(buf, h.len, &r.u.p, &r.e);
+		else
+			r.rc = bundle_plan(buf, h.len, &r.u.plan, &r.e);
 		free(buf);
 		if (write_full(fd, &r, reply_size(h.kind)))
 			_exit(1);
@@ -137,9 +154,25 @@ int ob_parser_start(struct ob_parser *ps, struct ob_error *e)
 		close(sv[0]);
 		close(STDIN_FILENO); /* the parent reads it; stderr stays for sanitizers */
 		close(STDOUT_FILENO);
+		/* nothing else of the caller's (the shim's runtime may have
+		 * been handed fds to preserve): its socket becomes fd 3 */
+		if (sv[1] != 3 && dup2(sv[1], 3) == 3) {
+			close(sv[1]);
+			sv[1] = 3;
+		}
+		if (sv[1] == 3)
+			close_range(4, ~0U, 0);
 		memset(&ready, 0, sizeof(ready));
+		/* the shim's child is nobody's first: if its confinement
+		 * fails, it may still parse, holding nothing */
+		if (ps->allow_degraded && !setgroups(0, NULL) && !setgid(OB_NOBODY))
+			(void)!setuid(OB_NOBODY);
 		ready.rc = ob_sandbox_parser(&ready.e);
-		if (write_full(sv[1], &ready, offsetof(struct reply, u)) || ready.rc)
+		if (ready.rc && ps->allow_degraded)
+			ready.degraded = getuid() == OB_NOBODY && getgid() == OB_NOBODY &&
+					 !ob_caps_drop(OB_CAPS_NONE, NULL);
+		if (write_full(sv[1], &ready, offsetof(struct reply, u)) ||
+		    (ready.rc && !ready.degraded))
 			_exit(1);
 		serve(sv[1]);
 	}
@@ -159,12 +192,16 @@ int ob_parser_ready(struct ob_parser *ps, struct ob_error *e)
 	err = read_full(ps->fd, &ready, offsetof(struct reply, u));
 	if (!err && ready.rc) {
 		ready.e.msg[sizeof(ready.e.msg) - 1] = '\0';
-		err = ob_err(e, ready.rc < 0 ? ready.rc : -EINVAL, "the parse child: %s",
-			     ready.e.msg);
+		for (char *c = ready.e.msg; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
+		err = ob_err(e, ready.rc < 0 && ready.rc > -4096 ? ready.rc : -EINVAL,
+			     "the parse child: %s", ready.e.msg);
+		ps->degraded = ps->allow_degraded && ready.degraded == 1;
 	} else if (err) {
 		err = ob_err(e, err, "the parse child did not start: %s", strerror(-err));
 	}
-	if (err)
+	if (err && !ps->degraded)
 		ob_parser_stop(ps);
 	return err;
 }
@@ -203,7 +240,7 @@ static int ask(struct ob_parser *ps, uint32_t kind, const char *buf, size_t len,
 
 	if (ps->fd < 0)
 		return ob_err(e, -EPIPE, "the parse child is gone");
-	if (len > OB_CONFIG_MAX)
+	if (len > OB_CONFIG_MAX + (kind == REQ_BUNDLE ? OB_PATH_MAX : 0))
 		return ob_err(e, -EFBIG, "input of %zu bytes is too large", len);
 	err = write_full(ps->fd, &h, sizeof(h));
 	if (!err)
@@ -282,6 +319,42 @@ int ob_parse_config(struct ob_parser *ps, const char *buf, size_t len, struct ob
 	if (!check_policy(&r.u.p))
 		return ob_err(e, -EPROTO, "the parse child's answer is malformed");
 	*p = r.u.p;
+	return 0;
+}
+
+static bool check_plan(const struct ob_bundle_plan *p)
+{
+	return (unsigned)p->mode <= OB_MODE_REQUIRED && (unsigned)p->from <= OB_FROM_ENV &&
+	       bool_ok(&p->add_create) && bool_ok(&p->add_poststop) && bool_ok(&p->add_annotation);
+}
+
+int ob_parse_bundle(struct ob_parser *ps, const char *buf, size_t len, const char *hook_path,
+		    struct ob_bundle_plan *p, struct ob_error *e)
+{
+	static struct reply r;
+	size_t plen = strlen(hook_path);
+	_cleanup_free_ char *req = NULL;
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	p->mode = OB_MODE_ON;
+	if (plen >= OB_PATH_MAX || len > OB_CONFIG_MAX)
+		return ob_err(e, -EFBIG, "config.json of %zu bytes is too large", len);
+	req = malloc(plen + 1 + len);
+	if (!req)
+		return ob_err(e, -ENOMEM, "out of memory");
+	memcpy(req, hook_path, plen + 1);
+	memcpy(req + plen + 1, buf, len);
+	memset(&r, 0, sizeof(r));
+	err = ask(ps, REQ_BUNDLE, req, plen + 1 + len, &r, e);
+	/* on a parse error only the mode counts (required fails closed) */
+	if (err && r.rc && (unsigned)r.u.plan.mode <= OB_MODE_REQUIRED)
+		p->mode = r.u.plan.mode;
+	if (err)
+		return err;
+	if (!check_plan(&r.u.plan))
+		return ob_err(e, -EPROTO, "the parse child's answer is malformed");
+	*p = r.u.plan;
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,14 +247,22 @@ static int find_runtime(const char *want, char *out, size_t len, struct ob_error
 		      want);
 }
 
-/* Rewrites the bundle's config.json; *mode gets what the container asks for. */
+/*
+ * Rewrites the bundle's config.json; *mode gets what the container asks
+ * for. json-c's parse runs in the hook's parse child (parser.c: no
+ * capability, a seccomp filter that allows little more than reading and
+ * writing its socket), which only decides; the text written is this
+ * process's own, put where a scan of the structure finds its place
+ * (ob_bundle_splice), so a subverted parse cannot write into config.json.
+ */
 static int edit_bundle(const struct rt_cmd *c, const char *hook, enum ob_mode *mode,
 		       struct ob_error *e)
 {
 	_cleanup_free_ char *buf = NULL, *out = NULL;
 	char path[PATH_MAX];
-	struct ob_bundle_edit ed;
-	size_t len = 0;
+	struct ob_bundle_plan plan = { .mode = OB_MODE_ON };
+	struct ob_parser ps = { .fd = -2 };
+	size_t len = 0, out_len = 0;
 	mode_t fmode = 0644;
 	int rc;
 
@@ -264,22 +273,42 @@ static int edit_bundle(const struct rt_cmd *c, const char *hook, enum ob_mode *m
 	rc = ob_read_file(path, OB_CONFIG_MAX, O_NOFOLLOW, &buf, &len, &fmode, e);
 	if (rc)
 		return rc;
-	rc = ob_bundle_add_hooks(buf, len, hook, &ed, e);
-	*mode = ed.mode;
-	out = ed.out;
-	if (rc)
+	ps.allow_degraded = true;
+	rc = ob_parser_start(&ps, e);
+	if (!rc)
+		rc = ob_parser_ready(&ps, e);
+	if (!rc) {
+		rc = ob_parse_bundle(&ps, buf, len, hook, &plan, e);
+	} else if (ps.degraded) {
+		/* not confined, but holding nothing: asked only for the mode,
+		 * so that required fails closed (as the hook does) */
+		struct ob_error ignored = { 0 }, why = *e;
+
+		ob_parse_bundle(&ps, buf, len, hook, &plan, &ignored);
+		ob_err(e, rc, "cannot confine the parse of config.json: %s", why.msg);
+	}
+	ob_parser_stop(&ps);
+	if (rc) {
+		/* a mode the child could read still counts (required fails
+		 * closed); without a child none does */
+		*mode = plan.mode;
 		return rc;
-	if (ed.mode == OB_MODE_OFF) {
-		rlog(c, LOG_INFO, "mode off (%s): config.json left as it is", ed.mode_from);
+	}
+	*mode = plan.mode;
+	if (plan.mode == OB_MODE_OFF) {
+		rlog(c, LOG_INFO, "mode off (%s): config.json left as it is",
+		     ob_mode_from_name(plan.from));
 		return 0;
 	}
-	if (!ed.added)
+	if (!plan.add_create && !plan.add_poststop && !plan.add_annotation)
 		return 0; /* the hooks are there already */
-	rc = ob_write_atomic(path, ed.out, ed.out_len, fmode, e);
+	rc = ob_bundle_splice(buf, len, hook, &plan, &out, &out_len, e);
+	if (!rc)
+		rc = ob_write_atomic(path, out, out_len, fmode, e);
 	if (rc)
 		return rc;
 	syslog(LOG_INFO, "%s: hooks added to %s (mode %s, from %s)", c->id ? c->id : "-", path,
-	       ob_mode_name(ed.mode), ed.mode_from);
+	       ob_mode_name(plan.mode), ob_mode_from_name(plan.from));
 	return 0;
 }
 
@@ -326,6 +355,8 @@ int ob_runtime_main(int argc, char **argv)
 			rlog(&c, LOG_WARNING, "not accelerated: %s", e.msg);
 	}
 	c.argv[0] = runtime;
+	/* the parse child's SIGCHLD disposition is not the runtime's */
+	signal(SIGCHLD, SIG_DFL);
 	execv(runtime, c.argv);
 	rlog(&c, LOG_ERR, "cannot run %s: %s", runtime, strerror(errno));
 	return 127;

@@ -99,7 +99,7 @@ static int env_mode(struct json_object *root, enum ob_mode *mode, bool *found, s
  * OCI_BYPASS_MODE, else on. On an error in one, the other still decides
  * if it can, so that "required" fails closed.
  */
-static int decide_mode(struct json_object *root, struct ob_bundle_edit *ed, struct ob_error *e)
+static int decide_mode(struct json_object *root, struct ob_bundle_plan *pl, struct ob_error *e)
 {
 	enum ob_mode em = OB_MODE_ON;
 	struct ob_error ee = { 0 };
@@ -109,20 +109,32 @@ static int decide_mode(struct json_object *root, struct ob_bundle_edit *ed, stru
 
 	arc = ob_policy_from_json(root, &p, e);
 	erc = env_mode(root, &em, &efound, &ee);
-	ed->mode = OB_MODE_ON;
-	ed->mode_from = "default";
+	pl->mode = OB_MODE_ON;
+	pl->from = OB_FROM_DEFAULT;
 	if (p.mode_set) {
-		ed->mode = p.mode;
-		ed->mode_from = "annotation";
+		pl->mode = p.mode;
+		pl->from = OB_FROM_ANNOTATION;
 	} else if (efound) {
-		ed->mode = em;
-		ed->mode_from = OB_ENV_MODE;
+		pl->mode = em;
+		pl->from = OB_FROM_ENV;
 	}
 	if (arc)
 		return arc;
 	if (erc && !p.mode_set)
 		return ob_err(e, erc, "%s", ee.msg);
 	return 0;
+}
+
+const char *ob_mode_from_name(enum ob_mode_from from)
+{
+	switch (from) {
+	case OB_FROM_ANNOTATION:
+		return "annotation";
+	case OB_FROM_ENV:
+		return OB_ENV_MODE;
+	default:
+		return "default";
+	}
 }
 
 /* ---- hooks ---- */
@@ -149,36 +161,29 @@ static bool is_our_hook(struct json_object *h, const char *hook_path)
 	       ob_json_string(a1, &s, &len) && !strcmp(s, "hook");
 }
 
-/* hooks[stage] as an array, made if absent; error if it is something else. */
+/* hooks[stage] as an array, NULL if absent; error if it is something else. */
 static int stage_array(struct json_object *hooks, const char *stage, struct json_object **out,
 		       struct ob_error *e)
 {
-	struct json_object *a = ob_json_get(hooks, stage);
+	struct json_object *a = hooks ? ob_json_get(hooks, stage) : NULL;
+	size_t n;
 
 	*out = NULL;
-	if (a && !json_object_is_type(a, json_type_array))
+	if (!a)
+		return 0;
+	if (!json_object_is_type(a, json_type_array))
 		return ob_err(e, -EINVAL, WHAT ": hooks.%s is a JSON %s, not an array", stage,
 			      ob_json_type_name(a));
-	if (a) {
-		size_t n = json_object_array_length(a);
+	n = json_object_array_length(a);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *h = json_object_array_get_idx(a, i);
 
-		for (size_t i = 0; i < n; i++) {
-			struct json_object *h = json_object_array_get_idx(a, i);
-
-			if (!h || !json_object_is_type(h, json_type_object))
-				return ob_err(e, -EINVAL,
-					      WHAT ": hooks.%s[%zu] is a JSON %s, not an object",
-					      stage, i, ob_json_type_name(h));
-		}
-		*out = a;
-		return 0;
+		if (!h || !json_object_is_type(h, json_type_object))
+			return ob_err(e, -EINVAL,
+				      WHAT ": hooks.%s[%zu] is a JSON %s, not an object", stage, i,
+				      ob_json_type_name(h));
 	}
-	*out = json_object_new_array();
-	if (!*out || json_object_object_add(hooks, stage, *out)) {
-		json_object_put(*out);
-		*out = NULL;
-		return ob_err(e, -ENOMEM, WHAT ": out of memory");
-	}
+	*out = a;
 	return 0;
 }
 
@@ -192,84 +197,40 @@ static bool has_our_hook(struct json_object *arr, const char *hook_path)
 	return false;
 }
 
-static struct json_object *new_hook(const char *path, const char *verb)
+/* Does stage lack our hook (also under alt, when given)? */
+static int stage_needs(struct json_object *hooks, const char *stage, const char *alt,
+		       const char *path, bool *needs, struct ob_error *e)
 {
-	struct json_object *h = json_object_new_object(), *args = json_object_new_array();
-	bool ok = h && args;
-
-	ok = ok && ob_json_push(args, json_object_new_string("oci-bypass"));
-	ok = ok && ob_json_push(args, json_object_new_string("hook"));
-	ok = ok && ob_json_push(args, json_object_new_string(verb));
-	ok = ok && ob_json_add(h, "path", json_object_new_string(path));
-	if (ok) {
-		ok = ob_json_add(h, "args", args);
-		args = NULL;
-	}
-	ok = ok && ob_json_add(h, "timeout", json_object_new_int(OB_HOOK_TIMEOUT));
-	json_object_put(args);
-	if (!ok) {
-		json_object_put(h);
-		return NULL;
-	}
-	return h;
-}
-
-/* Adds our hook to hooks[stage] unless one is there already (also under
- * alt, when given); *added says whether it did. */
-static int add_stage(struct json_object *hooks, const char *stage, const char *alt,
-		     const char *path, const char *verb, bool *added, struct ob_error *e)
-{
-	struct json_object *arr, *other = alt ? ob_json_get(hooks, alt) : NULL;
+	struct json_object *arr, *other = alt && hooks ? ob_json_get(hooks, alt) : NULL;
 	int rc;
 
-	*added = false;
+	*needs = false;
 	if (other && json_object_is_type(other, json_type_array) && has_our_hook(other, path))
 		return 0;
 	rc = stage_array(hooks, stage, &arr, e);
 	if (rc)
 		return rc;
-	if (has_our_hook(arr, path))
-		return 0;
-	if (!ob_json_push(arr, new_hook(path, verb)))
-		return ob_err(e, -ENOMEM, WHAT ": out of memory");
-	*added = true;
+	*needs = !has_our_hook(arr, path);
 	return 0;
 }
 
-/* Writes io.oci-bypass.mode into the annotations, so that the hook, which
- * reads only annotations, knows what OCI_BYPASS_MODE asked for. */
-static int set_mode_annotation(struct json_object *root, enum ob_mode mode, struct ob_error *e)
-{
-	struct json_object *a = ob_json_get(root, "annotations");
-
-	if (!a) {
-		a = json_object_new_object();
-		if (!ob_json_add(root, "annotations", a))
-			return ob_err(e, -ENOMEM, WHAT ": out of memory");
-	}
-	if (!ob_json_add(a, OB_ANNOT_MODE, json_object_new_string(ob_mode_name(mode))))
-		return ob_err(e, -ENOMEM, WHAT ": out of memory");
-	return 0;
-}
-
-int ob_bundle_add_hooks(const char *buf, size_t len, const char *hook_path,
-			struct ob_bundle_edit *ed, struct ob_error *e)
+int ob_bundle_plan(const char *buf, size_t len, const char *hook_path, struct ob_bundle_plan *p,
+		   struct ob_error *e)
 {
 	struct json_object *root, *hooks;
-	bool a1 = false, a2 = false;
 	int rc;
 
-	memset(ed, 0, sizeof(*ed));
-	ed->mode = OB_MODE_ON;
-	ed->mode_from = "default";
+	memset(p, 0, sizeof(*p));
+	p->mode = OB_MODE_ON;
+	p->from = OB_FROM_DEFAULT;
 	rc = check_path("hook path", hook_path, e);
 	if (rc)
 		return rc;
 	rc = ob_json_parse_object(buf, len, OB_CONFIG_MAX, WHAT, &root, e);
 	if (rc)
 		return rc;
-	rc = decide_mode(root, ed, e);
-	if (rc || ed->mode == OB_MODE_OFF)
+	rc = decide_mode(root, p, e);
+	if (rc || p->mode == OB_MODE_OFF)
 		goto out;
 	hooks = ob_json_get(root, "hooks");
 	if (hooks && !json_object_is_type(hooks, json_type_object)) {
@@ -277,36 +238,40 @@ int ob_bundle_add_hooks(const char *buf, size_t len, const char *hook_path,
 			    ob_json_type_name(hooks));
 		goto out;
 	}
-	if (!hooks) {
-		hooks = json_object_new_object();
-		if (!ob_json_add(root, "hooks", hooks)) {
-			rc = ob_err(e, -ENOMEM, WHAT ": out of memory");
-			goto out;
-		}
-	}
-	/* On an error below nothing is written: root is dropped. */
-	rc = add_stage(hooks, "createRuntime", "prestart", hook_path, "create", &a1, e);
+	rc = stage_needs(hooks, "createRuntime", "prestart", hook_path, &p->add_create, e);
 	if (!rc)
-		rc = add_stage(hooks, "poststop", NULL, hook_path, "teardown", &a2, e);
+		rc = stage_needs(hooks, "poststop", NULL, hook_path, &p->add_poststop, e);
 	if (rc)
 		goto out;
-	if (!strcmp(ed->mode_from, OB_ENV_MODE) && ed->mode != OB_MODE_ON) {
-		rc = set_mode_annotation(root, ed->mode, e);
-		if (rc)
-			goto out;
-		a1 = true;
-	}
-	ed->added = a1 || a2;
-	if (ed->added)
-		rc = serialise(root, JSON_C_TO_STRING_PLAIN, WHAT, &ed->out, &ed->out_len, e);
+	/* what OCI_BYPASS_MODE asked for, where the hook reads it */
+	p->add_annotation = p->from == OB_FROM_ENV && p->mode != OB_MODE_ON;
+	if (p->add_annotation &&
+	    !json_object_is_type(ob_json_get(root, "annotations"), json_type_object) &&
+	    ob_json_get(root, "annotations"))
+		rc = ob_err(e, -EINVAL, WHAT ": \"annotations\" is not an object");
 out:
 	json_object_put(root);
-	if (rc) {
-		free(ed->out);
-		ed->out = NULL;
-		ed->out_len = 0;
-		ed->added = false;
-	}
+	if (rc)
+		p->add_create = p->add_poststop = p->add_annotation = false;
+	return rc;
+}
+
+int ob_bundle_add_hooks(const char *buf, size_t len, const char *hook_path,
+			struct ob_bundle_edit *ed, struct ob_error *e)
+{
+	struct ob_bundle_plan p;
+	int rc;
+
+	memset(ed, 0, sizeof(*ed));
+	rc = ob_bundle_plan(buf, len, hook_path, &p, e);
+	ed->mode = p.mode;
+	ed->mode_from = ob_mode_from_name(p.from);
+	if (rc || p.mode == OB_MODE_OFF)
+		return rc;
+	if (!p.add_create && !p.add_poststop && !p.add_annotation)
+		return 0;
+	rc = ob_bundle_splice(buf, len, hook_path, &p, &ed->out, &ed->out_len, e);
+	ed->added = !rc;
 	return rc;
 }
 

@@ -258,9 +258,48 @@ struct ob_bundle_edit {
 	enum ob_mode mode;     /* what the container asks for */
 	const char *mode_from; /* "annotation", OB_ENV_MODE or "default" (on) */
 	bool added;	       /* out holds the new config.json */
-	char *out;	       /* malloc'd, NUL-terminated, ends in a newline */
+	char *out;	       /* malloc'd, NUL-terminated */
 	size_t out_len;
 };
+
+/* Where the mode came from (ob_bundle_edit.mode_from's names). */
+enum ob_mode_from {
+	OB_FROM_DEFAULT,
+	OB_FROM_ANNOTATION,
+	OB_FROM_ENV,
+};
+const char *ob_mode_from_name(enum ob_mode_from from);
+
+/* What the shim is to do to a config.json: decided by json-c's parse in a
+ * confined child (ob_bundle_plan), done by ob_bundle_splice in the shim. */
+struct ob_bundle_plan {
+	enum ob_mode mode;
+	enum ob_mode_from from;
+	bool add_create;     /* hooks.createRuntime gets ours */
+	bool add_poststop;   /* hooks.poststop gets ours */
+	bool add_annotation; /* annotations get io.oci-bypass.mode = mode */
+};
+
+/*
+ * The decision of ob_bundle_add_hooks (below), with json-c: the mode, and
+ * which hooks and annotation are missing. On an error p->mode still says
+ * what a valid annotation or OCI_BYPASS_MODE asked for.
+ */
+int ob_bundle_plan(const char *buf, size_t len, const char *hook_path, struct ob_bundle_plan *p,
+		   struct ob_error *e);
+
+/*
+ * The edit, without json-c (splice.c): finds by a scan of the document's
+ * structure where what p says is missing goes (the last member of a name
+ * counts, as for runc), and inserts text of its own making there; every
+ * other byte is kept. *out (malloc'd, NUL-terminated) is checked to be one
+ * JSON object again. Errors: a document that is not one JSON object, nests
+ * deeper than 64 levels, or has "hooks", a stage to add to, or (with an
+ * annotation to add) "annotations" of the wrong type.
+ */
+int ob_bundle_splice(const char *buf, size_t len, const char *hook_path,
+		     const struct ob_bundle_plan *p, char **out, size_t *out_len,
+		     struct ob_error *e);
 
 /*
  * Adds the createRuntime hook [hook_path] "oci-bypass hook create" and the
@@ -273,8 +312,8 @@ struct ob_bundle_edit {
  * gets no second one. A mode that came from OCI_BYPASS_MODE and is not on
  * is written into the annotations, where the hook reads it (so that
  * "required" fails closed there too). ed->added is false when nothing
- * changed. Every other member keeps its value; the text is re-serialised
- * compactly by json-c (key order kept). Errors: whatever ob_config_parse
+ * changed. Every other byte is kept (ob_bundle_plan, then
+ * ob_bundle_splice: the shim runs the first in a confined child). Errors: whatever ob_config_parse
  * refuses (the hook would refuse it too: the same parser decides the
  * annotation's mode), an invalid OCI_BYPASS_MODE value, process or
  * process.env or hooks or a hooks stage of the wrong type. On an error

@@ -31,9 +31,10 @@ if ! "$CLANG" -fsanitize=fuzzer "$out/probe.c" -o "$out/probe" 2>"$out/probe.log
 fi
 
 status=0
-for name in state config hooksd_validate policy; do
+for name in state config hooksd_validate policy splice; do
 	bin=$out/fuzz_$name
 	seeds=tests/corpus/${name%_validate}
+	[ "$name" = splice ] && seeds=tests/corpus/config # the shim edits config.json
 	work=$out/corpus-$name
 	log=$out/fuzz_$name.log
 	echo "  CC       $bin"

@@ -81,8 +81,10 @@ static void adds_hooks(void **state)
 	assert_true(e.added);
 	assert_int_equal(e.mode, OB_MODE_ON);
 	assert_string_equal(e.mode_from, "default");
-	assert_int_equal(e.out[e.out_len - 1], '\n');
 	assert_int_equal(strlen(e.out), e.out_len);
+	/* every byte of the document kept: ours go right after its '{' */
+	assert_true(e.out_len > strlen(doc));
+	assert_string_equal(e.out + e.out_len - (strlen(doc) - 1), doc + 1);
 	out = parse(e.out);
 	hooks = get(out, "hooks");
 	assert_int_equal(json_object_array_length(get(hooks, "createRuntime")), 1);
@@ -305,6 +307,166 @@ static void malformed(void **state)
 	assert_int_equal(ob_bundle_add_hooks("{}", 2, NULL, &e, fresh()), -EINVAL);
 }
 
+/* ---- splice.c: the shim's own text, where the scan finds its place ---- */
+
+static char *splice(const char *doc, const struct ob_bundle_plan *p, int want_rc)
+{
+	char *out = (char *)1;
+	size_t len = 7;
+
+	assert_int_equal(ob_bundle_splice(doc, strlen(doc), HOOK, p, &out, &len, fresh()), want_rc);
+	if (want_rc) {
+		assert_null(out);
+		assert_int_equal(len, 0);
+		assert_true(err[0] != '\0');
+		return NULL;
+	}
+	assert_int_equal(strlen(out), len);
+	return out;
+}
+
+#define OURS(verb)                                                                                 \
+	"{\"path\":\"" HOOK "\",\"args\":[\"oci-bypass\",\"hook\",\"" verb                         \
+	"\"],\"timeout\":" OB_STR(OB_HOOK_TIMEOUT) "}"
+#define OB_STR(x)  OB_STR2(x)
+#define OB_STR2(x) #x
+
+static void splice_keeps_bytes(void **state)
+{
+	const struct ob_bundle_plan both = { .add_create = true, .add_poststop = true };
+	char *out;
+
+	(void)state;
+	/* every byte kept, spaces and numbers included; ours inserted */
+	out = splice(
+		"{ \"a\" : 1.50e3 ,\n \"hooks\" : { \"poststop\" : [ {\"path\":\"/x\"} ] } }\n",
+		&both, 0);
+	assert_string_equal(
+		out,
+		"{ \"a\" : 1.50e3 ,\n \"hooks\" : {\"createRuntime\":[" OURS(
+			"create") "], \"poststop\" : [ {\"path\":\"/x\"} ," OURS("teardown") "] } "
+											     "}\n");
+	free(out);
+	/* no hooks at all, an empty document */
+	out = splice("{}", &both, 0);
+	assert_string_equal(out, "{\"hooks\":{\"createRuntime\":[" OURS(
+					 "create") "],\"poststop\":[" OURS("teardown") "]}}");
+	free(out);
+	/* empty arrays and objects */
+	out = splice("{\"hooks\":{\"createRuntime\":[ ],\"poststop\":[]}}", &both, 0);
+	assert_string_equal(out, "{\"hooks\":{\"createRuntime\":[ " OURS(
+					 "create") "],\"poststop\":[" OURS("teardown") "]}}");
+	free(out);
+}
+
+static void splice_annotation(void **state)
+{
+	const struct ob_bundle_plan req = { .mode = OB_MODE_REQUIRED,
+					    .from = OB_FROM_ENV,
+					    .add_annotation = true };
+	char *out;
+
+	(void)state;
+	out = splice("{\"annotations\":{\"a\":\"b\"}}", &req, 0);
+	assert_string_equal(out,
+			    "{\"annotations\":{\"io.oci-bypass.mode\":\"required\",\"a\":\"b\"}}");
+	free(out);
+	out = splice("{\"annotations\":{}}", &req, 0);
+	assert_string_equal(out, "{\"annotations\":{\"io.oci-bypass.mode\":\"required\"}}");
+	free(out);
+	out = splice("{\"x\":[]}", &req, 0);
+	assert_string_equal(out,
+			    "{\"annotations\":{\"io.oci-bypass.mode\":\"required\"},\"x\":[]}");
+	free(out);
+	splice("{\"annotations\":[]}", &req, -EINVAL);
+}
+
+/* What json-c and runc read is what the scan finds: escaped keys, the
+ * last of two members, braces and quotes inside strings. */
+static void splice_structure(void **state)
+{
+	const struct ob_bundle_plan both = { .add_create = true, .add_poststop = true };
+	struct json_object *o, *hooks;
+	char *out;
+
+	(void)state;
+	out = splice("{\"ho\\u006fks\":{\"createRuntime\":[{\"path\":\"/x\"}]}}", &both, 0);
+	o = parse(out);
+	hooks = get(o, "hooks");
+	assert_int_equal(json_object_array_length(get(hooks, "createRuntime")), 2);
+	expect_ours(hooks, "createRuntime", 1, "create");
+	expect_ours(hooks, "poststop", 0, "teardown");
+	assert_int_equal(json_object_object_length(o), 1);
+	json_object_put(o);
+	free(out);
+	/* two "hooks": the last counts, ours go there */
+	out = splice("{\"hooks\":{\"createRuntime\":[]},\"hooks\":{\"poststop\":[]}}", &both, 0);
+	o = parse(out);
+	hooks = get(o, "hooks");
+	expect_ours(hooks, "createRuntime", 0, "create");
+	expect_ours(hooks, "poststop", 0, "teardown");
+	json_object_put(o);
+	free(out);
+	/* what a string holds is not structure */
+	out = splice("{\"process\":{\"env\":[\"X=}]{\\\"hooks\\\":{\\\\\",\"Y=\\u0022\"]},"
+		     "\"k\\\"\":{\"hooks\":{}}}",
+		     &both, 0);
+	o = parse(out);
+	hooks = get(o, "hooks");
+	expect_ours(hooks, "createRuntime", 0, "create");
+	expect_ours(hooks, "poststop", 0, "teardown");
+	json_object_put(o);
+	free(out);
+}
+
+/* A plan from a subverted child changes nothing but whether: a document
+ * that is not one JSON object, or of the wrong shape, is refused. */
+static void splice_refuses(void **state)
+{
+	const struct ob_bundle_plan both = { .add_create = true, .add_poststop = true };
+	struct ob_bundle_plan bad = both;
+	static const char *const docs[] = {
+		"",
+		"[]",
+		"{",
+		"{\"a\":}",
+		"{\"a\":1,}",
+		"{} {}",
+		"{\"a\" 1}",
+		"{\"a\":tru}",
+		"{\"a\":\"\\x\"}",
+		"{\"a\":\"\\u12\"}",
+		"{\"a\":\"\x01\"}",
+		"{\"a\":-}",
+		"{\"a\":\"}",
+		"{'a':1}",
+		"{\"a\":1}/*",
+		"{\"hooks\":1}",
+		"{\"hooks\":[]}",
+		"{\"hooks\":{\"poststop\":{}}}",
+	};
+	char deep[200];
+	int n = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(*docs); i++) {
+		splice(docs[i], &both, -EINVAL);
+	}
+	n += snprintf(deep, sizeof(deep), "{\"a\":");
+	for (int i = 0; i < 70; i++)
+		deep[n++] = '[';
+	for (int i = 0; i < 70; i++)
+		deep[n++] = ']';
+	deep[n++] = '}';
+	deep[n] = '\0';
+	splice(deep, &both, -E2BIG);
+	bad.mode = (enum ob_mode)7;
+	splice("{}", &bad, -EINVAL);
+	assert_int_equal(ob_bundle_splice("{}", 2, "rel/x", &both, &(char *){ NULL },
+					  &(size_t){ 0 }, fresh()),
+			 -EINVAL);
+}
+
 static char *merge(const char *doc, bool def, int want_rc)
 {
 	char *out = NULL;
@@ -400,10 +562,12 @@ static void containerd_snippet(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(adds_hooks),	 cmocka_unit_test(keeps_existing_hooks),
-		cmocka_unit_test(not_twice),	 cmocka_unit_test(opted_out),
-		cmocka_unit_test(env_mode),	 cmocka_unit_test(malformed),
-		cmocka_unit_test(docker_config), cmocka_unit_test(containerd_snippet),
+		cmocka_unit_test(adds_hooks),	      cmocka_unit_test(keeps_existing_hooks),
+		cmocka_unit_test(not_twice),	      cmocka_unit_test(opted_out),
+		cmocka_unit_test(env_mode),	      cmocka_unit_test(malformed),
+		cmocka_unit_test(docker_config),      cmocka_unit_test(containerd_snippet),
+		cmocka_unit_test(splice_keeps_bytes), cmocka_unit_test(splice_annotation),
+		cmocka_unit_test(splice_structure),   cmocka_unit_test(splice_refuses),
 	};
 
 	return cmocka_run_group_tests_name("oci_bundle", tests, NULL, NULL);
