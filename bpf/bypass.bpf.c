@@ -462,42 +462,61 @@ static __always_inline void ledger_release(struct ob_sk_state *st)
 	ledger_drop(&st->peer.conn, l);
 }
 
-/* Is this namespace past its budget of unread redirected bytes (with
- * size more)? */
-static __always_inline int ns_over_budget(struct ob_netns *ns, const struct ob_settings *s,
-					  __u32 size)
+/*
+ * A namespace's budget of unread redirected bytes (bypass.h, "Budgets"):
+ * its own, but no more than its share of the host's. Asking for it counts
+ * the namespace among those the host's budget is shared out among, once.
+ */
+static __always_inline __u64 ns_budget(struct ob_netns *ns, const struct ob_settings *s, __u64 host)
 {
 	__u64 max = OB_NS_MAX_UNREAD;
+	struct ob_usage *u;
+	__u32 zero = 0;
 
-	if (!ns)
-		return 0;
 	if (ns->max_unread)
 		max = ns->max_unread;
 	else if (s && s->ns_max_unread)
 		max = s->ns_max_unread;
-	return ns->unread > 0 && (__u64)ns->unread + size > max;
+	u = bpf_map_lookup_elem(&ob_usage, &zero);
+	if (!u)
+		return max;
+	if (ns->shares == OB_SHARE_NONE &&
+	    __sync_val_compare_and_swap(&ns->shares, OB_SHARE_NONE, OB_SHARE_COUNTED) ==
+		    OB_SHARE_NONE)
+		__sync_fetch_and_add(&u->namespaces, 1);
+	return ob_ns_budget(max, host, u->namespaces);
 }
 
 /* Is the host past its budget (with size more)? */
-static __always_inline int host_over_budget(const struct ob_settings *s, __u32 size)
+static __always_inline int host_over_budget(__u64 host, __u64 size)
 {
-	__u64 max = s && s->host_max_unread ? s->host_max_unread : OB_HOST_MAX_UNREAD;
 	struct ob_usage *u;
 	__u32 zero = 0;
 
 	u = bpf_map_lookup_elem(&ob_usage, &zero);
-	return u && u->unread > 0 && (__u64)u->unread + size > max;
+	return u && u->unread > 0 && (__u64)u->unread + size > host;
 }
 
-/* Pairing a new connection of this namespace: refused while it, or the
- * host, is past its budget. */
+/* Is this namespace past its budget (with size more)? A namespace with no
+ * record (withdrawn while its connections still redirect) is held to the
+ * host's budget itself. */
+static __always_inline int over_budget(struct ob_netns *ns, const struct ob_settings *s, __u64 size)
+{
+	__u64 host = s && s->host_max_unread ? s->host_max_unread : OB_HOST_MAX_UNREAD;
+
+	if (!ns)
+		return host_over_budget(host, size);
+	return ns->unread > 0 && (__u64)ns->unread + size > ns_budget(ns, s, host);
+}
+
+/* Pairing a new connection of this namespace: refused while it is past its
+ * budget. */
 static __always_inline int pairing_over_budget(__u64 cookie)
 {
 	__u32 zero = 0;
 	const struct ob_settings *s = bpf_map_lookup_elem(&ob_settings, &zero);
 
-	return host_over_budget(s, 0) ||
-	       ns_over_budget(bpf_map_lookup_elem(&ob_netns, &cookie), s, 0);
+	return over_budget(bpf_map_lookup_elem(&ob_netns, &cookie), s, 0);
 }
 
 /* ---- Quotas (bypass.h): a namespace's slots of each table ---- */
@@ -1355,8 +1374,8 @@ enum ob_move {
 	OB_MOVE_BOUND,		/* the peer fell a bound behind */
 	OB_MOVE_BOUND_WAITING,	/* the same, and a reader waits on our blocking socket */
 	OB_MOVE_STOPPED,	/* the peer stopped reading (push-back) */
-	OB_MOVE_BUDGET,		/* our namespace or the host spent its budget */
-	OB_MOVE_BUDGET_WAITING, /* the host did, and a reader waits on our socket */
+	OB_MOVE_BUDGET,		/* our namespace spent its budget */
+	OB_MOVE_BUDGET_WAITING, /* it did, and a reader waits on our socket */
 	OB_MOVE_SMALL,		/* small messages streamed */
 };
 
@@ -1485,10 +1504,10 @@ static __always_inline int window_loose(struct ob_ledger *l, __u32 peer, struct 
  * Moving redirect -> TCP keeps the order: everything redirected is already
  * on the peer's redirect queue, which recvmsg() drains before the TCP
  * queue. A blocking sender with a reader waiting on its socket (at risk of
- * the spurious EAGAIN once it moves) is left be by push-back and by its
- * namespace's budget (new pairings of the namespace are refused instead),
- * and moves only past its own bound or the host's budget: *_WAITING, which
- * also keeps the service's next connections on TCP.
+ * the spurious EAGAIN once it moves) is left be by push-back, and moves
+ * only past its own bound (*_WAITING, which also keeps the service's next
+ * connections on TCP) or its namespace's budget (*_WAITING, learned by no
+ * service: bypass.h, "Budgets").
  */
 static __always_inline enum ob_move peer_backlog(struct sock___ob *sk, struct ob_sk_state *st,
 						 struct ob_ledger *l, const struct ob_settings *s,
@@ -1501,7 +1520,7 @@ static __always_inline enum ob_move peer_backlog(struct sock___ob *sk, struct ob
 	__u64 max = OB_INGRESS_MAX, max_blocking = OB_INGRESS_MAX_BLOCKING, stall = OB_STALL_NS;
 	/* the budgets are asked only for what is not charged yet (reserve()) */
 	__u64 charged = l->charged[peer & 1], more = after > charged ? after - charged : 0;
-	int blocking, risk, full, host_over, ns_over;
+	int blocking, risk, full, budget;
 
 	if (s) {
 		if (s->ingress_max)
@@ -1521,11 +1540,10 @@ static __always_inline enum ob_move peer_backlog(struct sock___ob *sk, struct ob
 	}
 	/* a reader seen on this socket, at any look (reader_at_risk()) */
 	note_reader(sk, st, l);
-	host_over = host_over_budget(s, more);
-	ns_over = ns_over_budget(ns, s, more);
+	budget = over_budget(ns, s, more);
 	/* Nothing near: most messages end here, without reading what the
 	 * socket is (three cache lines: its file, for O_NONBLOCK). */
-	if (after <= max && !host_over && !ns_over && after <= window(l, peer, sk, 0)) {
+	if (after <= max && !budget && after <= window(l, peer, sk, 0)) {
 		/* the credit may pass the window where push-back would
 		 * wait for the stall window there anyway */
 		*cap = window_loose(l, peer, sk, read) ? max : min_u64(window(l, peer, sk, 0), max);
@@ -1546,10 +1564,10 @@ static __always_inline enum ob_move peer_backlog(struct sock___ob *sk, struct ob
 		if (after > max_blocking)
 			return risk ? OB_MOVE_BOUND_WAITING : OB_MOVE_BOUND;
 	}
-	if (host_over)
+	/* every sender of a namespace past its budget, a reader at risk or
+	 * not: its own connections move, nobody else's */
+	if (budget)
 		return risk ? OB_MOVE_BUDGET_WAITING : OB_MOVE_BUDGET;
-	if (!risk && ns_over)
-		return OB_MOVE_BUDGET;
 	/* As far as the fast path may go before the next look: the bound,
 	 * where push-back lets the sender be (a reader at risk, or past the
 	 * window within the stall window: looked at again once the credit
@@ -1618,8 +1636,7 @@ static __always_inline void reserve(struct ob_ledger *l, __u32 peer, __u64 after
 		want = cap;
 	if (want < after)
 		want = after;
-	if (want > old && want > after &&
-	    (host_over_budget(s, want - old) || ns_over_budget(ns, s, want - old)))
+	if (want > old && want > after && over_budget(ns, s, want - old))
 		want = after; /* no room for credit */
 	if (!settle(l, peer, old, want, ns, cookie))
 		charge_more(l, peer, size, ns);
@@ -1868,8 +1885,12 @@ int ob_msg(struct sk_msg_md *msg)
 		why = OB_MOVE_SMALL;
 	if (why != OB_STAY) {
 		if (why == OB_MOVE_BOUND_WAITING || why == OB_MOVE_BUDGET_WAITING) {
+			/* no coming back for a reader at risk; and a
+			 * budget is its namespace's doing, not its
+			 * service's */
 			go_tcp(st, l);
-			learn_overflow(st);
+			if (why == OB_MOVE_BOUND_WAITING)
+				learn_overflow(st);
 		} else {
 			move_tcp(st, l);
 		}
@@ -2435,7 +2456,9 @@ int ob_promote(struct bpf_iter__tcp *ctx)
 /*
  * The sweep (bypass.h): `oci-bypass gc` deletes, through this program, an
  * entry no live socket needs, so that the count of its namespace goes
- * back as it does in BPF (user space cannot add atomically). Run by
+ * back as it does in BPF (user space cannot add atomically); a withdrawal
+ * deletes the namespace's record through it, for its share of the host's
+ * budget. Run by
  * BPF_PROG_TEST_RUN with a struct ob_sweep; uses hash and array maps only
  * (a sleepable program may not touch a sockhash).
  */
@@ -2443,7 +2466,11 @@ SEC("syscall")
 int ob_sweep(struct ob_sweep *ctx)
 {
 	struct ob_conn_key k = ctx->key;
+	__u64 netns = ctx->netns;
 	struct ob_ledger *l;
+	struct ob_netns *ns;
+	struct ob_usage *u;
+	__u32 zero = 0;
 
 	ctx->found = 0;
 	if (ctx->what == OB_SWEEP_CONN) {
@@ -2453,6 +2480,21 @@ int ob_sweep(struct ob_sweep *ctx)
 		if (l) {
 			ledger_drop(&k, l);
 			ctx->found = 1;
+		}
+	} else if (ctx->what == OB_SWEEP_NETNS) {
+		ns = bpf_map_lookup_elem(&ob_netns, &netns);
+		if (ns) {
+			/* its share goes back, or is never taken */
+			if (__sync_val_compare_and_swap(&ns->shares, OB_SHARE_COUNTED,
+							OB_SHARE_WITHDRAWN) == OB_SHARE_COUNTED) {
+				u = bpf_map_lookup_elem(&ob_usage, &zero);
+				if (u)
+					__sync_fetch_and_add(&u->namespaces, -1);
+			} else {
+				__sync_val_compare_and_swap(&ns->shares, OB_SHARE_NONE,
+							    OB_SHARE_WITHDRAWN);
+			}
+			ctx->found = bpf_map_delete_elem(&ob_netns, &netns) == 0;
 		}
 	}
 	return 0;

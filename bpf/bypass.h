@@ -590,8 +590,8 @@ struct ob_sk_state {
 
 /* An enrolled network namespace (ob_netns: netns cookie -> this). */
 struct ob_netns {
-	__u32 flags; /* OB_NETNS_* */
-	__u32 pad;
+	__u32 flags;	  /* OB_NETNS_* */
+	__u32 shares;	  /* enum ob_share: does it count in ob_usage.namespaces? */
 	__s64 unread;	  /* bytes its sockets redirected that are not read
 			   * yet (changed only by atomic adds, in BPF) */
 	__u64 max_unread; /* its budget for them; 0: ob_settings' */
@@ -605,7 +605,20 @@ struct ob_netns {
 
 /* Host-wide usage (ob_usage[0]). */
 struct ob_usage {
-	__s64 unread; /* redirected bytes not read yet, all namespaces */
+	__s64 unread;	  /* redirected bytes not read yet, all namespaces */
+	__s64 namespaces; /* namespaces the host's budget is shared out
+			   * among (ob_netns.shares, "Budgets") */
+};
+
+/* ob_netns.shares: a namespace counts in ob_usage.namespaces from the
+ * first time its budget is asked (a look with bytes of its unread) until
+ * it is withdrawn (through ob_sweep,
+ * OB_SWEEP_NETNS). Compare-and-swap both ways: it is counted once, and
+ * given back once, whichever comes first. */
+enum ob_share {
+	OB_SHARE_NONE = 0,	/* not counted yet */
+	OB_SHARE_COUNTED = 1,	/* counted */
+	OB_SHARE_WITHDRAWN = 2, /* withdrawn: never counted again */
 };
 
 /* Per-netns counters (ob_counters: netns cookie -> per-CPU this). */
@@ -693,12 +706,15 @@ struct ob_settings {
 enum ob_sweep_what {
 	OB_SWEEP_CONN = 1,   /* delete the ob_conns entry key, give back its count */
 	OB_SWEEP_LEDGER = 2, /* delete the ob_ledger entry key, return its charges */
+	OB_SWEEP_NETNS = 3,  /* withdraw: delete the ob_netns entry netns, give back
+			      * its share of the host's budget */
 };
 
 struct ob_sweep {
 	struct ob_conn_key key;
 	__u32 what;  /* enum ob_sweep_what */
 	__u32 found; /* out: 1 if it deleted the entry */
+	__u64 netns; /* OB_SWEEP_NETNS: the namespace's cookie */
 };
 
 /* Pure helpers, used by both sides and unit-tested in tests/unit. */
@@ -731,6 +747,15 @@ static inline __u16 ob_remote_port(__u32 remote_port)
 #else
 	return (__u16)remote_port;
 #endif
+}
+
+/* A namespace's budget ("Budgets" below): its own (own), but no more than
+ * its share of the host's (host) among the n namespaces using theirs. */
+static inline __u64 ob_ns_budget(__u64 own, __u64 host, __s64 n)
+{
+	__u64 share = n > 1 ? host / (__u64)n : host;
+
+	return own < share ? own : share;
 }
 
 #define OB_MAX_SOCKETS	65536
@@ -795,16 +820,24 @@ static inline __u16 ob_remote_port(__u32 remote_port)
 
 /*
  * Budgets. Unread redirected bytes are charged to the sending socket's
- * namespace (ob_netns.unread) and to the host (ob_usage). Past the
- * namespace's budget (enroll --max-unread, default OB_NS_MAX_UNREAD) its
- * new connections are not paired and its redirecting directions move to
- * TCP, so that one namespace cannot pin the host's TCP memory; past the
- * host's, every namespace's do. The host's budget is set at load to
- * OB_HOST_MEM_NUM/OB_HOST_MEM_DEN of tcp_mem's pressure threshold
- * (tcp_mem[1]), and every bound above is lowered to it: redirected bytes
- * alone never bring TCP into memory pressure, nor a send() to ENOMEM.
- * A blocking sender with a reader waiting on its socket moves only for the
- * host's budget (see peer_backlog() in bypass.bpf.c).
+ * namespace (ob_netns.unread) and to the host (ob_usage). The host's
+ * budget is set at load to OB_HOST_MEM_NUM/OB_HOST_MEM_DEN of tcp_mem's
+ * pressure threshold (tcp_mem[1]), and every bound above is lowered to it:
+ * redirected bytes alone never bring TCP into memory pressure, nor a
+ * send() to ENOMEM. It is shared out: a namespace's budget is its own
+ * (enroll --max-unread, default OB_NS_MAX_UNREAD), but never more than
+ * the host's divided by the namespaces that use theirs (ob_usage.namespaces:
+ * those that have held unread bytes since they were enrolled), so the
+ * budgets in use add up to the host's at most and no namespace can spend
+ * another's part. Past its budget a namespace's new connections are not
+ * paired and its redirecting directions move to TCP, every sender's alike,
+ * a blocking one with a reader waiting included (its reader may meet the
+ * spurious EAGAIN, as for the bound: *_WAITING in bypass.bpf.c); nobody
+ * else's move. A budget move is never learned as a service's verdict (it
+ * is the namespace's doing, not the service's). When a namespace starts
+ * using its budget the others' parts shrink, and those past theirs move
+ * at their next look; connections of a withdrawn namespace still
+ * redirecting are held to the host's budget itself.
  *
  * A direction's charge (ob_ledger.charged) is not made message by message:
  * where its sender looks at the peer (the slow path of ob_msg), it charges

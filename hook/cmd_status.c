@@ -34,7 +34,9 @@ static int add_ns(uint64_t cookie, void *ctx)
 	if (ob_read_netns(g->m, cookie, &ns, NULL) == 0) { /* else withdrawn meanwhile */
 		n->unread = ns.unread;
 		n->promotable = ns.promotable;
-		n->max_unread = ns.max_unread ? ns.max_unread : v->ns_max_unread;
+		n->max_unread = ob_ns_budget(ns.max_unread ? ns.max_unread : v->ns_max_unread,
+					     v->host_max_unread,
+					     v->host_sharing + (ns.shares != OB_SHARE_COUNTED));
 		n->trust = ns.flags & OB_NETNS_TRUST;
 		n->quota[0].used = ns.conns;
 		n->quota[0].limit = ns.max_conns ? ns.max_conns : g->quota_dflt[0];
@@ -97,7 +99,7 @@ static int gather(struct ob_view *v, struct ob_error *e)
 	v->stall_ms = (s.stall_ns ? s.stall_ns : OB_STALL_NS) / 1000000;
 	v->ns_max_unread = s.ns_max_unread ? s.ns_max_unread : OB_NS_MAX_UNREAD;
 	v->host_max_unread = s.host_max_unread ? s.host_max_unread : OB_HOST_MAX_UNREAD;
-	v->host_unread = ob_read_usage(&m);
+	v->host_unread = ob_read_usage(&m, &v->host_sharing);
 	g.quota_dflt[0] = s.ns_max_conns ? s.ns_max_conns : OB_NS_MAX_CONNS;
 	g.quota_dflt[1] = s.ns_max_services ? s.ns_max_services : OB_NS_MAX_SERVICES;
 	g.quota_dflt[2] = s.ns_max_sockets ? s.ns_max_sockets : OB_NS_MAX_SOCKETS;

@@ -178,8 +178,9 @@ int ob_format_text(FILE *f, const struct ob_view *v)
 	}
 	fprintf(f,
 		"unread redirected bytes: %" PRId64 " of a budget of %" PRIu64
-		" (a namespace's: %" PRIu64 " unless enrolled with --max-unread)\n",
-		v->host_unread, v->host_max_unread, v->ns_max_unread);
+		" (a namespace's: %" PRIu64 " unless enrolled with --max-unread, and"
+		" at most an equal share among the %" PRId64 " using theirs)\n",
+		v->host_unread, v->host_max_unread, v->ns_max_unread, v->host_sharing);
 	fputs("guards:", f);
 	for (size_t i = 0; i < sizeof(guard_names) / sizeof(guard_names[0]); i++)
 		fprintf(f, " %s%s", guard_names[i].name,
@@ -293,6 +294,8 @@ static void json_host(json_object *root, const struct ob_view *v)
 	json_object_object_add(root, "unread_bytes", json_object_new_int64(v->host_unread));
 	json_object_object_add(root, "unread_budget_bytes", u64(v->host_max_unread));
 	json_object_object_add(root, "netns_unread_budget_bytes", u64(v->ns_max_unread));
+	json_object_object_add(root, "unread_budget_sharing",
+			       json_object_new_int64(v->host_sharing));
 	json_object_object_add(root, "ledger_entries", u64(v->ledger_entries));
 	json_object_object_add(root, "guards", guard_list(v->guards));
 	json_object_object_add(root, "promotion", json_object_new_boolean(v->promotion));

@@ -136,14 +136,17 @@ int ob_read_netns(const struct ob_maps *m, uint64_t cookie, struct ob_netns *ns,
 	return 0;
 }
 
-/* Unread redirected bytes of the whole host (0 if not kept). */
-int64_t ob_read_usage(const struct ob_maps *m)
+/* Unread redirected bytes of the whole host (0 if not kept); *sharing:
+ * the namespaces its budget is shared out among (bypass.h, "Budgets"). */
+int64_t ob_read_usage(const struct ob_maps *m, int64_t *sharing)
 {
 	struct ob_usage u = { 0 };
 	__u32 zero = 0;
 
+	*sharing = 0;
 	if (m->usage < 0 || bpf_map_lookup_elem(m->usage, &zero, &u))
 		return 0;
+	*sharing = u.namespaces;
 	return u.unread;
 }
 
@@ -529,15 +532,33 @@ out:
 	return err;
 }
 
+/* Runs ob_sweep: 1 it deleted, 0 gone already, or -errno. A syscall
+ * program's context is copied back into ctx_in. */
+static int sweep_run(int prog, struct ob_sweep *ctx)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = ctx, .ctx_size_in = sizeof(*ctx));
+
+	if (bpf_prog_test_run_opts(prog, &o))
+		return -errno;
+	return ctx->found ? 1 : 0;
+}
+
 /* Withdrawing never touches the sockhash: connections already redirecting
  * keep going until they close (invariant 4). Returns 1 if it was enrolled. */
 int ob_netns_withdraw(const struct ob_maps *m, uint64_t cookie)
 {
+	struct ob_sweep ctx = { .what = OB_SWEEP_NETNS, .netns = cookie };
+	_cleanup_close_ int prog = bpf_obj_get(OB_PIN_PROG_SWEEP);
 	struct ob_netns ns;
 	int was = 0;
 
+	/* through ob_sweep, which gives back its share of the host's budget
+	 * (bypass.h, "Budgets"); without it (pins of a load that failed
+	 * half-way), deleted here, and the shares stay as they were until
+	 * the next load */
 	if (bpf_map_lookup_elem(m->netns, &cookie, &ns) == 0) {
-		bpf_map_delete_elem(m->netns, &cookie);
+		if (prog < 0 || sweep_run(prog, &ctx) < 0)
+			bpf_map_delete_elem(m->netns, &cookie);
 		was = 1;
 	}
 	delete_svc_keys(m->noports, cookie);
@@ -562,16 +583,12 @@ static bool sock_present(const struct ob_maps *m, const struct ob_conn_key *k, _
 	       (bpf_map_lookup_elem(m->parking, &sk, &cookie) == 0 || errno != ENOENT);
 }
 
-/* Runs ob_sweep on one entry: 1 deleted, 0 gone already, or -errno. A
- * syscall program's context is copied back into ctx_in. */
+/* Runs ob_sweep on one entry: 1 deleted, 0 gone already, or -errno. */
 static int sweep_one(int prog, const struct ob_conn_key *k, __u32 what)
 {
 	struct ob_sweep ctx = { .key = *k, .what = what };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
 
-	if (bpf_prog_test_run_opts(prog, &o))
-		return -errno;
-	return ctx.found ? 1 : 0;
+	return sweep_run(prog, &ctx);
 }
 
 int ob_sweep_tables(const struct ob_maps *m, uint64_t stale_ns, unsigned *conns, unsigned *ledgers,

@@ -250,6 +250,7 @@ struct ob_view {
 	uint64_t ns_max_unread;	  /* a namespace's default budget of unread bytes */
 	uint64_t host_max_unread; /* the host's */
 	int64_t host_unread;	  /* unread redirected bytes now, all namespaces */
+	int64_t host_sharing;	  /* namespaces the host's budget is shared out among */
 	uint64_t ledger_entries;  /* paired connections with an account */
 	unsigned guards;	  /* OB_GUARD_*: the guards attached */
 	bool promotion;		  /* the promotion iterator is pinned (promote works) */
@@ -331,7 +332,7 @@ int ob_read_counters(const struct ob_maps *m, uint64_t cookie, struct ob_counter
 		     struct ob_error *e);
 int ob_read_netns(const struct ob_maps *m, uint64_t cookie, struct ob_netns *ns,
 		  struct ob_error *e);
-int64_t ob_read_usage(const struct ob_maps *m);
+int64_t ob_read_usage(const struct ob_maps *m, int64_t *sharing);
 struct ob_map_sizes {
 	uint64_t sockhash, conns, parking, ledger;
 };

@@ -1,7 +1,9 @@
 /* stall.c - a reader that stops reading: how much can its peer queue, and does it block cleanly? */
 /*
  * stall server ADDR PORT SECONDS   accept one connection, read nothing for
- *                                  SECONDS, then read to EOF and print
+ *                                  SECONDS (or until the file named by
+ *                                  $OB_STALL_UNTIL exists, if set), then
+ *                                  read to EOF and print
  *                                  "stall: server read N bytes"
  * stall client ADDR PORT SECONDS [PACE_US]
  *                                  write 64 KiB chunks on a non-blocking
@@ -12,7 +14,8 @@
  *                                  server reads again by then) and close.
  * stall duplex-server ADDR PORT SECONDS BYTES
  *                                  accept one connection, read nothing for
- *                                  SECONDS, then read BYTES, answer "done"
+ *                                  SECONDS (or $OB_STALL_UNTIL, as
+ *                                  above), then read BYTES, answer "done"
  * stall duplex-client ADDR PORT BYTES
  *                                  a blocking socket with a reader thread
  *                                  blocked in recv() for the answer while
@@ -82,7 +85,24 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Listens, accepts one connection, sleeps SECS; the connection or -1. */
+/* Reads nothing for SECS seconds, or until the file OB_STALL_UNTIL names
+ * (if set) exists, whichever comes first: a test can then look at the
+ * senders while it is sure nobody reads. */
+static void stall_for(int secs)
+{
+	const char *until = getenv("OB_STALL_UNTIL");
+	double end = now() + secs;
+
+	if (!until || !*until) {
+		sleep((unsigned)secs);
+		return;
+	}
+	while (now() < end && access(until, F_OK) != 0)
+		usleep(10 * 1000);
+}
+
+/* Listens, accepts one connection, reads nothing for SECS (stall_for());
+ * the connection or -1. */
 static int accept_one(struct sockaddr_storage *ss, socklen_t len, int secs)
 {
 	int one = 1, l = socket(ss->ss_family, SOCK_STREAM, 0), c;
@@ -99,7 +119,7 @@ static int accept_one(struct sockaddr_storage *ss, socklen_t len, int secs)
 		perror("stall: accept");
 	close(l);
 	if (c >= 0)
-		sleep((unsigned)secs);
+		stall_for(secs);
 	return c;
 }
 
@@ -265,22 +285,6 @@ static int duplex_client(struct sockaddr_storage *ss, socklen_t len, unsigned lo
 	       sent, r.eagain, r.ok ? "ok" : "missing");
 	close(r.fd);
 	return !r.ok;
-}
-
-/* Reads nothing for SECS seconds, or until the file OB_STALL_UNTIL names
- * (if set) exists, whichever comes first: a test can then look at the
- * senders while it is sure nobody reads. */
-static void stall_for(int secs)
-{
-	const char *until = getenv("OB_STALL_UNTIL");
-	double end = now() + secs;
-
-	if (!until || !*until) {
-		sleep((unsigned)secs);
-		return;
-	}
-	while (now() < end && access(until, F_OK) != 0)
-		usleep(10 * 1000);
 }
 
 static int many_server(struct sockaddr_storage *ss, socklen_t len, int n, int secs)
