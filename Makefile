@@ -83,7 +83,7 @@ TOOLS      := $(OUT)/tests/streamcheck $(OUT)/tests/semantics $(OUT)/tests/stall
 	      $(OUT)/tests/repair $(OUT)/tests/smallstream $(OUT)/tests/guardprobe $(OUT)/tests/replay.bpf.o \
 	      $(OUT)/tests/other_sockmap.bpf.o $(OUT)/tests/churn $(OUT)/tests/promo \
 	      $(OUT)/tests/redispool $(OUT)/tests/bare.bpf.o $(OUT)/tests/sandboxcheck \
-	      $(OUT)/tests/comeback
+	      $(OUT)/tests/comeback $(OUT)/tests/synprobe
 
 .DELETE_ON_ERROR:
 .PHONY: all deps format-check test test-kernels unit integration demo bench soak clean format install tools check-root deb

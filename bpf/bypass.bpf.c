@@ -776,18 +776,89 @@ static __always_inline __u32 service_state(struct ob_svc_key *svc, struct ob_net
 	return sv ? sv->state : OB_SVC_UNTRACKED; /* table full: stay stock */
 }
 
+/* svc_learn() on a service's entry, made first if the handshake that
+ * verified its connection has not made it yet (the client side learns
+ * before the server's side completes). */
+static __always_inline int svc_learn_key(struct ob_svc_key *svc, __u32 to)
+{
+	struct ob_netns *ns = bpf_map_lookup_elem(&ob_netns, &svc->netns_cookie);
+
+	if (ns)
+		service_state(svc, ns);
+	return svc_learn(bpf_map_lookup_elem(&ob_services, svc), to);
+}
+
+/* What we know of the service, as service_state() would say, but making
+ * no entry: a SYN-ACK answers a SYN that may never complete (a replay), and
+ * only a handshake that completes with a verified option makes one
+ * (passive_established()). */
+static __always_inline __u32 service_peek(struct ob_svc_key *svc, struct ob_netns *ns)
+{
+	struct ob_service *sv = bpf_map_lookup_elem(&ob_services, svc);
+
+	if (sv)
+		return sv->state;
+	return (ns->flags & OB_NETNS_TRUST) ? OB_SVC_GOOD : OB_SVC_PROBATION;
+}
+
+/* The client's address (bypass.h, struct ob_addr): its own on the SYN,
+ * the server's view of it on the SYN-ACK (a request socket's remote). */
+static __always_inline struct ob_addr client_addr(struct bpf_sock_ops *skops, int own)
+{
+	__u32 w[4];
+
+	if (own) {
+		w[0] = skops->local_ip6[0];
+		w[1] = skops->local_ip6[1];
+		w[2] = skops->local_ip6[2];
+		w[3] = skops->local_ip6[3];
+		return ob_addr_norm(skops->family == AF_INET6, skops->local_ip4, w);
+	}
+	w[0] = skops->remote_ip6[0];
+	w[1] = skops->remote_ip6[1];
+	w[2] = skops->remote_ip6[2];
+	w[3] = skops->remote_ip6[3];
+	return ob_addr_norm(skops->family == AF_INET6, skops->remote_ip4, w);
+}
+
+/* A SYN-ACK answers only a SYN of this host's, from the address it was
+ * made for: the SYN's option must be the MAC of the client's ISN (isn)
+ * and address; o gets the option. */
+static __always_inline int syn_verified(struct bpf_sock_ops *skops, const __u64 *key, __u32 isn,
+					struct ob_opt *o)
+{
+	struct ob_addr a;
+
+	if (load_opt(skops, o, BPF_LOAD_HDR_OPT_TCP_SYN))
+		return 0;
+	a = client_addr(skops, 0);
+	return opt_value(o) == ob_syn_mac(key, isn, &a);
+}
+
+/* Option space: on our SYN, and on a SYN-ACK only once the SYN's MAC
+ * verifies, so that a probe with any option of our kind gets a SYN-ACK
+ * like a host without oci-bypass would send. The SYN's header (its ISN)
+ * is there for the asking while the SYN-ACK is made. */
 static __always_inline void hdr_opt_len(struct bpf_sock_ops *skops, __u64 cookie)
 {
 	__u8 flags = skops->skb_tcp_flags;
+	struct ob_tcp_head syn;
+	const __u64 *key;
 	struct ob_opt o;
+	long ret;
 
 	if (!(flags & OB_TCPHDR_SYN))
 		return;
 	if (!bpf_map_lookup_elem(&ob_netns, &cookie) || !pairing_allowed())
 		return;
-	/* SYN-ACK: answer only a SYN that asked (saw our option). */
-	if ((flags & OB_TCPHDR_ACK) && load_opt(skops, &o, BPF_LOAD_HDR_OPT_TCP_SYN))
-		return;
+	if (flags & OB_TCPHDR_ACK) {
+		key = host_secret();
+		/* the header is longer than what we copy: ENOSPC, copied */
+		ret = bpf_getsockopt(skops, OB_SOL_TCP, TCP_BPF_SYN, &syn, sizeof(syn));
+		if (!key || (ret < 0 && ret != -OB_ENOSPC) ||
+		    !syn_verified(skops, key, bpf_ntohl(syn.seq), &o))
+			return;
+	}
 	bpf_reserve_hdr_opt(skops, OB_OPT_LEN, 0);
 }
 
@@ -808,12 +879,10 @@ static __always_inline void write_hdr_opt(struct bpf_sock_ops *skops, __u64 cook
 	key = host_secret();
 	if (!key || (void *)(th + 1) > (void *)(long)skops->skb_data_end)
 		return;
-	if ((flags & OB_TCPHDR_ACK) && load_opt(skops, &o, BPF_LOAD_HDR_OPT_TCP_SYN))
+	/* the client's ISN is acknowledged here, + 1 (no space was
+	 * reserved unless it verified: hdr_opt_len()) */
+	if ((flags & OB_TCPHDR_ACK) && !syn_verified(skops, key, bpf_ntohl(th->ack_seq) - 1, &o))
 		return;
-	/* A SYN-ACK answers only a SYN of this host's: its MAC of the
-	 * client's ISN (acknowledged here, + 1) must be right. */
-	if ((flags & OB_TCPHDR_ACK) && opt_value(&o) != ob_syn_mac(key, bpf_ntohl(th->ack_seq) - 1))
-		return; /* the space reserved stays NOPs */
 	o.kind = OB_OPT_KIND;
 	o.len = OB_OPT_LEN;
 	o.exid[0] = OB_OPT_EXID >> 8;
@@ -822,7 +891,9 @@ static __always_inline void write_hdr_opt(struct bpf_sock_ops *skops, __u64 cook
 	o.port[1] = 0;
 	o.flags = 0;
 	if (!(flags & OB_TCPHDR_ACK)) {
-		value = ob_syn_mac(key, bpf_ntohl(th->seq));
+		struct ob_addr a = client_addr(skops, 1);
+
+		value = ob_syn_mac(key, bpf_ntohl(th->seq), &a);
 		__builtin_memcpy(o.value, &value, sizeof(value));
 		bpf_store_hdr_opt(skops, &o, sizeof(o), 0);
 		return;
@@ -839,12 +910,13 @@ static __always_inline void write_hdr_opt(struct bpf_sock_ops *skops, __u64 cook
 		struct ob_svc_key svc = { .netns_cookie = cookie, .port = skops->local_port };
 
 		if (port_excluded(cookie, skops->local_port) ||
-		    service_state(&svc, ns) != OB_SVC_GOOD)
+		    service_peek(&svc, ns) != OB_SVC_GOOD)
 			o.flags = 0;
 	}
 	value = ob_seal(key, cookie, o.flags, skops->local_port, bpf_ntohl(th->ack_seq) - 1,
 			bpf_ntohl(th->seq));
 	__builtin_memcpy(o.value, &value, sizeof(value));
+	o.flags ^= ob_flags_mask(key, bpf_ntohl(th->ack_seq) - 1, bpf_ntohl(th->seq));
 	bpf_store_hdr_opt(skops, &o, sizeof(o), 0);
 }
 
@@ -914,6 +986,7 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 	if (!secret || load_opt(skops, &o, 0))
 		return; /* peer is not an enrolled endpoint (invariant 1) */
 	port = ((__u16)o.port[0] << 8) | o.port[1];
+	o.flags ^= ob_flags_mask(secret, skops->snd_nxt - 1, skops->rcv_nxt - 1);
 	server_cookie = ob_seal(secret, opt_value(&o), o.flags, port, skops->snd_nxt - 1,
 				skops->rcv_nxt - 1);
 	if (!bpf_map_lookup_elem(&ob_netns, &server_cookie))
@@ -948,7 +1021,7 @@ static __always_inline void active_established(struct bpf_sock_ops *skops, __u64
 	if (st->guard) {
 		/* set before connect(): the service learns it, and this
 		 * connection stays on stock TCP (the server finds no entry) */
-		svc_learn(bpf_map_lookup_elem(&ob_services, &st->svc), st->guard);
+		svc_learn_key(&st->svc, st->guard);
 		COUNT(c, guarded, 1);
 		return;
 	}
@@ -1099,6 +1172,10 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	st->svc.port = skops->local_port;
 	sk_state_init(st, cookie, OB_ROLE_SERVER);
 	st->peer_netns = conn->client_netns;
+	/* the handshake completed with a verified option (the client made
+	 * the conn entry): the service's entry is made now, not at the
+	 * SYN-ACK (service_peek()) */
+	svc_state = service_state(&st->svc, ns);
 	if (!connection_is_clean(skops)) {
 		/* bytes crossed already (a TCP_DEFER_ACCEPT server completes
 		 * only once the client wrote): stock TCP, and a promotion
@@ -1109,7 +1186,6 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 		return;
 	}
 
-	svc_state = service_state(&st->svc, ns);
 	if (conn->state == OB_CONN_LEARN) {
 		/* We said at SYN-ACK that we would not pair; the service may
 		 * have become GOOD since, but the client is not in the
@@ -1252,7 +1328,7 @@ static __always_inline void guard(struct ob_sk_state *st, __u32 why)
 
 	st->guard = why;
 	if (st->svc.netns_cookie)
-		svc_learn(bpf_map_lookup_elem(&ob_services, &st->svc), why);
+		svc_learn_key(&st->svc, why);
 	/* A client that has not written yet, whose server is not ready:
 	 * as if it had written first, the server will not pair and takes
 	 * it out of the sockhash (passive_established()). */
@@ -1940,7 +2016,6 @@ static __always_inline int blocking_half_close(struct bpf_sock_ops *skops)
 
 static __always_inline void state_change(struct bpf_sock_ops *skops)
 {
-	struct ob_service *sv;
 	struct ob_sk_state *st;
 	struct ob_ledger *l;
 	struct ob_counters *c;
@@ -1952,8 +2027,7 @@ static __always_inline void state_change(struct bpf_sock_ops *skops)
 		if (!st || !st->svc.netns_cookie || !blocking_half_close(skops))
 			return;
 		st->flags |= OB_SK_HALFCLOSED;
-		sv = bpf_map_lookup_elem(&ob_services, &st->svc);
-		if (svc_learn(sv, OB_SVC_HALFCLOSE)) {
+		if (svc_learn_key(&st->svc, OB_SVC_HALFCLOSE)) {
 			c = bpf_map_lookup_elem(&ob_counters, &st->svc.netns_cookie);
 			COUNT(c, halfcloses, 1);
 		}
@@ -1967,7 +2041,7 @@ static __always_inline void state_change(struct bpf_sock_ops *skops)
 	/* Every FIN of this connection, and so any half-close, came before
 	 * this: a connection that ends without one vouches for its service. */
 	if (st->svc.netns_cookie && !(st->flags & OB_SK_HALFCLOSED)) {
-		svc_learn(bpf_map_lookup_elem(&ob_services, &st->svc), OB_SVC_GOOD);
+		svc_learn_key(&st->svc, OB_SVC_GOOD);
 	}
 	if (st->role == OB_ROLE_CLIENT &&
 	    (st->dir == OB_DIR_PENDING || (st->flags & OB_SK_OWNS_CONN)))
@@ -2214,8 +2288,7 @@ int ob_setsockopt(struct bpf_sockopt *ctx)
 	if (sk->state == OB_TCP_LISTEN) {
 		svc.netns_cookie = cookie;
 		svc.port = sk->src_port;
-		service_state(&svc, ns);
-		svc_learn(bpf_map_lookup_elem(&ob_services, &svc), why);
+		svc_learn_key(&svc, why);
 		return 1;
 	}
 	st = bpf_sk_storage_get(&ob_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);

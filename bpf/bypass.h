@@ -7,12 +7,14 @@
  *
  *   client (active side)                       server (passive side)
  *   TCP_CONNECT_CB: ask for header-option callbacks
- *   SYN  --- option {254, 15, EXID, MAC(client ISN), 0, 0} --->
+ *   SYN  --- option {254, 15, EXID, MAC(client ISN, address), 0, 0} --->
  *                                               SYN-ACK carries {.., server netns
- *                                               cookie sealed, its port, PAIR}
- *                                               only if the SYN's MAC is right,
- *                                               with PAIR only if its service
- *                                               will be redirected (GOOD)
+ *                                               cookie sealed, its port, PAIR
+ *                                               masked} only if the SYN's MAC
+ *                                               is right (else no option space
+ *                                               either), with PAIR only if its
+ *                                               service will be redirected
+ *                                               (GOOD; no service entry made)
  *   ACTIVE_ESTABLISHED_CB (SYN-ACK in hand):
  *     the cookie unseals to an enrolled netns?  with PAIR: conn entry NEW,
  *     client socket inserted under {conn, OB_ROLE_CLIENT}; without PAIR:
@@ -35,15 +37,21 @@
  * endpoint of this host: both values are keyed by the host's secret
  * (ob_settings.secret, drawn at load, never sent) and bound to this
  * connection's initial sequence numbers, which NAT leaves alone. The SYN's
- * is a MAC of the client's ISN; the SYN-ACK's is the server's netns cookie
- * XOR a keystream of both ISNs, the server's port and the flags, so a
- * value copied from another connection, namespace or host, or a flag
- * flipped, unseals to a cookie that is not enrolled. Nothing in the
- * option names a namespace to anyone without the secret (ob_seal()).
+ * is a MAC of the client's ISN and of the client's address, which DNAT
+ * leaves alone too (SNAT between the two ends keeps a connection on TCP):
+ * a SYN replayed, or relayed by a host that aligns sequence numbers, from
+ * any other address gets a SYN-ACK without option or option space. The
+ * SYN-ACK's is the server's netns cookie XOR a keystream of both ISNs, the
+ * server's port and the flags, so a value copied from another connection,
+ * namespace or host, or a flag flipped, unseals to a cookie that is not
+ * enrolled; its flags go out masked (ob_flags_mask()). Nothing in the
+ * option names a namespace, or tells whether a service is accelerated, to
+ * anyone without the secret (ob_seal()).
  * The connection key is {server netns cookie, client ISN+1, server ISN+1}: both
  * sides compute it without seeing the other's socket, it survives DNAT and
  * differs between two namespaces that hold the very same 4-tuple. No
- * address is part of any key, so IPv4, IPv6 and v4-mapped sockets take
+ * address is part of any key, and the MAC's is in one form for both
+ * families (ob_addr_norm()), so IPv4, IPv6 and v4-mapped sockets take
  * exactly the same path (invariant 6).
  */
 #ifndef OB_BYPASS_H
@@ -115,16 +123,58 @@ static inline __attribute__((always_inline)) __u64 ob_siphash(__u64 k0, __u64 k1
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
-/* Domain tags: a SYN's MAC is never a SYN-ACK's keystream. */
+/* Domain tags: a SYN's MAC is never a SYN-ACK's keystream, nor its flags'. */
 #define OB_TAG_SYN    0x4f4253594eULL /* "OBSYN" */
 #define OB_TAG_SYNACK 0x4f42534100ULL /* "OBSA", then flags and port above */
+#define OB_TAG_FLAGS  0x4f42464cULL   /* "OBFL" */
 
-/* The SYN's value: a MAC of the client's ISN. */
-static inline __attribute__((always_inline)) __u64 ob_syn_mac(const __u64 key[2], __u32 client_isn)
+/* The SYN's value: a MAC of the client's ISN and of the client's address
+ * (struct ob_addr), as the client sees it and as the server does: a SYN's
+ * option is good only from the address it was made for, so a host that
+ * replays or relays it from another gets no answer in kind. */
+struct ob_addr {
+	__u64 hi, lo; /* an IPv6 address, or ::ffff:IPv4 (network order) */
+};
+
+static inline __attribute__((always_inline)) __u64 ob_syn_mac(const __u64 key[2], __u32 client_isn,
+							      const struct ob_addr *client)
 {
-	__u64 m[2] = { OB_TAG_SYN, client_isn };
+	__u64 m[4] = { OB_TAG_SYN, client_isn, client->hi, client->lo };
 
-	return ob_siphash(key[0], key[1], m, 2);
+	return ob_siphash(key[0], key[1], m, 4);
+}
+
+/* The address in one form for both families (invariant 6): IPv4 and
+ * IPv4-mapped IPv6 as ::ffff:IPv4; w are the four words of an IPv6
+ * address, ip4 the IPv4 one, as struct bpf_sock_ops gives them (network
+ * order). */
+static inline __attribute__((always_inline)) struct ob_addr ob_addr_norm(int v6, __u32 ip4,
+									 const __u32 w[4])
+{
+	/* ::ffff:0:0, the first three words of a v4-mapped address */
+	const __u32 mapped = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0xffff0000u : 0xffffu;
+	struct ob_addr a;
+
+	if (v6 && w[0] == 0 && w[1] == 0 && w[2] == mapped)
+		ip4 = w[3];
+	else if (v6) {
+		a.hi = ((__u64)w[0] << 32) | w[1];
+		a.lo = ((__u64)w[2] << 32) | w[3];
+		return a;
+	}
+	a.hi = 0;
+	a.lo = ((__u64)mapped << 32) | ip4;
+	return a;
+}
+
+/* The SYN-ACK's flags go out masked, so that nobody without the secret can
+ * read them (whether a service is accelerated); the seal binds them. */
+static inline __attribute__((always_inline)) __u8 ob_flags_mask(const __u64 key[2],
+								__u32 client_isn, __u32 server_isn)
+{
+	__u64 m[2] = { OB_TAG_FLAGS, ((__u64)client_isn << 32) | server_isn };
+
+	return (__u8)ob_siphash(key[0], key[1], m, 2);
 }
 
 /* The SYN-ACK's value: the server's netns cookie sealed for this

@@ -4,9 +4,13 @@
  * make. rp_mode[0] 0: it echoes the client's SYN option back; 1: it replays
  * the option of a genuine SYN-ACK, recorded by the same program on the
  * client side (ACTIVE_ESTABLISHED) from an earlier connection to a real
- * enrolled server. rp_sent[0] counts the SYN-ACKs it wrote an option into. */
+ * enrolled server. rp_sent[0] counts the SYN-ACKs it wrote an option into.
+ * 2: it writes nothing, and records in rp_syn the first SYN that a server
+ * in its cgroup answers with a SYN-ACK (its ISN and oci-bypass option), for
+ * synprobe to replay. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 
 #include "bypass.h"
 
@@ -32,6 +36,20 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } rp_sent SEC(".maps");
+
+/* A SYN as a server got it: its ISN (host order) and option. */
+struct rp_syn_rec {
+	__u32 seq;
+	struct ob_opt opt;
+	__u8 pad;
+} __attribute__((packed));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rp_syn_rec);
+} rp_syn SEC(".maps");
 
 static __always_inline int load(struct bpf_sock_ops *skops, struct ob_opt *o, __u64 flags)
 {
@@ -63,7 +81,8 @@ int rp_sockops(struct bpf_sock_ops *skops)
 			bpf_map_update_elem(&rp_recorded, &zero, &o, BPF_ANY);
 		break;
 	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
-		if ((skops->skb_tcp_flags & 0x12) == 0x12) /* SYN-ACK */
+		mode = bpf_map_lookup_elem(&rp_mode, &zero);
+		if ((skops->skb_tcp_flags & 0x12) == 0x12 && mode && *mode < 2) /* SYN-ACK */
 			bpf_reserve_hdr_opt(skops, OB_OPT_LEN, 0);
 		break;
 	case BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
@@ -73,6 +92,22 @@ int rp_sockops(struct bpf_sock_ops *skops)
 		rec = bpf_map_lookup_elem(&rp_recorded, &zero);
 		if (!mode || !rec)
 			break;
+		if (*mode == 2) {
+			struct rp_syn_rec *r = bpf_map_lookup_elem(&rp_syn, &zero);
+			struct {
+				__u16 source, dest;
+				__u32 seq;
+			} syn;
+			long ret = bpf_getsockopt(skops, 6 /* SOL_TCP */, TCP_BPF_SYN, &syn,
+						  sizeof(syn));
+
+			if (r && !r->seq && (ret > 0 || ret == -28 /* ENOSPC */) &&
+			    !load(skops, &o, BPF_LOAD_HDR_OPT_TCP_SYN)) {
+				r->opt = o;
+				r->seq = bpf_ntohl(syn.seq);
+			}
+			break;
+		}
 		if (*mode == 0) {
 			if (load(skops, &o, BPF_LOAD_HDR_OPT_TCP_SYN))
 				break;

@@ -8,7 +8,14 @@
 # Either way the client must stay on stock TCP, every byte must arrive,
 # and nothing may be left in the datapath's tables: no connection entry,
 # no ledger, no sockhash entry, no service learned, nothing counted as
-# paired.
+# paired. Then SYNs made by hand (tests/synprobe.c) towards the enrolled
+# server: a probe with an option of our kind it did not make gets a
+# SYN-ACK like a plain SYN's, without option space; a genuine client's SYN
+# (ISN and option, recorded by the same program, mode 2) replayed from
+# another address, as a relay that aligns sequence numbers would, gets the
+# same; replayed from the client's own address it gets our option, with
+# flags that read differently each time (masked), and in no case does a
+# service entry appear or a quota move.
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 command -v bpftool >/dev/null || skip "bpftool is not installed (make deps installs it)"
@@ -55,7 +62,7 @@ serve() {
 	rm -f "$W/srv" # not an earlier server's line
 	"$@" ip netns exec "$ns" "$GP" listen "$(ns_ip4 $P "${ns#$P}")" 0 none >"$W/srv" 2>&1 &
 	SPID=$!
-	for _ in $(seq 100); do grep -q listening "$W/srv" && break; sleep 0.05; done
+	for _ in $(seq 100); do grep -qs listening "$W/srv" && break; sleep 0.05; done
 	PORT=$(awk '/listening/ {print $2}' "$W/srv")
 	[ -n "$PORT" ] || die "server did not start: $(cat "$W/srv")"
 }
@@ -96,4 +103,66 @@ for mode in 0 1; do
 	for _ in $(seq 20); do [ "$(tables)" = "$before" ] && break; sleep 0.1; done
 	assert_eq "$what: no entry left, no service learned" "$before" "$(tables)"
 done
+
+SP=$OB_BUILD/tests/synprobe
+[ -x "$SP" ] || die "$SP missing (make tools)"
+A1=$(ns_ip4 $P 1) A2=$(ns_ip4 $P 2)
+# probe NETNS SRC PORT SEQ [OPTHEX]: a SYN by hand to the enrolled server
+probe() {
+	local ns=$1 src=$2
+	shift 2
+	ip netns exec "$ns" "$SP" "$src" "$A1" "$@" || fail "synprobe from $src: $*"
+}
+field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+svc_used() { "$OB" status --json | jq -r '.netns[] | select(.name == "rp-srv") | .quota.services.used'; }
+has_service() { "$OB" status --json | jq -r --argjson p "$1" '[.services[] | select(.port == $p)] | length'; }
+
+log "probes: SYNs with an option of our kind that this host did not make"
+serve ${P}1
+plain=$(probe ${P}3 "$A3" "$PORT" 1000)
+log "a plain SYN: $plain"
+for value in 0000000000000000 "$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"; do
+	out=$(probe ${P}3 "$A3" "$PORT" 1001 "fe0f4f42${value}000000")
+	assert_eq "probe $value: no option in the SYN-ACK" no "$(field opt "$out")"
+	assert_eq "probe $value: no option space either (the header of a plain SYN's SYN-ACK)" \
+		"$(field hdr "$plain")" "$(field hdr "$out")"
+done
+kill $SPID 2>/dev/null
+wait $SPID 2>/dev/null
+SPID=
+
+log "a genuine client's SYN, recorded where the server got it"
+bpftool map update pinned $PIN/maps/rp_mode key 0 0 0 0 value $(u32le 2) || die "rp_mode"
+serve ${P}1 in_cg
+send "$A1" "$PORT"
+rec=$(bpftool map lookup pinned $PIN/maps/rp_syn key 0 0 0 0 -j | jq -r '.value | map(.[2:]) | join("")')
+SEQ=$((16#${rec:6:2}${rec:4:2}${rec:2:2}${rec:0:2}))
+OPT=${rec:8:30}
+[ "${OPT:0:8}" = fe0f4f42 ] || die "no option recorded: $rec"
+log "recorded: ISN $SEQ, option $OPT"
+services0=$(svc_used)
+serve ${P}1 # a port with no service yet
+assert_eq "a new port, no service yet" 0 "$(has_service "$PORT")"
+
+log "replayed from another address (a relay aligning sequence numbers)"
+out=$(probe ${P}3 "$A3" "$PORT" $SEQ "$OPT")
+assert_eq "relayed: no option in the SYN-ACK" no "$(field opt "$out")"
+assert_eq "relayed: no option space" "$(field hdr "$plain")" "$(field hdr "$out")"
+
+log "replayed from the client's own address"
+flags=()
+for i in 1 2 3 4; do
+	out=$(probe ${P}2 "$A2" "$PORT" $SEQ "$OPT")
+	assert_eq "replay $i: the SYN's MAC verifies, our option answers" yes "$(field opt "$out")"
+	flags+=("$(field flags "$out")")
+done
+log "the SYN-ACKs' flags bytes: ${flags[*]} (PAIR, unmasked, is 0x01)"
+distinct=$(printf '%s\n' "${flags[@]}" | sort -u | wc -l)
+[ "$distinct" -gt 1 ] || [ "${flags[0]}" != 0x01 ] && log "ok: the flags do not read as they are" ||
+	fail "the flags read in clear: ${flags[*]}"
+assert_eq "no service entry from SYNs that never completed" 0 "$(has_service "$PORT")"
+assert_eq "the namespace's services quota unmoved" "$services0" "$(svc_used)"
+kill $SPID 2>/dev/null
+wait $SPID 2>/dev/null
+SPID=
 finish

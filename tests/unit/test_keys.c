@@ -105,6 +105,7 @@ static void option_values_are_bound(void **state)
 	const __u64 key[2] = { 0x0123456789abcdefULL, 0xfedcba9876543210ULL };
 	const __u64 other[2] = { 0x0123456789abcdefULL, 0xfedcba9876543211ULL };
 	const __u64 cookie = 4098;
+	const struct ob_addr a = { 0, 0xffff0000020afa0aULL }, relay = { 0, 0xffff0000030afa0aULL };
 	__u64 sealed = ob_seal(key, cookie, OB_OPT_PAIR, 8080, 1000, 2000);
 
 	(void)state;
@@ -115,10 +116,59 @@ static void option_values_are_bound(void **state)
 	assert_true(ob_seal(key, sealed, OB_OPT_PAIR, 8080, 1001, 2000) != cookie);
 	assert_true(ob_seal(key, sealed, OB_OPT_PAIR, 8080, 1000, 2001) != cookie);
 	assert_true(ob_seal(key, sealed, OB_OPT_PAIR, 8080, 2000, 1000) != cookie);
-	assert_true(ob_syn_mac(key, 1000) != ob_syn_mac(key, 1001));
-	assert_true(ob_syn_mac(key, 1000) != ob_syn_mac(other, 1000));
+	assert_true(ob_syn_mac(key, 1000, &a) != ob_syn_mac(key, 1001, &a));
+	assert_true(ob_syn_mac(key, 1000, &a) != ob_syn_mac(other, 1000, &a));
+	/* bound to the client's address: a relay's own is another */
+	assert_true(ob_syn_mac(key, 1000, &a) != ob_syn_mac(key, 1000, &relay));
 	/* an echoed SYN value unseals to garbage, not to any small cookie */
-	assert_true(ob_seal(key, ob_syn_mac(key, 1000), 0, 0, 1000, 2000) > 0xffffffffULL);
+	assert_true(ob_seal(key, ob_syn_mac(key, 1000, &a), 0, 0, 1000, 2000) > 0xffffffffULL);
+}
+
+/* One form of an address for both families (invariant 6): an IPv4
+ * address and the same one v4-mapped in an IPv6 socket are equal; an IPv6
+ * address, and a v4-compatible ::a.b.c.d, are not an IPv4 one. Words as
+ * struct bpf_sock_ops gives them: network order in memory. */
+static void addresses_in_one_form(void **state)
+{
+	const unsigned char v4[4] = { 10, 250, 0, 2 };
+	const unsigned char mapped[16] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 250, 0, 2
+	};
+	const unsigned char compat[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 250, 0, 2 };
+	const unsigned char six[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2 };
+	__u32 ip4, w[4], none[4] = { 0 };
+	struct ob_addr a4, am, ac, a6;
+
+	(void)state;
+	memcpy(&ip4, v4, 4);
+	a4 = ob_addr_norm(0, ip4, none);
+	memcpy(w, mapped, 16);
+	am = ob_addr_norm(1, 0x06000080 /* what a v6 socket shows there */, w);
+	assert_true(a4.hi == am.hi && a4.lo == am.lo);
+	memcpy(w, compat, 16);
+	ac = ob_addr_norm(1, ip4, w);
+	assert_false(a4.hi == ac.hi && a4.lo == ac.lo);
+	memcpy(w, six, 16);
+	a6 = ob_addr_norm(1, ip4, w);
+	assert_false(a4.hi == a6.hi && a4.lo == a6.lo);
+	assert_false(a6.hi == ac.hi && a6.lo == ac.lo);
+}
+
+/* The SYN-ACK's flags are masked per connection: unmasked by the same
+ * ISNs, and the mask differs between connections. */
+static void flags_masked(void **state)
+{
+	const __u64 key[2] = { 0x0123456789abcdefULL, 0xfedcba9876543210ULL };
+	unsigned seen = 0;
+
+	(void)state;
+	for (__u32 isn = 1; isn <= 64; isn++) {
+		__u8 wire = OB_OPT_PAIR ^ ob_flags_mask(key, isn, 7 * isn);
+
+		assert_int_equal(wire ^ ob_flags_mask(key, isn, 7 * isn), OB_OPT_PAIR);
+		seen += wire == OB_OPT_PAIR;
+	}
+	assert_true(seen < 8); /* about 1 in 256 shows the flag as it is */
 }
 
 int main(void)
@@ -131,6 +181,8 @@ int main(void)
 		cmocka_unit_test(remote_port_byte_order),
 		cmocka_unit_test(siphash_reference_vectors),
 		cmocka_unit_test(option_values_are_bound),
+		cmocka_unit_test(addresses_in_one_form),
+		cmocka_unit_test(flags_masked),
 	};
 
 	return cmocka_run_group_tests_name("keys", tests, NULL, NULL);
