@@ -364,6 +364,72 @@ static __always_inline __u64 ledger_unread(struct ob_ledger *l, __u32 i)
 	return sent > read ? sent - read : 0;
 }
 
+/* ---- Quotas (bypass.h): a namespace's slots of each table ---- */
+
+enum ob_quota {
+	OB_Q_CONNS,
+	OB_Q_SERVICES,
+	OB_Q_SOCKETS,
+	OB_Q_LEDGERS,
+};
+
+static __always_inline __s64 *quota_count(struct ob_netns *ns, enum ob_quota q)
+{
+	if (q == OB_Q_CONNS)
+		return &ns->conns;
+	if (q == OB_Q_SERVICES)
+		return &ns->services;
+	if (q == OB_Q_LEDGERS)
+		return &ns->ledgers;
+	return &ns->sockets;
+}
+
+static __always_inline __s64 quota_limit(struct ob_netns *ns, enum ob_quota q)
+{
+	__u32 zero = 0, own, load, dflt;
+	const struct ob_settings *s = bpf_map_lookup_elem(&ob_settings, &zero);
+
+	if (q == OB_Q_CONNS || q == OB_Q_LEDGERS) {
+		own = ns->max_conns;
+		load = s ? s->ns_max_conns : 0;
+		dflt = OB_NS_MAX_CONNS;
+	} else if (q == OB_Q_SERVICES) {
+		own = ns->max_services;
+		load = s ? s->ns_max_services : 0;
+		dflt = OB_NS_MAX_SERVICES;
+	} else {
+		own = ns->max_sockets;
+		load = s ? s->ns_max_sockets : 0;
+		dflt = OB_NS_MAX_SOCKETS;
+	}
+	return own ? own : load ? load : dflt;
+}
+
+/* Takes one of the namespace's slots of q: 1 if it did, 0 if the
+ * namespace has its quota already (or is not enrolled). */
+static __always_inline int quota_take(__u64 cookie, enum ob_quota q)
+{
+	struct ob_netns *ns = bpf_map_lookup_elem(&ob_netns, &cookie);
+	__s64 *count;
+
+	if (!ns)
+		return 0;
+	count = quota_count(ns, q);
+	if (__sync_fetch_and_add(count, 1) < quota_limit(ns, q))
+		return 1;
+	__sync_fetch_and_add(count, -1);
+	return 0;
+}
+
+/* Gives one back (a namespace withdrawn meanwhile has no count). */
+static __always_inline void quota_put(__u64 cookie, enum ob_quota q)
+{
+	struct ob_netns *ns = bpf_map_lookup_elem(&ob_netns, &cookie);
+
+	if (ns)
+		__sync_fetch_and_add(quota_count(ns, q), -1);
+}
+
 /* Unread redirected bytes charged to (or, with a negative n, returned by)
  * a namespace (its record ns, if it has one), and to the host. */
 static __always_inline void charge_ns(struct ob_netns *ns, __s64 n)
@@ -444,7 +510,22 @@ static __always_inline void ledger_drop(const struct ob_conn_key *k, struct ob_l
 	left = l->charged[1]; /* for what the client sent */
 	if (left)
 		charge(l->netns[0], -(__s64)left);
-	bpf_map_delete_elem(&ob_ledger, k);
+	if (bpf_map_delete_elem(&ob_ledger, k) == 0)
+		quota_put(l->netns[0], OB_Q_LEDGERS);
+}
+
+/* A new ledger entry for the connection k (fresh), charged to its client's
+ * namespace (bypass.h, "Quotas"): 0 if made, 1 over that quota, 2 if the
+ * table is full or the entry was made meanwhile. */
+static __always_inline int ledger_make(const struct ob_conn_key *k, struct ob_ledger *fresh)
+{
+	if (!quota_take(fresh->netns[0], OB_Q_LEDGERS))
+		return 1;
+	if (bpf_map_update_elem(&ob_ledger, k, fresh, BPF_NOEXIST)) {
+		quota_put(fresh->netns[0], OB_Q_LEDGERS);
+		return 2;
+	}
+	return 0;
 }
 
 /* A socket closes: it gives up its reference on the connection's ledger;
@@ -517,69 +598,6 @@ static __always_inline int pairing_over_budget(__u64 cookie)
 	const struct ob_settings *s = bpf_map_lookup_elem(&ob_settings, &zero);
 
 	return over_budget(bpf_map_lookup_elem(&ob_netns, &cookie), s, 0);
-}
-
-/* ---- Quotas (bypass.h): a namespace's slots of each table ---- */
-
-enum ob_quota {
-	OB_Q_CONNS,
-	OB_Q_SERVICES,
-	OB_Q_SOCKETS,
-};
-
-static __always_inline __s64 *quota_count(struct ob_netns *ns, enum ob_quota q)
-{
-	if (q == OB_Q_CONNS)
-		return &ns->conns;
-	if (q == OB_Q_SERVICES)
-		return &ns->services;
-	return &ns->sockets;
-}
-
-static __always_inline __s64 quota_limit(struct ob_netns *ns, enum ob_quota q)
-{
-	__u32 zero = 0, own, load, dflt;
-	const struct ob_settings *s = bpf_map_lookup_elem(&ob_settings, &zero);
-
-	if (q == OB_Q_CONNS) {
-		own = ns->max_conns;
-		load = s ? s->ns_max_conns : 0;
-		dflt = OB_NS_MAX_CONNS;
-	} else if (q == OB_Q_SERVICES) {
-		own = ns->max_services;
-		load = s ? s->ns_max_services : 0;
-		dflt = OB_NS_MAX_SERVICES;
-	} else {
-		own = ns->max_sockets;
-		load = s ? s->ns_max_sockets : 0;
-		dflt = OB_NS_MAX_SOCKETS;
-	}
-	return own ? own : load ? load : dflt;
-}
-
-/* Takes one of the namespace's slots of q: 1 if it did, 0 if the
- * namespace has its quota already (or is not enrolled). */
-static __always_inline int quota_take(__u64 cookie, enum ob_quota q)
-{
-	struct ob_netns *ns = bpf_map_lookup_elem(&ob_netns, &cookie);
-	__s64 *count;
-
-	if (!ns)
-		return 0;
-	count = quota_count(ns, q);
-	if (__sync_fetch_and_add(count, 1) < quota_limit(ns, q))
-		return 1;
-	__sync_fetch_and_add(count, -1);
-	return 0;
-}
-
-/* Gives one back (a namespace withdrawn meanwhile has no count). */
-static __always_inline void quota_put(__u64 cookie, enum ob_quota q)
-{
-	struct ob_netns *ns = bpf_map_lookup_elem(&ob_netns, &cookie);
-
-	if (ns)
-		__sync_fetch_and_add(quota_count(ns, q), -1);
 }
 
 /* The socket's slot in the sockhashes goes back, once (OB_SK_SLOT). */
@@ -1127,9 +1145,13 @@ static __always_inline void ledger_set_socks(const struct ob_conn_key *k, struct
 static __always_inline void passive_undo(struct ob_sk_state *st, struct ob_sock_key *key,
 					 int inserted)
 {
+	struct ob_ledger *l;
+
 	if (st->flags & OB_SK_LEDGER) {
 		st->flags &= ~OB_SK_LEDGER;
-		bpf_map_delete_elem(&ob_ledger, &key->conn);
+		l = bpf_map_lookup_elem(&ob_ledger, &key->conn);
+		if (l)
+			ledger_drop(&key->conn, l); /* nothing charged yet: its quota */
 	}
 	if (inserted)
 		unpair(key);
@@ -1148,6 +1170,7 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	struct ob_conn *conn;
 	__u32 old, svc_state;
 	long err;
+	int made;
 
 	stop_hdr_callbacks(skops);
 	key.conn = ob_conn_key_server(cookie, skops->snd_nxt, skops->rcv_nxt);
@@ -1261,10 +1284,15 @@ static __always_inline void passive_established(struct bpf_sock_ops *skops, __u6
 	ledger.refs = 2;
 	ledger.joined = 3; /* both in ob_sockhash ("Moves that come back") */
 	ledger.redirecting = 1ull << OB_IDX(OB_ROLE_SERVER); /* we do from now on */
-	if (bpf_map_update_elem(&ob_ledger, &key.conn, &ledger, BPF_NOEXIST)) {
+	made = ledger_make(&key.conn, &ledger);
+	if (made) {
 		passive_undo(st, &key, 1);
-		if (refuse(conn, &client) == OB_CONN_NEW)
-			COUNT(c, full, 1);
+		if (refuse(conn, &client) == OB_CONN_NEW) {
+			if (made == 1)
+				COUNT(c, over_quota, 1);
+			else
+				COUNT(c, full, 1);
+		}
 		return;
 	}
 	st->flags |= OB_SK_LEDGER;
@@ -2105,7 +2133,7 @@ static __always_inline void rtt_sample(struct bpf_sock_ops *skops)
 	struct ob_counters *c;
 	struct ob_sk_state *st;
 	struct ob_ledger *l;
-	__u64 now;
+	__u64 now, prev;
 
 	if (!skops->sk)
 		return;
@@ -2164,9 +2192,17 @@ static __always_inline void rtt_sample(struct bpf_sock_ops *skops)
 	if (comes_back(st, l)) {
 		promotable_set(st); /* gives up its hold on the ledger */
 	} else if (!(st->flags & OB_SK_PROMOTABLE)) {
-		/* on TCP for good: its peer is not promoted in vain */
-		if (l && (st->flags & OB_SK_LEDGER))
-			__sync_fetch_and_or(&l->joined, OB_JOIN_NEVER);
+		/* on TCP for good: its peer is not promoted in vain. A peer
+		 * that marked it so before is out for good too: nothing needs
+		 * the ledger any more, it goes now (and its namespace's
+		 * quota with it), not when a socket closes. */
+		if (l && (st->flags & OB_SK_LEDGER)) {
+			prev = __sync_fetch_and_or(&l->joined, OB_JOIN_NEVER);
+			if ((prev & OB_JOIN_NEVER) && !(prev & (1ull << (OB_IDX(st->role) ^ 1)))) {
+				st->flags &= ~OB_SK_LEDGER;
+				ledger_drop(&st->peer.conn, l);
+			}
+		}
 		bpf_sock_ops_cb_flags_set(skops,
 					  skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_RTT_CB_FLAG);
 	}
@@ -2409,8 +2445,9 @@ static __always_inline int promote_one(struct tcp_sock___ob *tp, struct ob_sk_st
 	struct ob_sock_key key = { .conn = st->peer.conn, .role = st->role };
 	struct ob_ledger fresh = {}, *l;
 	struct ob_service *sv;
-	__u32 i = OB_IDX(st->role);
+	__u32 i = OB_IDX(st->role), why;
 	long err;
+	int made;
 
 	if (sk->__sk_common.skc_state != OB_TCP_ESTABLISHED || st->guard ||
 	    (st->flags & OB_SK_HALFCLOSED) || port_excluded(st->svc.netns_cookie, st->svc.port)) {
@@ -2478,13 +2515,15 @@ static __always_inline int promote_one(struct tcp_sock___ob *tp, struct ob_sk_st
 		st->flags |= OB_SK_NOPARK;
 	fresh.netns[i & 1] = st->netns_cookie;
 	fresh.netns[(i ^ 1) & 1] = st->peer_netns;
-	bpf_map_update_elem(&ob_ledger, &key.conn, &fresh, BPF_NOEXIST);
+	/* the peer's, if it came back first; else ours, charged */
+	made = l ? 2 : ledger_make(&key.conn, &fresh);
 	l = bpf_map_lookup_elem(&ob_ledger, &key.conn);
 	if (!l) {
 		unpair(&key);
 		slot_release(st);
-		promote_skip(st, OB_SKIP_FULL);
-		return 1 + OB_SKIP_FULL;
+		why = made == 1 ? OB_SKIP_QUOTA : OB_SKIP_FULL;
+		promote_skip(st, why);
+		return 1 + why;
 	}
 	l->rcvbuf[i & 1] = sk->sk_rcvbuf > 0 ? sk->sk_rcvbuf : 0;
 	l->cookie[i & 1] = bpf_get_socket_cookie(tp);

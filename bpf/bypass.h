@@ -625,7 +625,12 @@ struct ob_sk_state {
  *    only with the namespace: withdraw deletes its services);
  *  - sockets: its sockets in ob_sockhash / ob_parking (a slot is taken
  *    just before the insert and given back when the socket leaves
- *    ob_parking or closes; OB_SK_SLOT in its ob_sk_state).
+ *    ob_parking or closes; OB_SK_SLOT in its ob_sk_state);
+ *  - ledgers: ob_ledger entries of connections its clients made (taken
+ *    by whoever makes the entry, ledger_make(), given back by whoever
+ *    deletes it, ledger_drop(); ob_netns.ledgers), as many as conns. An
+ *    entry goes once neither socket holds it: each holds it until it
+ *    closes or leaves both sockhashes for good.
  * A connection that would go past one stays on stock TCP, counted as
  * over_quota; nothing fails. The counts change only by atomic adds in
  * BPF: a slot is taken by adding 1 and looking at the count before,
@@ -651,6 +656,8 @@ struct ob_netns {
 	__u32 max_conns, max_services, max_sockets, pad2;
 	__s64 promotable; /* its sockets marked OB_SK_PROMOTABLE (atomic adds, in
 			   * BPF): promote visits a namespace only if > 0 */
+	__s64 ledgers;	  /* quotas: ob_ledger entries of its clients' connections
+			   * (limit: max_conns, as for conns) */
 };
 
 /* Host-wide usage (ob_usage[0]). */

@@ -44,6 +44,8 @@ static int add_ns(uint64_t cookie, void *ctx)
 		n->quota[1].limit = ns.max_services ? ns.max_services : g->quota_dflt[1];
 		n->quota[2].used = ns.sockets;
 		n->quota[2].limit = ns.max_sockets ? ns.max_sockets : g->quota_dflt[2];
+		n->quota[3].used = ns.ledgers; /* as many as conns */
+		n->quota[3].limit = n->quota[0].limit;
 	}
 	return 0;
 }

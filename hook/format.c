@@ -208,16 +208,16 @@ int ob_format_text(FILE *f, const struct ob_view *v)
 			(long long)n->unread, (unsigned long long)n->max_unread);
 	}
 	if (v->n_ns)
-		fprintf(f, "\n%-20s %17s %17s %17s %10s\n", "QUOTAS (USED/LIMIT)", "CONNS",
-			"SERVICES", "SOCKETS", "OVER");
+		fprintf(f, "\n%-20s %17s %17s %17s %17s %10s\n", "QUOTAS (USED/LIMIT)", "CONNS",
+			"SERVICES", "SOCKETS", "LEDGERS", "OVER");
 	for (int i = 0; i < v->n_ns; i++) {
 		const struct ob_ns_view *n = &v->ns[i];
-		char q[3][24];
+		char q[OB_QUOTAS][24];
 
-		for (int k = 0; k < 3; k++)
+		for (int k = 0; k < OB_QUOTAS; k++)
 			snprintf(q[k], sizeof(q[k]), "%lld/%u", (long long)n->quota[k].used,
 				 n->quota[k].limit);
-		fprintf(f, "%-20s %17s %17s %17s %10llu\n", n->name, q[0], q[1], q[2],
+		fprintf(f, "%-20s %17s %17s %17s %17s %10llu\n", n->name, q[0], q[1], q[2], q[3],
 			(unsigned long long)n->c.over_quota);
 	}
 	if (v->n_ct)
@@ -260,14 +260,14 @@ static json_object *guard_list(unsigned guards)
 	return a;
 }
 
-const char *const ob_quota_names[3] = { "conns", "services", "sockets" };
+const char *const ob_quota_names[OB_QUOTAS] = { "conns", "services", "sockets", "ledgers" };
 
 /* {"conns": {"used": N, "limit": N}, "services": ..., "sockets": ...} */
 static json_object *quota_object(const struct ob_ns_view *n)
 {
 	json_object *q = json_object_new_object();
 
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < OB_QUOTAS; k++) {
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "used", json_object_new_int64(n->quota[k].used));

@@ -208,6 +208,9 @@ int ob_args_check_withdraw(const struct ob_args *a, struct ob_error *e);
 int ob_args_check_install(const struct ob_args *a, struct ob_error *e);
 
 /* ---- format.c: counters and their output (pure) ---- */
+
+#define OB_QUOTAS 4 /* conns, services, sockets, ledgers (bypass.h, "Quotas") */
+
 struct ob_ns_view {
 	char name[OB_NAME_MAX + 1];
 	uint64_t cookie;
@@ -219,11 +222,11 @@ struct ob_ns_view {
 	struct {
 		int64_t used;
 		uint32_t limit;
-	} quota[3];
+	} quota[OB_QUOTAS];
 	struct ob_counters c;
 };
-extern const char *const ob_quota_names[3];	   /* conns, services, sockets */
-extern const char *const ob_skip_names[OB_SKIP_N]; /* enum ob_skip: quiet, peer, budget, ... */
+extern const char *const ob_quota_names[OB_QUOTAS]; /* conns, services, sockets, ledgers */
+extern const char *const ob_skip_names[OB_SKIP_N];  /* enum ob_skip: quiet, peer, budget, ... */
 
 struct ob_svc_view {
 	uint64_t cookie;

@@ -128,7 +128,7 @@ static void json_has_documented_keys(void **state)
 		json_object *q, *one;
 
 		assert_true(json_object_object_get_ex(ns0, "quota", &q));
-		for (int k = 0; k < 3; k++) {
+		for (int k = 0; k < OB_QUOTAS; k++) {
 			assert_true(json_object_object_get_ex(q, ob_quota_names[k], &one));
 			assert_true(json_object_object_get_ex(one, "used", &x));
 			assert_true(json_object_object_get_ex(one, "limit", &x));
