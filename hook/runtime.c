@@ -312,6 +312,13 @@ static int edit_bundle(const struct rt_cmd *c, const char *hook, enum ob_mode *m
 	return 0;
 }
 
+/* The runtime shim ends without running the runtime: rc, c's arguments freed. */
+static int cmd_done(struct rt_cmd *c, int rc)
+{
+	free(c->argv);
+	return rc;
+}
+
 /*
  * The shim's own main(): the one place that reports its errors, which go
  * to runc's log (the engine shows them), not to oci-bypass's stderr.
@@ -332,11 +339,11 @@ int ob_runtime_main(int argc, char **argv)
 	}
 	if (rc) { /* a bad --runtime-path of ours: nothing to exec */
 		rlog(&c, LOG_ERR, "%s", e.msg);
-		return 1;
+		return cmd_done(&c, 1);
 	}
 	if (find_runtime(c.runtime, runtime, sizeof(runtime), &e)) {
 		rlog(&c, LOG_ERR, "%s", e.msg);
-		return 127;
+		return cmd_done(&c, 127);
 	}
 	if (c.verb && (!strcmp(c.verb, "create") || !strcmp(c.verb, "run"))) {
 		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -349,7 +356,7 @@ int ob_runtime_main(int argc, char **argv)
 		}
 		if (rc && mode == OB_MODE_REQUIRED) {
 			rlog(&c, LOG_ERR, "io.oci-bypass.mode=required and %s", e.msg);
-			return 1;
+			return cmd_done(&c, 1);
 		}
 		if (rc)
 			rlog(&c, LOG_WARNING, "not accelerated: %s", e.msg);
@@ -359,5 +366,5 @@ int ob_runtime_main(int argc, char **argv)
 	signal(SIGCHLD, SIG_DFL);
 	execv(runtime, c.argv);
 	rlog(&c, LOG_ERR, "cannot run %s: %s", runtime, strerror(errno));
-	return 127;
+	return cmd_done(&c, 127);
 }
