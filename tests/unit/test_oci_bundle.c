@@ -381,6 +381,18 @@ static void splice_annotation(void **state)
 	splice("{\"annotations\":[]}", &req, -EINVAL);
 }
 
+/* doc spliced with p: its hooks have ours, alone, in both stages. */
+static void expect_both_ours(const char *doc, const struct ob_bundle_plan *p)
+{
+	char *out = splice(doc, p, 0);
+	struct json_object *o = parse(out), *hooks = get(o, "hooks");
+
+	expect_ours(hooks, "createRuntime", 0, "create");
+	expect_ours(hooks, "poststop", 0, "teardown");
+	json_object_put(o);
+	free(out);
+}
+
 /* What json-c and runc read is what the scan finds: escaped keys, the
  * last of two members, braces and quotes inside strings. */
 static void splice_structure(void **state)
@@ -400,23 +412,11 @@ static void splice_structure(void **state)
 	json_object_put(o);
 	free(out);
 	/* two "hooks": the last counts, ours go there */
-	out = splice("{\"hooks\":{\"createRuntime\":[]},\"hooks\":{\"poststop\":[]}}", &both, 0);
-	o = parse(out);
-	hooks = get(o, "hooks");
-	expect_ours(hooks, "createRuntime", 0, "create");
-	expect_ours(hooks, "poststop", 0, "teardown");
-	json_object_put(o);
-	free(out);
+	expect_both_ours("{\"hooks\":{\"createRuntime\":[]},\"hooks\":{\"poststop\":[]}}", &both);
 	/* what a string holds is not structure */
-	out = splice("{\"process\":{\"env\":[\"X=}]{\\\"hooks\\\":{\\\\\",\"Y=\\u0022\"]},"
-		     "\"k\\\"\":{\"hooks\":{}}}",
-		     &both, 0);
-	o = parse(out);
-	hooks = get(o, "hooks");
-	expect_ours(hooks, "createRuntime", 0, "create");
-	expect_ours(hooks, "poststop", 0, "teardown");
-	json_object_put(o);
-	free(out);
+	expect_both_ours("{\"process\":{\"env\":[\"X=}]{\\\"hooks\\\":{\\\\\",\"Y=\\u0022\"]},"
+			 "\"k\\\"\":{\"hooks\":{}}}",
+			 &both);
 }
 
 /* A plan from a subverted child changes nothing but whether: a document
