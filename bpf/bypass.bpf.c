@@ -543,28 +543,38 @@ static __always_inline void ledger_release(struct ob_sk_state *st)
 	ledger_drop(&st->peer.conn, l);
 }
 
+/* Counts the namespace among those the host's budget is shared out among
+ * (bypass.h, "Budgets"), once; the host's usage record, or NULL. */
+static __always_inline struct ob_usage *share_count(struct ob_netns *ns)
+{
+	struct ob_usage *u;
+	__u32 zero = 0;
+
+	u = bpf_map_lookup_elem(&ob_usage, &zero);
+	if (u && ns->shares == OB_SHARE_NONE &&
+	    __sync_val_compare_and_swap(&ns->shares, OB_SHARE_NONE, OB_SHARE_COUNTED) ==
+		    OB_SHARE_NONE)
+		__sync_fetch_and_add(&u->namespaces, 1);
+	return u;
+}
+
 /*
  * A namespace's budget of unread redirected bytes (bypass.h, "Budgets"):
- * its own, but no more than its share of the host's. Asking for it counts
- * the namespace among those the host's budget is shared out among, once.
+ * its own, but no more than its share of the host's. A namespace its
+ * enrolment did not count (ob_sweep could not run) is counted here.
  */
 static __always_inline __u64 ns_budget(struct ob_netns *ns, const struct ob_settings *s, __u64 host)
 {
 	__u64 max = OB_NS_MAX_UNREAD;
 	struct ob_usage *u;
-	__u32 zero = 0;
 
 	if (ns->max_unread)
 		max = ns->max_unread;
 	else if (s && s->ns_max_unread)
 		max = s->ns_max_unread;
-	u = bpf_map_lookup_elem(&ob_usage, &zero);
+	u = share_count(ns);
 	if (!u)
 		return max;
-	if (ns->shares == OB_SHARE_NONE &&
-	    __sync_val_compare_and_swap(&ns->shares, OB_SHARE_NONE, OB_SHARE_COUNTED) ==
-		    OB_SHARE_NONE)
-		__sync_fetch_and_add(&u->namespaces, 1);
 	return ob_ns_budget(max, host, u->namespaces);
 }
 
@@ -2568,9 +2578,9 @@ int ob_promote(struct bpf_iter__tcp *ctx)
 /*
  * The sweep (bypass.h): `oci-bypass gc` deletes, through this program, an
  * entry no live socket needs, so that the count of its namespace goes
- * back as it does in BPF (user space cannot add atomically); a withdrawal
- * deletes the namespace's record through it, for its share of the host's
- * budget. Run by
+ * back as it does in BPF (user space cannot add atomically); an enrolment
+ * counts the namespace's share of the host's budget through it, and a
+ * withdrawal deletes the namespace's record through it, giving that back. Run by
  * BPF_PROG_TEST_RUN with a struct ob_sweep; uses hash and array maps only
  * (a sleepable program may not touch a sockhash).
  */
@@ -2591,6 +2601,12 @@ int ob_sweep(struct ob_sweep *ctx)
 		l = bpf_map_lookup_elem(&ob_ledger, &k);
 		if (l) {
 			ledger_drop(&k, l);
+			ctx->found = 1;
+		}
+	} else if (ctx->what == OB_SWEEP_SHARE) {
+		ns = bpf_map_lookup_elem(&ob_netns, &netns);
+		if (ns) {
+			share_count(ns);
 			ctx->found = 1;
 		}
 	} else if (ctx->what == OB_SWEEP_NETNS) {

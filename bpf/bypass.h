@@ -667,9 +667,9 @@ struct ob_usage {
 			   * among (ob_netns.shares, "Budgets") */
 };
 
-/* ob_netns.shares: a namespace counts in ob_usage.namespaces from the
- * first time its budget is asked (a look with bytes of its unread) until
- * it is withdrawn (through ob_sweep,
+/* ob_netns.shares: a namespace counts in ob_usage.namespaces from its
+ * enrolment (through ob_sweep, OB_SWEEP_SHARE; else the first time its
+ * budget is asked) until it is withdrawn (through ob_sweep,
  * OB_SWEEP_NETNS). Compare-and-swap both ways: it is counted once, and
  * given back once, whichever comes first. */
 enum ob_share {
@@ -765,6 +765,8 @@ enum ob_sweep_what {
 	OB_SWEEP_LEDGER = 2, /* delete the ob_ledger entry key, return its charges */
 	OB_SWEEP_NETNS = 3,  /* withdraw: delete the ob_netns entry netns, give back
 			      * its share of the host's budget */
+	OB_SWEEP_SHARE = 4,  /* enrol: count the namespace netns among those the
+			      * host's budget is shared out among */
 };
 
 struct ob_sweep {
@@ -807,7 +809,7 @@ static inline __u16 ob_remote_port(__u32 remote_port)
 }
 
 /* A namespace's budget ("Budgets" below): its own (own), but no more than
- * its share of the host's (host) among the n namespaces using theirs. */
+ * its share of the host's (host) among the n namespaces enrolled. */
 static inline __u64 ob_ns_budget(__u64 own, __u64 host, __s64 n)
 {
 	__u64 share = n > 1 ? host / (__u64)n : host;
@@ -883,18 +885,17 @@ static inline __u64 ob_ns_budget(__u64 own, __u64 host, __s64 n)
  * redirected bytes alone never bring TCP into memory pressure, nor a
  * send() to ENOMEM. It is shared out: a namespace's budget is its own
  * (enroll --max-unread, default OB_NS_MAX_UNREAD), but never more than
- * the host's divided by the namespaces that use theirs (ob_usage.namespaces:
- * those that have held unread bytes since they were enrolled), so the
- * budgets in use add up to the host's at most and no namespace can spend
+ * the host's divided by the namespaces enrolled (ob_usage.namespaces), so
+ * the budgets add up to the host's at most and no namespace can spend
  * another's part. Past its budget a namespace's new connections are not
  * paired and its redirecting directions move to TCP, every sender's alike,
  * a blocking one with a reader waiting included (its reader may meet the
  * spurious EAGAIN, as for the bound: *_WAITING in bypass.bpf.c); nobody
  * else's move. A budget move is never learned as a service's verdict (it
- * is the namespace's doing, not the service's). When a namespace starts
- * using its budget the others' parts shrink, and those past theirs move
- * at their next look; connections of a withdrawn namespace still
- * redirecting are held to the host's budget itself.
+ * is the namespace's doing, not the service's). When a namespace is
+ * enrolled the others' parts shrink, and those past theirs move at their
+ * next look; connections of a withdrawn namespace still redirecting are
+ * held to the host's budget itself.
  *
  * A direction's charge (ob_ledger.charged) is not made message by message:
  * where its sender looks at the peer (the slow path of ob_msg), it charges

@@ -64,7 +64,7 @@ const struct ob_cmd ob_cmds[] = {
 		   "  probation (see docs/limitations.md).\n"
 		   "  --max-unread: the namespace's budget of redirected bytes its peers\n"
 		   "  have not read yet (k, m, g suffixes; default 256m), at most an equal\n"
-		   "  share of the host's budget among the namespaces that use theirs;\n"
+		   "  share of the host's budget among the namespaces enrolled;\n"
 		   "  past it, its connections go by TCP.\n"
 		   "  Quotas, so that one namespace cannot fill a table for all: at most N\n"
 		   "  connection entries made by its clients and N ledger entries of their\n"

@@ -179,7 +179,7 @@ int ob_format_text(FILE *f, const struct ob_view *v)
 	fprintf(f,
 		"unread redirected bytes: %" PRId64 " of a budget of %" PRIu64
 		" (a namespace's: %" PRIu64 " unless enrolled with --max-unread, and"
-		" at most an equal share among the %" PRId64 " using theirs)\n",
+		" at most an equal share among the %" PRId64 " enrolled)\n",
 		v->host_unread, v->host_max_unread, v->ns_max_unread, v->host_sharing);
 	fputs("guards:", f);
 	for (size_t i = 0; i < sizeof(guard_names) / sizeof(guard_names[0]); i++)

@@ -449,6 +449,29 @@ static int restore_verdicts(const struct ob_maps *m, uint64_t cookie, const stru
 	return n;
 }
 
+/* Runs ob_sweep: 1 it deleted, 0 gone already, or -errno. A syscall
+ * program's context is copied back into ctx_in. */
+static int sweep_run(int prog, struct ob_sweep *ctx)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = ctx, .ctx_size_in = sizeof(*ctx));
+
+	if (bpf_prog_test_run_opts(prog, &o))
+		return -errno;
+	return ctx->found ? 1 : 0;
+}
+
+/* Counts a namespace just enrolled among those the host's budget is shared
+ * out among (bypass.h, "Budgets"), through ob_sweep; where it cannot run,
+ * BPF counts the namespace when it first asks for its budget. */
+static void share_take(uint64_t cookie)
+{
+	struct ob_sweep ctx = { .what = OB_SWEEP_SHARE, .netns = cookie };
+	_cleanup_close_ int prog = bpf_obj_get(OB_PIN_PROG_SWEEP);
+
+	if (prog >= 0)
+		sweep_run(prog, &ctx);
+}
+
 /* The enrolment en, whole, into the maps: its ports left alone, its
  * namespace's entry (trust, budget, quotas) and counters, and the verdicts
  * kept for it (*en->restored: how many went in). *already: it was
@@ -527,20 +550,11 @@ int ob_netns_enrol(const struct ob_maps *m, uint64_t cookie, const struct ob_enr
 		else
 			err = ob_err(e, -why, "cannot enrol: %s", strerror(why));
 	}
+	if (!err)
+		share_take(cookie);
 out:
 	free(zero);
 	return err;
-}
-
-/* Runs ob_sweep: 1 it deleted, 0 gone already, or -errno. A syscall
- * program's context is copied back into ctx_in. */
-static int sweep_run(int prog, struct ob_sweep *ctx)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = ctx, .ctx_size_in = sizeof(*ctx));
-
-	if (bpf_prog_test_run_opts(prog, &o))
-		return -errno;
-	return ctx->found ? 1 : 0;
 }
 
 /* Withdrawing never touches the sockhash: connections already redirecting

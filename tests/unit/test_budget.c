@@ -1,6 +1,6 @@
 /* test_budget.c - a namespace's budget of unread redirected bytes, shared
  * out of the host's (ob_ns_budget() in bypass.h, "Budgets"): the budgets
- * of the namespaces using theirs never add up to more than the host's, and
+ * of the namespaces enrolled never add up to more than the host's, and
  * a namespace's own budget is kept where it is the smaller. */
 #include <setjmp.h>
 #include <stdarg.h>
