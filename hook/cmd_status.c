@@ -34,8 +34,8 @@ static int add_ns(uint64_t cookie, void *ctx)
 	if (ob_read_netns(g->m, cookie, &ns, NULL) == 0) { /* else withdrawn meanwhile */
 		n->unread = ns.unread;
 		n->promotable = ns.promotable;
-		n->max_unread = ob_ns_budget(ns.max_unread ? ns.max_unread : v->ns_max_unread,
-					     v->host_max_unread,
+		n->max_unread = ns.max_unread ? ns.max_unread : v->ns_max_unread;
+		n->budget_now = ob_ns_budget(n->max_unread, v->host_max_unread,
 					     v->host_sharing + (ns.shares != OB_SHARE_COUNTED));
 		n->trust = ns.flags & OB_NETNS_TRUST;
 		n->quota[0].used = ns.conns;

@@ -205,7 +205,7 @@ int ob_format_text(FILE *f, const struct ob_view *v)
 			(unsigned long long)(n->c.probation + n->c.guarded),
 			(unsigned long long)(n->c.refused + n->c.client_first + n->c.ebusy +
 					     n->c.full),
-			(long long)n->unread, (unsigned long long)n->max_unread);
+			(long long)n->unread, (unsigned long long)n->budget_now);
 	}
 	if (v->n_ns)
 		fprintf(f, "\n%-20s %17s %17s %17s %17s %10s\n", "QUOTAS (USED/LIMIT)", "CONNS",
@@ -311,6 +311,7 @@ static json_object *json_netns(const struct ob_ns_view *n)
 	json_object_object_add(o, "cookie", u64(n->cookie));
 	json_object_object_add(o, "unread_bytes", json_object_new_int64(n->unread));
 	json_object_object_add(o, "unread_budget_bytes", u64(n->max_unread));
+	json_object_object_add(o, "unread_budget_share_bytes", u64(n->budget_now));
 	json_object_object_add(o, "trust", json_object_new_boolean(n->trust));
 	json_object_object_add(o, "promotable", json_object_new_int64(n->promotable));
 	json_object_object_add(o, "quota", quota_object(n));

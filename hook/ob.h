@@ -216,7 +216,8 @@ struct ob_ns_view {
 	uint64_t cookie;
 	int64_t unread;	     /* unread redirected bytes its sockets sent */
 	int64_t promotable;  /* its sockets that may be promoted (bypass.h) */
-	uint64_t max_unread; /* its budget for them */
+	uint64_t max_unread; /* its own budget for them */
+	uint64_t budget_now; /* that, or its share of the host's where smaller */
 	bool trust;	     /* enrolled with --trust or io.oci-bypass.trust: no probation */
 	/* its quotas (bypass.h), in the order of ob_quota_names: in use, limit */
 	struct {

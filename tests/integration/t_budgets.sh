@@ -49,7 +49,7 @@ for _ in $(seq 240); do
 	[ "$u" -gt 0 ] && [ "$u" = "$last" ] && break
 	last=$u
 done
-A_UNREAD=$(counter bud-a unread_bytes) A_BUDGET=$(counter bud-a unread_budget_bytes)
+A_UNREAD=$(counter bud-a unread_bytes) A_BUDGET=$(counter bud-a unread_budget_share_bytes)
 SHARING=$(status_field unread_budget_sharing)
 log "bud-a holds $A_UNREAD unread bytes; its budget $A_BUDGET; $SHARING namespaces share the host's $H"
 assert_eq "namespaces sharing the host's budget: the four enrolled" 4 "$SHARING"

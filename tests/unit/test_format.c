@@ -108,10 +108,17 @@ static void json_has_documented_keys(void **state)
 	assert_true(json_object_object_get_ex(root, "netns", &arr));
 	assert_int_equal(json_object_array_length(arr), 2);
 	ns0 = json_object_array_get_idx(arr, 0);
-	static const char *keys[] = {
-		"name",	    "cookie", "sockets", "redirected_bytes", "redirected_msgs",
-		"tcp_msgs", "trust",  "quota",	 "over_quota"
-	};
+	static const char *keys[] = { "name",
+				      "cookie",
+				      "sockets",
+				      "redirected_bytes",
+				      "redirected_msgs",
+				      "tcp_msgs",
+				      "trust",
+				      "quota",
+				      "over_quota",
+				      "unread_budget_bytes",
+				      "unread_budget_share_bytes" };
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		assert_true(json_object_object_get_ex(ns0, keys[i], &x));
 	json_object_object_get_ex(ns0, "redirected_bytes", &x);
